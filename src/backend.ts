@@ -1,0 +1,110 @@
+// Backend selection. `auto` prefers tfjs-node-gpu with a visible GPU, then tfjs-node, then the
+// CPU backend with our native BLAS kernels, then the pure-JS CPU backend. The choice is
+// reported once on stderr.
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { loadNativeKernels, nativeStatus } from './native/index.js';
+
+export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'cpu' | 'cpu-js' | 'wasm';
+export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'cpu', 'cpu-js', 'wasm'];
+
+export interface BackendInfo {
+  name: string;        // tfjs backend name ('tensorflow', 'cpu', 'wasm').
+  description: string; // What runs, for the one-line report.
+  gpu: boolean;
+  nativeKernels: boolean;
+}
+
+let active: BackendInfo | null = null;
+
+async function tryImport(pkg: string): Promise<string | null> {
+  try {
+    await import(pkg);
+    return null;
+  } catch (e) {
+    return (e as Error).message.split('\n')[0];
+  }
+}
+
+function tensorflowUsesGpu(): boolean {
+  const b = tf.backend() as unknown as { isUsingGpuDevice?: boolean };
+  return b.isUsingGpuDevice === true;
+}
+
+function quietCpuBanner(): void {
+  // The cpu backend prints a multi-line "install tfjs-node" banner on first use; we report the
+  // backend ourselves instead.
+  const b = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (b) b.firstUse = false;
+}
+
+async function useCpu(native: boolean): Promise<BackendInfo> {
+  await tf.setBackend('cpu');
+  quietCpuBanner();
+  if (native && loadNativeKernels()) {
+    return { name: 'cpu', description: `cpu + native kernels (${nativeStatus().detail})`, gpu: false, nativeKernels: true };
+  }
+  const why = native ? `; ${nativeStatus().hint}` : '';
+  return { name: 'cpu', description: `cpu (pure JS${why})`, gpu: false, nativeKernels: false };
+}
+
+/**
+ * Selects and initializes a backend. Explicit choices that cannot load throw one clear line.
+ * `report` prints "backend: ..." on stderr once.
+ */
+export async function initBackend(choice: BackendChoice | string = process.env.STYLEGAN_RLO_BACKEND ?? 'auto', report = true): Promise<BackendInfo> {
+  if (!BACKEND_CHOICES.includes(choice as BackendChoice)) {
+    throw new Error(`unknown backend '${choice}'; choose one of ${BACKEND_CHOICES.join(', ')}`);
+  }
+  let info: BackendInfo;
+  switch (choice as BackendChoice) {
+    case 'tensorflow-gpu': {
+      const err = await tryImport('@tensorflow/tfjs-node-gpu');
+      if (err) throw new Error(`backend tensorflow-gpu is not available: @tensorflow/tfjs-node-gpu did not load (${err}); it needs an NVIDIA GPU with CUDA 11.2 and cuDNN 8.1, and 'npm install @tensorflow/tfjs-node-gpu'`);
+      await tf.setBackend('tensorflow');
+      info = { name: 'tensorflow', description: `tensorflow (tfjs-node-gpu, ${tensorflowUsesGpu() ? 'GPU' : 'no GPU visible: running on CPU'})`, gpu: tensorflowUsesGpu(), nativeKernels: false };
+      break;
+    }
+    case 'tensorflow': {
+      const err = await tryImport('@tensorflow/tfjs-node');
+      if (err) throw new Error(`backend tensorflow is not available: @tensorflow/tfjs-node did not load (${err}); 'npm install @tensorflow/tfjs-node' needs to download libtensorflow`);
+      await tf.setBackend('tensorflow');
+      info = { name: 'tensorflow', description: 'tensorflow (tfjs-node, CPU)', gpu: false, nativeKernels: false };
+      break;
+    }
+    case 'wasm':
+      if (!(await tf.setBackend('wasm'))) throw new Error('backend wasm failed to initialize');
+      info = { name: 'wasm', description: 'wasm (no Conv2DBackpropFilter kernel: inference only)', gpu: false, nativeKernels: false };
+      break;
+    case 'cpu':
+      info = await useCpu(true);
+      break;
+    case 'cpu-js':
+      info = await useCpu(false);
+      break;
+    default: {
+      info = await autoSelect();
+    }
+  }
+  await tf.ready();
+  if (report && (active === null || active.description !== info.description)) process.stderr.write(`backend: ${info.description}\n`);
+  active = info;
+  return info;
+}
+
+async function autoSelect(): Promise<BackendInfo> {
+  if (!(await tryImport('@tensorflow/tfjs-node-gpu'))) {
+    await tf.setBackend('tensorflow');
+    if (tensorflowUsesGpu()) return { name: 'tensorflow', description: 'tensorflow (tfjs-node-gpu, GPU)', gpu: true, nativeKernels: false };
+  }
+  if (!(await tryImport('@tensorflow/tfjs-node'))) {
+    await tf.setBackend('tensorflow');
+    return { name: 'tensorflow', description: 'tensorflow (tfjs-node, CPU)', gpu: false, nativeKernels: false };
+  }
+  return useCpu(true);
+}
+
+/** The backend chosen by the last initBackend call, or null. */
+export function activeBackend(): BackendInfo | null {
+  return active;
+}

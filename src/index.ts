@@ -1,0 +1,21 @@
+// stylegan-rlo library API. Never imports the CLI.
+export { initBackend, activeBackend, BACKEND_CHOICES } from './backend.js';
+export type { BackendChoice, BackendInfo } from './backend.js';
+export { Rng } from './rng.js';
+export type { GeneratorConfig, DiscriminatorConfig, MappingKwargs, SynthesisKwargs } from './networks/config.js';
+export { resolveGeneratorConfig, resolveDiscriminatorConfig } from './networks/config.js';
+export { Generator } from './networks/generator.js';
+export { Discriminator } from './networks/discriminator.js';
+export { ParamStore } from './networks/params.js';
+export type { NamedArray, ParamSpec } from './networks/params.js';
+export type { NoiseMode, SynthesisForwardOptions } from './networks/synthesis.js';
+export * from './losses/objectives.js';
+export { r1Penalty, pathLengthPenalty } from './losses/regularizers.js';
+export { gMainLoss, dMainLoss, r1RegLoss, plRegLoss, dLogits } from './losses/phases.js';
+export { paramGradients, gradientsToUpstream, disposeGradients } from './losses/gradients.js';
+export { biasAct } from './ops/bias_act.js';
+export { upfirdn2d, setupFilter, upsample2d, downsample2d } from './ops/upfirdn2d.js';
+export { conv2dResample } from './ops/conv2d_resample.js';
+export { modulatedConv2d } from './ops/modulated_conv2d.js';
+export { normalize2ndMoment, minibatchStd } from './ops/misc.js';
+export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors } from './io/safetensors.js';

@@ -1,0 +1,86 @@
+// Bias + activation + gain + clamp (upstream torch_utils/ops/bias_act.py) over the last axis.
+//
+// The piecewise-linear activations get a custom gradient whose backward pass multiplies by a
+// mask computed in the forward pass (a constant to the tape), as upstream's CUDA op does: its
+// own gradient is then the same multiplication, so R1 and path-length regularization can
+// differentiate through it. tfjs' built-in leakyRelu gradient cannot be differentiated again.
+import * as tf from '@tensorflow/tfjs';
+import { customOp } from './custom_op.js';
+
+export type Activation = 'linear' | 'relu' | 'lrelu';
+
+export const ACTIVATIONS: Record<Activation, { defAlpha: number; defGain: number }> = {
+  linear: { defAlpha: 0, defGain: 1 },
+  relu: { defAlpha: 0, defGain: Math.SQRT2 },
+  lrelu: { defAlpha: 0.2, defGain: Math.SQRT2 },
+};
+
+export interface BiasActOptions {
+  act?: Activation;      // Activation function.
+  alpha?: number;        // Negative slope of lrelu (default 0.2).
+  gain?: number;         // Scale after the activation (default: the activation's def_gain).
+  clamp?: number | null; // Clamp the output to +-clamp, null = no clamping.
+}
+
+function checkAct(act: string): asserts act is Activation {
+  if (!(act in ACTIVATIONS)) throw new Error(`biasAct: unknown activation '${act}'; use one of ${Object.keys(ACTIVATIONS).join(', ')}`);
+}
+
+/**
+ * y = clamp(act(x + b) * gain, -clamp, clamp). `b` has the size of x's last axis (channels in
+ * NHWC, features in [N, F]) or is null.
+ */
+export function biasAct(x: tf.Tensor, b: tf.Tensor | null, opts: BiasActOptions = {}): tf.Tensor {
+  const act = opts.act ?? 'linear';
+  checkAct(act);
+  const alpha = opts.alpha ?? ACTIVATIONS[act].defAlpha;
+  const gain = opts.gain ?? ACTIVATIONS[act].defGain;
+  const clamp = opts.clamp ?? null;
+  if (clamp !== null && !(clamp >= 0)) throw new Error(`biasAct: clamp must be >= 0 or null, got ${clamp}`);
+  const c = x.shape[x.rank - 1];
+  if (b !== null && (b.rank !== 1 || b.shape[0] !== c)) {
+    throw new Error(`biasAct: bias shape [${b.shape}] does not match the last axis of x [${x.shape}]`);
+  }
+
+  // Linear without clamping: plain ops are differentiable to any order.
+  if (act === 'linear' && clamp === null) {
+    const v = b !== null ? x.add(b) : x;
+    return gain !== 1 ? v.mul(gain) : v;
+  }
+
+  const forward = (xi: tf.Tensor, bi: tf.Tensor | null): { y: tf.Tensor; mask: tf.Tensor } => {
+    const v = bi !== null ? xi.add(bi) : xi;
+    const pos = v.greater(0);
+    let y: tf.Tensor;
+    let mask: tf.Tensor; // d y / d v
+    if (act === 'lrelu') {
+      y = tf.where(pos, v, v.mul(alpha)).mul(gain);
+      mask = tf.where(pos, tf.scalar(gain), tf.scalar(gain * alpha));
+    } else if (act === 'relu') {
+      y = tf.relu(v).mul(gain);
+      mask = pos.cast('float32').mul(gain);
+    } else {
+      y = gain !== 1 ? v.mul(gain) : v;
+      mask = tf.fill(v.shape, gain);
+    }
+    if (clamp !== null) {
+      mask = mask.mul(y.abs().lessEqual(clamp).cast('float32')); // torch clamp passes the gradient at the bounds
+      y = y.clipByValue(-clamp, clamp);
+    }
+    return { y, mask };
+  };
+  const reduceAxes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+
+  const op = customOp(([xi, bi], save) => {
+    const { y, mask } = forward(xi, bi ?? null);
+    save([mask]);
+    return {
+      value: y,
+      gradFunc: (dy, saved) => {
+        const dx = dy.mul(saved[0]);
+        return bi ? [dx, dx.sum(reduceAxes)] : dx;
+      },
+    };
+  });
+  return b === null ? op(x) : op(x, b);
+}

@@ -1,0 +1,27 @@
+// Small network ops from upstream training/networks.py, NHWC.
+import * as tf from '@tensorflow/tfjs';
+
+/** x * rsqrt(mean(x^2, axis) + eps): upstream normalize_2nd_moment (dim 1 of [N, F]). */
+export function normalize2ndMoment(x: tf.Tensor, axis = 1, eps = 1e-8): tf.Tensor {
+  return x.mul(x.square().mean(axis, true).add(eps).rsqrt());
+}
+
+/**
+ * Minibatch standard deviation (upstream MinibatchStdLayer): appends `numChannels` feature maps
+ * holding the stddev over groups of `groupSize` samples. Samples i and i + N/G share a group, as
+ * upstream's reshape(G, -1, ...) groups them.
+ */
+export function minibatchStd(x: tf.Tensor4D, groupSize: number | null, numChannels = 1): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const g = groupSize === null ? n : Math.min(groupSize, n);
+  const f = numChannels;
+  if (n % g !== 0) throw new Error(`minibatchStd: batch size ${n} is not divisible by the group size ${g}; use a batch that is a multiple of ${g}`);
+  if (c % f !== 0) throw new Error(`minibatchStd: ${c} channels are not divisible by num_channels ${f}`);
+  let y: tf.Tensor = x.reshape([g, n / g, h, w, f, c / f]); // [G n H W F c]
+  y = y.sub(y.mean(0));
+  y = y.square().mean(0);            // [n H W F c] variance over the group
+  y = y.add(1e-8).sqrt();
+  y = y.mean([1, 2, 4]);             // [n F]
+  y = y.reshape([n / g, 1, 1, f]).tile([g, h, w, 1]); // [N H W F]
+  return tf.concat([x, y as tf.Tensor4D], 3);
+}

@@ -1,0 +1,74 @@
+// Shared test helpers: fixtures, tolerance checks, layout conversions.
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend.js';
+import { readSafetensors, StTensor } from '../src/io/safetensors.js';
+
+export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
+
+let ready: Promise<unknown> | null = null;
+/** The backend tests run on: STYLEGAN_RLO_BACKEND, default cpu (native kernels when built). */
+export function testBackend(): Promise<unknown> {
+  ready ??= initBackend(process.env.STYLEGAN_RLO_BACKEND ?? 'cpu', false);
+  return ready;
+}
+
+export interface Closeness {
+  maxAbs: number;     // max |a - e|
+  worst: number;      // max |a - e| / (atol + rtol |e|): <= 1 passes
+  index: number;
+}
+
+/** Elementwise |a - e| <= atol + rtol * |e|; reports the worst ratio. NaN anywhere fails. */
+export function closeness(a: ArrayLike<number>, e: ArrayLike<number>, atol: number, rtol: number): Closeness {
+  if (a.length !== e.length) throw new Error(`length mismatch: ${a.length} vs ${e.length}`);
+  let maxAbs = 0, worst = 0, index = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - e[i]);
+    const r = Number.isNaN(d) ? Infinity : d / (atol + rtol * Math.abs(e[i]));
+    if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Infinity : d;
+    if (r > worst) { worst = r; index = i; }
+  }
+  return { maxAbs, worst, index };
+}
+
+export function assertClose(name: string, a: ArrayLike<number>, e: ArrayLike<number>, atol: number, rtol: number): Closeness {
+  const c = closeness(a, e, atol, rtol);
+  if (!(c.worst <= 1)) {
+    throw new Error(`${name}: |a-e| <= ${atol} + ${rtol}|e| fails at index ${c.index}: got ${a[c.index]}, expected ${e[c.index]} (max abs error ${c.maxAbs})`);
+  }
+  return c;
+}
+
+/** NCHW data -> NHWC tensor. */
+export function nchwToNhwc(t: StTensor): tf.Tensor4D {
+  const [n, c, h, w] = t.shape;
+  return tf.tidy(() => tf.tensor4d(t.data as Float32Array, [n, c, h, w]).transpose([0, 2, 3, 1]) as tf.Tensor4D);
+}
+
+/** NHWC tensor -> NCHW flat array. */
+export function nhwcToNchwArray(t: tf.Tensor4D): Float32Array {
+  return tf.tidy(() => t.transpose([0, 3, 1, 2]).dataSync() as Float32Array);
+}
+
+export async function loadTiny16() {
+  const st = await readSafetensors(path.join(FIXTURES, 'tiny16.safetensors'));
+  const json = JSON.parse(await (await import('node:fs/promises')).readFile(path.join(FIXTURES, 'tiny16.json'), 'utf8'));
+  return { st, json };
+}
+
+/** Tensors under `prefix/` as an upstream state dict. */
+export function stateDict(st: Map<string, StTensor>, prefix: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [k, v] of st) if (k.startsWith(prefix + '/')) out.set(k.slice(prefix.length + 1), { shape: v.shape, data: v.data as Float32Array });
+  return out;
+}
+
+/** Asserts that `fn` leaves no tensors behind. */
+export async function assertNoLeak(name: string, fn: () => unknown | Promise<unknown>): Promise<void> {
+  const before = tf.memory().numTensors;
+  await fn();
+  const after = tf.memory().numTensors;
+  if (after !== before) throw new Error(`${name} leaked ${after - before} tensors`);
+}
