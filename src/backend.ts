@@ -3,6 +3,7 @@
 // reported once on stderr.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadNativeKernels, nativeStatus } from './native/index.js';
 
 export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'cpu' | 'cpu-js' | 'wasm';
@@ -16,6 +17,22 @@ export interface BackendInfo {
 }
 
 let active: BackendInfo | null = null;
+let cpuJsRegistered = false;
+
+/**
+ * Registers 'cpu-js': the cpu backend with tfjs' own pure-JS kernels, copied before the native
+ * kernels replace some of them on 'cpu'. It is the reference the native kernels are tested against.
+ */
+export function registerCpuJsBackend(): void {
+  if (cpuJsRegistered) return;
+  cpuJsRegistered = true;
+  tf.registerBackend('cpu-js', () => {
+    const b = new MathBackendCPU();
+    (b as unknown as { firstUse: boolean }).firstUse = false;
+    return b;
+  }, 0);
+  for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: 'cpu-js' });
+}
 
 async function tryImport(pkg: string): Promise<string | null> {
   try {
@@ -39,13 +56,16 @@ function quietCpuBanner(): void {
 }
 
 async function useCpu(native: boolean): Promise<BackendInfo> {
+  if (!native) {
+    await tf.setBackend('cpu-js');
+    return { name: 'cpu-js', description: 'cpu (pure JS kernels)', gpu: false, nativeKernels: false };
+  }
   await tf.setBackend('cpu');
   quietCpuBanner();
-  if (native && loadNativeKernels()) {
+  if (loadNativeKernels()) {
     return { name: 'cpu', description: `cpu + native kernels (${nativeStatus().detail})`, gpu: false, nativeKernels: true };
   }
-  const why = native ? `; ${nativeStatus().hint}` : '';
-  return { name: 'cpu', description: `cpu (pure JS${why})`, gpu: false, nativeKernels: false };
+  return { name: 'cpu', description: `cpu (pure JS; ${nativeStatus().hint})`, gpu: false, nativeKernels: false };
 }
 
 /**
@@ -56,6 +76,7 @@ export async function initBackend(choice: BackendChoice | string = process.env.S
   if (!BACKEND_CHOICES.includes(choice as BackendChoice)) {
     throw new Error(`unknown backend '${choice}'; choose one of ${BACKEND_CHOICES.join(', ')}`);
   }
+  registerCpuJsBackend();
   let info: BackendInfo;
   switch (choice as BackendChoice) {
     case 'tensorflow-gpu': {

@@ -58,7 +58,10 @@ async function checkGrads(prefix: string, store: ParamStore, loss: () => tf.Scal
   report.push(`${prefix}: ${n} tensors, max |grad| ${scale.toExponential(2)}, max abs err ${maxAbs.toExponential(2)}, worst tol ratio ${worst.toFixed(3)}`);
 }
 
-describe('tiny16 forward parity', () => {
+// Both CPU paths: 'cpu' (native oneDNN kernels when built) and 'cpu-js' (tfjs' own kernels).
+for (const backend of ['cpu', 'cpu-js']) describe(`tiny16 parity on ${backend}`, () => {
+before(() => tf.setBackend(backend));
+describe('forward', () => {
   test('mapping: ws and ws_trunc', () => {
     tf.tidy(() => {
       const z = tf.tensor(ref('z'), [4, 32]);
@@ -90,7 +93,7 @@ describe('tiny16 forward parity', () => {
   });
 });
 
-describe('tiny16 gradient parity', () => {
+describe('gradients', () => {
   const objectives: [string, () => Objective][] = [['logistic', logistic], ['rooted', () => rooted(2)]];
   for (const [name, obj] of objectives) {
     test(`G ${name}`, async () => {
@@ -126,6 +129,8 @@ describe('tiny16 gradient parity', () => {
   });
 
   test('report', () => {
-    console.log(report.map((l) => `  parity: ${l}`).join('\n'));
+    console.log(report.map((l) => `  parity (${backend}): ${l}`).join('\n'));
+    report.length = 0;
   });
+});
 });

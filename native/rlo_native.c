@@ -1,0 +1,334 @@
+// Native CPU kernels for stylegan-rlo: convolution (forward, input and filter gradients) as
+// im2col + oneDNN sgemm, and depthwise FIR filtering. NHWC activations, filters [kh, kw, in, out].
+// Registered as tfjs cpu-backend kernels by src/native/kernels.ts.
+#include <node_api.h>
+#include <dnnl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <omp.h>
+
+// Rows of the im2col matrix per chunk: bounds the scratch buffer (rows * K floats).
+#define CHUNK_FLOATS (8 * 1024 * 1024)
+
+typedef struct {
+  int n, h, w, c;          // input
+  int kh, kw, o;           // filter
+  int oh, ow;              // output
+  int sh, sw, dh, dw;      // strides, dilations
+  int pt, pl;              // padding top/left
+} ConvGeom;
+
+// ---- N-API helpers -----------------------------------------------------------------------
+
+static int get_f32(napi_env env, napi_value v, float** data, size_t* len) {
+  napi_typedarray_type type;
+  size_t length;
+  void* ptr;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &off) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "rlo_native: expected a Float32Array");
+    return 0;
+  }
+  *data = (float*)ptr;
+  *len = length;
+  return 1;
+}
+
+static int get_ints(napi_env env, napi_value arr, int* out, uint32_t n) {
+  uint32_t len;
+  if (napi_get_array_length(env, arr, &len) != napi_ok || len != n) {
+    napi_throw_type_error(env, NULL, "rlo_native: expected an array of integers");
+    return 0;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    napi_get_element(env, arr, i, &e);
+    if (napi_get_value_int32(env, e, &out[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "rlo_native: expected an integer");
+      return 0;
+    }
+  }
+  return 1;
+}
+
+// geometry array: [n,h,w,c, kh,kw,o, oh,ow, sh,sw, dh,dw, pt,pl]
+static int get_geom(napi_env env, napi_value arr, ConvGeom* g) {
+  int v[15];
+  if (!get_ints(env, arr, v, 15)) return 0;
+  g->n = v[0]; g->h = v[1]; g->w = v[2]; g->c = v[3];
+  g->kh = v[4]; g->kw = v[5]; g->o = v[6];
+  g->oh = v[7]; g->ow = v[8];
+  g->sh = v[9]; g->sw = v[10]; g->dh = v[11]; g->dw = v[12];
+  g->pt = v[13]; g->pl = v[14];
+  return 1;
+}
+
+static int check_len(napi_env env, size_t got, size_t want, const char* what) {
+  if (got != want) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "rlo_native: %s has %zu values, expected %zu", what, got, want);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+static int sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  return dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
+}
+
+// ---- im2col / col2im ---------------------------------------------------------------------
+
+// Rows [r0, r0+rows) of the im2col matrix (row = (img, oy, ox), col = (ky, kx, ci)).
+static void im2col(const ConvGeom* g, const float* x, float* col, int64_t r0, int64_t rows) {
+  const int64_t K = (int64_t)g->kh * g->kw * g->c;
+  const int64_t per_img = (int64_t)g->oh * g->ow;
+  #pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t row = r0 + r;
+    const int64_t img = row / per_img;
+    const int oy = (int)((row % per_img) / g->ow), ox = (int)(row % g->ow);
+    float* dst = col + r * K;
+    for (int ky = 0; ky < g->kh; ky++) {
+      const int iy = oy * g->sh - g->pt + ky * g->dh;
+      for (int kx = 0; kx < g->kw; kx++, dst += g->c) {
+        const int ix = ox * g->sw - g->pl + kx * g->dw;
+        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) memset(dst, 0, sizeof(float) * g->c);
+        else memcpy(dst, x + ((img * g->h + iy) * (int64_t)g->w + ix) * g->c, sizeof(float) * g->c);
+      }
+    }
+  }
+}
+
+// Adds rows [r0, r0+rows) of a column matrix back into dx. Parallel over images so that no two
+// threads write the same pixel; rows of one image stay in one thread.
+static void col2im(const ConvGeom* g, const float* col, float* dx, int64_t r0, int64_t rows) {
+  const int64_t K = (int64_t)g->kh * g->kw * g->c;
+  const int64_t per_img = (int64_t)g->oh * g->ow;
+  const int64_t img0 = r0 / per_img, img1 = (r0 + rows - 1) / per_img;
+  #pragma omp parallel for schedule(static)
+  for (int64_t img = img0; img <= img1; img++) {
+    int64_t a = img * per_img, b = a + per_img;
+    if (a < r0) a = r0;
+    if (b > r0 + rows) b = r0 + rows;
+    for (int64_t row = a; row < b; row++) {
+      const int oy = (int)((row % per_img) / g->ow), ox = (int)(row % g->ow);
+      const float* src = col + (row - r0) * K;
+      for (int ky = 0; ky < g->kh; ky++) {
+        const int iy = oy * g->sh - g->pt + ky * g->dh;
+        for (int kx = 0; kx < g->kw; kx++, src += g->c) {
+          const int ix = ox * g->sw - g->pl + kx * g->dw;
+          if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+          float* d = dx + ((img * g->h + iy) * (int64_t)g->w + ix) * g->c;
+          for (int ci = 0; ci < g->c; ci++) d[ci] += src[ci];
+        }
+      }
+    }
+  }
+}
+
+// A 1x1, stride-1, unpadded convolution is a plain matrix product over pixels.
+static int is_pointwise(const ConvGeom* g) {
+  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->oh == g->h && g->ow == g->w;
+}
+
+static int64_t chunk_rows(const ConvGeom* g) {
+  const int64_t K = (int64_t)g->kh * g->kw * g->c;
+  int64_t r = CHUNK_FLOATS / (K > 0 ? K : 1);
+  return r < 1 ? 1 : r;
+}
+
+// ---- kernels -----------------------------------------------------------------------------
+
+// conv2d(x, w, geom, out)
+static napi_value conv2d(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ConvGeom g;
+  float *x, *w, *out;
+  size_t lx, lw, lo;
+  if (argc != 4 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &w, &lw) || !get_geom(env, argv[2], &g) || !get_f32(env, argv[3], &out, &lo)) return NULL;
+  const int64_t M = (int64_t)g.n * g.oh * g.ow, K = (int64_t)g.kh * g.kw * g.c;
+  if (!check_len(env, lx, (size_t)g.n * g.h * g.w * g.c, "x") || !check_len(env, lw, (size_t)(K * g.o), "filter") || !check_len(env, lo, (size_t)(M * g.o), "output")) return NULL;
+  if (is_pointwise(&g)) {
+    if (!sgemm('N', 'N', M, g.o, K, 1.f, x, K, w, g.o, 0.f, out, g.o)) goto fail;
+    return NULL;
+  }
+  {
+    const int64_t cr = chunk_rows(&g);
+    float* col = (float*)malloc(sizeof(float) * (size_t)(cr < M ? cr : M) * (size_t)K);
+    if (!col) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return NULL; }
+    for (int64_t r0 = 0; r0 < M; r0 += cr) {
+      const int64_t rows = (M - r0 < cr) ? M - r0 : cr;
+      im2col(&g, x, col, r0, rows);
+      if (!sgemm('N', 'N', rows, g.o, K, 1.f, col, K, w, g.o, 0.f, out + r0 * g.o, g.o)) { free(col); goto fail; }
+    }
+    free(col);
+  }
+  return NULL;
+fail:
+  napi_throw_error(env, NULL, "rlo_native: dnnl_sgemm failed");
+  return NULL;
+}
+
+// conv2dBackpropInput(dy, w, geom, dx): dx = col2im(dy @ w^T)
+static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ConvGeom g;
+  float *dy, *w, *dx;
+  size_t ldy, lw, ldx;
+  if (argc != 4 || !get_f32(env, argv[0], &dy, &ldy) || !get_f32(env, argv[1], &w, &lw) || !get_geom(env, argv[2], &g) || !get_f32(env, argv[3], &dx, &ldx)) return NULL;
+  const int64_t M = (int64_t)g.n * g.oh * g.ow, K = (int64_t)g.kh * g.kw * g.c;
+  if (!check_len(env, ldy, (size_t)(M * g.o), "dy") || !check_len(env, lw, (size_t)(K * g.o), "filter") || !check_len(env, ldx, (size_t)g.n * g.h * g.w * g.c, "dx")) return NULL;
+  if (is_pointwise(&g)) {
+    if (!sgemm('N', 'T', M, K, g.o, 1.f, dy, g.o, w, g.o, 0.f, dx, K)) goto fail;
+    return NULL;
+  }
+  memset(dx, 0, sizeof(float) * ldx);
+  {
+    const int64_t cr = chunk_rows(&g);
+    float* col = (float*)malloc(sizeof(float) * (size_t)(cr < M ? cr : M) * (size_t)K);
+    if (!col) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return NULL; }
+    for (int64_t r0 = 0; r0 < M; r0 += cr) {
+      const int64_t rows = (M - r0 < cr) ? M - r0 : cr;
+      if (!sgemm('N', 'T', rows, K, g.o, 1.f, dy + r0 * g.o, g.o, w, g.o, 0.f, col, K)) { free(col); goto fail; }
+      col2im(&g, col, dx, r0, rows);
+    }
+    free(col);
+  }
+  return NULL;
+fail:
+  napi_throw_error(env, NULL, "rlo_native: dnnl_sgemm failed");
+  return NULL;
+}
+
+// conv2dBackpropFilter(x, dy, geom, dw): dw = im2col(x)^T @ dy
+static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ConvGeom g;
+  float *x, *dy, *dw;
+  size_t lx, ldy, ldw;
+  if (argc != 4 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &dy, &ldy) || !get_geom(env, argv[2], &g) || !get_f32(env, argv[3], &dw, &ldw)) return NULL;
+  const int64_t M = (int64_t)g.n * g.oh * g.ow, K = (int64_t)g.kh * g.kw * g.c;
+  if (!check_len(env, lx, (size_t)g.n * g.h * g.w * g.c, "x") || !check_len(env, ldy, (size_t)(M * g.o), "dy") || !check_len(env, ldw, (size_t)(K * g.o), "dw")) return NULL;
+  if (is_pointwise(&g)) {
+    if (!sgemm('T', 'N', K, g.o, M, 1.f, x, K, dy, g.o, 0.f, dw, g.o)) goto fail;
+    return NULL;
+  }
+  {
+    const int64_t cr = chunk_rows(&g);
+    float* col = (float*)malloc(sizeof(float) * (size_t)(cr < M ? cr : M) * (size_t)K);
+    if (!col) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return NULL; }
+    for (int64_t r0 = 0; r0 < M; r0 += cr) {
+      const int64_t rows = (M - r0 < cr) ? M - r0 : cr;
+      im2col(&g, x, col, r0, rows);
+      if (!sgemm('T', 'N', K, g.o, rows, 1.f, col, K, dy + r0 * g.o, g.o, r0 == 0 ? 0.f : 1.f, dw, g.o)) { free(col); goto fail; }
+    }
+    free(col);
+  }
+  return NULL;
+fail:
+  napi_throw_error(env, NULL, "rlo_native: dnnl_sgemm failed");
+  return NULL;
+}
+
+// depthwiseConv2d(x, f, geom, out) with channel multiplier 1: geom.o == geom.c, f [kh, kw, c].
+static napi_value depthwise_conv2d(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ConvGeom g;
+  float *x, *f, *out;
+  size_t lx, lf, lo;
+  if (argc != 4 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &f, &lf) || !get_geom(env, argv[2], &g) || !get_f32(env, argv[3], &out, &lo)) return NULL;
+  const int C = g.c;
+  if (!check_len(env, lx, (size_t)g.n * g.h * g.w * C, "x") || !check_len(env, lf, (size_t)g.kh * g.kw * C, "filter") || !check_len(env, lo, (size_t)g.n * g.oh * g.ow * C, "output")) return NULL;
+  const int64_t rows = (int64_t)g.n * g.oh;
+  #pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t img = r / g.oh;
+    const int oy = (int)(r % g.oh);
+    for (int ox = 0; ox < g.ow; ox++) {
+      float* d = out + ((r * g.ow) + ox) * C;
+      for (int ci = 0; ci < C; ci++) d[ci] = 0.f;
+      for (int ky = 0; ky < g.kh; ky++) {
+        const int iy = oy * g.sh - g.pt + ky * g.dh;
+        if (iy < 0 || iy >= g.h) continue;
+        for (int kx = 0; kx < g.kw; kx++) {
+          const int ix = ox * g.sw - g.pl + kx * g.dw;
+          if (ix < 0 || ix >= g.w) continue;
+          const float* s = x + ((img * g.h + iy) * (int64_t)g.w + ix) * C;
+          const float* fk = f + ((int64_t)ky * g.kw + kx) * C;
+          for (int ci = 0; ci < C; ci++) d[ci] += s[ci] * fk[ci];
+        }
+      }
+    }
+  }
+  return NULL;
+}
+
+// matmul(a, b, [batch, m, k, n, transA, transB, aBatched, bBatched], out): batched row-major sgemm.
+static napi_value matmul(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int p[8];
+  float *a, *b, *out;
+  size_t la, lb, lo;
+  if (argc != 4 || !get_f32(env, argv[0], &a, &la) || !get_f32(env, argv[1], &b, &lb) || !get_ints(env, argv[2], p, 8) || !get_f32(env, argv[3], &out, &lo)) return NULL;
+  const int batch = p[0], m = p[1], k = p[2], n = p[3], ta = p[4], tb = p[5], ab = p[6], bb = p[7];
+  if (!check_len(env, la, (size_t)(ab ? batch : 1) * m * k, "a") || !check_len(env, lb, (size_t)(bb ? batch : 1) * k * n, "b") || !check_len(env, lo, (size_t)batch * m * n, "output")) return NULL;
+  for (int i = 0; i < batch; i++) {
+    const float* ai = a + (ab ? (int64_t)i * m * k : 0);
+    const float* bi = b + (bb ? (int64_t)i * k * n : 0);
+    if (!sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.f, ai, ta ? m : k, bi, tb ? k : n, 0.f, out + (int64_t)i * m * n, n)) {
+      napi_throw_error(env, NULL, "rlo_native: dnnl_sgemm failed");
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
+static napi_value info_fn(napi_env env, napi_callback_info info) {
+  (void)info;
+  const dnnl_version_t* v = dnnl_version();
+  char s[128];
+  snprintf(s, sizeof s, "oneDNN %d.%d.%d sgemm, %d threads", v->major, v->minor, v->patch, omp_get_max_threads());
+  napi_value r;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int n = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc == 1 && napi_get_value_int32(env, argv[0], &n) == napi_ok && n > 0) omp_set_num_threads(n);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_default, NULL},
+    {"conv2dBackpropInput", NULL, conv2d_backprop_input, NULL, NULL, NULL, napi_default, NULL},
+    {"conv2dBackpropFilter", NULL, conv2d_backprop_filter, NULL, NULL, NULL, napi_default, NULL},
+    {"depthwiseConv2d", NULL, depthwise_conv2d, NULL, NULL, NULL, napi_default, NULL},
+    {"matmul", NULL, matmul, NULL, NULL, NULL, napi_default, NULL},
+    {"info", NULL, info_fn, NULL, NULL, NULL, napi_default, NULL},
+    {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
