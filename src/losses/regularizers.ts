@@ -8,13 +8,15 @@ import { stopGradient } from '../ops/stop_gradient.js';
  * discriminator (with augmentation, if any) on the given reals.
  */
 export function r1Penalty(logitsOf: (reals: tf.Tensor4D) => tf.Tensor, reals: tf.Tensor4D): tf.Tensor1D {
-  const g = tf.grad((x: tf.Tensor) => logitsOf(x as tf.Tensor4D).sum())(reals);
-  return g.square().sum([1, 2, 3]) as tf.Tensor1D;
+  return tf.tidy(() => {
+    const g = tf.grad((x: tf.Tensor) => logitsOf(x as tf.Tensor4D).sum())(reals);
+    return g.square().sum([1, 2, 3]) as tf.Tensor1D;
+  });
 }
 
 /** R1 loss per sample: r1_penalty * gamma / 2. */
 export function r1Loss(logitsOf: (reals: tf.Tensor4D) => tf.Tensor, reals: tf.Tensor4D, gamma: number): tf.Tensor1D {
-  return r1Penalty(logitsOf, reals).mul(gamma / 2) as tf.Tensor1D;
+  return tf.tidy(() => r1Penalty(logitsOf, reals).mul(gamma / 2) as tf.Tensor1D);
 }
 
 export interface PathLengthResult {
@@ -29,6 +31,7 @@ export interface PathLengthResult {
  */
 export function pathLengthPenalty(synth: (ws: tf.Tensor3D) => tf.Tensor4D, ws: tf.Tensor3D, plNoise: tf.Tensor4D,
   plMeanBefore: number | tf.Scalar, decay: number): PathLengthResult {
+  return tf.tidy(() => {
   const plGrads = tf.grad((w: tf.Tensor) => synth(w as tf.Tensor3D).mul(plNoise).sum())(ws);
   const lengths = plGrads.square().sum(2).mean(1).sqrt() as tf.Tensor1D;
   // pl_mean = lerp(pl_mean, mean(lengths), decay), treated as a constant in the penalty (as the
@@ -36,4 +39,5 @@ export function pathLengthPenalty(synth: (ws: tf.Tensor3D) => tf.Tensor4D, ws: t
   const before = typeof plMeanBefore === 'number' ? tf.scalar(plMeanBefore) : plMeanBefore;
   const plMean = before.add(stopGradient(lengths.mean()).sub(before).mul(decay)) as tf.Scalar;
   return { penalty: lengths.sub(plMean).square() as tf.Tensor1D, lengths, plMean };
+  });
 }

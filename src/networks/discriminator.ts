@@ -124,11 +124,13 @@ export class Discriminator {
     if (img.rank !== 4 || img.shape[1] !== r || img.shape[2] !== r || img.shape[3] !== this.config.img_channels) {
       throw new Error(`discriminator: images must have shape [N, ${r}, ${r}, ${this.config.img_channels}] (NHWC), got [${img.shape}]`);
     }
-    let x: tf.Tensor4D | null = null;
-    let im: tf.Tensor4D | null = img;
-    for (const block of this.blocks) [x, im] = block.apply(x, im);
-    const cmap = this.mapping ? this.mapping.apply(null, c) : null;
-    return this.b4.apply(x!, im, cmap);
+    return tf.tidy(() => {
+      let x: tf.Tensor4D | null = null;
+      let im: tf.Tensor4D | null = img;
+      for (const block of this.blocks) [x, im] = block.apply(x, im);
+      const cmap = this.mapping ? this.mapping.apply(null, c) : null;
+      return this.b4.apply(x!, im, cmap);
+    });
   }
 
   dispose(): void {

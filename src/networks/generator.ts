@@ -33,17 +33,17 @@ export class Generator {
 
   /** z [N, z_dim], c [N, c_dim] or null -> ws [N, num_ws, w_dim]. */
   mapZ(z: tf.Tensor | null, c: tf.Tensor | null, opts: MappingForwardOptions = {}): tf.Tensor3D {
-    return this.mapping.apply(z, c, opts) as tf.Tensor3D;
+    return tf.tidy(() => this.mapping.apply(z, c, opts) as tf.Tensor3D);
   }
 
   /** ws [N, num_ws, w_dim] -> images [N, H, W, C] (roughly in [-1, 1]). */
   synthesize(ws: tf.Tensor, opts: SynthesisForwardOptions = {}): tf.Tensor4D {
-    return this.synthesis.apply(ws, opts);
+    return tf.tidy(() => this.synthesis.apply(ws, opts));
   }
 
   /** z -> images (upstream Generator.forward). */
   apply(z: tf.Tensor | null, c: tf.Tensor | null, opts: MappingForwardOptions & SynthesisForwardOptions = {}): tf.Tensor4D {
-    return this.synthesize(this.mapZ(z, c, opts), opts);
+    return tf.tidy(() => this.synthesize(this.mapZ(z, c, opts), opts));
   }
 
   /**
@@ -51,6 +51,10 @@ export class Generator {
    * a random cutoff on come from a second z. Updates w_avg as upstream's training mode does.
    */
   mapWithMixing(z: tf.Tensor, c: tf.Tensor | null, rng: Rng, prob: number, updateWAvg = true): tf.Tensor3D {
+    return tf.tidy(() => this.mixedWs(z, c, rng, prob, updateWAvg));
+  }
+
+  private mixedWs(z: tf.Tensor, c: tf.Tensor | null, rng: Rng, prob: number, updateWAvg: boolean): tf.Tensor3D {
     let ws = this.mapZ(z, c, { update_w_avg: updateWAvg });
     if (prob > 0) {
       const cutoffDraw = rng.int(1, this.numWs);

@@ -44,8 +44,10 @@ export function biasAct(x: tf.Tensor, b: tf.Tensor | null, opts: BiasActOptions 
 
   // Linear without clamping: plain ops are differentiable to any order.
   if (act === 'linear' && clamp === null) {
-    const v = b !== null ? x.add(b) : x;
-    return gain !== 1 ? v.mul(gain) : v;
+    return tf.tidy(() => {
+      const v = b !== null ? x.add(b) : x;
+      return gain !== 1 ? v.mul(gain) : v;
+    });
   }
 
   const forward = (xi: tf.Tensor, bi: tf.Tensor | null): { y: tf.Tensor; mask: tf.Tensor } => {
@@ -82,5 +84,5 @@ export function biasAct(x: tf.Tensor, b: tf.Tensor | null, opts: BiasActOptions 
       },
     };
   });
-  return b === null ? op(x) : op(x, b);
+  return tf.tidy(() => (b === null ? op(x) : op(x, b)));
 }

@@ -37,6 +37,10 @@ function conv2dWrapper(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, pad: [num
 
 /** Upstream conv2d_resample for groups = 1. */
 export function conv2dResample(x: tf.Tensor4D, w: tf.Tensor4D, opts: Conv2dResampleOptions = {}): tf.Tensor4D {
+  return tf.tidy(() => conv2dResampleImpl(x, w, opts));
+}
+
+function conv2dResampleImpl(x: tf.Tensor4D, w: tf.Tensor4D, opts: Conv2dResampleOptions): tf.Tensor4D {
   const up = opts.up ?? 1;
   const down = opts.down ?? 1;
   const flipWeight = opts.flipWeight ?? true;

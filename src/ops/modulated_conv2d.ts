@@ -21,8 +21,10 @@ export interface ModulatedConv2dOptions {
  * computed as (s^2) @ (sum_k w^2) instead of materializing the per-sample weights.
  */
 export function demodCoefs(weight: tf.Tensor4D, styles: tf.Tensor2D): tf.Tensor2D {
-  const wsq = weight.square().sum([0, 1]) as tf.Tensor2D; // [I, O]
-  return tf.matMul(styles.square(), wsq).add(1e-8).rsqrt() as tf.Tensor2D;
+  return tf.tidy(() => {
+    const wsq = weight.square().sum([0, 1]) as tf.Tensor2D; // [I, O]
+    return tf.matMul(styles.square(), wsq).add(1e-8).rsqrt() as tf.Tensor2D;
+  });
 }
 
 /** x [N, H, W, I], weight [kh, kw, I, O], styles [N, I] -> [N, H', W', O]. */
@@ -33,6 +35,7 @@ export function modulatedConv2d(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.
     throw new Error(`modulatedConv2d: shapes do not agree: x [${x.shape}], weight [${weight.shape}], styles [${styles.shape}]`);
   }
   const demodulate = opts.demodulate ?? true;
+  return tf.tidy(() => {
   let y = x.mul(styles.reshape([n, 1, 1, cin])) as tf.Tensor4D;
   y = conv2dResample(y, weight, {
     f: opts.resampleFilter ?? null, up: opts.up, down: opts.down, padding: opts.padding ?? 0, flipWeight: opts.flipWeight,
@@ -40,4 +43,5 @@ export function modulatedConv2d(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.
   if (demodulate) y = y.mul(demodCoefs(weight, styles).reshape([n, 1, 1, cout]));
   if (opts.noise) y = y.add(opts.noise);
   return y;
+  });
 }

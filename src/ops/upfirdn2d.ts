@@ -144,10 +144,12 @@ function run(x: tf.Tensor4D, f: Filter, p: Params): tf.Tensor4D {
   return op(x) as tf.Tensor4D;
 }
 
+
 /** upfirdn2d on an NHWC tensor. `f` null means the identity filter. */
 export function upfirdn2d(x: tf.Tensor4D, f: Filter | null, opts: UpFirDn2dOptions = {}): tf.Tensor4D {
   if (x.rank !== 4) throw new Error(`upfirdn2d: expected an NHWC rank-4 tensor, got shape [${x.shape}]`);
-  return run(x, f ?? setupFilter(null), parse(opts));
+  const p = parse(opts);
+  return tf.tidy(() => run(x, f ?? setupFilter(null), p));
 }
 
 /** 2x (or `up`x) upsampling with the filter, upstream upsample2d. */
