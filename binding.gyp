@@ -5,7 +5,7 @@
       "sources": ["native/rlo_native.c"],
       "cflags": ["-O3", "-fopenmp", "-std=c11"],
       "ldflags": ["-fopenmp"],
-      "libraries": ["-ldnnl", "-lgomp"]
+      "libraries": ["-ldnnl", "-lgomp", "-lm"]
     }
   ]
 }

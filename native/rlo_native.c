@@ -8,6 +8,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <omp.h>
+#include <math.h>
 
 // Rows of the im2col matrix per chunk: bounds the scratch buffer (rows * K floats).
 #define CHUNK_FLOATS (8 * 1024 * 1024)
@@ -144,6 +145,30 @@ static int64_t chunk_rows(const ConvGeom* g) {
 
 // ---- kernels -----------------------------------------------------------------------------
 
+// Forward convolution into `out`; returns 0 on failure (an exception is pending).
+static int conv_forward(napi_env env, const ConvGeom* g, const float* x, const float* w, float* out) {
+  const int64_t M = (int64_t)g->n * g->oh * g->ow, K = (int64_t)g->kh * g->kw * g->c;
+  if (is_pointwise(g)) {
+    if (!sgemm('N', 'N', M, g->o, K, 1.f, x, K, w, g->o, 0.f, out, g->o)) goto fail;
+    return 1;
+  }
+  {
+    const int64_t cr = chunk_rows(g);
+    float* col = (float*)malloc(sizeof(float) * (size_t)(cr < M ? cr : M) * (size_t)K);
+    if (!col) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return 0; }
+    for (int64_t r0 = 0; r0 < M; r0 += cr) {
+      const int64_t rows = (M - r0 < cr) ? M - r0 : cr;
+      im2col(g, x, col, r0, rows);
+      if (!sgemm('N', 'N', rows, g->o, K, 1.f, col, K, w, g->o, 0.f, out + r0 * g->o, g->o)) { free(col); goto fail; }
+    }
+    free(col);
+  }
+  return 1;
+fail:
+  napi_throw_error(env, NULL, "rlo_native: dnnl_sgemm failed");
+  return 0;
+}
+
 // conv2d(x, w, geom, out)
 static napi_value conv2d(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -155,24 +180,7 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   if (argc != 4 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &w, &lw) || !get_geom(env, argv[2], &g) || !get_f32(env, argv[3], &out, &lo)) return NULL;
   const int64_t M = (int64_t)g.n * g.oh * g.ow, K = (int64_t)g.kh * g.kw * g.c;
   if (!check_len(env, lx, (size_t)g.n * g.h * g.w * g.c, "x") || !check_len(env, lw, (size_t)(K * g.o), "filter") || !check_len(env, lo, (size_t)(M * g.o), "output")) return NULL;
-  if (is_pointwise(&g)) {
-    if (!sgemm('N', 'N', M, g.o, K, 1.f, x, K, w, g.o, 0.f, out, g.o)) goto fail;
-    return NULL;
-  }
-  {
-    const int64_t cr = chunk_rows(&g);
-    float* col = (float*)malloc(sizeof(float) * (size_t)(cr < M ? cr : M) * (size_t)K);
-    if (!col) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return NULL; }
-    for (int64_t r0 = 0; r0 < M; r0 += cr) {
-      const int64_t rows = (M - r0 < cr) ? M - r0 : cr;
-      im2col(&g, x, col, r0, rows);
-      if (!sgemm('N', 'N', rows, g.o, K, 1.f, col, K, w, g.o, 0.f, out + r0 * g.o, g.o)) { free(col); goto fail; }
-    }
-    free(col);
-  }
-  return NULL;
-fail:
-  napi_throw_error(env, NULL, "rlo_native: dnnl_sgemm failed");
+  conv_forward(env, &g, x, w, out);
   return NULL;
 }
 
@@ -189,6 +197,22 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
   if (!check_len(env, ldy, (size_t)(M * g.o), "dy") || !check_len(env, lw, (size_t)(K * g.o), "filter") || !check_len(env, ldx, (size_t)g.n * g.h * g.w * g.c, "dx")) return NULL;
   if (is_pointwise(&g)) {
     if (!sgemm('N', 'T', M, K, g.o, 1.f, dy, g.o, w, g.o, 0.f, dx, K)) goto fail;
+    return NULL;
+  }
+  if (g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1) {
+    // Stride 1: dx is a forward correlation of dy with the spatially flipped, in/out-swapped
+    // filter, padded by k-1-p: im2col + GEMM writes dx directly, no col2im scatter.
+    const int64_t KO = (int64_t)g.kh * g.kw * g.o;
+    float* wt = (float*)malloc(sizeof(float) * (size_t)(KO * g.c));
+    if (!wt) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return NULL; }
+    for (int ky = 0; ky < g.kh; ky++) for (int kx = 0; kx < g.kw; kx++) for (int ci = 0; ci < g.c; ci++) for (int o = 0; o < g.o; o++) {
+      wt[(((int64_t)ky * g.kw + kx) * g.o + o) * g.c + ci] = w[(((int64_t)(g.kh - 1 - ky) * g.kw + (g.kw - 1 - kx)) * g.c + ci) * g.o + o];
+    }
+    ConvGeom t = g;
+    t.h = g.oh; t.w = g.ow; t.c = g.o; t.o = g.c; t.oh = g.h; t.ow = g.w;
+    t.pt = g.kh - 1 - g.pt; t.pl = g.kw - 1 - g.pl;
+    conv_forward(env, &t, dy, wt, dx);
+    free(wt);
     return NULL;
   }
   memset(dx, 0, sizeof(float) * ldx);
@@ -298,6 +322,258 @@ static napi_value matmul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- fused ops and elementwise kernels -------------------------------------------------
+
+static int get_f32_opt(napi_env env, napi_value v, float** data, size_t* len) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_null || t == napi_undefined) { *data = NULL; *len = 0; return 1; }
+  return get_f32(env, v, data, len);
+}
+
+static int get_double(napi_env env, napi_value v, double* out) {
+  if (napi_get_value_double(env, v, out) != napi_ok) {
+    napi_throw_type_error(env, NULL, "rlo_native: expected a number");
+    return 0;
+  }
+  return 1;
+}
+
+// biasAct(x, b|null, [C, act], [alpha, gain, clamp], y, mask|null): y = clamp(act(x + b) * gain);
+// mask = dy/dx (0 where clamped). act: 0 linear, 1 relu, 2 lrelu; clamp < 0 disables clamping.
+static napi_value bias_act(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *b, *y, *mask;
+  size_t lx, lb, ly, lm;
+  int ip[2];
+  napi_value e;
+  double alpha, gain, clamp;
+  if (argc != 6 || !get_f32(env, argv[0], &x, &lx) || !get_f32_opt(env, argv[1], &b, &lb) || !get_ints(env, argv[2], ip, 2)) return NULL;
+  napi_get_element(env, argv[3], 0, &e); if (!get_double(env, e, &alpha)) return NULL;
+  napi_get_element(env, argv[3], 1, &e); if (!get_double(env, e, &gain)) return NULL;
+  napi_get_element(env, argv[3], 2, &e); if (!get_double(env, e, &clamp)) return NULL;
+  if (!get_f32(env, argv[4], &y, &ly) || !get_f32_opt(env, argv[5], &mask, &lm)) return NULL;
+  const int64_t C = ip[0];
+  const int act = ip[1];
+  if (C <= 0 || lx % C != 0 || (b && lb != (size_t)C) || !check_len(env, ly, lx, "y") || (mask && !check_len(env, lm, lx, "mask"))) {
+    napi_throw_range_error(env, NULL, "rlo_native: biasAct shapes do not agree");
+    return NULL;
+  }
+  const float fa = (float)alpha, fg = (float)gain, fc = (float)clamp;
+  const int64_t rows = (int64_t)lx / C;
+  #pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    float* mr = mask ? mask + r * C : NULL;
+    for (int64_t c = 0; c < C; c++) {
+      float v = xr[c] + (b ? b[c] : 0.f);
+      float d = fg;
+      if (act == 1) { if (!(v > 0.f)) { v = 0.f; d = 0.f; } }
+      else if (act == 2) { if (!(v > 0.f)) { v *= fa; d = fg * fa; } }
+      v *= fg;
+      if (fc >= 0.f) {
+        if (fabsf(v) > fc) { d = 0.f; v = v > 0.f ? fc : -fc; }
+      }
+      yr[c] = v;
+      if (mr) mr[c] = d;
+    }
+  }
+  return NULL;
+}
+
+// upfirdn2d(x, taps, [n,h,w,c, fh,fw, upx,upy, downx,downy, px0,px1,py0,py1, oh,ow], out): NHWC.
+// `taps` are in correlation order and already scaled: out = sum U(oy*dy+ky, ox*dx+kx) * taps[ky,kx],
+// U the zero-inserted, padded input.
+static napi_value upfirdn2d(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *taps, *out;
+  size_t lx, lt, lo;
+  int p[16];
+  if (argc != 4 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &taps, &lt) || !get_ints(env, argv[2], p, 16) || !get_f32(env, argv[3], &out, &lo)) return NULL;
+  const int n = p[0], h = p[1], w = p[2], c = p[3], fh = p[4], fw = p[5], upx = p[6], upy = p[7], dnx = p[8], dny = p[9];
+  const int px0 = p[10], py0 = p[12], oh = p[14], ow = p[15];
+  if (!check_len(env, lx, (size_t)n * h * w * c, "x") || !check_len(env, lt, (size_t)fh * fw, "taps") || !check_len(env, lo, (size_t)n * oh * ow * c, "output")) return NULL;
+  const int64_t rows = (int64_t)n * oh;
+  #pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t img = r / oh;
+    const int oy = (int)(r % oh);
+    for (int ox = 0; ox < ow; ox++) {
+      float* d = out + (r * ow + ox) * c;
+      for (int ch = 0; ch < c; ch++) d[ch] = 0.f;
+      for (int ky = 0; ky < fh; ky++) {
+        const int yy = oy * dny + ky - py0;
+        if (yy < 0 || yy % upy) continue;
+        const int iy = yy / upy;
+        if (iy >= h) continue;
+        for (int kx = 0; kx < fw; kx++) {
+          const int xx = ox * dnx + kx - px0;
+          if (xx < 0 || xx % upx) continue;
+          const int ix = xx / upx;
+          if (ix >= w) continue;
+          const float t = taps[ky * fw + kx];
+          const float* s = x + ((img * h + iy) * (int64_t)w + ix) * c;
+          for (int ch = 0; ch < c; ch++) d[ch] += s[ch] * t;
+        }
+      }
+    }
+  }
+  return NULL;
+}
+
+#define MAXR 8
+
+// binary(op, a, b, [rank, shape[rank], aStrides[rank], bStrides[rank]], out): broadcasting
+// elementwise op over an (already collapsed) output shape; strides are 0 on broadcast axes.
+// op: 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min, 6 squared difference.
+static napi_value binary(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int op;
+  float *a, *b, *out;
+  size_t la, lb, lo;
+  uint32_t plen;
+  if (argc != 5 || napi_get_value_int32(env, argv[0], &op) != napi_ok || !get_f32(env, argv[1], &a, &la) || !get_f32(env, argv[2], &b, &lb)) return NULL;
+  napi_get_array_length(env, argv[3], &plen);
+  int p[1 + 3 * MAXR];
+  if (plen < 1 || plen > 1 + 3 * MAXR || !get_ints(env, argv[3], p, plen) || !get_f32(env, argv[4], &out, &lo)) return NULL;
+  const int rank = p[0];
+  if (rank < 1 || rank > MAXR || plen != (uint32_t)(1 + 3 * rank)) { napi_throw_range_error(env, NULL, "rlo_native: binary rank"); return NULL; }
+  const int* shape = p + 1;
+  const int* sa = p + 1 + rank;
+  const int* sb = p + 1 + 2 * rank;
+  int64_t total = 1;
+  for (int i = 0; i < rank; i++) total *= shape[i];
+  if (!check_len(env, lo, (size_t)total, "output")) return NULL;
+  const int64_t inner = shape[rank - 1];
+  const int64_t outer = total / (inner ? inner : 1);
+  const int ia = sa[rank - 1], ib = sb[rank - 1];
+  #pragma omp parallel for schedule(static) if (total > 32768)
+  for (int64_t o = 0; o < outer; o++) {
+    int64_t rem = o, offa = 0, offb = 0;
+    for (int d = rank - 2; d >= 0; d--) {
+      const int64_t idx = rem % shape[d];
+      rem /= shape[d];
+      offa += idx * sa[d];
+      offb += idx * sb[d];
+    }
+    const float* pa = a + offa;
+    const float* pb = b + offb;
+    float* po = out + o * inner;
+    #define LOOP(EXPR) \
+      if (ia == 1 && ib == 1) { for (int64_t i = 0; i < inner; i++) { const float x = pa[i], y = pb[i]; po[i] = (EXPR); } } \
+      else if (ia == 1 && ib == 0) { const float y = pb[0]; for (int64_t i = 0; i < inner; i++) { const float x = pa[i]; po[i] = (EXPR); } } \
+      else if (ia == 0 && ib == 1) { const float x = pa[0]; for (int64_t i = 0; i < inner; i++) { const float y = pb[i]; po[i] = (EXPR); } } \
+      else { for (int64_t i = 0; i < inner; i++) { const float x = pa[i * ia], y = pb[i * ib]; po[i] = (EXPR); } }
+    switch (op) {
+      case 0: LOOP(x + y) break;
+      case 1: LOOP(x - y) break;
+      case 2: LOOP(x * y) break;
+      case 3: LOOP(x / y) break;
+      case 4: LOOP((x > y || x != x) ? x : y) break;
+      case 5: LOOP((x < y || x != x) ? x : y) break;
+      default: LOOP((x - y) * (x - y)) break;
+    }
+    #undef LOOP
+  }
+  return NULL;
+}
+
+// reduceSum(x, [rank, shape[rank], outStrides[rank]], out): out[map(i)] += x[i] in input order,
+// accumulated in double; outStrides are 0 on reduced axes.
+static napi_value reduce_sum(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *out;
+  size_t lx, lo;
+  uint32_t plen;
+  if (argc != 3 || !get_f32(env, argv[0], &x, &lx)) return NULL;
+  napi_get_array_length(env, argv[1], &plen);
+  int p[1 + 2 * MAXR];
+  if (plen < 1 || plen > 1 + 2 * MAXR || !get_ints(env, argv[1], p, plen) || !get_f32(env, argv[2], &out, &lo)) return NULL;
+  const int rank = p[0];
+  if (rank < 1 || rank > MAXR || plen != (uint32_t)(1 + 2 * rank)) { napi_throw_range_error(env, NULL, "rlo_native: reduce rank"); return NULL; }
+  const int* shape = p + 1;
+  const int* so = p + 1 + rank;
+  int64_t total = 1;
+  for (int i = 0; i < rank; i++) total *= shape[i];
+  if (!check_len(env, lx, (size_t)total, "x")) return NULL;
+  double* acc = (double*)calloc(lo ? lo : 1, sizeof(double));
+  if (!acc) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return NULL; }
+  const int64_t inner = shape[rank - 1];
+  const int64_t outer = total / (inner ? inner : 1);
+  const int si = so[rank - 1];
+  for (int64_t o = 0; o < outer; o++) {
+    int64_t rem = o, off = 0;
+    for (int d = rank - 2; d >= 0; d--) {
+      const int64_t idx = rem % shape[d];
+      rem /= shape[d];
+      off += idx * so[d];
+    }
+    const float* px = x + o * inner;
+    if (si == 0) {
+      double s = 0;
+      for (int64_t i = 0; i < inner; i++) s += px[i];
+      acc[off] += s;
+    } else {
+      double* pa = acc + off;
+      for (int64_t i = 0; i < inner; i++) pa[i * si] += px[i];
+    }
+  }
+  for (size_t i = 0; i < lo; i++) out[i] = (float)acc[i];
+  free(acc);
+  return NULL;
+}
+
+// gather(x, [rank, outShape[rank], inStrides[rank], mods[rank], base], out):
+// out[o] = x[base + sum_d ((o_d mod mods_d) * inStrides_d)]; mods_d = 0 means no modulo.
+// Covers Transpose, Slice, StridedSlice (positive strides) and Tile.
+static napi_value gather(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *out;
+  size_t lx, lo;
+  uint32_t plen;
+  if (argc != 3 || !get_f32(env, argv[0], &x, &lx)) return NULL;
+  napi_get_array_length(env, argv[1], &plen);
+  int p[2 + 3 * MAXR];
+  if (plen < 2 || plen > 2 + 3 * MAXR || !get_ints(env, argv[1], p, plen) || !get_f32(env, argv[2], &out, &lo)) return NULL;
+  const int rank = p[0];
+  if (rank < 1 || rank > MAXR || plen != (uint32_t)(2 + 3 * rank)) { napi_throw_range_error(env, NULL, "rlo_native: gather rank"); return NULL; }
+  const int* shape = p + 1;
+  const int* st = p + 1 + rank;
+  const int* md = p + 1 + 2 * rank;
+  const int64_t base = p[1 + 3 * rank];
+  int64_t total = 1;
+  for (int i = 0; i < rank; i++) total *= shape[i];
+  if (!check_len(env, lo, (size_t)total, "output")) return NULL;
+  const int64_t inner = shape[rank - 1];
+  const int64_t outer = total / (inner ? inner : 1);
+  const int si = st[rank - 1], mi = md[rank - 1];
+  #pragma omp parallel for schedule(static) if (total > 32768)
+  for (int64_t o = 0; o < outer; o++) {
+    int64_t rem = o, off = base;
+    for (int d = rank - 2; d >= 0; d--) {
+      int64_t idx = rem % shape[d];
+      rem /= shape[d];
+      if (md[d]) idx %= md[d];
+      off += idx * st[d];
+    }
+    float* po = out + o * inner;
+    if (mi == 0 && si == 1) memcpy(po, x + off, sizeof(float) * inner);
+    else for (int64_t i = 0; i < inner; i++) po[i] = x[off + (mi ? i % mi : i) * si];
+  }
+  return NULL;
+}
+
 static napi_value info_fn(napi_env env, napi_callback_info info) {
   (void)info;
   const dnnl_version_t* v = dnnl_version();
@@ -324,6 +600,11 @@ static napi_value init(napi_env env, napi_value exports) {
     {"conv2dBackpropFilter", NULL, conv2d_backprop_filter, NULL, NULL, NULL, napi_default, NULL},
     {"depthwiseConv2d", NULL, depthwise_conv2d, NULL, NULL, NULL, napi_default, NULL},
     {"matmul", NULL, matmul, NULL, NULL, NULL, napi_default, NULL},
+    {"biasAct", NULL, bias_act, NULL, NULL, NULL, napi_default, NULL},
+    {"upfirdn2d", NULL, upfirdn2d, NULL, NULL, NULL, napi_default, NULL},
+    {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
+    {"reduceSum", NULL, reduce_sum, NULL, NULL, NULL, napi_default, NULL},
+    {"gather", NULL, gather, NULL, NULL, NULL, napi_default, NULL},
     {"info", NULL, info_fn, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -82,4 +82,45 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
       tf.matMul(r([4, 7, 5], 7) as tf.Tensor3D, r([1, 3, 5], 8) as tf.Tensor3D, false, true),
     ]);
   });
+
+  const r = (sh: number[], seed: number) => tf.tensor(randomArray(sh.reduce((p, q) => p * q, 1), seed), sh);
+
+  test('broadcasting binary ops (add, sub, mul, div, max, min, squared difference), NaN propagation', async () => {
+    const pairs: [number[], number[]][] = [[[2, 3, 4, 5], [2, 3, 4, 5]], [[2, 3, 4, 5], [2, 1, 1, 5]], [[1, 3, 1, 5], [2, 1, 4, 1]], [[2, 3], []], [[], [4, 1]], [[5], [3, 1, 5]]];
+    await same('binary', () => pairs.flatMap(([sa, sb], i) => {
+      const a = r(sa, 10 + i), b = r(sb, 20 + i).add(sb.length === 0 ? 3 : 0);
+      return [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.div(a, b), tf.maximum(a, b), tf.minimum(a, b), tf.squaredDifference(a, b)];
+    }));
+    await same('NaN', () => {
+      const a = tf.tensor1d([NaN, 1, 2]), b = tf.tensor1d([0, NaN, 1]);
+      return [tf.maximum(a, b).isNaN().cast('float32'), tf.minimum(a, b).isNaN().cast('float32'), tf.mul(a, b).isNaN().cast('float32')];
+    });
+  });
+
+  test('sum and mean over any axes, keepDims', async () => {
+    await same('reduce', () => {
+      const x = r([3, 4, 5, 6], 30);
+      return [x.sum(), x.sum([0, 1, 2]), x.sum(3), x.sum([1, 2], true), x.mean([0, 2]), x.mean(-1, true), x.sum([0, 3])];
+    });
+  });
+
+  test('transpose, tile, slice', async () => {
+    await same('gather', () => {
+      const x = r([2, 3, 4, 5], 40);
+      return [x.transpose([0, 3, 1, 2]), x.transpose([3, 2, 1, 0]), x.tile([2, 1, 3, 1]), x.slice([1, 1, 0, 2], [1, 2, 4, 3]), r([3, 1], 41).tile([2, 4])];
+    });
+  });
+
+  test('fused biasAct and upfirdn2d equal the composed-op path (values and gradients)', async () => {
+    const { biasAct } = await import('../src/ops/bias_act.js');
+    const { upfirdn2d, setupFilter } = await import('../src/ops/upfirdn2d.js');
+    await same('fused', () => {
+      const x = r([2, 5, 6, 3], 50).mul(3) as tf.Tensor4D;
+      const b = r([3], 51);
+      const f = setupFilter([1, 3, 3, 1]);
+      const ba = (xi: tf.Tensor, bi: tf.Tensor) => biasAct(xi, bi, { act: 'lrelu', clamp: 2 });
+      const uf = (xi: tf.Tensor) => upfirdn2d(xi as tf.Tensor4D, f, { up: 2, down: 1, padding: [2, 1, 1, 2], gain: 4 });
+      return [ba(x, b), ...tf.grads((xi: tf.Tensor, bi: tf.Tensor) => ba(xi, bi).mul(x).sum())([x, b]), uf(x), tf.grad((xi: tf.Tensor) => uf(xi).square().sum())(x)];
+    });
+  });
 });

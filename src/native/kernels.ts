@@ -2,6 +2,8 @@
 // kernel of the same name for the cases it supports (NHWC, float32) and defers to the original
 // kernel otherwise. Gradients are unchanged: tfjs' gradient functions call these kernels by name.
 import * as tf from '@tensorflow/tfjs';
+import { BIAS_ACT_KERNEL } from '../ops/bias_act.js';
+import { UPFIRDN2D_KERNEL } from '../ops/upfirdn2d.js';
 
 export interface NativeAddon {
   info(): string;
@@ -11,6 +13,47 @@ export interface NativeAddon {
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, geom: number[], dw: Float32Array): void;
   depthwiseConv2d(x: Float32Array, f: Float32Array, geom: number[], out: Float32Array): void;
   matmul(a: Float32Array, b: Float32Array, params: number[], out: Float32Array): void;
+  biasAct(x: Float32Array, b: Float32Array | null, ints: number[], floats: number[], y: Float32Array, mask: Float32Array | null): void;
+  upfirdn2d(x: Float32Array, taps: Float32Array, params: number[], out: Float32Array): void;
+  binary(op: number, a: Float32Array, b: Float32Array, params: number[], out: Float32Array): void;
+  reduceSum(x: Float32Array, params: number[], out: Float32Array): void;
+  gather(x: Float32Array, params: number[], out: Float32Array): void;
+}
+
+const ACT_CODES: Record<string, number> = { linear: 0, relu: 1, lrelu: 2 };
+
+function stridesOf(shape: number[]): number[] {
+  const s = new Array(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
+
+/**
+ * Drops unit axes and merges adjacent axes that are contiguous for every stride list, so the
+ * native loops see the fewest, longest runs. Returns at least one axis.
+ */
+function collapse(shape: number[], strideLists: number[][]): { shape: number[]; strides: number[][] } {
+  const keep = shape.map((d, i) => i).filter((i) => shape[i] !== 1);
+  let sh = keep.map((i) => shape[i]);
+  let st = strideLists.map((l) => keep.map((i) => l[i]));
+  if (sh.length === 0) return { shape: [1], strides: strideLists.map(() => [1]) };
+  const outS: number[] = [sh[0]];
+  const outT = st.map((l) => [l[0]]);
+  for (let i = 1; i < sh.length; i++) {
+    const last = outS.length - 1;
+    if (st.every((l, k) => outT[k][last] === l[i] * sh[i])) {
+      outS[last] *= sh[i];
+      st.forEach((l, k) => { outT[k][last] = l[i]; });
+    } else {
+      outS.push(sh[i]);
+      st.forEach((l, k) => outT[k].push(l[i]));
+    }
+  }
+  sh = outS;
+  st = outT;
+  return { shape: sh, strides: st };
 }
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: tf.KernelBackend; attrs?: Record<string, unknown> };
@@ -53,6 +96,120 @@ function allFloat(...ts: tf.TensorInfo[]): boolean {
 
 export function registerNativeKernels(addon: NativeAddon): void {
   const bu = tf.backend_util;
+
+  tf.registerKernel({
+    kernelName: BIAS_ACT_KERNEL, backendName: 'cpu',
+    kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
+      const be = backend as CpuBackend;
+      const { x, b } = inputs;
+      const a = attrs as { act: string; alpha: number; gain: number; clamp: number | null; withMask: boolean };
+      const n = size(x.shape);
+      const y = new Float32Array(n);
+      const mask = a.withMask ? new Float32Array(n) : null;
+      addon.biasAct(values(be, x), b ? values(be, b) : null, [x.shape[x.shape.length - 1], ACT_CODES[a.act]], [a.alpha, a.gain, a.clamp ?? -1], y, mask);
+      const out = [be.makeTensorInfo(x.shape, 'float32', y)];
+      if (mask) out.push(be.makeTensorInfo(x.shape, 'float32', mask));
+      return out;
+    }) as unknown as tf.KernelFunc,
+  });
+
+  tf.registerKernel({
+    kernelName: UPFIRDN2D_KERNEL, backendName: 'cpu',
+    kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
+      const be = backend as CpuBackend;
+      const { x } = inputs;
+      const a = attrs as { taps: Float32Array; fh: number; fw: number; up: [number, number]; down: [number, number]; pad: number[]; outShape: number[] };
+      const [n, h, w, c] = x.shape;
+      const out = new Float32Array(size(a.outShape));
+      addon.upfirdn2d(values(be, x), a.taps, [n, h, w, c, a.fh, a.fw, a.up[0], a.up[1], a.down[0], a.down[1], ...a.pad, a.outShape[1], a.outShape[2]], out);
+      return be.makeTensorInfo(a.outShape, 'float32', out);
+    }) as unknown as tf.KernelFunc,
+  });
+
+  const binaryOps: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 };
+  for (const [name, code] of Object.entries(binaryOps)) {
+    override(name, ({ inputs }, backend) => {
+      const { a, b } = inputs;
+      if (!allFloat(a, b)) return null;
+      const outShape = bu.assertAndGetBroadcastShape(a.shape, b.shape);
+      const r = outShape.length;
+      const pad = (s: number[]) => [...new Array(r - s.length).fill(1), ...s];
+      const bstr = (s: number[]) => {
+        const ps = pad(s), st = stridesOf(ps);
+        return ps.map((d, i) => (d === 1 && outShape[i] !== 1 ? 0 : st[i]));
+      };
+      const c = collapse(outShape, [bstr(a.shape), bstr(b.shape)]);
+      if (c.shape.length > 8) return null;
+      const out = new Float32Array(size(outShape));
+      addon.binary(code, values(backend, a), values(backend, b), [c.shape.length, ...c.shape, ...c.strides[0], ...c.strides[1]], out);
+      return backend.makeTensorInfo(outShape, 'float32', out);
+    });
+  }
+
+  const reduce = (mean: boolean) => ({ inputs, attrs }: KernelArgs, backend: CpuBackend) => {
+    const { x } = inputs;
+    if (!allFloat(x)) return null;
+    const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape);
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const ost = stridesOf(kept).map((s, i) => (axes.includes(i) ? 0 : s));
+    const c = collapse(x.shape, [stridesOf(x.shape), ost]);
+    if (c.shape.length > 8) return null;
+    const outShape = keepDims ? kept : x.shape.filter((_, i) => !axes.includes(i));
+    const out = new Float32Array(size(outShape));
+    addon.reduceSum(values(backend, x), [c.shape.length, ...c.shape, ...c.strides[1]], out);
+    if (mean) {
+      const n = axes.reduce((p, i) => p * x.shape[i], 1);
+      for (let i = 0; i < out.length; i++) out[i] /= n;
+    }
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  };
+  override('Sum', reduce(false));
+  override('Mean', reduce(true));
+
+  /** out[o] = x[base + sum((o_d mod mods_d) * st_d)] on float32 data. */
+  const gatherInto = (backend: CpuBackend, x: tf.TensorInfo, outShape: number[], st: number[], mods: number[], base: number) => {
+    const keep = outShape.map((_, i) => i).filter((i) => outShape[i] !== 1 || mods[i] !== 0);
+    let shape = keep.map((i) => outShape[i]);
+    let strides = keep.map((i) => st[i]);
+    let md = keep.map((i) => mods[i]);
+    if (shape.length === 0) { shape = [1]; strides = [1]; md = [0]; }
+    // Merge contiguous axes without modulo.
+    const s2: number[] = [shape[0]], t2: number[] = [strides[0]], m2: number[] = [md[0]];
+    for (let i = 1; i < shape.length; i++) {
+      const l = s2.length - 1;
+      if (m2[l] === 0 && md[i] === 0 && t2[l] === strides[i] * shape[i]) { s2[l] *= shape[i]; t2[l] = strides[i]; }
+      else { s2.push(shape[i]); t2.push(strides[i]); m2.push(md[i]); }
+    }
+    if (s2.length > 8) return null;
+    const out = new Float32Array(size(outShape));
+    addon.gather(values(backend, x), [s2.length, ...s2, ...t2, ...m2, base], out);
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  };
+
+  override('Transpose', ({ inputs, attrs }, backend) => {
+    const { x } = inputs;
+    if (!allFloat(x)) return null;
+    const { perm } = attrs as { perm: number[] };
+    const st = stridesOf(x.shape);
+    return gatherInto(backend, x, perm.map((p) => x.shape[p]), perm.map((p) => st[p]), perm.map(() => 0), 0);
+  });
+
+  override('Tile', ({ inputs, attrs }, backend) => {
+    const { x } = inputs;
+    if (!allFloat(x)) return null;
+    const { reps } = attrs as { reps: number[] };
+    return gatherInto(backend, x, x.shape.map((d, i) => d * reps[i]), stridesOf(x.shape), x.shape.map((d, i) => (reps[i] > 1 ? d : 0)), 0);
+  });
+
+  override('Slice', ({ inputs, attrs }, backend) => {
+    const { x } = inputs;
+    if (!allFloat(x)) return null;
+    const { begin, size: sz } = attrs as { begin: number | number[]; size: number | number[] };
+    const [b, s2] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, sz);
+    const st = stridesOf(x.shape);
+    return gatherInto(backend, x, s2, st, st.map(() => 0), b.reduce((p, v, i) => p + v * st[i], 0));
+  });
 
   override('Conv2D', ({ inputs, attrs }, backend) => {
     const { x, filter } = inputs;

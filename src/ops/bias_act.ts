@@ -7,6 +7,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom_op.js';
 
+/**
+ * Name of the optional fused kernel (the native addon registers it for the cpu backend). Inputs
+ * {x, b?}; attrs {act, alpha, gain, clamp, withMask}; outputs [y, mask = dy/dx].
+ */
+export const BIAS_ACT_KERNEL = 'RloBiasAct';
+
 export type Activation = 'linear' | 'relu' | 'lrelu';
 
 export const ACTIVATIONS: Record<Activation, { defAlpha: number; defGain: number }> = {
@@ -51,6 +57,11 @@ export function biasAct(x: tf.Tensor, b: tf.Tensor | null, opts: BiasActOptions 
   }
 
   const forward = (xi: tf.Tensor, bi: tf.Tensor | null): { y: tf.Tensor; mask: tf.Tensor } => {
+    if (tf.getKernel(BIAS_ACT_KERNEL, tf.getBackend())) {
+      const [y, mask] = tf.engine().runKernel(BIAS_ACT_KERNEL, bi ? { x: xi, b: bi } : { x: xi },
+        { act, alpha, gain, clamp, withMask: true } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      return { y, mask };
+    }
     const v = bi !== null ? xi.add(bi) : xi;
     const pos = v.greater(0);
     let y: tf.Tensor;

@@ -7,6 +7,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom_op.js';
 
+/**
+ * Name of the optional fused kernel (the native addon registers it for the cpu backend). Inputs
+ * {x}; attrs {taps (correlation order, gain applied), fh, fw, up [x,y], down [x,y], pad, outShape}.
+ */
+export const UPFIRDN2D_KERNEL = 'RloUpFirDn2d';
+
 /** A prepared 2-D FIR filter, row-major [fh, fw] (upstream setup_filter output). */
 export interface Filter {
   readonly data: Float32Array;
@@ -88,8 +94,15 @@ function outSize(n: number, up: number, p0: number, p1: number, ftaps: number, d
   return Math.floor((n * up + p0 + p1 - ftaps) / down) + 1;
 }
 
-// Forward with standard ops: zero-insertion, pad/crop, depthwise FIR, strided slice.
-function forward(x: tf.Tensor4D, f: Filter, p: Params): tf.Tensor4D {
+// Forward: the fused kernel where the backend has one, else standard ops (zero-insertion,
+// pad/crop, depthwise FIR, strided slice).
+function forward(x: tf.Tensor4D, f: Filter, p: Params, outShape: [number, number, number, number]): tf.Tensor4D {
+  if (tf.getKernel(UPFIRDN2D_KERNEL, tf.getBackend())) {
+    const taps = (p.flipFilter ? f.data : f.data.slice().reverse()).map((v) => v * p.gain);
+    return tf.engine().runKernel(UPFIRDN2D_KERNEL, { x }, {
+      taps, fh: f.fh, fw: f.fw, up: [p.upx, p.upy], down: [p.downx, p.downy], pad: [p.px0, p.px1, p.py0, p.py1], outShape,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  }
   const [n, h, w, c] = x.shape;
   let y: tf.Tensor4D = x;
   if (p.upx > 1 || p.upy > 1) {
@@ -129,7 +142,7 @@ function run(x: tf.Tensor4D, f: Filter, p: Params): tf.Tensor4D {
     throw new Error(`upfirdn2d: input ${ih}x${iw} with this padding/filter gives an empty output (${oh}x${ow})`);
   }
   const op = customOp(([xi]) => ({
-    value: forward(xi as tf.Tensor4D, f, p),
+    value: forward(xi as tf.Tensor4D, f, p, [x.shape[0], oh, ow, x.shape[3]]),
     gradFunc: (dy) => {
       // Upstream _upfirdn2d_cuda.backward: the adjoint is another upfirdn2d.
       const bp: Params = {

@@ -1,0 +1,299 @@
+// One training iteration as upstream's training_loop.py runs it: phases Gmain, Greg (every
+// G_reg_interval), Dmain, Dreg (every D_reg_interval) with lazy regularization (lr and betas
+// adjusted, the regularizer's gradient scaled by its interval), gradient accumulation over
+// batch_gpu rounds (summed, as upstream), Adam, G_ema with ramp-up, and the ADA heuristic.
+// Non-finite losses or gradients skip that phase's update on the device and are counted.
+import * as tf from '@tensorflow/tfjs';
+import { Discriminator } from '../networks/discriminator.js';
+import { Generator } from '../networks/generator.js';
+import { discriminatorFakeLoss, discriminatorRealLoss, generatorLoss, Objective } from '../losses/objectives.js';
+import { ParamStore } from '../networks/params.js';
+import { pathLengthPenalty, r1Penalty } from '../losses/regularizers.js';
+import { Rng } from '../rng.js';
+import { Adam } from './adam.js';
+import { Stats } from './stats.js';
+
+export interface TrainerOptions {
+  objective: Objective;       // Adversarial loss: logistic or rooted.
+  batch: number;              // Images per iteration.
+  batchGpu: number;           // Images per accumulation round (batch must be a multiple).
+  glr: number;                // G learning rate (before the lazy-regularization adjustment).
+  dlr: number;                // D learning rate.
+  beta1: number;              // Adam beta1 (upstream 0).
+  beta2: number;              // Adam beta2 (upstream 0.99).
+  eps: number;                // Adam epsilon (upstream 1e-8).
+  r1Gamma: number;            // R1 weight; 0 disables Dreg.
+  plWeight: number;           // Path-length weight; 0 disables Greg.
+  plBatchShrink: number;      // Greg runs on batch / shrink samples.
+  plDecay: number;            // pl_mean decay.
+  styleMixingProb: number;    // Probability of mixing two latents.
+  gRegInterval: number;       // Lazy regularization interval for G (upstream 4).
+  dRegInterval: number;       // Lazy regularization interval for D (upstream 16).
+  emaKimg: number;            // Half-life of G_ema in thousands of images.
+  emaRampup: number | null;   // EMA ramp-up: half-life at most cur_nimg * rampup.
+  adaTarget: number | null;   // ADA target for E[sign(D(reals))], null = no adaptation.
+  adaInterval: number;        // Iterations between ADA adjustments (upstream 4).
+  adaKimg: number;            // ADA speed: p can go 0 -> 1 in this many kimg (upstream 500).
+}
+
+export interface Batch {
+  img: tf.Tensor4D;           // Reals, NHWC in [-1, 1].
+  c: tf.Tensor | null;        // Their labels [N, c_dim], or null.
+}
+
+/** Differentiable augmentation with a probability `p` (ADA); identity when absent. */
+export interface Augment {
+  apply(img: tf.Tensor4D, rng: Rng): tf.Tensor4D;
+  p: number;
+}
+
+export type PhaseName = 'Gmain' | 'Greg' | 'Dmain' | 'Dreg';
+
+export interface TrainerState {
+  curNimg: number;
+  batchIdx: number;
+  plMean: number;
+  skipped: Record<PhaseName, number>;
+}
+
+export class Trainer {
+  readonly optG: Adam;
+  readonly optD: Adam;
+  readonly stats = new Stats();
+  readonly plMean: tf.Variable;
+  curNimg = 0;
+  batchIdx = 0;
+  private skippedT: Record<PhaseName, tf.Variable>;
+  /** When set, each phase ends with a device sync and its wall time is added here (benchmarks). */
+  phaseTimes: Record<string, number[]> | null = null;
+  private adaSigns = { sum: null as tf.Tensor | null, n: 0 };
+
+  constructor(readonly G: Generator, readonly D: Discriminator, readonly Gema: Generator, readonly opts: TrainerOptions,
+    readonly rng: Rng, readonly augment: Augment | null = null) {
+    if (opts.batch % opts.batchGpu !== 0) throw new Error(`batch ${opts.batch} must be a multiple of batch-gpu ${opts.batchGpu}`);
+    // Lazy regularization (upstream training_loop.py): lr *= r/(r+1), betas **= r/(r+1).
+    const lazy = (lr: number, interval: number) => {
+      const r = interval > 0 ? interval / (interval + 1) : 1;
+      return { lr: lr * r, beta1: opts.beta1 ** r, beta2: opts.beta2 ** r, eps: opts.eps };
+    };
+    this.optG = new Adam(trainableMap(G.params), lazy(opts.glr, opts.plWeight !== 0 ? opts.gRegInterval : 0));
+    this.optD = new Adam(trainableMap(D.params), lazy(opts.dlr, opts.r1Gamma !== 0 ? opts.dRegInterval : 0));
+    this.plMean = tf.variable(tf.scalar(0), false);
+    this.skippedT = { Gmain: zeroVar(), Greg: zeroVar(), Dmain: zeroVar(), Dreg: zeroVar() };
+  }
+
+  /**
+   * One iteration on `reals` (batch images) with labels for the fakes `genC` (batch, or null).
+   * Returns the phases that ran.
+   */
+  step(reals: Batch, genC: tf.Tensor | null): PhaseName[] {
+    const o = this.opts;
+    const { G } = this;
+    const ran: PhaseName[] = [];
+    const rounds = o.batch / o.batchGpu;
+    const chunk = (t: tf.Tensor | null, i: number, n = o.batchGpu) => (t === null ? null : t.slice(i * o.batchGpu, n));
+
+    const phases: { name: PhaseName; interval: number }[] = [
+      { name: 'Gmain', interval: 1 },
+      ...(o.plWeight !== 0 ? [{ name: 'Greg' as PhaseName, interval: o.gRegInterval }] : []),
+      { name: 'Dmain', interval: 1 },
+      ...(o.r1Gamma !== 0 ? [{ name: 'Dreg' as PhaseName, interval: o.dRegInterval }] : []),
+    ];
+    for (const phase of phases) {
+      // Upstream draws z for every phase each iteration, whether it runs or not.
+      const genZ = this.rng.normal([o.batch, G.zDim]);
+      if (this.batchIdx % phase.interval !== 0) {
+        genZ.dispose();
+        continue;
+      }
+      ran.push(phase.name);
+      const t0 = performance.now();
+      const isG = phase.name[0] === 'G';
+      const store = isG ? G.params : this.D.params;
+      const gain = phase.interval; // the regularizer's gradient is scaled by its interval
+      let acc: Map<string, tf.Tensor> | null = null;
+      let okAll: tf.Tensor = tf.scalar(true, 'bool');
+      for (let r = 0; r < rounds; r++) {
+        const z = chunk(genZ, r)!;
+        const c = chunk(genC, r);
+        const realImg = chunk(reals.img, r) as tf.Tensor4D;
+        const realC = chunk(reals.c, r);
+        // Dmain's fakes come from G outside the gradient tape: G is not trained in that phase, and
+        // recording its forward pass would only cost time and memory.
+        const fakes = phase.name === 'Dmain' ? this.runG(z, c).img : null;
+        const { value, grads } = tf.tidy(() => tf.variableGrads(() => this.phaseLoss(phase.name, z, c, realImg, realC, fakes).mul(gain) as tf.Scalar, store.trainableVariables()));
+        tf.dispose([z, c, realImg, realC, fakes].filter((t): t is tf.Tensor => t !== null));
+        const named = new Map<string, tf.Tensor>();
+        for (const v of store.trainableVariables()) named.set(store.nameOf(v), grads[v.name] ?? tf.zerosLike(v));
+        const ok = tf.tidy(() => tf.logicalAnd(okAll, tf.logicalAnd(finite(value), allFinite([...named.values()]))));
+        okAll.dispose();
+        okAll = ok;
+        value.dispose();
+        if (acc === null) acc = named;
+        else {
+          for (const [k, g] of named) {
+            const s = acc.get(k)!.add(g);
+            acc.get(k)!.dispose();
+            g.dispose();
+            acc.set(k, s);
+          }
+        }
+      }
+      (isG ? this.optG : this.optD).update(acc!, okAll);
+      const skipped = this.skippedT[phase.name];
+      skipped.assign(tf.tidy(() => skipped.add(tf.logicalNot(okAll).cast('float32'))));
+      tf.dispose([...acc!.values(), okAll, genZ]);
+      if (this.phaseTimes) {
+        skipped.dataSync(); // sync point, benchmarks only
+        (this.phaseTimes[phase.name] ??= []).push(performance.now() - t0);
+      }
+    }
+
+    // G_ema: p_ema = lerp(p, p_ema, beta); buffers copied.
+    this.curNimg += o.batch;
+    this.batchIdx += 1;
+    let emaNimg = o.emaKimg * 1000;
+    if (o.emaRampup !== null) emaNimg = Math.min(emaNimg, this.curNimg * o.emaRampup);
+    const beta = 0.5 ** (o.batch / Math.max(emaNimg, 1e-8));
+    updateEma(this.Gema.params, G.params, beta);
+
+    // ADA heuristic: every adaInterval iterations, p += sign(E[sign(D(reals))] - target) * speed.
+    if (this.augment && o.adaTarget !== null && this.batchIdx % o.adaInterval === 0 && this.adaSigns.sum) {
+      const mean = this.adaSigns.sum.dataSync()[0] / this.adaSigns.n; // one read per adaInterval iterations
+      const adjust = Math.sign(mean - o.adaTarget) * (o.batch * o.adaInterval) / (o.adaKimg * 1000);
+      this.augment.p = Math.max(this.augment.p + adjust, 0);
+      this.adaSigns.sum.dispose();
+      this.adaSigns = { sum: null, n: 0 };
+    }
+    return ran;
+  }
+
+  /** The loss of one phase on one round (a scalar, before the gain). */
+  /** Upstream run_G: mapping with style mixing (training mode: w_avg tracked), random noise. */
+  private runG(z: tf.Tensor, c: tf.Tensor | null): { ws: tf.Tensor3D; img: tf.Tensor4D } {
+    return tf.tidy(() => {
+      const ws = this.G.mapWithMixing(z, c, this.rng, this.opts.styleMixingProb);
+      return { ws, img: this.G.synthesize(ws, { noise_mode: 'random', rng: this.rng }) };
+    });
+  }
+
+  private phaseLoss(phase: PhaseName, genZ: tf.Tensor, genC: tf.Tensor | null, realImg: tf.Tensor4D, realC: tf.Tensor | null,
+    fakes: tf.Tensor4D | null): tf.Scalar {
+    const o = this.opts;
+    const { G, D } = this;
+    const runG = (z: tf.Tensor, c: tf.Tensor | null) => this.runG(z, c);
+    const runD = (img: tf.Tensor4D, c: tf.Tensor | null) => D.apply(this.augment ? this.augment.apply(img, this.rng) : img, c);
+
+    if (phase === 'Gmain') {
+      const { img } = runG(genZ, genC);
+      const logits = runD(img, genC);
+      const loss = generatorLoss(o.objective, logits);
+      this.stats.report('Loss/scores/fake', logits);
+      this.stats.report('Loss/signs/fake', logits.sign());
+      this.stats.report('Loss/G/loss', loss);
+      return loss.mean() as tf.Scalar;
+    }
+    if (phase === 'Greg') {
+      const n = Math.max(Math.floor(genZ.shape[0] / o.plBatchShrink), 1);
+      const z = genZ.slice(0, n);
+      const c = genC === null ? null : genC.slice(0, n);
+      const ws = G.mapWithMixing(z, c, this.rng, o.styleMixingProb);
+      const [, h, w, ch] = [n, G.imgResolution, G.imgResolution, G.imgChannels];
+      const plNoise = this.rng.normal([n, h, w, ch]).div(Math.sqrt(h * w)) as tf.Tensor4D;
+      // The synthesis noise must be the same in the forward pass and the gradient: fix its seed.
+      const noiseSeed = this.rng.tfSeed();
+      const r = pathLengthPenalty((wsi) => G.synthesize(wsi, { noise_mode: 'random', rng: new Rng(noiseSeed) }), ws, plNoise, this.plMean as tf.Scalar, o.plDecay);
+      this.plMean.assign(r.plMean);
+      const loss = r.penalty.mul(o.plWeight);
+      this.stats.report('Loss/pl_penalty', r.penalty);
+      this.stats.report('Loss/G/reg', loss);
+      return loss.mean() as tf.Scalar;
+    }
+    if (phase === 'Dmain') {
+      const fakeLogits = runD(fakes!, genC);
+      const realLogits = runD(realImg, realC);
+      const lossGen = discriminatorFakeLoss(o.objective, fakeLogits);
+      const lossReal = discriminatorRealLoss(o.objective, realLogits);
+      this.stats.report('Loss/scores/fake', fakeLogits);
+      this.stats.report('Loss/signs/fake', fakeLogits.sign());
+      this.reportReal(realLogits);
+      this.stats.report('Loss/D/loss', lossGen.add(lossReal));
+      return lossGen.mean().add(lossReal.mean()) as tf.Scalar;
+    }
+    // Dreg
+    let realLogits: tf.Tensor | null = null;
+    const penalty = r1Penalty((x) => (realLogits = tf.keep(runD(x, realC))), realImg);
+    this.reportReal(realLogits!);
+    (realLogits as tf.Tensor | null)?.dispose();
+    const loss = penalty.mul(o.r1Gamma / 2);
+    this.stats.report('Loss/r1_penalty', penalty);
+    this.stats.report('Loss/D/reg', loss);
+    return loss.mean() as tf.Scalar;
+  }
+
+  private reportReal(realLogits: tf.Tensor): void {
+    const signs = tf.tidy(() => realLogits.sign());
+    this.stats.report('Loss/scores/real', realLogits);
+    this.stats.report('Loss/signs/real', signs);
+    if (this.augment && this.opts.adaTarget !== null) {
+      const s = tf.tidy(() => signs.sum());
+      const prev = this.adaSigns.sum;
+      this.adaSigns = { sum: prev ? tf.keep(prev.add(s)) : tf.keep(s), n: this.adaSigns.n + signs.size };
+      if (prev) prev.dispose();
+    }
+    signs.dispose();
+  }
+
+  /** Host-side state (pl_mean, skipped counts) for checkpoints and stats: one read. */
+  async state(): Promise<TrainerState> {
+    const names: PhaseName[] = ['Gmain', 'Greg', 'Dmain', 'Dreg'];
+    const vals = await tf.stack([this.plMean, ...names.map((n) => this.skippedT[n])]).data();
+    const skipped = Object.fromEntries(names.map((n, i) => [n, vals[i + 1]])) as Record<PhaseName, number>;
+    return { curNimg: this.curNimg, batchIdx: this.batchIdx, plMean: vals[0], skipped };
+  }
+
+  /** Restores host-side state written by state(). */
+  restore(s: TrainerState): void {
+    this.curNimg = s.curNimg;
+    this.batchIdx = s.batchIdx;
+    this.plMean.assign(tf.scalar(s.plMean));
+    for (const [k, v] of Object.entries(s.skipped)) this.skippedT[k as PhaseName].assign(tf.scalar(v));
+  }
+
+  dispose(): void {
+    this.optG.dispose();
+    this.optD.dispose();
+    this.plMean.dispose();
+    for (const v of Object.values(this.skippedT)) v.dispose();
+    this.adaSigns.sum?.dispose();
+    this.stats.reset();
+  }
+}
+
+function zeroVar(): tf.Variable {
+  return tf.variable(tf.scalar(0), false);
+}
+
+function trainableMap(store: ParamStore): Map<string, tf.Variable> {
+  return new Map(store.trainableVariables().map((v) => [store.nameOf(v), v]));
+}
+
+function finite(t: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.logicalNot(tf.logicalOr(t.isNaN(), t.isInf())).all());
+}
+
+function allFinite(ts: tf.Tensor[]): tf.Tensor {
+  // sum(g * 0) is NaN exactly when g holds a NaN or an infinity: one reduction per tensor.
+  return tf.tidy(() => finite(tf.addN(ts.map((g) => g.mul(0).sum()))));
+}
+
+/** p_ema = p + (p_ema - p) * beta for trainable tensors; buffers are copied. */
+export function updateEma(ema: ParamStore, src: ParamStore, beta: number): void {
+  tf.tidy(() => {
+    for (const [name, spec] of src.specs) {
+      const p = src.get(name), pe = ema.get(name);
+      if (spec.buffer) pe.assign(p);
+      else pe.assign(p.add(pe.sub(p).mul(beta)));
+    }
+  });
+}
