@@ -185,6 +185,11 @@ export class ParamStore {
     return out;
   }
 
+  /** Upstream-layout values of a tensor described by `spec` -> internal layout. */
+  static upstreamToInternal(spec: ParamSpec, data: Float32Array): Float32Array {
+    return toInternal(spec, data);
+  }
+
   /** Converts an internal-layout tensor (e.g. a gradient) of parameter `name` to the upstream layout. */
   async toUpstreamArray(name: string, t: tf.Tensor): Promise<NamedArray> {
     const spec = this.specs.get(name);

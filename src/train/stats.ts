@@ -30,7 +30,12 @@ export class Stats {
   async collect(): Promise<Record<string, StatSummary>> {
     const out: Record<string, StatSummary> = {};
     const entries = [...this.acc.entries()];
-    const vals = entries.length ? await tf.stack(entries.flatMap(([, a]) => [a.sum, a.sq])).data() : new Float32Array();
+    let vals: Float32Array | Int32Array | Uint8Array = new Float32Array();
+    if (entries.length) {
+      const stacked = tf.stack(entries.flatMap(([, a]) => [a.sum, a.sq]));
+      vals = await stacked.data();
+      stacked.dispose();
+    }
     entries.forEach(([k, a], i) => {
       const mean = vals[2 * i] / a.n;
       const varc = Math.max(vals[2 * i + 1] / a.n - mean * mean, 0);

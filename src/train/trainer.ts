@@ -120,7 +120,7 @@ export class Trainer {
         const realC = chunk(reals.c, r);
         // Dmain's fakes come from G outside the gradient tape: G is not trained in that phase, and
         // recording its forward pass would only cost time and memory.
-        const fakes = phase.name === 'Dmain' ? this.runG(z, c).img : null;
+        const fakes = phase.name === 'Dmain' ? tf.tidy(() => this.runG(z, c).img) : null;
         const { value, grads } = tf.tidy(() => tf.variableGrads(() => this.phaseLoss(phase.name, z, c, realImg, realC, fakes).mul(gain) as tf.Scalar, store.trainableVariables()));
         tf.dispose([z, c, realImg, realC, fakes].filter((t): t is tf.Tensor => t !== null));
         const named = new Map<string, tf.Tensor>();
@@ -141,7 +141,7 @@ export class Trainer {
       }
       (isG ? this.optG : this.optD).update(acc!, okAll);
       const skipped = this.skippedT[phase.name];
-      skipped.assign(tf.tidy(() => skipped.add(tf.logicalNot(okAll).cast('float32'))));
+      tf.tidy(() => skipped.assign(skipped.add(tf.logicalNot(okAll).cast('float32'))));
       tf.dispose([...acc!.values(), okAll, genZ]);
       if (this.phaseTimes) {
         skipped.dataSync(); // sync point, benchmarks only
@@ -244,10 +244,22 @@ export class Trainer {
     signs.dispose();
   }
 
+  /** The ADA sign accumulator (for exact resume mid-interval). */
+  async adaSignsState(): Promise<{ sum: number; n: number }> {
+    return { sum: this.adaSigns.sum ? (await this.adaSigns.sum.data())[0] : 0, n: this.adaSigns.n };
+  }
+
+  restoreAdaSigns(s: { sum: number; n: number }): void {
+    this.adaSigns.sum?.dispose();
+    this.adaSigns = { sum: s.n > 0 ? tf.keep(tf.scalar(s.sum)) : null, n: s.n };
+  }
+
   /** Host-side state (pl_mean, skipped counts) for checkpoints and stats: one read. */
   async state(): Promise<TrainerState> {
     const names: PhaseName[] = ['Gmain', 'Greg', 'Dmain', 'Dreg'];
-    const vals = await tf.stack([this.plMean, ...names.map((n) => this.skippedT[n])]).data();
+    const stacked = tf.stack([this.plMean, ...names.map((n) => this.skippedT[n])]);
+    const vals = await stacked.data();
+    stacked.dispose();
     const skipped = Object.fromEntries(names.map((n, i) => [n, vals[i + 1]])) as Record<PhaseName, number>;
     return { curNimg: this.curNimg, batchIdx: this.batchIdx, plMean: vals[0], skipped };
   }
@@ -256,8 +268,10 @@ export class Trainer {
   restore(s: TrainerState): void {
     this.curNimg = s.curNimg;
     this.batchIdx = s.batchIdx;
-    this.plMean.assign(tf.scalar(s.plMean));
-    for (const [k, v] of Object.entries(s.skipped)) this.skippedT[k as PhaseName].assign(tf.scalar(v));
+    tf.tidy(() => {
+      this.plMean.assign(tf.scalar(s.plMean));
+      for (const [k, v] of Object.entries(s.skipped)) this.skippedT[k as PhaseName].assign(tf.scalar(v));
+    });
   }
 
   dispose(): void {

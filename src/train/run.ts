@@ -1,0 +1,353 @@
+// A fine-tuning (or from-scratch) training run: set-up, run directory, ticks, grids, snapshots,
+// stats, exact resume, clean stop. The CLI's finetune command is a thin wrapper over finetune().
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../backend.js';
+import { ImageDataset } from '../io/dataset.js';
+import { ResizeFilter, tileGrid, toUint8, writePng } from '../io/images.js';
+import { CheckpointConfig, restoreAdam, saveCheckpoint } from '../io/checkpoint.js';
+import { buildDiscriminator, buildGenerator, loadNetwork, LoadedNetwork } from '../io/network.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
+import { Discriminator } from '../networks/discriminator.js';
+import { Generator } from '../networks/generator.js';
+import { logistic, rooted } from '../losses/objectives.js';
+import { Rng, RngState } from '../rng.js';
+import { AugmentPipe } from './augment.js';
+import { AugmentMode, TrainingOptions, validateOptions } from './options.js';
+import { Trainer, TrainerState } from './trainer.js';
+
+/** What a user specifies; everything but `data` has a default. */
+export interface FinetuneArgs {
+  data: string;
+  network?: string | null;     // Pretrained network (pickle or checkpoint); absent = from scratch.
+  resume?: string | null;      // Run directory or snapshot to resume exactly.
+  outdir?: string;
+  runDir?: string | null;      // Explicit run directory (must not exist); default: outdir/NNNNN-<desc>.
+  loss?: 'rooted' | 'logistic';
+  k?: number;
+  kimg?: number;
+  batch?: number;
+  batchGpu?: number;
+  glr?: number;
+  dlr?: number;
+  gamma?: number;
+  plWeight?: number;
+  styleMixing?: number;
+  ema?: number;
+  emaRampup?: number | null;
+  aug?: AugmentMode;
+  p?: number;
+  target?: number;
+  adaKimg?: number;
+  augpipe?: string;
+  mirror?: boolean;
+  freezed?: number;
+  seed?: number;
+  tick?: number;
+  snap?: number;
+  grid?: [number, number];
+  resizeFilter?: ResizeFilter;
+  requireSquare?: boolean;
+  backend?: string;
+  /** From-scratch architecture (upstream --cfg style), used when `network` is absent. */
+  cfg?: { res?: number; cbase?: number; cmax?: number; map?: number; zdim?: number; wdim?: number; channels?: number; mbstd?: number };
+}
+
+export interface RunHooks {
+  log?: (line: string) => void;       // Progress lines (default: stderr).
+  shouldStop?: () => boolean;         // Polled each iteration: true = snapshot and stop.
+  maxIterations?: number;             // Stop after this many iterations (tests, benchmarks).
+}
+
+export interface RunResult {
+  runDir: string;
+  kimg: number;
+  iterations: number;
+  stopped: 'done' | 'requested' | 'limit';
+  lastSnapshot: string | null;
+}
+
+interface SavedTraining {
+  options: TrainingOptions;
+  trainer: TrainerState;
+  rng: RngState;
+  sampler: { order: number[]; pos: number };
+  augmentP: number;
+  adaSigns: { sum: number; n: number };
+  tick: number;
+  tickStartNimg: number;
+}
+
+const STATE_KEYS = ['options', 'trainer', 'rng', 'sampler'];
+
+export function snapshotName(nimg: number): string {
+  return `network-snapshot-${(nimg / 1000).toFixed(3).padStart(8, '0')}.safetensors`;
+}
+
+export function fakesName(nimg: number): string {
+  return `fakes${(nimg / 1000).toFixed(3).padStart(8, '0')}.png`;
+}
+
+/** The latest snapshot of a run directory, or the file itself. */
+export async function resolveResume(p: string): Promise<string> {
+  const st = await fs.stat(p).catch(() => null);
+  if (!st) throw new Error(`--resume ${p} does not exist`);
+  if (!st.isDirectory()) return p;
+  const snaps = (await fs.readdir(p)).filter((f) => /^network-snapshot-.*\.safetensors$/.test(f)).sort();
+  if (!snaps.length) throw new Error(`--resume ${p}: the run directory has no network-snapshot-*.safetensors to resume from`);
+  return path.join(p, snaps[snaps.length - 1]);
+}
+
+async function nextRunDir(outdir: string, desc: string): Promise<string> {
+  await fs.mkdir(outdir, { recursive: true });
+  const ids = (await fs.readdir(outdir)).map((d) => /^(\d+)-/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
+  const id = ids.length ? Math.max(...ids) + 1 : 0;
+  const dir = path.join(outdir, `${String(id).padStart(5, '0')}-${desc}`);
+  await fs.mkdir(dir); // fails if it exists: never reuse a run directory
+  return dir;
+}
+
+function scratchConfigs(a: FinetuneArgs): { G: GeneratorConfig; D: DiscriminatorConfig } {
+  const c = a.cfg ?? {};
+  const res = c.res ?? 32, channels = c.channels ?? 3, cbase = c.cbase ?? 16384, cmax = c.cmax ?? 512;
+  const zdim = c.zdim ?? 512, wdim = c.wdim ?? 512;
+  return {
+    G: { z_dim: zdim, c_dim: 0, w_dim: wdim, img_resolution: res, img_channels: channels, mapping_kwargs: { num_layers: c.map ?? 2 }, synthesis_kwargs: { channel_base: cbase, channel_max: cmax, conv_clamp: 256 } },
+    D: { c_dim: 0, img_resolution: res, img_channels: channels, channel_base: cbase, channel_max: cmax, conv_clamp: 256, epilogue_kwargs: { mbstd_group_size: c.mbstd ?? 4 } },
+  };
+}
+
+/** Trains as `args` says; returns when done, stopped or at the iteration limit. */
+export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promise<RunResult> {
+  const log = hooks.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const backend = await initBackend(args.backend ?? process.env.STYLEGAN_RLO_BACKEND ?? 'auto', false);
+
+  // ---- options and starting point
+  let net: LoadedNetwork | null = null;
+  let saved: SavedTraining | null = null;
+  let o: TrainingOptions;
+  if (args.resume) {
+    const file = await resolveResume(args.resume);
+    net = await loadNetwork(file);
+    const tr = net.training as unknown as SavedTraining | undefined;
+    if (!tr || !STATE_KEYS.every((k) => k in tr)) throw new Error(`--resume ${file}: this checkpoint has no training state (it was exported, not snapshotted by finetune)`);
+    saved = tr;
+    o = { ...tr.options, runDir: path.dirname(file), backend: backend.description };
+    if (args.kimg !== undefined) o.kimg = args.kimg; // a resumed run may be extended
+    if (args.snap !== undefined) o.snap = args.snap;
+    if (args.tick !== undefined) o.tickKimg = args.tick;
+    if (args.data && path.resolve(args.data) !== path.resolve(o.data)) log(`resume: using --data ${args.data} instead of ${o.data}`);
+    if (args.data) o.data = args.data;
+  } else {
+    if (args.network) net = await loadNetwork(args.network);
+    const sc = scratchConfigs(args);
+    const G_kwargs = net ? net.G_kwargs : sc.G;
+    const D_kwargs0 = net ? net.D_kwargs : sc.D;
+    if (!D_kwargs0) throw new Error(`${args.network}: has no discriminator; fine-tuning needs a network that includes D`);
+    const res = G_kwargs.img_resolution;
+    const batch = args.batch ?? 16;
+    const D_kwargs: DiscriminatorConfig = {
+      ...D_kwargs0,
+      block_kwargs: { ...(D_kwargs0.block_kwargs ?? {}), freeze_layers: args.freezed ?? D_kwargs0.block_kwargs?.freeze_layers ?? 0 },
+    };
+    o = {
+      network: args.network ?? null, data: args.data, outdir: args.outdir ?? 'runs', runDir: '',
+      loss: args.loss ?? 'rooted', k: args.k ?? 2, kimg: args.kimg ?? 10, batch, batchGpu: args.batchGpu ?? batch,
+      glr: args.glr ?? 0.0025, dlr: args.dlr ?? 0.0025, gamma: args.gamma ?? (0.0002 * res * res) / batch,
+      plWeight: args.plWeight ?? 2, styleMixing: args.styleMixing ?? 0.9, emaKimg: args.ema ?? (batch * 10) / 32,
+      emaRampup: args.emaRampup === undefined ? 0.05 : args.emaRampup, aug: args.aug ?? 'ada', p: args.p ?? 0, target: args.target ?? 0.6,
+      adaKimg: args.adaKimg ?? 500, augpipe: args.augpipe ?? 'bgc', mirror: args.mirror ?? false, freezed: args.freezed ?? 0, seed: args.seed ?? 0,
+      tickKimg: args.tick ?? 1, snap: args.snap ?? 5, grid: args.grid ?? [8, 4], resizeFilter: args.resizeFilter ?? 'lanczos3',
+      requireSquare: args.requireSquare ?? false, backend: backend.description, G_kwargs, D_kwargs,
+    };
+  }
+  validateOptions(o);
+
+  // ---- data (before creating the run directory: a bad folder must not leave an empty run behind)
+  const G_kwargs = o.G_kwargs;
+  const dataset = await ImageDataset.load(o.data, {
+    resolution: G_kwargs.img_resolution, channels: G_kwargs.img_channels as 1 | 3, filter: o.resizeFilter,
+    requireSquare: o.requireSquare, mirror: o.mirror, cDim: G_kwargs.c_dim,
+  });
+  if (dataset.report.skipped.length) {
+    const s = dataset.report.skipped;
+    log(`warning: skipped ${s.length} unreadable image file${s.length > 1 ? 's' : ''} in ${o.data} (first: ${s[0].file}: ${s[0].reason})`);
+  }
+  if (G_kwargs.img_channels !== 1 && G_kwargs.img_channels !== 3) throw new Error(`networks with ${G_kwargs.img_channels} channels cannot be trained on image files (1 or 3 channels)`);
+
+  // ---- networks
+  const rng = saved ? new Rng(o.seed, saved.rng) : new Rng(o.seed);
+  let G: Generator, D: Discriminator, Gema: Generator;
+  if (net) {
+    G = buildGenerator(net, net.G ? 'G' : 'G_ema');
+    Gema = buildGenerator(net, 'G_ema');
+    D = buildDiscriminator(net, { block_kwargs: { freeze_layers: o.freezed } });
+  } else {
+    G = new Generator(o.G_kwargs, rng);
+    D = new Discriminator(o.D_kwargs, rng);
+    Gema = new Generator(o.G_kwargs);
+    Gema.params.copyFrom(G.params);
+  }
+  const augment = o.aug === 'none' ? null : new AugmentPipe(o.augpipe, o.p);
+  const trainer = new Trainer(G, D, Gema, {
+    objective: o.loss === 'rooted' ? rooted(o.k) : logistic(), batch: o.batch, batchGpu: o.batchGpu, glr: o.glr, dlr: o.dlr,
+    beta1: 0, beta2: 0.99, eps: 1e-8, r1Gamma: o.gamma, plWeight: o.plWeight, plBatchShrink: 2, plDecay: 0.01,
+    styleMixingProb: o.styleMixing, gRegInterval: 4, dRegInterval: 16, emaKimg: o.emaKimg, emaRampup: o.emaRampup,
+    adaTarget: o.aug === 'ada' ? o.target : null, adaInterval: 4, adaKimg: o.adaKimg,
+  }, rng, augment);
+
+  let tick = 0;
+  let tickStartNimg = 0;
+  const dispose = () => {
+    trainer.dispose();
+    G.dispose(); D.dispose(); Gema.dispose();
+  };
+  try {
+    if (saved && net?.tensors) {
+      trainer.restore(saved.trainer);
+      restoreAdam(trainer.optG, G.params, net.tensors, 'opt_G');
+      restoreAdam(trainer.optD, D.params, net.tensors, 'opt_D');
+      dataset.restoreSampler(saved.sampler);
+      if (augment) augment.p = saved.augmentP;
+      trainer.restoreAdaSigns(saved.adaSigns);
+      tick = saved.tick;
+      tickStartNimg = saved.tickStartNimg;
+      log(`resuming ${o.runDir} at kimg ${(trainer.curNimg / 1000).toFixed(3)}`);
+    } else {
+      if (args.runDir) {
+        await fs.mkdir(path.dirname(path.resolve(args.runDir)), { recursive: true });
+        await fs.mkdir(args.runDir).catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'EEXIST') throw new Error(`run directory ${args.runDir} already exists; use --resume ${args.runDir} to continue it, or choose another --run-dir`);
+          throw e;
+        });
+        o.runDir = args.runDir;
+      } else {
+        o.runDir = await nextRunDir(o.outdir, `${path.basename(path.resolve(o.data))}-${o.loss}${o.loss === 'rooted' ? `-k${o.k}` : ''}`);
+      }
+      await writeFileAtomic(path.join(o.runDir, 'training_options.json'), JSON.stringify(o, null, 2) + '\n');
+    }
+    const logFile = path.join(o.runDir, 'log.txt');
+    const say = async (line: string) => {
+      log(line);
+      await fs.appendFile(logFile, line + '\n');
+    };
+    await say(`backend: ${backend.description}`);
+    await say(`${saved ? 'resumed' : 'started'}: ${o.network ? `from ${o.network}` : 'from scratch'}, ${dataset.report.used} images from ${o.data}${o.mirror ? ' (+ x-flips)' : ''}, loss ${o.loss === 'rooted' ? `rooted k=${o.k}` : 'logistic'}, ${o.kimg} kimg, batch ${o.batch}`);
+
+    // ---- fixed grids (their own streams: the training stream does not depend on grid size)
+    const [gw, gh] = o.grid;
+    const gridN = gw * gh;
+    const gridRng = new Rng(`grid-${o.seed}`);
+    const gridZ = gridRng.normal([gridN, G_kwargs.z_dim]);
+    const gridC = dataset.randomLabels(gridN, gridRng);
+    const writeFakes = async (file: string) => {
+      const pixels = await renderGrid(Gema, gridZ, gridC, o.batch);
+      const g = tileGrid(pixels, gridN, G_kwargs.img_resolution, G_kwargs.img_channels, gw);
+      await writePng(path.join(o.runDir, file), g.pixels, g.width, g.height, G_kwargs.img_channels);
+    };
+    if (!saved) {
+      const idx = Array.from({ length: gridN }, (_, i) => i % dataset.length);
+      const reals = new Uint8Array(gridN * G_kwargs.img_resolution ** 2 * G_kwargs.img_channels);
+      idx.forEach((i, k) => reals.set(dataset.pixels(i), k * dataset.pixels(i).length));
+      const g = tileGrid(reals, gridN, G_kwargs.img_resolution, G_kwargs.img_channels, gw);
+      await writePng(path.join(o.runDir, 'reals.png'), g.pixels, g.width, g.height, G_kwargs.img_channels);
+      await writeFakes('fakes_init.png');
+    }
+
+    // ---- the loop
+    const totalNimg = Math.round(o.kimg * 1000);
+    let iterations = 0;
+    let lastSnapshot: string | null = null;
+    let tickStartTime = performance.now();
+    let stopped: RunResult['stopped'] = 'done';
+    let lastSkipped = saved ? Object.values(saved.trainer.skipped).reduce((a, b) => a + b, 0) : 0;
+    const snapshot = async () => {
+      const file = path.join(o.runDir, snapshotName(trainer.curNimg));
+      const st: SavedTraining = {
+        options: o, trainer: await trainer.state(), rng: rng.state(), sampler: dataset.samplerState(),
+        augmentP: augment?.p ?? 0, adaSigns: await trainer.adaSignsState(), tick, tickStartNimg,
+      };
+      const config: CheckpointConfig = { format: 'stylegan-rlo', version: 1, G_kwargs: o.G_kwargs, D_kwargs: o.D_kwargs, training: st as unknown as Record<string, unknown> };
+      await saveCheckpoint(file, config, { G: G.params, D: D.params, G_ema: Gema.params, opt_G: trainer.optG, opt_D: trainer.optD });
+      lastSnapshot = file;
+      await writeFakes(fakesName(trainer.curNimg));
+      return file;
+    };
+
+    while (trainer.curNimg < totalNimg) {
+      if (hooks.shouldStop?.()) { stopped = 'requested'; break; }
+      if (hooks.maxIterations !== undefined && iterations >= hooks.maxIterations) { stopped = 'limit'; break; }
+      const idx = dataset.nextIndices(o.batch, rng);
+      const reals = dataset.batch(idx);
+      const genC = dataset.randomLabels(o.batch, rng);
+      trainer.step(reals, genC);
+      tf.dispose([reals.img, reals.c, genC].filter((t) => t !== null) as tf.Tensor[]);
+      iterations++;
+
+      const done = trainer.curNimg >= totalNimg;
+      if (!done && trainer.curNimg < tickStartNimg + o.tickKimg * 1000) continue;
+      // ---- tick: one read-back of every statistic
+      const stats = await trainer.stats.collect();
+      const state = await trainer.state();
+      const now = performance.now();
+      const secTick = (now - tickStartTime) / 1000;
+      const kimgTick = (trainer.curNimg - tickStartNimg) / 1000;
+      const secPerKimg = secTick / Math.max(kimgTick, 1e-9);
+      const rec: Record<string, unknown> = {
+        tick, kimg: trainer.curNimg / 1000, timestamp: Date.now() / 1000, sec_per_tick: secTick, sec_per_kimg: secPerKimg,
+        augment_p: augment?.p ?? 0, pl_mean: state.plMean, skipped_steps: state.skipped,
+        memory: { num_tensors: tf.memory().numTensors, num_bytes: tf.memory().numBytes, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) },
+      };
+      for (const [k, v] of Object.entries(stats)) rec[k] = v.mean;
+      await fs.appendFile(path.join(o.runDir, 'stats.jsonl'), JSON.stringify(rec) + '\n');
+      const f = (k: string) => (stats[k] ? stats[k].mean.toFixed(3) : '-');
+      const eta = ((totalNimg - trainer.curNimg) / 1000) * secPerKimg;
+      await say(`tick ${tick}  kimg ${(trainer.curNimg / 1000).toFixed(3)}  sec/kimg ${secPerKimg.toFixed(1)}  G ${f('Loss/G/loss')}  D ${f('Loss/D/loss')}  ` +
+        `R1 ${f('Loss/r1_penalty')}  PL ${f('Loss/pl_penalty')}  D(x) ${f('Loss/scores/real')}  D(G(z)) ${f('Loss/scores/fake')}  p ${(augment?.p ?? 0).toFixed(3)}  ETA ${formatSec(eta)}`);
+      // Non-finite steps are skipped on the device; stop when they dominate a tick.
+      const skippedNow = Object.values(state.skipped).reduce((a, b) => a + b, 0);
+      const skippedTick = skippedNow - lastSkipped;
+      lastSkipped = skippedNow;
+      const phaseSteps = (trainer.curNimg - tickStartNimg) / o.batch;
+      if (skippedTick > 0) await say(`warning: ${skippedTick} phase steps with non-finite losses or gradients were skipped this tick`);
+      if (skippedTick >= phaseSteps && phaseSteps > 0) {
+        await snapshot();
+        throw new Error(`training diverged: ${skippedTick} steps with non-finite losses or gradients in the last tick; try a lower --glr/--dlr or a higher --gamma (snapshot saved in ${o.runDir})`);
+      }
+      tick++;
+      tickStartNimg = trainer.curNimg;
+      tickStartTime = performance.now();
+      if (done || tick % o.snap === 0) await say(`snapshot: ${await snapshot()}`);
+    }
+    // A stop between ticks still leaves an exact snapshot to resume from.
+    if (stopped !== 'done' && iterations > 0 && lastSnapshot !== path.join(o.runDir, snapshotName(trainer.curNimg))) {
+      await say(`snapshot: ${await snapshot()}`);
+    }
+    tf.dispose(gridC ? [gridZ, gridC] : [gridZ]);
+    await say(`${stopped === 'done' ? 'done' : 'stopped'}: ${o.runDir} (kimg ${(trainer.curNimg / 1000).toFixed(3)})`);
+    return { runDir: o.runDir, kimg: trainer.curNimg / 1000, iterations, stopped, lastSnapshot };
+  } finally {
+    dispose();
+  }
+}
+
+/** G_ema on fixed latents (const noise), in batches, as uint8 NHWC. */
+export async function renderGrid(G: Generator, z: tf.Tensor, c: tf.Tensor | null, batch: number): Promise<Uint8Array> {
+  const n = z.shape[0];
+  const out = new Uint8Array(n * G.imgResolution ** 2 * G.imgChannels);
+  for (let i = 0; i < n; i += batch) {
+    const m = Math.min(batch, n - i);
+    const img = tf.tidy(() => G.apply(z.slice(i, m), c ? c.slice(i, m) : null, { noise_mode: 'const' }));
+    out.set(toUint8(await img.data()), i * G.imgResolution ** 2 * G.imgChannels);
+    img.dispose();
+  }
+  return out;
+}
+
+function formatSec(s: number): string {
+  if (!Number.isFinite(s)) return '-';
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
+}

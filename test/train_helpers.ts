@@ -1,0 +1,40 @@
+// Fixtures for training tests: a checkpoint of the tiny16 reference network and image folders.
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { Generator } from '../src/networks/generator.js';
+import { Discriminator } from '../src/networks/discriminator.js';
+import { saveCheckpoint } from '../src/io/checkpoint.js';
+import { loadTiny16, stateDict } from './helpers.js';
+
+export async function tempDir(prefix: string): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), `rlo-${prefix}-`));
+}
+
+/** tiny16 (G, D, G_ema = G) as one of our checkpoints. */
+export async function tiny16Checkpoint(dir: string): Promise<string> {
+  const { st, json } = await loadTiny16();
+  const G = new Generator(json.G_kwargs), D = new Discriminator(json.D_kwargs);
+  G.params.setAll(stateDict(st.tensors, 'G'));
+  D.params.setAll(stateDict(st.tensors, 'D'));
+  const file = path.join(dir, 'tiny16.safetensors');
+  await saveCheckpoint(file, { format: 'stylegan-rlo', version: 1, G_kwargs: json.G_kwargs, D_kwargs: json.D_kwargs }, { G: G.params, D: D.params, G_ema: G.params });
+  G.dispose(); D.dispose();
+  return file;
+}
+
+/** `n` small images with distinct colors and a gradient (sizes vary to exercise crop + resize). */
+export async function imageFolder(dir: string, n: number, opts: { channels?: 1 | 3 | 4; width?: number; height?: number } = {}): Promise<string> {
+  await fs.mkdir(dir, { recursive: true });
+  const ch = opts.channels ?? 3;
+  for (let i = 0; i < n; i++) {
+    const w = opts.width ?? 20 + (i % 3) * 4, h = opts.height ?? 24;
+    const px = Buffer.alloc(w * h * ch);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < ch; c++) {
+      px[(y * w + x) * ch + c] = c === 3 ? 255 : (37 * i + 11 * x + 7 * y + 90 * c) % 256;
+    }
+    await sharp(px, { raw: { width: w, height: h, channels: ch } }).png().toFile(path.join(dir, `img${String(i).padStart(3, '0')}.png`));
+  }
+  return dir;
+}
