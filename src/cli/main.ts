@@ -3,6 +3,8 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { finetuneCommand } from './finetune.js';
+import { convertCommand, infoCommand } from './network_cmds.js';
+import { fetchCommand } from './fetch.js';
 
 export class UsageError extends Error {}
 
@@ -20,6 +22,9 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName('stylegan-rlo')
     .usage('$0 <command> [options]\n\nFine-tune StyleGAN2 with the rooted logistic objective (RLO).')
     .command(finetuneCommand)
+    .command(infoCommand)
+    .command(convertCommand)
+    .command(fetchCommand)
     .demandCommand(1, 'choose a command (see --help)')
     .strict()
     .recommendCommands()
@@ -28,5 +33,11 @@ export async function main(argv: string[]): Promise<void> {
     .help()
     .parseAsync();
 }
+
+// A closed pipe (e.g. `| head`) ends output quietly.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 main(hideBin(process.argv)).catch(fail);

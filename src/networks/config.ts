@@ -113,7 +113,7 @@ function clampOrNull(what: string, v: unknown): number | null {
 export function resolveMappingKwargs(m: MappingKwargs = {}, what = 'mapping'): Required<MappingKwargs> {
   checkKeys(what, m, ['num_layers', 'embed_features', 'layer_features', 'activation', 'lr_multiplier', 'w_avg_beta']);
   const r: Required<MappingKwargs> = {
-    num_layers: checkInt(what, 'num_layers', m.num_layers ?? 8, 1),
+    num_layers: checkInt(what, 'num_layers', m.num_layers ?? 8, 0), // 0 is valid upstream (e.g. an unconditional D's unused mapping)
     embed_features: m.embed_features ?? null,
     layer_features: m.layer_features ?? null,
     activation: checkAct(what, m.activation ?? 'lrelu'),

@@ -1,0 +1,37 @@
+// `stylegan-rlo info` and `stylegan-rlo convert`.
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { initBackend } from '../backend.js';
+import { convertNetwork, describeNetwork, formatInfo } from '../io/inspect.js';
+import { loadNetwork } from '../io/network.js';
+
+export const infoCommand: CommandModule<object, { network: string; json: boolean }> = {
+  command: 'info <network>',
+  describe: 'Describe a network file: format, architecture, dimensions, parameter counts',
+  builder: (y: Argv) => y
+    .positional('network', { type: 'string', demandOption: true, describe: 'Network pickle (.pkl) or checkpoint (.safetensors)' })
+    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' })
+    .example('$0 info pretrained/emoji32.safetensors', '')
+    .example('$0 info ffhq.pkl --json', '') as unknown as Argv<{ network: string; json: boolean }>,
+  handler: async (a: ArgumentsCamelCase<{ network: string; json: boolean }>) => {
+    await initBackend(process.env.STYLEGAN_RLO_BACKEND ?? 'cpu', false);
+    const info = describeNetwork(await loadNetwork(a.network));
+    process.stdout.write((a.json ? JSON.stringify(info, null, 2) : formatInfo(info)) + '\n');
+  },
+};
+
+export const convertCommand: CommandModule<object, { source: string; dest: string; force: boolean }> = {
+  command: 'convert <source> <dest>',
+  describe: 'Convert an official network pickle (PyTorch or TensorFlow) to a stylegan-rlo checkpoint',
+  builder: (y: Argv) => y
+    .positional('source', { type: 'string', demandOption: true, describe: 'Network pickle or checkpoint' })
+    .positional('dest', { type: 'string', demandOption: true, describe: 'Output .safetensors checkpoint' })
+    .option('force', { type: 'boolean', default: false, describe: 'Replace dest if it exists' })
+    .example('$0 convert ffhq.pkl ffhq.safetensors', '') as unknown as Argv<{ source: string; dest: string; force: boolean }>,
+  handler: async (a: ArgumentsCamelCase<{ source: string; dest: string; force: boolean }>) => {
+    await initBackend(process.env.STYLEGAN_RLO_BACKEND ?? 'cpu', false);
+    const info = await convertNetwork(a.source, a.dest, a.force).catch((e: Error) => {
+      throw new Error(e.message.includes('already exists') ? `${a.dest} already exists; use --force to replace it` : e.message);
+    });
+    process.stdout.write(`${a.source} -> ${a.dest}\n${formatInfo(info)}\n`);
+  },
+};

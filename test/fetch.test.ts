@@ -1,0 +1,127 @@
+// fetch against a server on 127.0.0.1: progress, a broken download resumed with a Range request,
+// checksum verification, offline errors, manifest names, and the CLI's `info`/`convert`.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fetchNetwork } from '../src/io/fetch.js';
+import { FIXTURES } from './helpers.js';
+import { tempDir } from './train_helpers.js';
+
+const body = Buffer.alloc(300_000, 0).map((_, i) => (i * 31 + 7) & 0xff);
+const sha = createHash('sha256').update(body).digest('hex');
+let server: http.Server;
+let base: string;
+let dropAfter: number | null = null; // bytes served before dropping the connection (once)
+const ranges: string[] = [];
+
+before(async () => {
+  server = http.createServer((req, res) => {
+    if (req.url === '/redirect') { res.writeHead(302, { Location: '/net.pkl' }); res.end(); return; }
+    if (req.url !== '/net.pkl') { res.writeHead(404); res.end(); return; }
+    const range = req.headers.range;
+    if (range) ranges.push(range);
+    const start = range ? Number(/bytes=(\d+)-/.exec(range)![1]) : 0;
+    const chunk = body.subarray(start);
+    res.writeHead(range ? 206 : 200, { 'Content-Length': chunk.length, ...(range ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+    if (dropAfter !== null) {
+      const n = dropAfter;
+      dropAfter = null;
+      res.write(chunk.subarray(0, n), () => res.socket?.destroy());
+      return;
+    }
+    res.end(chunk);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => new Promise<void>((r) => server.close(() => r())));
+
+async function manifest(dir: string, entry: object): Promise<string> {
+  const f = path.join(dir, 'manifest.json');
+  await fs.writeFile(f, JSON.stringify({ networks: [{ name: 'tiny', description: 'test', resolution: 16, size: body.length, license: 'x', ...entry }] }));
+  return f;
+}
+
+describe('fetch', () => {
+  test('downloads with progress, verifies the checksum, then serves from the cache', async () => {
+    const dir = await tempDir('fetch');
+    const m = await manifest(dir, { url: `${base}/redirect`, sha256: sha });
+    const seen: number[] = [];
+    const f = await fetchNetwork('tiny', { manifest: m, cache: path.join(dir, 'cache'), progress: (d) => seen.push(d), log: () => {} });
+    assert.deepEqual(await fs.readFile(f), body);
+    assert.equal(seen[seen.length - 1], body.length);
+    assert.equal(await fetchNetwork('tiny', { manifest: m, cache: path.join(dir, 'cache') }), f);
+  });
+
+  test('a broken download is resumed with a Range request', async () => {
+    const dir = await tempDir('fetch');
+    const m = await manifest(dir, { url: `${base}/net.pkl`, sha256: sha });
+    ranges.length = 0;
+    dropAfter = 100_000;
+    // One attempt: the first call fails and keeps the partial file...
+    await assert.rejects(fetchNetwork('tiny', { manifest: m, cache: dir, attempts: 1, log: () => {} }), /kept in .*net\.pkl\.part; run fetch again to resume/);
+    const partSize = (await fs.stat(path.join(dir, 'net.pkl.part'))).size;
+    assert.ok(partSize > 0 && partSize < body.length, `partial ${partSize}`); // what arrived before the reset
+    // ...the next resumes from where it stopped.
+    const f = await fetchNetwork('tiny', { manifest: m, cache: dir, log: () => {} });
+    assert.deepEqual(ranges, [`bytes=${partSize}-`]);
+    assert.deepEqual(await fs.readFile(f), body);
+    // Within one call, an interruption is retried automatically.
+    const dir2 = await tempDir('fetch');
+    dropAfter = 50_000;
+    const lines: string[] = [];
+    const f2 = await fetchNetwork('tiny', { manifest: await manifest(dir2, { url: `${base}/net.pkl`, sha256: sha }), cache: dir2, log: (l) => lines.push(l) });
+    assert.deepEqual(await fs.readFile(f2), body);
+    assert.match(lines[0], /download interrupted .* resuming, attempt 2 of 3/);
+  });
+
+  test('checksum mismatch deletes the download; offline and unknown names are clear errors', async () => {
+    const dir = await tempDir('fetch');
+    const bad = await manifest(dir, { url: `${base}/net.pkl`, sha256: '0'.repeat(64) });
+    await assert.rejects(fetchNetwork('tiny', { manifest: bad, cache: dir, log: () => {} }), /sha256 [0-9a-f]{64} does not match the manifest's 0{64}; the download was deleted/);
+    await assert.rejects(fs.stat(path.join(dir, 'net.pkl.part')));
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const off = await manifest(dir, { url: `http://127.0.0.1:${port}/x.pkl`, sha256: null });
+    await assert.rejects(fetchNetwork('tiny', { manifest: off, cache: dir, log: () => {} }), /cannot download .* \(ECONNREFUSED: offline or unreachable\); download it where you have access and pass the file with --network/);
+    await assert.rejects(fetchNetwork('nope', { manifest: off, cache: dir }), /unknown network 'nope'; known: tiny/);
+  });
+});
+
+describe('info and convert commands', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
+
+  test('info --json reports the architecture', () => {
+    const r = cli('info', path.join(FIXTURES, 'tiny16.pkl'), '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const info = JSON.parse(r.stdout);
+    assert.equal(info.format, 'pytorch-pickle');
+    assert.deepEqual(info.networks, ['G', 'D', 'G_ema']);
+    assert.equal(info.generator.architecture, 'StyleGAN2 (skip)');
+    assert.equal(info.generator.num_ws, 6);
+    assert.equal(info.generator.resolution, 16);
+    assert.equal(info.generator.z_dim, 32);
+    assert.equal(info.discriminator.architecture, 'StyleGAN2 (resnet)');
+    assert.equal(info.generator.parameters, 44958);
+  });
+
+  test('convert writes a checkpoint once; again without --force is refused', async () => {
+    const out = path.join(await tempDir('conv'), 'tiny.safetensors');
+    const r = cli('convert', path.join(FIXTURES, 'tiny16_tf.pkl'), out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(cli('info', out, '--json').stdout).format, 'checkpoint');
+    const again = cli('convert', path.join(FIXTURES, 'tiny16_tf.pkl'), out);
+    assert.equal(again.status, 1);
+    assert.equal(again.stderr, `stylegan-rlo: ${out} already exists; use --force to replace it\n`);
+    const bad = cli('info', path.join(FIXTURES, 'tiny16.json'));
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^stylegan-rlo: .*tiny16\.json: not a network file this toolkit reads/);
+  });
+});
