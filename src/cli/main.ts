@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { finetuneCommand } from './finetune.js';
 import { convertCommand, infoCommand } from './network_cmds.js';
 import { fetchCommand } from './fetch.js';
+import { generateCommand } from './generate.js';
 
 export class UsageError extends Error {}
 
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName('stylegan-rlo')
     .usage('$0 <command> [options]\n\nFine-tune StyleGAN2 with the rooted logistic objective (RLO).')
     .command(finetuneCommand)
+    .command(generateCommand)
     .command(infoCommand)
     .command(convertCommand)
     .command(fetchCommand)
