@@ -1,0 +1,33 @@
+// Loading the FID Inception weights: pytorch-fid's pt_inception-2015-12-05-6726825d.pth (a
+// torch.save file, zip or legacy format). Never substitutes random weights: a missing file is an
+// error saying which file is needed and where to put it.
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { NamedArray } from '../networks/params.js';
+import { readTorchFile, TorchTensor } from '../io/torch.js';
+
+export const INCEPTION_FILE = 'pt_inception-2015-12-05-6726825d.pth';
+export const INCEPTION_URL = `https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/${INCEPTION_FILE}`;
+
+export function defaultInceptionPath(): string {
+  return process.env.STYLEGAN_RLO_INCEPTION ?? path.join(process.env.STYLEGAN_RLO_CACHE ?? path.join(os.homedir(), '.cache', 'stylegan-rlo'), INCEPTION_FILE);
+}
+
+export async function loadInceptionWeights(file: string | null = null): Promise<Map<string, NamedArray>> {
+  const p = file ?? defaultInceptionPath();
+  let buf: Buffer;
+  try {
+    buf = await fs.readFile(p);
+  } catch {
+    throw new Error(`FID needs the Inception weights ${INCEPTION_FILE} (pytorch-fid's, 91 MB) at ${p}: download ${INCEPTION_URL} and pass it with --inception <file> or put it there`);
+  }
+  const sd = readTorchFile(buf, p);
+  if (!(sd instanceof Map)) throw new Error(`${p}: not a state dict`);
+  const out = new Map<string, NamedArray>();
+  for (const [k, v] of sd) {
+    if (v instanceof TorchTensor && (v.dtype === 'float32' || v.dtype === 'float64' || v.dtype === 'float16')) out.set(String(k), { shape: v.shape.slice(), data: v.float32() });
+  }
+  if (!out.has('Mixed_7c.branch_pool.conv.weight')) throw new Error(`${p}: not pytorch-fid's Inception state dict (no Mixed_7c)`);
+  return out;
+}
