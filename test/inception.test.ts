@@ -9,55 +9,16 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { imageFeatures, InceptionV3, pytorchFidInput, tf1Resize } from '../src/metrics/inception.js';
-import { featureStats, frechetDistance, kernelInceptionDistance } from '../src/metrics/fid.js';
+import { featureStats, frechetDistance, frechetDistanceFromFeatures, kernelInceptionDistance, traceSqrtProduct } from '../src/metrics/fid.js';
 import { readSafetensors, StTensor } from '../src/io/safetensors.js';
 import { NamedArray } from '../src/networks/params.js';
 import { assertClose, assertNoLeak, FIXTURES, testBackend } from './helpers.js';
+import { fixtureStateDict, fnv1a32 } from './inception_fixture.js';
 
 const DIR = path.join(FIXTURES, 'inception');
 const ref = JSON.parse(readFileSync(path.join(DIR, 'inception_io.json'), 'utf8'));
 let st: Map<string, StTensor>;
 let net: InceptionV3;
-
-export function fnv1a32(s: string): number {
-  let h = 0x811c9dc5;
-  for (const b of Buffer.from(s, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
-  return h >>> 0;
-}
-export function fmix32(x0: number): number {
-  let x = x0 >>> 0;
-  x ^= x >>> 16; x = Math.imul(x, 0x85ebca6b) >>> 0;
-  x ^= x >>> 13; x = Math.imul(x, 0xc2b2ae35) >>> 0;
-  x ^= x >>> 16;
-  return x >>> 0;
-}
-
-/** The fixture's closed-form weights: value = f(key, flat index) (shared/reference/inception/README.md). */
-export function fixtureStateDict(): Map<string, NamedArray> {
-  const wg = ref.weight_generator;
-  const rules = new Map<string, { rule: string; e: number | null }>(wg.entries.map((e: { key: string; rule: string; e: number | null }) => [e.key, e]));
-  const out = new Map<string, NamedArray>();
-  for (const key of ref.state_dict.keys as string[]) {
-    const shape: number[] = ref.state_dict.shapes[key];
-    const r = rules.get(key)!;
-    if (r.rule === 'zero') continue; // num_batches_tracked (int64), unused
-    const n = shape.reduce((a, b) => a * b, 1);
-    const h = (fnv1a32(key) + wg.salt) >>> 0;
-    const data = new Float32Array(n);
-    const scale = r.rule === 'signed' ? 2 ** -r.e! : 0;
-    for (let i = 0; i < n; i++) {
-      const x = fmix32((Math.imul(i, 0x9e3779b1) + h) >>> 0);
-      if (r.rule === 'signed') {
-        const K = (x & 1) === 0 ? 0 : (1 + ((x >>> 1) & 7)) * ((x >>> 4) & 1 ? -1 : 1);
-        data[i] = K * scale;
-      } else {
-        data[i] = 0.5 + ((x >>> 8) & 31) / 32;
-      }
-    }
-    out.set(key, { shape, data });
-  }
-  return out;
-}
 
 before(async () => {
   await testBackend();
@@ -149,15 +110,27 @@ describe('FID and KID formulas (float64, 1e-6 relative)', () => {
       const [a, b] = pair.split('_').map(set);
       const e = ref.fid[pair];
       for (const [ddof, want] of [[1, e.fid_pytorch_fid], [0, e.fid_stylegan2ada_cov_div_n]] as const) {
-        const got = frechetDistance(featureStats(a.data, a.n, 64, ddof), featureStats(b.data, b.n, 64, ddof));
-        assert.ok(Math.abs(got - want) <= 1e-6 * Math.abs(want), `${pair} ddof ${ddof}: ${got} vs ${want}`);
+        const sa = featureStats(a.data, a.n, 64, ddof), sb = featureStats(b.data, b.n, 64, ddof);
+        // Every route: eigenvectors, Cholesky + eigenvalues, and (when n < d) the low-rank identity.
+        const routes = {
+          stats: frechetDistance(sa, sb),
+          eigenvectors: (() => { let m = 0, t = 0; for (let i = 0; i < 64; i++) { m += (sa.mu[i] - sb.mu[i]) ** 2; t += sa.sigma[i * 65] + sb.sigma[i * 65]; } return m + t - 2 * traceSqrtProduct(sa.sigma, sb.sigma, 64); })(),
+          features: frechetDistanceFromFeatures(a.data, a.n, b.data, b.n, 64, ddof),
+        };
+        for (const [route, got] of Object.entries(routes)) assert.ok(Math.abs(got - want) <= 1e-6 * Math.abs(want), `${pair} ddof ${ddof} ${route}: ${got} vs ${want}`);
       }
     });
   }
-  test('FID of a set with itself is ~0', () => {
+  test('FID of a set with itself is ~0; the low-rank route agrees with the full one (300 dims)', () => {
     const a = set('A');
     const s = featureStats(a.data, a.n, 64, 1);
     assert.ok(Math.abs(frechetDistance(s, s)) < 1e-6);
+    // 12 and 9 random points in 300 dimensions: both routes (300 x 300 vs 9 x 9).
+    const r = (n: number, seed: number) => Float32Array.from({ length: n * 300 }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 43758.5453 % 1);
+    const x = r(12, 1), y = r(9, 2);
+    const full = frechetDistance(featureStats(x, 12, 300, 1), featureStats(y, 9, 300, 1));
+    const low = frechetDistanceFromFeatures(x, 12, y, 9, 300, 1);
+    assert.ok(Math.abs(full - low) <= 1e-6 * Math.abs(full), `${full} vs ${low}`);
   });
   for (const key of Object.keys(ref.kid)) {
     test(`KID ${key} with the reference subsets`, () => {

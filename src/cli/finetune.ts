@@ -10,6 +10,7 @@ interface Args {
   batch: number; 'batch-gpu'?: number; lr?: number; glr?: number; dlr?: number; gamma?: number; 'pl-weight': number; 'style-mixing': number;
   ema?: number; aug: 'ada' | 'fixed' | 'none'; p: number; target: number; 'ada-kimg': number; augpipe: string; mirror: boolean; freezed: number;
   seed: number; tick: number; snap: number; grid: string; 'resize-filter': ResizeFilter; 'require-square': boolean; backend: string;
+  metrics: string[]; 'metrics-num': number; inception?: string;
   res: number; cbase: number; cmax: number; map: number; zdim: number; wdim: number; channels: number;
 }
 
@@ -54,6 +55,9 @@ export const finetuneCommand: CommandModule<object, Args> = {
     .option('resize-filter', { choices: RESIZE_FILTERS, default: 'lanczos3' as ResizeFilter, describe: 'Filter for resizing images to the network resolution (after a center crop)' })
     .option('require-square', { type: 'boolean', default: false, describe: 'Refuse non-square images instead of center-cropping them' })
     .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
+    .option('metrics', { type: 'string', array: true, choices: ['fid'], default: [] as string[], describe: 'Evaluate at each snapshot: fid (FID of G_ema vs --data into metric-fid.jsonl)' })
+    .option('metrics-num', { type: 'number', default: 1000, describe: 'Generated images per metric evaluation' })
+    .option('inception', { type: 'string', describe: 'Inception weights for --metrics fid (pytorch-fid .pth)' })
     .option('res', { type: 'number', default: 32, describe: 'From scratch: resolution' })
     .option('cbase', { type: 'number', default: 16384, describe: 'From scratch: channel base' })
     .option('cmax', { type: 'number', default: 512, describe: 'From scratch: maximum channels' })
@@ -72,13 +76,13 @@ export const finetuneCommand: CommandModule<object, Args> = {
       batch: a.batch, batchGpu: a['batch-gpu'], glr: a.glr ?? a.lr, dlr: a.dlr ?? a.lr, gamma: a.gamma, plWeight: a['pl-weight'],
       styleMixing: a['style-mixing'], ema: a.ema, aug: a.aug, p: a.p, target: a.target, adaKimg: a['ada-kimg'], augpipe: a.augpipe,
       mirror: a.mirror, freezed: a.freezed, seed: a.seed, tick: a.tick, snap: a.snap, grid: parseGrid(a.grid), resizeFilter: a['resize-filter'],
-      requireSquare: a['require-square'], backend: a.backend,
+      requireSquare: a['require-square'], backend: a.backend, metrics: a.metrics, metricsNum: a['metrics-num'], inception: a.inception ?? null,
       cfg: { res: a.res, cbase: a.cbase, cmax: a.cmax, map: a.map, zdim: a.zdim, wdim: a.wdim, channels: a.channels },
     };
     if (a.resume) {
       // Only the schedule may change on resume; everything else comes from the snapshot.
       const given = process.argv.slice(2).filter((t) => t.startsWith('--')).map((t) => t.slice(2).split('=')[0]);
-      const extra = given.filter((g) => !['resume', 'kimg', 'snap', 'tick', 'backend', 'data'].includes(g));
+      const extra = given.filter((g) => !['resume', 'kimg', 'snap', 'tick', 'backend', 'data', 'inception'].includes(g));
       if (extra.length) throw new Error(`--resume continues a run with its own settings; --${extra[0]} cannot change (only --kimg, --snap, --tick, --data, --backend can)`);
       if (!given.includes('kimg')) delete args.kimg;
       if (!given.includes('snap')) delete args.snap;

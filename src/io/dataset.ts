@@ -23,7 +23,7 @@ export interface LoadReport {
   skipped: { file: string; reason: string }[];
 }
 
-async function listImages(root: string): Promise<string[]> {
+export async function listImages(root: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string) => {
     const entries = await fs.readdir(dir, { withFileTypes: true });

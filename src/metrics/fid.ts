@@ -40,7 +40,7 @@ export function featureStats(feats: ArrayLike<number>, n: number, dim: number, d
 }
 
 /** Eigen-decomposition of a symmetric matrix (Householder tridiagonalization + implicit QL). */
-export function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+export function symmetricEigen(a: Float64Array, n: number, wantVectors = true): { values: Float64Array; vectors: Float64Array } {
   const V = Float64Array.from(a); // becomes the eigenvectors (columns)
   const d = new Float64Array(n), e = new Float64Array(n);
   // Householder reduction to tridiagonal form.
@@ -80,7 +80,7 @@ export function symmetricEigen(a: Float64Array, n: number): { values: Float64Arr
     }
     d[i] = h;
   }
-  for (let i = 0; i < n - 1; i++) {
+  for (let i = 0; i < n - 1 && wantVectors; i++) {
     V[(n - 1) * n + i] = V[i * n + i];
     V[i * n + i] = 1;
     const h = d[i + 1];
@@ -94,8 +94,13 @@ export function symmetricEigen(a: Float64Array, n: number): { values: Float64Arr
     }
     for (let k = 0; k <= i; k++) V[k * n + i + 1] = 0;
   }
-  for (let j = 0; j < n; j++) { d[j] = V[(n - 1) * n + j]; V[(n - 1) * n + j] = 0; }
-  V[(n - 1) * n + n - 1] = 1;
+  if (wantVectors) {
+    for (let j = 0; j < n; j++) { d[j] = V[(n - 1) * n + j]; V[(n - 1) * n + j] = 0; }
+    V[(n - 1) * n + n - 1] = 1;
+  } else {
+    // Without accumulated transformations the diagonal is still in V's diagonal.
+    for (let j = 0; j < n; j++) d[j] = V[j * n + j];
+  }
   e[0] = 0;
   // Implicit QL iterations.
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
@@ -133,10 +138,12 @@ export function symmetricEigen(a: Float64Array, n: number): { values: Float64Arr
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
-          for (let k = 0; k < n; k++) {
-            const vk = V[k * n + i + 1];
-            V[k * n + i + 1] = s * V[k * n + i] + c * vk;
-            V[k * n + i] = c * V[k * n + i] - s * vk;
+          if (wantVectors) {
+            for (let k = 0; k < n; k++) {
+              const vk = V[k * n + i + 1];
+              V[k * n + i + 1] = s * V[k * n + i] + c * vk;
+              V[k * n + i] = c * V[k * n + i] - s * vk;
+            }
           }
         }
         p = (-s * s2 * c3 * el1 * e[l]) / dl1;
@@ -181,12 +188,86 @@ export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, n: number):
   return t;
 }
 
+/** Cholesky factor L (lower, row-major) of a symmetric matrix, or null if it is not positive definite. */
+function cholesky(a: Float64Array, n: number): Float64Array | null {
+  const L = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    let d = a[j * n + j];
+    for (let k = 0; k < j; k++) d -= L[j * n + k] * L[j * n + k];
+    if (!(d > 0)) return null;
+    const ljj = Math.sqrt(d);
+    L[j * n + j] = ljj;
+    for (let i = j + 1; i < n; i++) {
+      let s = a[i * n + j];
+      const li = i * n, lj = j * n;
+      for (let k = 0; k < j; k++) s -= L[li + k] * L[lj + k];
+      L[i * n + j] = s / ljj;
+    }
+  }
+  return L;
+}
+
+/**
+ * tr(sqrt(S1 S2)) for symmetric PSD matrices: with S1 = L L^T, S1 S2 is similar to the symmetric
+ * L^T S2 L, so only its eigenvalues are needed; falls back to the eigenvector route when S1 is
+ * singular.
+ */
+export function traceSqrtProductFast(s1: Float64Array, s2: Float64Array, n: number): number {
+  const L = cholesky(s1, n);
+  if (!L) return traceSqrtProduct(s1, s2, n);
+  const Lt = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) Lt[j * n + i] = L[i * n + j];
+  const M = matmul(matmul(Lt, s2, n), L, n);
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) { const v = (M[i * n + j] + M[j * n + i]) / 2; M[i * n + j] = v; M[j * n + i] = v; }
+  let t = 0;
+  for (const v of symmetricEigen(M, n, false).values) t += Math.sqrt(Math.max(v, 0));
+  return t;
+}
+
+/**
+ * FID from features directly. With k = min(n1, n2) below the dimension, uses the exact low-rank
+ * identity tr(sqrt(S1 S2)) = sqrt(c1 c2) * (nuclear norm of A1 A2^T), A the centered features and
+ * c = 1/(n - ddof): a k x k eigenproblem instead of d x d.
+ */
+export function frechetDistanceFromFeatures(f1: ArrayLike<number>, n1: number, f2: ArrayLike<number>, n2: number, dim: number, ddof: 0 | 1): number {
+  const s1 = featureStats(f1, n1, dim, ddof), s2 = featureStats(f2, n2, dim, ddof);
+  if (Math.min(n1, n2) >= dim) return frechetDistance(s1, s2);
+  let m = 0, t1 = 0, t2 = 0;
+  for (let i = 0; i < dim; i++) { m += (s1.mu[i] - s2.mu[i]) ** 2; t1 += s1.sigma[i * dim + i]; t2 += s2.sigma[i * dim + i]; }
+  const center = (f: ArrayLike<number>, n: number, mu: Float64Array) => {
+    const a = new Float64Array(n * dim);
+    for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) a[i * dim + j] = f[i * dim + j] - mu[j];
+    return a;
+  };
+  let A = center(f1, n1, s1.mu), B = center(f2, n2, s2.mu);
+  let na = n1, nb = n2;
+  if (na > nb) { [A, B] = [B, A]; [na, nb] = [nb, na]; }
+  // K = (A B^T)(A B^T)^T, na x na.
+  const M = new Float64Array(na * nb);
+  for (let i = 0; i < na; i++) for (let j = 0; j < nb; j++) {
+    let v = 0;
+    for (let k = 0; k < dim; k++) v += A[i * dim + k] * B[j * dim + k];
+    M[i * nb + j] = v;
+  }
+  const K = new Float64Array(na * na);
+  for (let i = 0; i < na; i++) for (let j = i; j < na; j++) {
+    let v = 0;
+    for (let k = 0; k < nb; k++) v += M[i * nb + k] * M[j * nb + k];
+    K[i * na + j] = v;
+    K[j * na + i] = v;
+  }
+  let tr = 0;
+  for (const v of symmetricEigen(K, na, false).values) tr += Math.sqrt(Math.max(v, 0));
+  tr *= Math.sqrt(1 / ((n1 - ddof) * (n2 - ddof)));
+  return m + t1 + t2 - 2 * tr;
+}
+
 export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
   if (a.dim !== b.dim) throw new Error(`feature dimensions differ: ${a.dim} vs ${b.dim}`);
   const n = a.dim;
   let m = 0, t1 = 0, t2 = 0;
   for (let i = 0; i < n; i++) { m += (a.mu[i] - b.mu[i]) ** 2; t1 += a.sigma[i * n + i]; t2 += b.sigma[i * n + i]; }
-  return m + t1 + t2 - 2 * traceSqrtProduct(a.sigma, b.sigma, n);
+  return m + t1 + t2 - 2 * traceSqrtProductFast(a.sigma, b.sigma, n);
 }
 
 /**

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NamedArray } from '../networks/params.js';
 import { readTorchFile, TorchTensor } from '../io/torch.js';
+import { parseSafetensors } from '../io/safetensors.js';
 
 export const INCEPTION_FILE = 'pt_inception-2015-12-05-6726825d.pth';
 export const INCEPTION_URL = `https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/${INCEPTION_FILE}`;
@@ -21,6 +22,14 @@ export async function loadInceptionWeights(file: string | null = null): Promise<
     buf = await fs.readFile(p);
   } catch {
     throw new Error(`FID needs the Inception weights ${INCEPTION_FILE} (pytorch-fid's, 91 MB) at ${p}: download ${INCEPTION_URL} and pass it with --inception <file> or put it there`);
+  }
+  // A safetensors state dict (e.g. converted weights) is accepted too.
+  if (buf.length > 9 && buf[8] === 0x7b) {
+    const st = parseSafetensors(buf, p);
+    const out = new Map<string, NamedArray>();
+    for (const [k, v] of st.tensors) if (v.dtype === 'F32') out.set(k, { shape: v.shape, data: v.data as Float32Array });
+    if (!out.has('Mixed_7c.branch_pool.conv.weight')) throw new Error(`${p}: not pytorch-fid's Inception state dict (no Mixed_7c)`);
+    return out;
   }
   const sd = readTorchFile(buf, p);
   if (!(sd instanceof Map)) throw new Error(`${p}: not a state dict`);

@@ -36,6 +36,9 @@ export interface TrainingOptions {
   resizeFilter: ResizeFilter;    // Filter for resizing dataset images.
   requireSquare: boolean;        // Refuse non-square dataset images.
   backend: string;               // Backend that ran the training.
+  metrics: string[];             // Metrics at each snapshot: 'fid' (FID of G_ema vs the data, metric-fid.jsonl).
+  metricsNum: number;            // Generated images per metric evaluation.
+  inception: string | null;      // Inception weights for --metrics fid.
   G_kwargs: GeneratorConfig;
   D_kwargs: DiscriminatorConfig;
 }
@@ -56,6 +59,8 @@ export function validateOptions(o: TrainingOptions): void {
   if (!(o.tickKimg > 0)) bad('tick', o.tickKimg, 'must be > 0');
   if (!(Number.isInteger(o.snap) && o.snap >= 1)) bad('snap', o.snap, 'must be a positive integer');
   if (!(Number.isInteger(o.freezed) && o.freezed >= 0)) bad('freezed', o.freezed, 'must be an integer >= 0');
+  for (const m of o.metrics) if (m !== 'fid') bad('metrics', m, "the only metric is 'fid'");
+  if (!(Number.isInteger(o.metricsNum) && o.metricsNum >= 2)) bad('metrics-num', o.metricsNum, 'must be an integer >= 2');
   const mb = o.D_kwargs.epilogue_kwargs?.mbstd_group_size;
   if (typeof mb === 'number' && o.batchGpu % Math.min(mb, o.batchGpu) !== 0) {
     bad('batch-gpu', o.batchGpu, `must be a multiple of the minibatch-stddev group size ${mb}`);

@@ -17,6 +17,10 @@ import { Rng, RngState } from '../rng.js';
 import { AugmentPipe } from './augment.js';
 import { AugmentMode, TrainingOptions, validateOptions } from './options.js';
 import { Trainer, TrainerState } from './trainer.js';
+import { InceptionV3 } from '../metrics/inception.js';
+import { loadInceptionWeights } from '../metrics/weights.js';
+import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
+import { cacheDir } from '../io/fetch.js';
 
 /** What a user specifies; everything but `data` has a default. */
 export interface FinetuneArgs {
@@ -51,6 +55,9 @@ export interface FinetuneArgs {
   resizeFilter?: ResizeFilter;
   requireSquare?: boolean;
   backend?: string;
+  metrics?: string[];
+  metricsNum?: number;
+  inception?: string | null;
   /** From-scratch architecture (upstream --cfg style), used when `network` is absent. */
   cfg?: { res?: number; cbase?: number; cmax?: number; map?: number; zdim?: number; wdim?: number; channels?: number; mbstd?: number };
 }
@@ -138,6 +145,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     if (args.kimg !== undefined) o.kimg = args.kimg; // a resumed run may be extended
     if (args.snap !== undefined) o.snap = args.snap;
     if (args.tick !== undefined) o.tickKimg = args.tick;
+    if (args.inception) o.inception = args.inception;
     if (args.data && path.resolve(args.data) !== path.resolve(o.data)) log(`resume: using --data ${args.data} instead of ${o.data}`);
     if (args.data) o.data = args.data;
   } else {
@@ -161,9 +169,15 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       adaKimg: args.adaKimg ?? 500, augpipe: args.augpipe ?? 'bgc', mirror: args.mirror ?? false, freezed: args.freezed ?? 0, seed: args.seed ?? 0,
       tickKimg: args.tick ?? 1, snap: args.snap ?? 5, grid: args.grid ?? [8, 4], resizeFilter: args.resizeFilter ?? 'lanczos3',
       requireSquare: args.requireSquare ?? false, backend: backend.description, G_kwargs, D_kwargs,
+      metrics: args.metrics ?? [], metricsNum: args.metricsNum ?? 1000, inception: args.inception ?? null,
     };
   }
+  o.metrics ??= [];
+  o.metricsNum ??= 1000;
+  o.inception ??= null;
   validateOptions(o);
+  // Metrics need the Inception weights: fail before any training if they are missing.
+  const inception = o.metrics.includes('fid') ? new InceptionV3(await loadInceptionWeights(o.inception)) : null;
 
   // ---- data (before creating the run directory: a bad folder must not leave an empty run behind)
   const G_kwargs = o.G_kwargs;
@@ -201,6 +215,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
   let tick = 0;
   let tickStartNimg = 0;
   const dispose = () => {
+    inception?.dispose();
     trainer.dispose();
     G.dispose(); D.dispose(); Gema.dispose();
   };
@@ -273,6 +288,14 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       await saveCheckpoint(file, config, { G: G.params, D: D.params, G_ema: Gema.params, opt_G: trainer.optG, opt_D: trainer.optD });
       lastSnapshot = file;
       await writeFakes(fakesName(trainer.curNimg));
+      if (inception) {
+        const ex = { protocol: 'nvidia' as const, batch: o.batch, cacheDir: cacheDir() };
+        const real = await folderFeatures(inception, o.data, ex);
+        const gen = await generatorFeatures(inception, Gema, { num: o.metricsNum, seed: o.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
+        const d = distances(real, gen, 'nvidia');
+        await fs.appendFile(path.join(o.runDir, 'metric-fid.jsonl'), JSON.stringify({ kimg: trainer.curNimg / 1000, snapshot: path.basename(file), fid: d.fid, kid: null, num: o.metricsNum, protocol: 'nvidia' }) + '\n');
+        log(`fid (nvidia, ${o.metricsNum} images): ${d.fid.toFixed(3)}`);
+      }
       return file;
     };
 

@@ -1,0 +1,101 @@
+// `stylegan-rlo fid` and `stylegan-rlo compare`.
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { initBackend, BACKEND_CHOICES } from '../backend.js';
+import { buildGenerator, loadNetwork } from '../io/network.js';
+import { cacheDir, progressReporter } from '../io/fetch.js';
+import { InceptionV3, FidProtocol } from '../metrics/inception.js';
+import { loadInceptionWeights, defaultInceptionPath } from '../metrics/weights.js';
+import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
+import { compareRuns, formatTable, writeComparison } from '../metrics/compare.js';
+import { ImageDataset } from '../io/dataset.js';
+import { resolveNetworkArg } from './generate.js';
+
+interface FidArgs { paths?: string[]; network?: string; data?: string; inception?: string; num: number; protocol: FidProtocol; kid: boolean; json: boolean; batch: number; seed: number; cache: boolean; backend: string }
+
+export const fidCommand: CommandModule<object, FidArgs> = {
+  command: 'fid [paths..]',
+  describe: 'FID (and KID) of a network against an image folder, or between two image folders',
+  builder: (y: Argv) => y
+    .positional('paths', { type: 'string', array: true, describe: 'Two image folders (as pytorch-fid\'s command line)' })
+    .option('network', { type: 'string', describe: 'Network to evaluate (with --data)' })
+    .option('data', { type: 'string', describe: 'Folder of real images' })
+    .option('inception', { type: 'string', describe: `pytorch-fid's pt_inception-2015-12-05-6726825d.pth (default ${defaultInceptionPath()})` })
+    .option('num', { type: 'number', default: 50000, describe: 'Generated images (50000 = fid50k)' })
+    .option('protocol', { choices: ['nvidia', 'pytorch-fid'] as const, default: 'nvidia' as FidProtocol, describe: 'nvidia = stylegan2-ada fid50k_full; pytorch-fid = pytorch-fid\'s preprocessing' })
+    .option('kid', { type: 'boolean', default: false, describe: 'Also compute KID (100 subsets of at most 1000)' })
+    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' })
+    .option('batch', { type: 'number', default: 16, describe: 'Images per Inception batch' })
+    .option('seed', { type: 'number', default: 0, describe: 'Seed of the generated latents' })
+    .option('cache', { type: 'boolean', default: true, describe: 'Cache real-image features (--no-cache to recompute)' })
+    .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
+    .example('$0 fid --network runs/00001-samples-rooted-k2/network-snapshot-0001.500.safetensors --data samples/ --num 10000', '')
+    .example('$0 fid real/ fake/ --protocol pytorch-fid', 'Two folders, as pytorch-fid does') as unknown as Argv<FidArgs>,
+  handler: async (a: ArgumentsCamelCase<FidArgs>) => {
+    const paths = a.paths ?? [];
+    if (paths.length && (a.network || a.data)) throw new Error('give either two folders or --network with --data, not both');
+    if (!paths.length && !(a.network && a.data)) throw new Error('give two image folders, or --network and --data');
+    if (paths.length && paths.length !== 2) throw new Error(`fid takes exactly two folders, got ${paths.length}`);
+    await initBackend(a.backend);
+    const net = new InceptionV3(await loadInceptionWeights(a.inception ?? null));
+    const ex = { protocol: a.protocol, batch: a.batch, cacheDir: a.cache ? cacheDir() : null };
+    try {
+      let real, gen;
+      if (paths.length) {
+        real = await folderFeatures(net, paths[0], { ...ex, progress: progressReporter(`features ${paths[0]}`) });
+        gen = await folderFeatures(net, paths[1], { ...ex, progress: progressReporter(`features ${paths[1]}`) });
+      } else {
+        const loaded = await loadNetwork(await resolveNetworkArg(a.network!));
+        const G = buildGenerator(loaded);
+        real = await folderFeatures(net, a.data!, { ...ex, progress: progressReporter(`features ${a.data}`) });
+        let labels: ((n: number, rng: import('../rng.js').Rng) => import('@tensorflow/tfjs').Tensor2D | null) | undefined;
+        if (G.cDim > 0) {
+          const ds = await ImageDataset.load(a.data!, { resolution: G.imgResolution, channels: G.imgChannels as 1 | 3, cDim: G.cDim });
+          labels = (n, rng) => ds.randomLabels(n, rng);
+        }
+        try {
+          gen = await generatorFeatures(net, G, { num: a.num, seed: a.seed, labels }, { ...ex, progress: progressReporter(`generated ${a.num}`) });
+        } finally {
+          G.dispose();
+        }
+      }
+      const d = distances(real, gen, a.protocol, a.kid, a.seed);
+      if (a.json) process.stdout.write(JSON.stringify(d) + '\n');
+      else process.stdout.write(`FID ${d.fid.toFixed(4)}${d.kid !== null ? `  KID ${d.kid.toFixed(6)}` : ''}  (${a.protocol} protocol, ${d.n1} real vs ${d.n2} ${paths.length ? 'images' : 'generated'})\n`);
+    } finally {
+      net.dispose();
+    }
+  },
+};
+
+interface CompareArgs { runs: string[]; inception?: string; num: number; protocol: FidProtocol; kid: boolean; out: string; force: boolean; start: boolean; batch: number; seed: number; backend: string; json: boolean }
+
+export const compareCommand: CommandModule<object, CompareArgs> = {
+  command: 'compare <runs..>',
+  describe: 'FID (and KID) over the snapshots of several runs: table, CSV/JSON and a plot',
+  builder: (y: Argv) => y
+    .positional('runs', { type: 'string', array: true, demandOption: true, describe: 'Run directories (e.g. one rooted, one logistic)' })
+    .option('inception', { type: 'string', describe: `pytorch-fid's Inception weights (default ${defaultInceptionPath()})` })
+    .option('num', { type: 'number', default: 5000, describe: 'Generated images per snapshot' })
+    .option('protocol', { choices: ['nvidia', 'pytorch-fid'] as const, default: 'nvidia' as FidProtocol, describe: 'FID protocol' })
+    .option('kid', { type: 'boolean', default: false, describe: 'Also compute KID' })
+    .option('start', { type: 'boolean', default: true, describe: 'Include the network each run started from as kimg 0' })
+    .option('out', { type: 'string', default: 'compare', describe: 'Folder for compare.csv, compare.json, fid.svg, fid.png' })
+    .option('force', { type: 'boolean', default: false, describe: 'Replace existing output files' })
+    .option('json', { type: 'boolean', default: false, describe: 'Print the rows as JSON instead of a table' })
+    .option('batch', { type: 'number', default: 16, describe: 'Images per Inception batch' })
+    .option('seed', { type: 'number', default: 0, describe: 'Seed of the generated latents (same for every snapshot)' })
+    .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
+    .example('$0 compare runs/00000-samples-rooted-k2 runs/00001-samples-logistic --num 2000 --out cmp/', '') as unknown as Argv<CompareArgs>,
+  handler: async (a: ArgumentsCamelCase<CompareArgs>) => {
+    await initBackend(a.backend);
+    const net = new InceptionV3(await loadInceptionWeights(a.inception ?? null));
+    try {
+      const rows = await compareRuns(a.runs, net, { protocol: a.protocol, num: a.num, kid: a.kid, seed: a.seed, batch: a.batch, cacheDir: cacheDir(), includeStart: a.start });
+      const files = await writeComparison(rows, a.out, a.force);
+      process.stdout.write((a.json ? JSON.stringify(rows, null, 2) : formatTable(rows)) + '\n');
+      process.stderr.write(`wrote ${files.join(', ')}\n`);
+    } finally {
+      net.dispose();
+    }
+  },
+};

@@ -1,0 +1,176 @@
+// FID/KID of generators and image folders: batched, streamed feature extraction with progress,
+// folder features cached by content (paths, sizes, mtimes), protocol and limit.
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import { listImages } from '../io/dataset.js';
+import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { Generator } from '../networks/generator.js';
+import { Rng } from '../rng.js';
+import { toUint8Generate } from '../generate.js';
+import { frechetDistanceFromFeatures, kernelInceptionDistance, kidSubsets } from './fid.js';
+import { FidProtocol, imageFeatures, InceptionV3 } from './inception.js';
+
+export const FEATURE_DIM = 2048;
+
+export interface Features { data: Float32Array; n: number }
+
+export interface ExtractOptions {
+  protocol: FidProtocol;
+  batch?: number;                                   // images per Inception forward pass (default 16)
+  max?: number;                                     // use at most this many images
+  progress?: (done: number, total: number) => void;
+  cacheDir?: string | null;                         // folder feature cache (null = off)
+}
+
+/** Decodes an image file to RGB u8 at its own size, as pytorch-fid's convert('RGB') does (alpha dropped). */
+async function readRgb(file: string): Promise<{ px: Uint8Array; w: number; h: number }> {
+  const { data, info } = await sharp(file, { failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  let px = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  if (info.channels === 1) {
+    const rgb = new Uint8Array(info.width * info.height * 3);
+    for (let i = 0; i < info.width * info.height; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i];
+    px = rgb;
+  }
+  return { px, w: info.width, h: info.height };
+}
+
+async function folderKey(files: string[], o: ExtractOptions): Promise<string> {
+  const h = createHash('sha256');
+  h.update(`v1|${o.protocol}|${o.max ?? 'all'}|`);
+  for (const f of files) {
+    const st = await fs.stat(f);
+    h.update(`${path.resolve(f)}|${st.size}|${st.mtimeMs}\n`);
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+/** Features of every image in a folder (recursively), in sorted order. */
+export async function folderFeatures(net: InceptionV3, folder: string, o: ExtractOptions): Promise<Features> {
+  const st = await fs.stat(folder).catch(() => null);
+  if (!st?.isDirectory()) throw new Error(`image folder ${folder} does not exist`);
+  let files = await listImages(folder);
+  if (o.max !== undefined) files = files.slice(0, o.max);
+  if (files.length < 2) throw new Error(`image folder ${folder} has ${files.length} images; FID needs at least 2`);
+  const cacheFile = o.cacheDir ? path.join(o.cacheDir, 'fid-features', `${await folderKey(files, o)}.safetensors`) : null;
+  if (cacheFile) {
+    const hit = await readSafetensors(cacheFile).catch(() => null);
+    const t = hit?.tensors.get('features');
+    if (t && t.shape[1] === FEATURE_DIM) return { data: t.data as Float32Array, n: t.shape[0] };
+  }
+  const batch = o.batch ?? 16;
+  const out = new Float32Array(files.length * FEATURE_DIM);
+  let done = 0;
+  let group: { px: Uint8Array; w: number; h: number }[] = [];
+  const flush = async () => {
+    if (!group.length) return;
+    const { w, h } = group[0];
+    const u8 = new Uint8Array(group.length * w * h * 3);
+    group.forEach((g, i) => u8.set(g.px, i * w * h * 3));
+    out.set(await imageFeatures(net, u8, group.length, h, w, 3, o.protocol), done * FEATURE_DIM);
+    done += group.length;
+    group = [];
+    o.progress?.(done, files.length);
+  };
+  for (const f of files) {
+    let img;
+    try {
+      img = await readRgb(f);
+    } catch (e) {
+      throw new Error(`cannot read image ${f}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    if (group.length && (group.length >= batch || img.w !== group[0].w || img.h !== group[0].h)) await flush();
+    group.push(img);
+  }
+  await flush();
+  if (cacheFile) {
+    await fs.mkdir(path.dirname(cacheFile), { recursive: true });
+    await writeFileAtomic(cacheFile, serializeSafetensors(new Map([['features', { shape: [files.length, FEATURE_DIM], data: out }]]), { folder: path.resolve(folder), protocol: o.protocol }), { overwrite: true });
+  }
+  return { data: out, n: files.length };
+}
+
+export interface GeneratorSampling {
+  num: number;                         // images to generate
+  seed?: number;                       // seed of the latent stream
+  labels?: (n: number, rng: Rng) => tf.Tensor2D | null; // class labels for conditional networks
+  truncationPsi?: number;
+}
+
+/**
+ * Features of `num` generated images (random z from the seeded stream, random noise, quantized to
+ * uint8 as upstream's metric code does before the Inception network).
+ */
+export async function generatorFeatures(net: InceptionV3, G: Generator, s: GeneratorSampling, o: ExtractOptions): Promise<Features> {
+  if (s.num < 2) throw new Error(`--num ${s.num}: FID needs at least 2 images`);
+  const batch = o.batch ?? 16;
+  const rng = new Rng(`fid-${s.seed ?? 0}`);
+  const out = new Float32Array(s.num * FEATURE_DIM);
+  const r = G.imgResolution;
+  for (let i = 0; i < s.num; i += batch) {
+    const m = Math.min(batch, s.num - i);
+    const img = tf.tidy(() => {
+      const z = rng.normal([m, G.zDim]);
+      const c = s.labels ? s.labels(m, rng) : null;
+      return G.apply(z, c, { noise_mode: 'random', rng, truncation_psi: s.truncationPsi ?? 1 });
+    });
+    const u8 = toUint8Generate(await img.data());
+    img.dispose();
+    out.set(await imageFeatures(net, u8, m, r, r, G.imgChannels, o.protocol), i * FEATURE_DIM);
+    o.progress?.(i + m, s.num);
+  }
+  return { data: out, n: s.num };
+}
+
+export interface DistanceResult {
+  fid: number;
+  kid: number | null;
+  protocol: FidProtocol;
+  n1: number;
+  n2: number;
+}
+
+/**
+ * FID (covariance / N for nvidia, / (N-1) for pytorch-fid) and optionally KID (upstream
+ * defaults: 100 subsets of at most 1000) between real and generated features.
+ */
+export function distances(real: Features, gen: Features, protocol: FidProtocol, kid = false, seed = 0): DistanceResult {
+  const ddof = protocol === 'nvidia' ? 0 : 1;
+  const fid = frechetDistanceFromFeatures(real.data, real.n, gen.data, gen.n, FEATURE_DIM, ddof);
+  let k: number | null = null;
+  if (kid) {
+    const r = new Rng(`kid-${seed}`);
+    const subsets = kidSubsets(real.n, gen.n, 100, 1000, () => r.next());
+    k = kidWithMatmul(real, gen, subsets);
+  }
+  return { fid, kid: k, protocol, n1: real.n, n2: gen.n };
+}
+
+/** KID with the Gram matrices from tf.matMul (fast at 2048 dims); sums in float64. */
+function kidWithMatmul(real: Features, gen: Features, subsets: { gen: number[]; real: number[] }[]): number {
+  const m = subsets[0].gen.length;
+  if (m * m * FEATURE_DIM < 5e7) return kernelInceptionDistance(real.data, gen.data, FEATURE_DIM, subsets);
+  const R = tf.tensor2d(real.data, [real.n, FEATURE_DIM]), Gt = tf.tensor2d(gen.data, [gen.n, FEATURE_DIM]);
+  let t = 0;
+  for (const s of subsets) {
+    const [kxx, kyy, kxy] = tf.tidy(() => {
+      const x = tf.gather(Gt, tf.tensor1d(s.gen, 'int32')), y = tf.gather(R, tf.tensor1d(s.real, 'int32'));
+      const k = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b, false, true).div(FEATURE_DIM).add(1).pow(3);
+      return [k(x as tf.Tensor2D, x as tf.Tensor2D), k(y as tf.Tensor2D, y as tf.Tensor2D), k(x as tf.Tensor2D, y as tf.Tensor2D)];
+    });
+    const [a, b, c] = [kxx.dataSync(), kyy.dataSync(), kxy.dataSync()];
+    let sa = 0, ta = 0, sb = 0;
+    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
+      sa += a[i * m + j] + b[i * m + j];
+      sb += c[i * m + j];
+      if (i === j) ta += a[i * m + j] + b[i * m + j];
+    }
+    t += (sa - ta) / (m - 1) - (2 * sb) / m;
+    tf.dispose([kxx, kyy, kxy]);
+  }
+  tf.dispose([R, Gt]);
+  return t / subsets.length / m;
+}

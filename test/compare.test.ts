@@ -1,0 +1,101 @@
+// fid and compare with the fixture Inception network (closed-form weights, test/inception.test.ts):
+// two tiny runs (rooted and logistic) from the tiny16 network; the table, CSV and plot must agree
+// with FIDs computed directly; `finetune --metrics fid` records the same value compare reports.
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { PNG } from 'pngjs';
+import { finetune } from '../src/train/run.js';
+import { InceptionV3 } from '../src/metrics/inception.js';
+import { distances, folderFeatures, generatorFeatures } from '../src/metrics/evaluate.js';
+import { compareRuns, PLOT_COLORS, toCsv, writeComparison, formatTable } from '../src/metrics/compare.js';
+import { buildGenerator, loadNetwork } from '../src/io/network.js';
+import { serializeSafetensors } from '../src/io/safetensors.js';
+import { loadInceptionWeights } from '../src/metrics/weights.js';
+import { fixtureStateDict } from './inception_fixture.js';
+import { imageFolder, tempDir, tiny16Checkpoint } from './train_helpers.js';
+import { testBackend } from './helpers.js';
+
+let dir: string, weights: string, net: InceptionV3, runs: string[], data: string;
+const NUM = 2;
+
+before(async () => {
+  await testBackend();
+  dir = await tempDir('compare');
+  const sd = fixtureStateDict();
+  weights = path.join(dir, 'inception-fixture.safetensors');
+  await fs.writeFile(weights, serializeSafetensors(new Map([...sd].map(([k, v]) => [k, { shape: v.shape, data: v.data }]))));
+  net = new InceptionV3(await loadInceptionWeights(weights));
+  const ckpt = await tiny16Checkpoint(dir);
+  data = await imageFolder(path.join(dir, "data"), 4);
+  runs = [];
+  for (const loss of ['rooted', 'logistic'] as const) {
+    const r = await finetune({ data, network: ckpt, outdir: path.join(dir, 'runs'), loss, batch: 4, kimg: 0.008, tick: 0.008, snap: 1, grid: [2, 2], backend: 'cpu',
+      ...(loss === 'rooted' ? { metrics: ['fid'], metricsNum: NUM, inception: weights } : {}) }, { log: () => {} });
+    runs.push(r.runDir);
+  }
+});
+
+describe('compare', () => {
+  test('table, CSV and plot agree with direct FID computations', async () => {
+    const rows = await compareRuns(runs, net, { protocol: 'nvidia', num: NUM, seed: 0, cacheDir: null, includeStart: true, log: () => {} });
+    assert.equal(rows.length, 4); // start + one snapshot per run
+    const real = await folderFeatures(net, data, { protocol: 'nvidia', cacheDir: null });
+    for (const r of rows) {
+      const file = r.snapshot === 'start' ? path.join(dir, 'tiny16.safetensors') : path.join(dir, 'runs', r.run, r.snapshot);
+      const G = buildGenerator(await loadNetwork(file));
+      const d = distances(real, await generatorFeatures(net, G, { num: NUM, seed: 0 }, { protocol: 'nvidia' }), 'nvidia');
+      G.dispose();
+      assert.ok(Math.abs(d.fid - r.fid) <= 1e-9 * Math.abs(d.fid), `${r.run} ${r.snapshot}: ${r.fid} vs direct ${d.fid}`);
+      assert.ok(r.fid > 0);
+    }
+    assert.deepEqual(rows.map((r) => [r.loss, r.k, r.kimg]), [['rooted', 2, 0], ['rooted', 2, 0.008], ['logistic', null, 0], ['logistic', null, 0.008]]);
+    // The start rows are the same network and latents: the same FID.
+    assert.equal(rows[0].fid, rows[2].fid);
+
+    const table = formatTable(rows).split('\n');
+    assert.match(table[0], /run\s+loss\s+k\s+kimg\s+FID\s+KID/);
+    assert.equal(table.length, 2 + rows.length);
+    const csv = toCsv(rows).trim().split('\n');
+    assert.equal(csv[0], 'run,loss,k,kimg,snapshot,fid,kid,num,protocol');
+    assert.equal(Number(csv[2].split(',')[5]), rows[1].fid);
+
+    const out = path.join(dir, 'cmp');
+    const files = await writeComparison(rows, out);
+    assert.deepEqual(files.map((f) => path.basename(f)), ['compare.csv', 'compare.json', 'fid.svg', 'fid.png']);
+    const png = PNG.sync.read(await fs.readFile(path.join(out, 'fid.png')));
+    assert.deepEqual([png.width, png.height], [720, 420]);
+    const hasColor = (hex: string) => {
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+      for (let i = 0; i < png.data.length; i += 4) if (Math.abs(png.data[i] - r) < 8 && Math.abs(png.data[i + 1] - g) < 8 && Math.abs(png.data[i + 2] - b) < 8) return true;
+      return false;
+    };
+    assert.ok(hasColor(PLOT_COLORS[0]) && hasColor(PLOT_COLORS[1]), 'one line color per run');
+    await assert.rejects(writeComparison(rows, out), /compare\.csv already exists; use --force/);
+  });
+
+  test('finetune --metrics fid records the FID that compare reports', async () => {
+    const rec = (await fs.readFile(path.join(runs[0], 'metric-fid.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rec.length, 1);
+    const rows = await compareRuns([runs[0]], net, { protocol: 'nvidia', num: NUM, cacheDir: null, log: () => {} });
+    assert.equal(rows[0].fid, rec[0].fid); // read back, not recomputed
+  });
+
+  test('CLI: fid of two folders, compare writes its files, missing weights are explained', async () => {
+    const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args, '--backend', 'cpu'], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_CACHE: path.join(dir, 'cache') } });
+    const other = await imageFolder(path.join(dir, 'other'), 3, { width: 24, height: 24 });
+    const r = cli('fid', data, other, '--inception', weights, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const d = JSON.parse(r.stdout);
+    const direct = distances(await folderFeatures(net, data, { protocol: 'nvidia', cacheDir: null }), await folderFeatures(net, other, { protocol: 'nvidia', cacheDir: null }), 'nvidia');
+    assert.ok(Math.abs(d.fid - direct.fid) <= 1e-9 * direct.fid);
+    const c = cli('compare', ...runs, '--inception', weights, '--num', String(NUM), '--out', path.join(dir, 'cmp-cli'));
+    assert.equal(c.status, 0, c.stderr);
+    assert.match(c.stdout, /rooted\s+2\s+0\.008/);
+    const missing = cli('fid', data, other, '--inception', path.join(dir, 'nope.pth'));
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /FID needs the Inception weights pt_inception-2015-12-05-6726825d\.pth .* download https:\/\/github\.com\/mseitzer\/pytorch-fid/);
+  });
+});
