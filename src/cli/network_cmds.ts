@@ -19,17 +19,24 @@ export const infoCommand: CommandModule<object, { network: string; json: boolean
   },
 };
 
-export const convertCommand: CommandModule<object, { source: string; dest: string; force: boolean }> = {
+type ConvertArgs = { source: string; dest: string; force: boolean; networks: string };
+
+export const convertCommand: CommandModule<object, ConvertArgs> = {
   command: 'convert <source> <dest>',
   describe: 'Convert an official network pickle (PyTorch or TensorFlow) to a stylegan-rlo checkpoint',
   builder: (y: Argv) => y
     .positional('source', { type: 'string', demandOption: true, describe: 'Network pickle or checkpoint' })
     .positional('dest', { type: 'string', demandOption: true, describe: 'Output .safetensors checkpoint' })
     .option('force', { type: 'boolean', default: false, describe: 'Replace dest if it exists' })
-    .example('$0 convert ffhq.pkl ffhq.safetensors', '') as unknown as Argv<{ source: string; dest: string; force: boolean }>,
-  handler: async (a: ArgumentsCamelCase<{ source: string; dest: string; force: boolean }>) => {
+    .option('networks', { type: 'string', default: 'G,D,G_ema', describe: 'Which networks to keep, e.g. G_ema,D for a smaller file to fine-tune from' })
+    .example('$0 convert ffhq.pkl ffhq.safetensors', '')
+    .example('$0 convert runs/00000-x/network-snapshot-0100.000.safetensors model.safetensors --networks G_ema,D', 'Export a snapshot without optimizer state') as unknown as Argv<ConvertArgs>,
+  handler: async (a: ArgumentsCamelCase<ConvertArgs>) => {
     await initBackend(process.env.STYLEGAN_RLO_BACKEND ?? 'cpu', false);
-    const info = await convertNetwork(a.source, a.dest, a.force).catch((e: Error) => {
+    const parts = a.networks.split(',').map((s) => s.trim());
+    const bad = parts.filter((p) => !['G', 'D', 'G_ema'].includes(p));
+    if (bad.length || !parts.length) throw new Error(`--networks ${a.networks}: choose from G, D, G_ema`);
+    const info = await convertNetwork(a.source, a.dest, a.force, parts as ('G' | 'D' | 'G_ema')[]).catch((e: Error) => {
       throw new Error(e.message.includes('already exists') ? `${a.dest} already exists; use --force to replace it` : e.message);
     });
     process.stdout.write(`${a.source} -> ${a.dest}\n${formatInfo(info)}\n`);

@@ -57,11 +57,11 @@ export function formatInfo(i: NetworkInfo): string {
 }
 
 /** Converts any network file to our checkpoint format (networks only, no training state). */
-export async function convertNetwork(src: string, dst: string, overwrite = false): Promise<NetworkInfo> {
+export async function convertNetwork(src: string, dst: string, overwrite = false, parts: ('G' | 'D' | 'G_ema')[] = ['G', 'D', 'G_ema']): Promise<NetworkInfo> {
   const net = await loadNetwork(src);
-  const G = net.G ? buildGenerator(net, 'G') : null;
-  const Ge = net.G_ema ? buildGenerator(net, 'G_ema') : null;
-  const D = net.D ? buildDiscriminator(net) : null;
+  const G = net.G && parts.includes('G') ? buildGenerator(net, 'G') : null;
+  const Ge = net.G_ema && parts.includes('G_ema') ? buildGenerator(net, 'G_ema') : null;
+  const D = net.D && parts.includes('D') ? buildDiscriminator(net) : null;
   try {
     await saveCheckpoint(dst, { format: 'stylegan-rlo', version: 1, G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs },
       { G: G?.params, D: D?.params, G_ema: Ge?.params }, { overwrite });
