@@ -33,6 +33,52 @@ function arg(name: string, def?: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : def;
 }
 
+/** FID Inception-v3 throughput on random-valued weights of the real shapes (timing only). */
+async function inceptionSpeed(reps: number): Promise<number> {
+  const { InceptionV3 } = await import('../src/metrics/inception.js');
+  const shapes = inceptionShapes();
+  const rng = new Rng('inception-bench');
+  const sd = new Map(shapes.map(([k, s]) => {
+    const n = s.reduce((a, b) => a * b, 1);
+    const data = k.endsWith('running_var') || k.endsWith('bn.weight') ? new Float32Array(n).fill(1) : rng.normalArray(n).map((v) => v * 0.05);
+    return [k, { shape: s, data }] as const;
+  }));
+  const net = new InceptionV3(sd);
+  const x = tf.randomUniform([16, 299, 299, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
+  net.features(x).dispose();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    const f = net.features(x);
+    await f.data();
+    f.dispose();
+    times.push(performance.now() - t0);
+  }
+  tf.dispose(x);
+  net.dispose();
+  return 16 / (median(times) / 1000);
+}
+
+/** State-dict names and shapes of pytorch-fid's Inception (convs and their batch norms). */
+function inceptionShapes(): [string, number[]][] {
+  const convs: [string, number, number, number, number][] = [
+    ['Conv2d_1a_3x3', 3, 32, 3, 3], ['Conv2d_2a_3x3', 32, 32, 3, 3], ['Conv2d_2b_3x3', 32, 64, 3, 3], ['Conv2d_3b_1x1', 64, 80, 1, 1], ['Conv2d_4a_3x3', 80, 192, 3, 3]];
+  const A = (m: string, cin: number, pool: number) => convs.push([`${m}.branch1x1`, cin, 64, 1, 1], [`${m}.branch5x5_1`, cin, 48, 1, 1], [`${m}.branch5x5_2`, 48, 64, 5, 5],
+    [`${m}.branch3x3dbl_1`, cin, 64, 1, 1], [`${m}.branch3x3dbl_2`, 64, 96, 3, 3], [`${m}.branch3x3dbl_3`, 96, 96, 3, 3], [`${m}.branch_pool`, cin, pool, 1, 1]);
+  A('Mixed_5b', 192, 32); A('Mixed_5c', 256, 64); A('Mixed_5d', 288, 64);
+  convs.push(['Mixed_6a.branch3x3', 288, 384, 3, 3], ['Mixed_6a.branch3x3dbl_1', 288, 64, 1, 1], ['Mixed_6a.branch3x3dbl_2', 64, 96, 3, 3], ['Mixed_6a.branch3x3dbl_3', 96, 96, 3, 3]);
+  const C = (m: string, c7: number) => convs.push([`${m}.branch1x1`, 768, 192, 1, 1], [`${m}.branch7x7_1`, 768, c7, 1, 1], [`${m}.branch7x7_2`, c7, c7, 1, 7], [`${m}.branch7x7_3`, c7, 192, 7, 1],
+    [`${m}.branch7x7dbl_1`, 768, c7, 1, 1], [`${m}.branch7x7dbl_2`, c7, c7, 7, 1], [`${m}.branch7x7dbl_3`, c7, c7, 1, 7], [`${m}.branch7x7dbl_4`, c7, c7, 7, 1], [`${m}.branch7x7dbl_5`, c7, 192, 1, 7],
+    [`${m}.branch_pool`, 768, 192, 1, 1]);
+  C('Mixed_6b', 128); C('Mixed_6c', 160); C('Mixed_6d', 160); C('Mixed_6e', 192);
+  convs.push(['Mixed_7a.branch3x3_1', 768, 192, 1, 1], ['Mixed_7a.branch3x3_2', 192, 320, 3, 3], ['Mixed_7a.branch7x7x3_1', 768, 192, 1, 1], ['Mixed_7a.branch7x7x3_2', 192, 192, 1, 7],
+    ['Mixed_7a.branch7x7x3_3', 192, 192, 7, 1], ['Mixed_7a.branch7x7x3_4', 192, 192, 3, 3]);
+  const E = (m: string, cin: number) => convs.push([`${m}.branch1x1`, cin, 320, 1, 1], [`${m}.branch3x3_1`, cin, 384, 1, 1], [`${m}.branch3x3_2a`, 384, 384, 1, 3], [`${m}.branch3x3_2b`, 384, 384, 3, 1],
+    [`${m}.branch3x3dbl_1`, cin, 448, 1, 1], [`${m}.branch3x3dbl_2`, 448, 384, 3, 3], [`${m}.branch3x3dbl_3a`, 384, 384, 1, 3], [`${m}.branch3x3dbl_3b`, 384, 384, 3, 1], [`${m}.branch_pool`, cin, 192, 1, 1]);
+  E('Mixed_7b', 1280); E('Mixed_7c', 2048);
+  return convs.flatMap(([n, i, o, kh, kw]) => [[`${n}.conv.weight`, [o, i, kh, kw]], [`${n}.bn.weight`, [o]], [`${n}.bn.bias`, [o]], [`${n}.bn.running_mean`, [o]], [`${n}.bn.running_var`, [o]]] as [string, number[]][]);
+}
+
 function median(a: number[]): number {
   const s = [...a].sort((x, y) => x - y);
   return s[Math.floor(s.length / 2)];
@@ -86,7 +132,7 @@ async function main() {
   const result = {
     config: name, batch: cfg.batch, iters, backend: backend.description, native: nativeStatus().loaded ? nativeStatus().detail : null,
     phasesMs: ph, msPerIter, secPerKimg: (msPerIter / 1000) * (1000 / cfg.batch), gInferImgPerSec: gInfer,
-    inceptionImgPerSec: null as number | null, // the FID network is not ported yet
+    inceptionImgPerSec: await inceptionSpeed(Math.max(iters, 2)),
     pytorch: cfg.pytorch ?? null,
     memory: { numTensors: tf.memory().numTensors, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20) },
   };
@@ -100,7 +146,7 @@ async function main() {
     console.log(`  per iteration (Gmain + Dmain + Greg/4 + Dreg/16): ${msPerIter.toFixed(0)} ms${vs('msPerIter', msPerIter)}`);
     console.log(`  ${result.secPerKimg.toFixed(1)} sec/kimg`);
     console.log(`  G inference: ${gInfer.toFixed(1)} images/s${py ? ` (PyTorch ${py.gInferImgPerSec.toFixed(1)})` : ''}`);
-    console.log('  Inception: not available yet');
+    console.log(`  Inception (299x299, batch 16): ${result.inceptionImgPerSec.toFixed(1)} images/s${py ? ` (PyTorch ${py.inceptionImgPerSec.toFixed(1)})` : ''}`);
   }
   trainer.dispose();
   tf.dispose([z, reals.img]);

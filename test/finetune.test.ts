@@ -133,6 +133,36 @@ describe('finetune', () => {
   });
 });
 
+describe('finetune control', () => {
+  test('SIGTERM: finishes the iteration, writes a snapshot, exits 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const rd = path.join(dir, 'sigterm');
+    const child = spawn(process.execPath, [path.resolve('dist/src/cli/main.js'), 'finetune', '--network', ckpt, '--data', data, '--run-dir', rd,
+      '--batch', '4', '--kimg', '100', '--tick', '0.004', '--snap', '1000', '--backend', 'cpu'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '', out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    await new Promise<void>((resolve) => child.stderr.on('data', (d) => { err += d; if (/tick 1 /.test(err)) resolve(); }));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0, err);
+    assert.match(err, /SIGTERM: finishing this iteration, saving a snapshot/);
+    const res = JSON.parse(out.trim());
+    assert.equal(res.stopped, 'requested');
+    assert.ok((await fs.readdir(rd)).some((f) => f.startsWith('network-snapshot-')));
+    const snap = await loadNetwork(res.snapshot);
+    assert.ok(snap.training, 'the snapshot can be resumed');
+  });
+
+  test('Freeze-D: the first N discriminator layers are not trained', async () => {
+    const r = await finetune(base({ freezed: 2, kimg: 0.008, runDir: path.join(dir, 'freezed') }), quiet);
+    const before = await loadNetwork(ckpt);
+    const after = await loadNetwork(r.lastSnapshot!);
+    const same = (k: string) => Array.from(after.D!.get(k)!.data).every((v, i) => v === before.D!.get(k)!.data[i]);
+    assert.ok(same('b16.fromrgb.weight') && same('b16.conv0.weight'), 'frozen layers unchanged');
+    assert.ok(!same('b16.conv1.weight') && !same('b4.fc.weight'), 'later layers trained');
+  });
+});
+
 describe('finetune bad input', () => {
   const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
 
