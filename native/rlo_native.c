@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <omp.h>
 #include <math.h>
+#include <stdbool.h>
 
 // Rows of the im2col matrix per chunk: bounds the scratch buffer (rows * K floats).
 #define CHUNK_FLOATS (8 * 1024 * 1024)
@@ -574,6 +575,46 @@ static napi_value gather(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// pool2d(x, geom, isMax, out): 2-D max or average pooling, NHWC; padded positions are skipped
+// (TF semantics: the average counts valid inputs only, like torch's count_include_pad=False).
+static napi_value pool2d(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  ConvGeom g;
+  float *x, *out;
+  size_t lx, lo;
+  bool isMax = false;
+  if (argc != 4 || !get_f32(env, argv[0], &x, &lx) || !get_geom(env, argv[1], &g) || napi_get_value_bool(env, argv[2], &isMax) != napi_ok || !get_f32(env, argv[3], &out, &lo)) return NULL;
+  const int C = g.c;
+  if (!check_len(env, lx, (size_t)g.n * g.h * g.w * C, "x") || !check_len(env, lo, (size_t)g.n * g.oh * g.ow * C, "output")) return NULL;
+  const int64_t rows = (int64_t)g.n * g.oh;
+  #pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t img = r / g.oh;
+    const int oy = (int)(r % g.oh);
+    for (int ox = 0; ox < g.ow; ox++) {
+      float* d = out + (r * g.ow + ox) * C;
+      for (int ci = 0; ci < C; ci++) d[ci] = isMax ? -INFINITY : 0.f;
+      int count = 0;
+      for (int ky = 0; ky < g.kh; ky++) {
+        const int iy = oy * g.sh - g.pt + ky * g.dh;
+        if (iy < 0 || iy >= g.h) continue;
+        for (int kx = 0; kx < g.kw; kx++) {
+          const int ix = ox * g.sw - g.pl + kx * g.dw;
+          if (ix < 0 || ix >= g.w) continue;
+          const float* s = x + ((img * g.h + iy) * (int64_t)g.w + ix) * C;
+          if (isMax) { for (int ci = 0; ci < C; ci++) if (s[ci] > d[ci] || s[ci] != s[ci]) d[ci] = s[ci]; }
+          else { for (int ci = 0; ci < C; ci++) d[ci] += s[ci]; }
+          count++;
+        }
+      }
+      if (!isMax) { const float inv = count ? 1.f / count : 0.f; for (int ci = 0; ci < C; ci++) d[ci] *= inv; }
+    }
+  }
+  return NULL;
+}
+
 static napi_value info_fn(napi_env env, napi_callback_info info) {
   (void)info;
   const dnnl_version_t* v = dnnl_version();
@@ -605,6 +646,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
     {"reduceSum", NULL, reduce_sum, NULL, NULL, NULL, napi_default, NULL},
     {"gather", NULL, gather, NULL, NULL, NULL, napi_default, NULL},
+    {"pool2d", NULL, pool2d, NULL, NULL, NULL, napi_default, NULL},
     {"info", NULL, info_fn, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };

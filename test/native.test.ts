@@ -111,6 +111,14 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
     });
   });
 
+  test('max and average pooling (same/valid, stride 1 and 2; averages count valid inputs only)', async () => {
+    await same('pool', () => {
+      const x = r([2, 9, 8, 5], 60);
+      return [tf.avgPool(x as tf.Tensor4D, 3, 1, 'same'), tf.avgPool(x as tf.Tensor4D, 3, 2, 'valid'), tf.maxPool(x as tf.Tensor4D, 3, 2, 'valid'),
+        tf.maxPool(x as tf.Tensor4D, 3, 1, 'same'), tf.avgPool(x as tf.Tensor4D, [2, 3], [2, 1], 'same')];
+    });
+  });
+
   test('fused biasAct and upfirdn2d equal the composed-op path (values and gradients)', async () => {
     const { biasAct } = await import('../src/ops/bias_act.js');
     const { upfirdn2d, setupFilter } = await import('../src/ops/upfirdn2d.js');

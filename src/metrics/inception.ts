@@ -7,6 +7,7 @@
 //     centers) -> (x-128)/128
 import * as tf from '@tensorflow/tfjs';
 import { NamedArray } from '../networks/params.js';
+import { BIAS_ACT_KERNEL } from '../ops/bias_act.js';
 
 export type FidProtocol = 'nvidia' | 'pytorch-fid';
 
@@ -44,7 +45,13 @@ class BasicConv {
   apply(x: tf.Tensor4D): tf.Tensor4D {
     const [ph, pw] = this.pad;
     const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] = ph || pw ? [[0, 0], [ph, ph], [pw, pw], [0, 0]] : 'valid';
-    return tf.relu(tf.conv2d(x, this.w, this.stride, pad).add(this.b)) as tf.Tensor4D;
+    const y = tf.conv2d(x, this.w, this.stride, pad);
+    if (tf.getKernel(BIAS_ACT_KERNEL, tf.getBackend())) {
+      // Inference only: one fused bias + relu pass, no gradient mask.
+      const out = tf.engine().runKernel(BIAS_ACT_KERNEL, { x: y, b: this.b }, { act: 'relu', alpha: 0, gain: 1, clamp: null, withMask: false } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      return out[0] as tf.Tensor4D;
+    }
+    return tf.relu(y.add(this.b)) as tf.Tensor4D;
   }
 
   dispose(): void { tf.dispose([this.w, this.b]); }

@@ -18,6 +18,7 @@ export interface NativeAddon {
   binary(op: number, a: Float32Array, b: Float32Array, params: number[], out: Float32Array): void;
   reduceSum(x: Float32Array, params: number[], out: Float32Array): void;
   gather(x: Float32Array, params: number[], out: Float32Array): void;
+  pool2d(x: Float32Array, geom: number[], isMax: boolean, out: Float32Array): void;
 }
 
 const ACT_CODES: Record<string, number> = { linear: 0, relu: 1, lrelu: 2 };
@@ -252,6 +253,18 @@ export function registerNativeKernels(addon: NativeAddon): void {
     addon.depthwiseConv2d(values(backend, x), values(backend, filter), geom(ci, true), out);
     return backend.makeTensorInfo(ci.outShape, 'float32', out);
   });
+
+  for (const [name, isMax] of [['AvgPool', false], ['MaxPool', true]] as const) {
+    override(name, ({ inputs, attrs }, backend) => {
+      const { x } = inputs;
+      if (!allFloat(x)) return null;
+      const a = attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: never; dimRoundingMode: never };
+      const ci = bu.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
+      const out = new Float32Array(ci.outShape.reduce((p, d) => p * d, 1));
+      addon.pool2d(values(backend, x), geom(ci, true), isMax, out);
+      return backend.makeTensorInfo(ci.outShape, 'float32', out);
+    });
+  }
 
   override('BatchMatMul', ({ inputs, attrs }, backend) => {
     const { a, b } = inputs;
