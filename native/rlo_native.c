@@ -83,6 +83,18 @@ static int sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha,
   return dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
 }
 
+// Parses (Float32Array a, Float32Array b, geometry, Float32Array out): the shape of every
+// convolution-style entry point. Returns 0 with an exception pending on bad arguments.
+typedef struct { float *a, *b, *out; size_t la, lb, lo; ConvGeom g; } ConvArgs;
+
+static int conv_args(napi_env env, napi_callback_info info, ConvArgs* c) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 4) { napi_throw_type_error(env, NULL, "rlo_native: expected 4 arguments"); return 0; }
+  return get_f32(env, argv[0], &c->a, &c->la) && get_f32(env, argv[1], &c->b, &c->lb) && get_geom(env, argv[2], &c->g) && get_f32(env, argv[3], &c->out, &c->lo);
+}
+
 // ---- im2col / col2im ---------------------------------------------------------------------
 
 // Rows [r0, r0+rows) of the im2col matrix (row = (img, oy, ox), col = (ky, kx, ci)).
@@ -172,13 +184,11 @@ fail:
 
 // conv2d(x, w, geom, out)
 static napi_value conv2d(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  ConvGeom g;
-  float *x, *w, *out;
-  size_t lx, lw, lo;
-  if (argc != 4 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &w, &lw) || !get_geom(env, argv[2], &g) || !get_f32(env, argv[3], &out, &lo)) return NULL;
+  ConvArgs c;
+  if (!conv_args(env, info, &c)) return NULL;
+  const ConvGeom g = c.g;
+  float *x = c.a, *w = c.b, *out = c.out;
+  const size_t lx = c.la, lw = c.lb, lo = c.lo;
   const int64_t M = (int64_t)g.n * g.oh * g.ow, K = (int64_t)g.kh * g.kw * g.c;
   if (!check_len(env, lx, (size_t)g.n * g.h * g.w * g.c, "x") || !check_len(env, lw, (size_t)(K * g.o), "filter") || !check_len(env, lo, (size_t)(M * g.o), "output")) return NULL;
   conv_forward(env, &g, x, w, out);
@@ -187,13 +197,11 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
 
 // conv2dBackpropInput(dy, w, geom, dx): dx = col2im(dy @ w^T)
 static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  ConvGeom g;
-  float *dy, *w, *dx;
-  size_t ldy, lw, ldx;
-  if (argc != 4 || !get_f32(env, argv[0], &dy, &ldy) || !get_f32(env, argv[1], &w, &lw) || !get_geom(env, argv[2], &g) || !get_f32(env, argv[3], &dx, &ldx)) return NULL;
+  ConvArgs c;
+  if (!conv_args(env, info, &c)) return NULL;
+  const ConvGeom g = c.g;
+  float *dy = c.a, *w = c.b, *dx = c.out;
+  const size_t ldy = c.la, lw = c.lb, ldx = c.lo;
   const int64_t M = (int64_t)g.n * g.oh * g.ow, K = (int64_t)g.kh * g.kw * g.c;
   if (!check_len(env, ldy, (size_t)(M * g.o), "dy") || !check_len(env, lw, (size_t)(K * g.o), "filter") || !check_len(env, ldx, (size_t)g.n * g.h * g.w * g.c, "dx")) return NULL;
   if (is_pointwise(&g)) {
@@ -236,13 +244,11 @@ fail:
 
 // conv2dBackpropFilter(x, dy, geom, dw): dw = im2col(x)^T @ dy
 static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  ConvGeom g;
-  float *x, *dy, *dw;
-  size_t lx, ldy, ldw;
-  if (argc != 4 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &dy, &ldy) || !get_geom(env, argv[2], &g) || !get_f32(env, argv[3], &dw, &ldw)) return NULL;
+  ConvArgs c;
+  if (!conv_args(env, info, &c)) return NULL;
+  const ConvGeom g = c.g;
+  float *x = c.a, *dy = c.b, *dw = c.out;
+  const size_t lx = c.la, ldy = c.lb, ldw = c.lo;
   const int64_t M = (int64_t)g.n * g.oh * g.ow, K = (int64_t)g.kh * g.kw * g.c;
   if (!check_len(env, lx, (size_t)g.n * g.h * g.w * g.c, "x") || !check_len(env, ldy, (size_t)(M * g.o), "dy") || !check_len(env, ldw, (size_t)(K * g.o), "dw")) return NULL;
   if (is_pointwise(&g)) {
@@ -268,13 +274,11 @@ fail:
 
 // depthwiseConv2d(x, f, geom, out) with channel multiplier 1: geom.o == geom.c, f [kh, kw, c].
 static napi_value depthwise_conv2d(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  ConvGeom g;
-  float *x, *f, *out;
-  size_t lx, lf, lo;
-  if (argc != 4 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &f, &lf) || !get_geom(env, argv[2], &g) || !get_f32(env, argv[3], &out, &lo)) return NULL;
+  ConvArgs c;
+  if (!conv_args(env, info, &c)) return NULL;
+  const ConvGeom g = c.g;
+  float *x = c.a, *f = c.b, *out = c.out;
+  const size_t lx = c.la, lf = c.lb, lo = c.lo;
   const int C = g.c;
   if (!check_len(env, lx, (size_t)g.n * g.h * g.w * C, "x") || !check_len(env, lf, (size_t)g.kh * g.kw * C, "filter") || !check_len(env, lo, (size_t)g.n * g.oh * g.ow * C, "output")) return NULL;
   const int64_t rows = (int64_t)g.n * g.oh;
@@ -429,6 +433,25 @@ static napi_value upfirdn2d(napi_env env, napi_callback_info info) {
 
 #define MAXR 8
 
+// Reads [rank, <lists> arrays of rank ints, <extra> ints] into p; returns the rank or 0 (an
+// exception is pending).
+static int get_ranked(napi_env env, napi_value arr, int lists, int extra, int* p, const char* what) {
+  uint32_t plen = 0;
+  if (napi_get_array_length(env, arr, &plen) != napi_ok || plen < 1 || plen > (uint32_t)(1 + lists * MAXR + extra) || !get_ints(env, arr, p, plen)) {
+    if (plen < 1 || plen > (uint32_t)(1 + lists * MAXR + extra)) napi_throw_range_error(env, NULL, what);
+    return 0;
+  }
+  const int rank = p[0];
+  if (rank < 1 || rank > MAXR || plen != (uint32_t)(1 + lists * rank + extra)) { napi_throw_range_error(env, NULL, what); return 0; }
+  return rank;
+}
+
+static int64_t shape_total(const int* shape, int rank) {
+  int64_t t = 1;
+  for (int i = 0; i < rank; i++) t *= shape[i];
+  return t;
+}
+
 // binary(op, a, b, [rank, shape[rank], aStrides[rank], bStrides[rank]], out): broadcasting
 // elementwise op over an (already collapsed) output shape; strides are 0 on broadcast axes.
 // op: 0 add, 1 sub, 2 mul, 3 div, 4 max, 5 min, 6 squared difference.
@@ -439,18 +462,14 @@ static napi_value binary(napi_env env, napi_callback_info info) {
   int op;
   float *a, *b, *out;
   size_t la, lb, lo;
-  uint32_t plen;
-  if (argc != 5 || napi_get_value_int32(env, argv[0], &op) != napi_ok || !get_f32(env, argv[1], &a, &la) || !get_f32(env, argv[2], &b, &lb)) return NULL;
-  napi_get_array_length(env, argv[3], &plen);
   int p[1 + 3 * MAXR];
-  if (plen < 1 || plen > 1 + 3 * MAXR || !get_ints(env, argv[3], p, plen) || !get_f32(env, argv[4], &out, &lo)) return NULL;
-  const int rank = p[0];
-  if (rank < 1 || rank > MAXR || plen != (uint32_t)(1 + 3 * rank)) { napi_throw_range_error(env, NULL, "rlo_native: binary rank"); return NULL; }
+  if (argc != 5 || napi_get_value_int32(env, argv[0], &op) != napi_ok || !get_f32(env, argv[1], &a, &la) || !get_f32(env, argv[2], &b, &lb)) return NULL;
+  const int rank = get_ranked(env, argv[3], 3, 0, p, "rlo_native: binary rank");
+  if (!rank || !get_f32(env, argv[4], &out, &lo)) return NULL;
   const int* shape = p + 1;
   const int* sa = p + 1 + rank;
   const int* sb = p + 1 + 2 * rank;
-  int64_t total = 1;
-  for (int i = 0; i < rank; i++) total *= shape[i];
+  const int64_t total = shape_total(shape, rank);
   if (!check_len(env, lo, (size_t)total, "output")) return NULL;
   const int64_t inner = shape[rank - 1];
   const int64_t outer = total / (inner ? inner : 1);
@@ -494,17 +513,13 @@ static napi_value reduce_sum(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *x, *out;
   size_t lx, lo;
-  uint32_t plen;
-  if (argc != 3 || !get_f32(env, argv[0], &x, &lx)) return NULL;
-  napi_get_array_length(env, argv[1], &plen);
   int p[1 + 2 * MAXR];
-  if (plen < 1 || plen > 1 + 2 * MAXR || !get_ints(env, argv[1], p, plen) || !get_f32(env, argv[2], &out, &lo)) return NULL;
-  const int rank = p[0];
-  if (rank < 1 || rank > MAXR || plen != (uint32_t)(1 + 2 * rank)) { napi_throw_range_error(env, NULL, "rlo_native: reduce rank"); return NULL; }
+  if (argc != 3 || !get_f32(env, argv[0], &x, &lx)) return NULL;
+  const int rank = get_ranked(env, argv[1], 2, 0, p, "rlo_native: reduce rank");
+  if (!rank || !get_f32(env, argv[2], &out, &lo)) return NULL;
   const int* shape = p + 1;
   const int* so = p + 1 + rank;
-  int64_t total = 1;
-  for (int i = 0; i < rank; i++) total *= shape[i];
+  const int64_t total = shape_total(shape, rank);
   if (!check_len(env, lx, (size_t)total, "x")) return NULL;
   double* acc = (double*)calloc(lo ? lo : 1, sizeof(double));
   if (!acc) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return NULL; }
@@ -542,19 +557,15 @@ static napi_value gather(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *x, *out;
   size_t lx, lo;
-  uint32_t plen;
-  if (argc != 3 || !get_f32(env, argv[0], &x, &lx)) return NULL;
-  napi_get_array_length(env, argv[1], &plen);
   int p[2 + 3 * MAXR];
-  if (plen < 2 || plen > 2 + 3 * MAXR || !get_ints(env, argv[1], p, plen) || !get_f32(env, argv[2], &out, &lo)) return NULL;
-  const int rank = p[0];
-  if (rank < 1 || rank > MAXR || plen != (uint32_t)(2 + 3 * rank)) { napi_throw_range_error(env, NULL, "rlo_native: gather rank"); return NULL; }
+  if (argc != 3 || !get_f32(env, argv[0], &x, &lx)) return NULL;
+  const int rank = get_ranked(env, argv[1], 3, 1, p, "rlo_native: gather rank");
+  if (!rank || !get_f32(env, argv[2], &out, &lo)) return NULL;
   const int* shape = p + 1;
   const int* st = p + 1 + rank;
   const int* md = p + 1 + 2 * rank;
   const int64_t base = p[1 + 3 * rank];
-  int64_t total = 1;
-  for (int i = 0; i < rank; i++) total *= shape[i];
+  const int64_t total = shape_total(shape, rank);
   if (!check_len(env, lo, (size_t)total, "output")) return NULL;
   const int64_t inner = shape[rank - 1];
   const int64_t outer = total / (inner ? inner : 1);
