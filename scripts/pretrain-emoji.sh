@@ -15,7 +15,7 @@ RUNS="$WORK/runs"
 
 RUN=$(ls -d "$RUNS"/*-pretrain-logistic 2>/dev/null | tail -n 1 || true)
 if [ -n "$RUN" ]; then
-  node dist/src/cli/main.js finetune --resume "$RUN" --kimg "$KIMG"
+  node dist/src/cli/main.js finetune --resume "$RUN" --kimg "$KIMG" --data "$DATA/pretrain"
 else
   node dist/src/cli/main.js finetune --data "$DATA/pretrain" --loss logistic --res 32 --cbase 2048 --cmax 64 \
     --zdim 64 --wdim 64 --map 2 --batch 16 --kimg "$KIMG" --tick 1 --snap 5 --mirror --seed 0 --outdir "$RUNS"
