@@ -100,11 +100,9 @@ export function restoreAdam(opt: Adam, store: ParamStore, tensors: Map<string, S
     for (const [k, mv] of opt.m) {
       const a = m.get(k), b = v.get(k);
       if (!a || !b) throw new Error(`checkpoint optimizer state ${prefix} lacks ${k}`);
-      const spec = store.specs.get(k)!;
       const shape = mv.shape;
       mv.assign(tf.tensor(toInternalArr(store, k, a), shape));
       opt.v.get(k)!.assign(tf.tensor(toInternalArr(store, k, b), shape));
-      void spec;
     }
     opt.t.assign(tf.scalar((t.data as Float32Array)[0]));
   });

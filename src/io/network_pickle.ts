@@ -7,6 +7,8 @@
 //   with numpy variables, mapped to upstream names and layouts as upstream's legacy converter does.
 import { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
 import { NamedArray } from '../networks/params.js';
+import { Generator } from '../networks/generator.js';
+import { Discriminator } from '../networks/discriminator.js';
 import type { LoadedNetwork } from './network.js';
 import { PyDict, PyGlobal, PyObject, Reducer, unpickle } from './pickle.js';
 import { torchReducers, TorchTensor } from './torch.js';
@@ -399,8 +401,6 @@ function tfDiscriminator(tf: TfNet, where: string, names: (cfg: DiscriminatorCon
 }
 
 // The names are those of the upstream state dict for the config: ask the network classes.
-import { Generator } from '../networks/generator.js';
-import { Discriminator } from '../networks/discriminator.js';
 
 function generatorNames(cfg: GeneratorConfig): string[] {
   const G = new Generator(cfg);

@@ -218,7 +218,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
     if (!isNhwc(a.dataFormat) || !allFloat(x, filter)) return null;
     const ci = bu.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
       a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-    const out = new Float32Array(ci.outShape.reduce((p, d) => p * d, 1));
+    const out = new Float32Array(size(ci.outShape));
     addon.conv2d(values(backend, x), values(backend, filter), geom(ci), out);
     return backend.makeTensorInfo(ci.outShape, 'float32', out);
   });
@@ -228,7 +228,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
     const a = attrs as { inputShape: [number, number, number, number]; strides: number | [number, number]; pad: never; dataFormat: string; dimRoundingMode: never };
     if (!isNhwc(a.dataFormat) || !allFloat(dy, filter)) return null;
     const ci = bu.computeConv2DInfo(a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-    const dx = new Float32Array(ci.inShape.reduce((p, d) => p * d, 1));
+    const dx = new Float32Array(size(ci.inShape));
     addon.conv2dBackpropInput(values(backend, dy), values(backend, filter), geom(ci), dx);
     return backend.makeTensorInfo(ci.inShape, 'float32', dx);
   });
@@ -238,7 +238,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
     const a = attrs as { filterShape: [number, number, number, number]; strides: number | [number, number]; pad: never; dataFormat: string; dimRoundingMode: never };
     if (!isNhwc(a.dataFormat) || !allFloat(x, dy)) return null;
     const ci = bu.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-    const dw = new Float32Array(a.filterShape.reduce((p, d) => p * d, 1));
+    const dw = new Float32Array(size(a.filterShape));
     addon.conv2dBackpropFilter(values(backend, x), values(backend, dy), geom(ci), dw);
     return backend.makeTensorInfo(a.filterShape, 'float32', dw);
   });
@@ -249,7 +249,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
     if (filter.shape[3] !== 1 || !allFloat(x, filter)) return null; // channel multiplier 1 only
     const ci = bu.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
       a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
-    const out = new Float32Array(ci.outShape.reduce((p, d) => p * d, 1));
+    const out = new Float32Array(size(ci.outShape));
     addon.depthwiseConv2d(values(backend, x), values(backend, filter), geom(ci, true), out);
     return backend.makeTensorInfo(ci.outShape, 'float32', out);
   });
@@ -260,7 +260,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       if (!allFloat(x)) return null;
       const a = attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: never; dimRoundingMode: never };
       const ci = bu.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
-      const out = new Float32Array(ci.outShape.reduce((p, d) => p * d, 1));
+      const out = new Float32Array(size(ci.outShape));
       addon.pool2d(values(backend, x), geom(ci, true), isMax, out);
       return backend.makeTensorInfo(ci.outShape, 'float32', out);
     });

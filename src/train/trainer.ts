@@ -181,11 +181,10 @@ export class Trainer {
     fakes: tf.Tensor4D | null): tf.Scalar {
     const o = this.opts;
     const { G, D } = this;
-    const runG = (z: tf.Tensor, c: tf.Tensor | null) => this.runG(z, c);
     const runD = (img: tf.Tensor4D, c: tf.Tensor | null) => D.apply(this.augment ? this.augment.apply(img, this.rng) : img, c);
 
     if (phase === 'Gmain') {
-      const { img } = runG(genZ, genC);
+      const { img } = this.runG(genZ, genC);
       const logits = runD(img, genC);
       const loss = generatorLoss(o.objective, logits);
       this.stats.report('Loss/scores/fake', logits);
