@@ -2,10 +2,10 @@
   "targets": [
     {
       "target_name": "rlo_native",
-      "sources": ["native/rlo_native.c"],
-      "cflags": ["-O3", "-fopenmp", "-std=c11"],
+      "sources": ["native/rlo_native.c", "native/gemm.c"],
+      "cflags": ["-O3", "-fopenmp", "-std=gnu11", "-ffp-contract=fast"],
       "ldflags": ["-fopenmp"],
-      "libraries": ["-ldnnl", "-lgomp", "-lm"]
+      "libraries": ["-lgomp", "-lm", "-ldl"]
     }
   ]
 }

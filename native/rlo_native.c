@@ -1,8 +1,8 @@
 // Native CPU kernels for stylegan-rlo: convolution (forward, input and filter gradients) as
-// im2col + oneDNN sgemm, and depthwise FIR filtering. NHWC activations, filters [kh, kw, in, out].
+// im2col + sgemm (gemm.c), and depthwise FIR filtering. NHWC activations, filters [kh, kw, in, out].
 // Registered as tfjs cpu-backend kernels by src/native/kernels.ts.
 #include <node_api.h>
-#include <dnnl.h>
+#include "gemm.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +80,7 @@ static int check_len(napi_env env, size_t got, size_t want, const char* what) {
 
 static int sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  return dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success;
+  return rlo_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 // Parses (Float32Array a, Float32Array b, geometry, Float32Array out): the shape of every
@@ -178,7 +178,7 @@ static int conv_forward(napi_env env, const ConvGeom* g, const float* x, const f
   }
   return 1;
 fail:
-  napi_throw_error(env, NULL, "rlo_native: dnnl_sgemm failed");
+  napi_throw_error(env, NULL, "rlo_native: sgemm failed (out of memory?)");
   return 0;
 }
 
@@ -238,7 +238,7 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
   }
   return NULL;
 fail:
-  napi_throw_error(env, NULL, "rlo_native: dnnl_sgemm failed");
+  napi_throw_error(env, NULL, "rlo_native: sgemm failed (out of memory?)");
   return NULL;
 }
 
@@ -268,7 +268,7 @@ static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) 
   }
   return NULL;
 fail:
-  napi_throw_error(env, NULL, "rlo_native: dnnl_sgemm failed");
+  napi_throw_error(env, NULL, "rlo_native: sgemm failed (out of memory?)");
   return NULL;
 }
 
@@ -320,7 +320,7 @@ static napi_value matmul(napi_env env, napi_callback_info info) {
     const float* ai = a + (ab ? (int64_t)i * m * k : 0);
     const float* bi = b + (bb ? (int64_t)i * k * n : 0);
     if (!sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.f, ai, ta ? m : k, bi, tb ? k : n, 0.f, out + (int64_t)i * m * n, n)) {
-      napi_throw_error(env, NULL, "rlo_native: dnnl_sgemm failed");
+      napi_throw_error(env, NULL, "rlo_native: sgemm failed (out of memory?)");
       return NULL;
     }
   }
@@ -626,14 +626,62 @@ static napi_value pool2d(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value info_fn(napi_env env, napi_callback_info info) {
-  (void)info;
-  const dnnl_version_t* v = dnnl_version();
-  char s[128];
-  snprintf(s, sizeof s, "oneDNN %d.%d.%d sgemm, %d threads", v->major, v->minor, v->patch, omp_get_max_threads());
+static napi_value make_string(napi_env env, const char* s) {
   napi_value r;
   napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &r);
   return r;
+}
+
+static napi_value info_fn(napi_env env, napi_callback_info info) {
+  (void)info;
+  char s[160];
+  snprintf(s, sizeof s, "sgemm: %s, %d threads", rlo_gemm_describe(), omp_get_max_threads());
+  return make_string(env, s);
+}
+
+// gemmSelect(engine): "ours", "ours:<kernel>", "onednn", "openblas"; returns whether it was selected.
+static napi_value gemm_select(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[64];
+  size_t len;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "rlo_native: gemmSelect expects an engine name");
+    return NULL;
+  }
+  napi_value r;
+  napi_get_boolean(env, rlo_gemm_select(name), &r);
+  return r;
+}
+
+static napi_value gemm_kernels(napi_env env, napi_callback_info info) { (void)info; return make_string(env, rlo_gemm_kernels()); }
+static napi_value gemm_engines(napi_env env, napi_callback_info info) { (void)info; return make_string(env, rlo_gemm_engines()); }
+
+// sgemm(a, b, c, [m, n, k, lda, ldb, ldc, transA, transB], alpha, beta): the raw GEMM, row-major,
+// for tests and the GEMM benchmark. Sizes are checked against the arrays before anything is read.
+static napi_value sgemm_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *a, *b, *c;
+  size_t la, lb, lc;
+  int p[8];
+  double alpha, beta;
+  if (argc != 6 || !get_f32(env, argv[0], &a, &la) || !get_f32(env, argv[1], &b, &lb) || !get_f32(env, argv[2], &c, &lc) ||
+      !get_ints(env, argv[3], p, 8) || !get_double(env, argv[4], &alpha) || !get_double(env, argv[5], &beta)) return NULL;
+  const int64_t m = p[0], n = p[1], k = p[2], lda = p[3], ldb = p[4], ldc = p[5];
+  const int ta = p[6], tb = p[7];
+  const int64_t arows = ta ? k : m, acols = ta ? m : k, brows = tb ? n : k, bcols = tb ? k : n;
+  if (m < 0 || n < 0 || k < 0 || lda < acols || ldb < bcols || ldc < n || (arows > 0 && (size_t)((arows - 1) * lda + acols) > la) ||
+      (brows > 0 && (size_t)((brows - 1) * ldb + bcols) > lb) || (m > 0 && (size_t)((m - 1) * ldc + n) > lc)) {
+    napi_throw_range_error(env, NULL, "rlo_native: sgemm sizes do not fit the arrays");
+    return NULL;
+  }
+  if (!rlo_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, (float)alpha, a, lda, b, ldb, (float)beta, c, ldc)) {
+    napi_throw_error(env, NULL, "rlo_native: sgemm failed (out of memory?)");
+  }
+  return NULL;
 }
 
 static napi_value set_threads(napi_env env, napi_callback_info info) {
@@ -660,6 +708,10 @@ static napi_value init(napi_env env, napi_value exports) {
     {"pool2d", NULL, pool2d, NULL, NULL, NULL, napi_default, NULL},
     {"info", NULL, info_fn, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+    {"sgemm", NULL, sgemm_fn, NULL, NULL, NULL, napi_default, NULL},
+    {"gemmSelect", NULL, gemm_select, NULL, NULL, NULL, napi_default, NULL},
+    {"gemmKernels", NULL, gemm_kernels, NULL, NULL, NULL, napi_default, NULL},
+    {"gemmEngines", NULL, gemm_engines, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -85,6 +85,10 @@ function median(a: number[]): number {
 }
 
 async function main() {
+  if (process.argv[2] === 'gemm') {
+    const { benchGemm } = await import('./bench-gemm.js');
+    return benchGemm(process.argv.slice(3));
+  }
   const name = arg('config', 'bench32')!;
   const cfg = CONFIGS[name];
   if (!cfg) throw new Error(`unknown config '${name}'; choose one of ${Object.keys(CONFIGS).join(', ')}`);

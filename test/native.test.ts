@@ -1,4 +1,4 @@
-// The native (oneDNN) kernels against tfjs' own pure-JS kernels ('cpu-js') on odd geometries:
+// The native kernels (our sgemm) against tfjs' own pure-JS kernels ('cpu-js') on odd geometries:
 // strides, dilations, 'same'/'valid'/explicit padding, 1x1 pointwise, transposed convolutions,
 // depthwise filters and batched/transposed matrix products. Tolerance 1e-4 + 1e-4|e|: sums of up
 // to ~200 float32 products in a different order.
@@ -33,7 +33,7 @@ async function same(name: string, f: () => tf.Tensor | tf.Tensor[]) {
 
 const t4 = (shape: [number, number, number, number], seed: number) => tf.tensor4d(randomArray(shape.reduce((p, q) => p * q), seed), shape);
 
-test('CI runs the native fast path', { skip: process.env.CI ? false : 'only enforced under CI (.ci/run installs libdnnl-dev)' }, () => {
+test('CI runs the native fast path', { skip: process.env.CI ? false : 'only enforced under CI, where npm ci must have built the addon' }, () => {
   assert.ok(nativeStatus().loaded, `native addon not loaded under CI: ${nativeStatus().detail}`);
 });
 

@@ -58,7 +58,7 @@ async function checkGrads(prefix: string, store: ParamStore, loss: () => tf.Scal
   report.push(`${prefix}: ${n} tensors, max |grad| ${scale.toExponential(2)}, max abs err ${maxAbs.toExponential(2)}, worst tol ratio ${worst.toFixed(3)}`);
 }
 
-// Both CPU paths: 'cpu' (native oneDNN kernels when built) and 'cpu-js' (tfjs' own kernels).
+// Both CPU paths: 'cpu' (native kernels when built) and 'cpu-js' (tfjs' own kernels).
 for (const backend of ['cpu', 'cpu-js']) describe(`tiny16 parity on ${backend}`, () => {
 before(() => tf.setBackend(backend));
 describe('forward', () => {

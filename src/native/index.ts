@@ -1,11 +1,15 @@
-// Loads the optional native addon (build/Release/rlo_native.node, built from native/ over
-// OpenBLAS at install time) and registers its kernels on the tfjs cpu backend.
+// Loads the optional native addon (build/Release/rlo_native.node, built from native/ at install
+// time with node-gyp; no system libraries needed) and registers its kernels on the tfjs cpu backend.
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerNativeKernels, NativeAddon } from './kernels.js';
 
-const HINT = "install Debian's libopenblas-dev and run 'npm rebuild stylegan-rlo' (or 'npm run build:native') for the fast CPU path";
+const HINT =
+  "install a C compiler, make and python3 (Debian/Ubuntu: 'apt-get install build-essential python3'), then run 'npm run build:native' for the fast CPU path";
+
+/** GEMM engines: ours (default), or oneDNN / OpenBLAS where the machine has them (loaded at run time). */
+export const GEMM_ENGINES = ['ours', 'onednn', 'openblas'] as const;
 
 let addon: NativeAddon | null = null;
 let loadError: string | null = null;
@@ -23,6 +27,13 @@ function tryLoad(): NativeAddon | null {
     addon = createRequire(import.meta.url)(file) as NativeAddon;
   } catch (e) {
     loadError = (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'native addon not built' : (e as Error).message.split('\n')[0];
+    return null;
+  }
+  const engine = process.env.STYLEGAN_RLO_GEMM;
+  if (engine && !addon.gemmSelect(engine)) {
+    const have = addon.gemmEngines();
+    addon = null;
+    loadError = `STYLEGAN_RLO_GEMM=${engine} is not available here (available: ${have}; 'onednn' needs Debian's libdnnl3 or libdnnl2, 'openblas' libopenblas0)`;
   }
   return addon;
 }
@@ -44,7 +55,8 @@ export function loadNativeKernels(): boolean {
 
 export function nativeStatus(): { loaded: boolean; detail: string; hint: string } {
   if (addon) return { loaded: true, detail: addon.info(), hint: '' };
-  return { loaded: false, detail: loadError ?? 'not loaded', hint: `${loadError ?? 'native addon not loaded'}: ${HINT}` };
+  const why = loadError ?? 'native addon not loaded';
+  return { loaded: false, detail: why, hint: why.startsWith('STYLEGAN_RLO_GEMM') ? why : `${why}: ${HINT}` };
 }
 
 /** The raw addon, for benchmarks and tests (null when unavailable). */

@@ -1,4 +1,4 @@
-// tfjs cpu-backend kernels backed by the native addon (oneDNN sgemm). Each replaces the pure-JS
+// tfjs cpu-backend kernels backed by the native addon (our sgemm, native/gemm.c). Each replaces the pure-JS
 // kernel of the same name for the cases it supports (NHWC, float32) and defers to the original
 // kernel otherwise. Gradients are unchanged: tfjs' gradient functions call these kernels by name.
 import * as tf from '@tensorflow/tfjs';
@@ -19,6 +19,12 @@ export interface NativeAddon {
   reduceSum(x: Float32Array, params: number[], out: Float32Array): void;
   gather(x: Float32Array, params: number[], out: Float32Array): void;
   pool2d(x: Float32Array, geom: number[], isMax: boolean, out: Float32Array): void;
+  /** Row-major C = alpha * op(A) op(B) + beta * C; params [m, n, k, lda, ldb, ldc, transA, transB]. */
+  sgemm(a: Float32Array, b: Float32Array, c: Float32Array, params: number[], alpha: number, beta: number): void;
+  /** 'ours', 'ours:<kernel>', 'onednn' or 'openblas'; false when unavailable here. */
+  gemmSelect(engine: string): boolean;
+  gemmKernels(): string;
+  gemmEngines(): string;
 }
 
 const ACT_CODES: Record<string, number> = { linear: 0, relu: 1, lrelu: 2 };

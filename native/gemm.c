@@ -1,0 +1,432 @@
+// Our SGEMM: the Goto/BLIS structure (pack a KC x NC block of B and an MC x KC block of A into
+// contiguous micro-panels, then sweep register-blocked MR x NR micro-kernels over them), with the
+// micro-kernel written once over GCC vector types and compiled per instruction set:
+//   avx512   12 x 32, 16-float vectors (x86-64 with AVX-512F)
+//   avx2      6 x 16,  8-float vectors with FMA (x86-64 with AVX2 + FMA)
+//   generic   6 x 16,  4-float vectors (any CPU: SSE2 on x86-64, NEON on arm64)
+//   avx512-shape-on-avx2: the avx512 kernel's exact source and blocking compiled for AVX2, so that
+//            machines without AVX-512 still test that kernel's logic (tests only; never chosen).
+// The kernel is chosen at run time from cpuid. Threads (OpenMP) share the packed B block and split
+// either whole MC blocks of rows or, when there are few rows, the micro-tiles of one block.
+// oneDNN's and OpenBLAS's sgemm are loaded with dlopen when the machine has them (comparisons,
+// or STYLEGAN_RLO_GEMM=onednn); neither is needed to build or run.
+#include "gemm.h"
+#include <dlfcn.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---- micro-kernels ------------------------------------------------------------------------
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v16f __attribute__((vector_size(64)));
+// Unaligned, aliasing views for loads and stores of C (any row stride).
+typedef float v4u __attribute__((vector_size(16), aligned(4), may_alias));
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+
+typedef void (*UKernel)(int64_t kc, const float* restrict pa, int64_t ars, int64_t acs, const float* restrict pb, int64_t bs,
+                        float* restrict c, int64_t ldc, float alpha, float beta);
+
+// C[MR x NR] = alpha * sum over p of A(:, p) (x) B(p, :) + beta * C, where A(i, p) = pa[i * ars + p * acs]
+// (a packed micro-panel: ars = 1, acs = MR; rows in place: ars = lda, acs = 1) and B(p, :) is the
+// NR floats at pb + p * bs (packed: bs = NR, 64-byte aligned; in place: bs = ldb). beta == 0 never
+// reads C.
+#define RLO_UKERNEL(NAME, ATTR, VT, VU, VW, MR, NV)                                                   \
+  ATTR static void NAME(int64_t kc, const float* restrict pa, int64_t ars, int64_t acs, const float* restrict pb, \
+                        int64_t bs, float* restrict c, int64_t ldc, float alpha, float beta) {        \
+    VT acc[MR][NV];                                                                                   \
+    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                             \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[i][v] = (VT){0};                       \
+    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) __builtin_prefetch(c + i * ldc, 1);         \
+    const float* ap = pa;                                                                             \
+    const float* bp = pb;                                                                             \
+    _Pragma("GCC unroll 2") for (int64_t p = 0; p < kc; p++, ap += acs, bp += bs) {                   \
+      __builtin_prefetch(ap + 8 * acs);                                                               \
+      VT bv[NV];                                                                                      \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = *(const VU*)(bp + v * VW);         \
+      _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                                         \
+        const float s = ap[i * ars];                                                                  \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[i][v] += bv[v] * s;                  \
+      }                                                                                               \
+    }                                                                                                 \
+    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                                           \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) {                                          \
+        VU* cp = (VU*)(c + i * ldc + v * VW);                                                         \
+        *cp = beta == 0.f ? acc[i][v] * alpha : acc[i][v] * alpha + *cp * beta;                       \
+      }                                                                                               \
+    }                                                                                                 \
+  }
+
+#if defined(__x86_64__) || defined(__i386__)
+#define RLO_X86 1
+RLO_UKERNEL(ukernel_avx512, __attribute__((target("avx512f"))), v16f, v16u, 16, 12, 2)
+RLO_UKERNEL(ukernel_avx2, __attribute__((target("avx2,fma"))), v8f, v8u, 8, 6, 2)
+RLO_UKERNEL(ukernel_avx512_on_avx2, __attribute__((target("avx2,fma"))), v16f, v16u, 16, 12, 2)
+#endif
+RLO_UKERNEL(ukernel_generic, , v4f, v4u, 4, 6, 4)
+
+typedef struct {
+  const char* name;
+  int mr, nr;
+  int64_t kc, mc, nc;     // cache blocking: B micro-panel (kc x nr) in L1, A block (mc x kc) in L2
+  UKernel fn;
+  int automatic;          // may be chosen by "auto"
+} Kernel;
+
+#define MAX_MR 12
+#define MAX_NR 32
+
+static const Kernel KERNELS[] = {
+#ifdef RLO_X86
+  {"avx512", 12, 32, 128, 144, 4096, ukernel_avx512, 1},
+  {"avx2", 6, 16, 256, 120, 4096, ukernel_avx2, 1},
+  {"avx512-shape-on-avx2", 12, 32, 128, 144, 4096, ukernel_avx512_on_avx2, 0},
+#endif
+  {"generic", 6, 16, 256, 120, 4096, ukernel_generic, 1},
+};
+#define NUM_KERNELS ((int)(sizeof KERNELS / sizeof KERNELS[0]))
+
+static int kernel_supported(const Kernel* k) {
+#ifdef RLO_X86
+  __builtin_cpu_init();
+  if (!strcmp(k->name, "avx512")) return __builtin_cpu_supports("avx512f");
+  if (!strncmp(k->name, "avx2", 4) || !strcmp(k->name, "avx512-shape-on-avx2")) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+#endif
+  return 1;
+}
+
+// ---- packing ------------------------------------------------------------------------------
+
+// A(i, p) = a[i * rs + p * cs]. Packs rows [0, mc) x cols [0, kc) into MR-row micro-panels
+// (panel r at dst + r * MR * kc, MR floats per p), zero-padding the last panel.
+static void pack_a_panel(int mr, int mb, int64_t kc, const float* a, int64_t rs, int64_t cs, float* dst) {
+  if (cs == 1) {
+    for (int i = 0; i < mb; i++) {
+      const float* s = a + i * rs;
+      for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = s[p];
+    }
+    for (int i = mb; i < mr; i++) for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = 0.f;
+  } else {
+    for (int64_t p = 0; p < kc; p++) {
+      const float* s = a + p * cs;
+      float* d = dst + p * mr;
+      int i = 0;
+      for (; i < mb; i++) d[i] = s[i * rs];
+      for (; i < mr; i++) d[i] = 0.f;
+    }
+  }
+}
+
+// The MR-row micro-panels of rows [0, mc) at dst + ir * kc, skipping full panels when `direct`
+// (they are read in place). A transposed A (rs == 1) is copied row of A^T by row, so that every
+// read is contiguous; panel by panel it would touch a new cache line for every MR floats.
+static void pack_a_block(int mr, int64_t mc, int64_t kc, const float* a, int64_t rs, int64_t cs, int direct, float* dst) {
+  if (rs == 1 && !direct) {
+    const int64_t full = mc / mr * mr;
+    for (int64_t p = 0; p < kc; p++) {
+      const float* s = a + p * cs;
+      if (mr == 6) for (int64_t ir = 0; ir < full; ir += 6) memcpy(dst + ir * kc + p * 6, s + ir, 6 * sizeof(float));
+      else if (mr == 12) for (int64_t ir = 0; ir < full; ir += 12) memcpy(dst + ir * kc + p * 12, s + ir, 12 * sizeof(float));
+      else for (int64_t ir = 0; ir < full; ir += mr) memcpy(dst + ir * kc + p * mr, s + ir, sizeof(float) * (size_t)mr);
+    }
+    if (full < mc) pack_a_panel(mr, (int)(mc - full), kc, a + full, rs, cs, dst + full * kc);
+    return;
+  }
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    const int mb = (int)(mc - ir < mr ? mc - ir : mr);
+    if (!direct || mb < mr) pack_a_panel(mr, mb, kc, a + ir * rs, rs, cs, dst + ir * kc);
+  }
+}
+
+// B(p, j) = b[p * rs + j * cs]. One NR-column micro-panel: NR floats per p, zero-padded.
+static void pack_b_panel(int nr, int nb, int64_t kc, const float* b, int64_t rs, int64_t cs, float* dst) {
+  if (cs == 1) {
+    for (int64_t p = 0; p < kc; p++) {
+      memcpy(dst + p * nr, b + p * rs, sizeof(float) * (size_t)nb);
+      for (int j = nb; j < nr; j++) dst[p * nr + j] = 0.f;
+    }
+  } else {
+    for (int j = 0; j < nb; j++) {
+      const float* s = b + j * cs;
+      for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = s[p * rs];
+    }
+    for (int j = nb; j < nr; j++) for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = 0.f;
+  }
+}
+
+// ---- driver -------------------------------------------------------------------------------
+
+typedef struct {
+  const Kernel* K;
+  int64_t m, n, k;
+  float alpha, beta;
+  const float* a; int64_t ars, acs;
+  const float* b; int64_t brs, bcs;
+  float* c; int64_t ldc;
+} Problem;
+
+// One micro-tile; partial tiles go through a local buffer.
+static inline void run_tile(const Kernel* K, int64_t kc, const float* pa, int64_t ars, int64_t acs, const float* pb, int64_t bs,
+                            float* c, int64_t ldc, int mb, int nb, float alpha, float beta) {
+  if (mb == K->mr && nb == K->nr) {
+    K->fn(kc, pa, ars, acs, pb, bs, c, ldc, alpha, beta);
+    return;
+  }
+  float tmp[MAX_MR * MAX_NR] __attribute__((aligned(64)));
+  K->fn(kc, pa, ars, acs, pb, bs, tmp, K->nr, 1.f, 0.f);
+  for (int i = 0; i < mb; i++) {
+    float* ci = c + i * ldc;
+    const float* ti = tmp + i * K->nr;
+    if (beta == 0.f) for (int j = 0; j < nb; j++) ci[j] = alpha * ti[j];
+    else for (int j = 0; j < nb; j++) ci[j] = alpha * ti[j] + beta * ci[j];
+  }
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Block sizes no larger than the kernel's, balanced so that the last block is not a sliver.
+static int64_t balanced(int64_t total, int64_t max_block, int64_t multiple) {
+  const int64_t blocks = ceil_div(total, max_block);
+  return round_up(ceil_div(total, blocks), multiple);
+}
+
+// Scratch per calling thread, grown on demand and kept (no allocation per call).
+static _Thread_local float* scratch;
+static _Thread_local size_t scratch_floats;
+
+static float* get_scratch(size_t floats) {
+  if (floats <= scratch_floats) return scratch;
+  free(scratch);
+  scratch = (float*)aligned_alloc(64, round_up((int64_t)floats * sizeof(float), 64));
+  scratch_floats = scratch ? floats : 0;
+  return scratch;
+}
+
+static void scale_c(const Problem* P) {
+  for (int64_t i = 0; i < P->m; i++) {
+    float* ci = P->c + i * P->ldc;
+    if (P->beta == 0.f) memset(ci, 0, sizeof(float) * (size_t)P->n);
+    else for (int64_t j = 0; j < P->n; j++) ci[j] *= P->beta;
+  }
+}
+
+// Packing copies each element once so that the micro-kernel streams aligned, contiguous panels; an
+// operand whose elements are reused only a few times is cheaper to read in place. A (row-major, k
+// contiguous, or m contiguous when transposed: the kernel takes either stride) is read in place when
+// n is small: each A element then feeds at most 2 * n flops, as in the convolutions' im2col GEMMs
+// with 32-128 output channels and their filter gradients. B (n contiguous) likewise when m
+// is small (fully connected layers on a minibatch). Partial edge panels are always packed.
+#define DIRECT_A_MAX_N 256
+#define DIRECT_B_MAX_M 64
+// A packed B block of up to 192 KiB shares a 512 KiB L2 with the A block and C.
+#define L2_BLOCK_FLOATS (48 * 1024)
+
+static int gemm_ours(const Problem* P) {
+  const Kernel* K = P->K;
+  const int64_t m = P->m, n = P->n, k = P->k;
+  const int mr = K->mr, nr = K->nr;
+  const int direct_a = n <= DIRECT_A_MAX_N;
+  const int direct_b = P->bcs == 1 && m <= DIRECT_B_MAX_M;
+  // The threads sweep A's rows (row panel outer, B panels inner), which writes C row by row; the
+  // packed B block (KC x NC) is reread from L2 for every row panel, so it is sized to fit there.
+  // With A read in place (n small) that is the only bound on KC, and a long KC writes C fewer
+  // times; a transposed A read in place touches one cache line (and soon one page) per k, so its
+  // panels stay short. Otherwise KC is the kernel's and NC shrinks to fit.
+  int64_t KC, NC;
+  if (direct_a && P->acs == 1) {
+    NC = balanced(n, K->nc, nr);
+    KC = balanced(k, L2_BLOCK_FLOATS / NC > K->kc ? L2_BLOCK_FLOATS / NC : K->kc, 1);
+  } else {
+    KC = balanced(k, K->kc, 1);
+    const int64_t nc_max = L2_BLOCK_FLOATS / KC / nr * nr;
+    NC = balanced(n, nc_max > nr ? nc_max : nr, nr);
+  }
+  // Below about 2 MFLOP a second thread costs more than it saves.
+  const double flops = 2.0 * (double)m * (double)n * (double)k;
+  const int threads = flops < 2e6 ? 1 : omp_get_max_threads();
+  // Row blocks: a multiple of the thread count when there are enough rows, so no thread idles.
+  int64_t m_blocks = ceil_div(m, K->mc);
+  if (threads > 1 && m_blocks >= threads) m_blocks = round_up(m_blocks, threads);
+  const int64_t MC = round_up(ceil_div(m, m_blocks), mr);
+  m_blocks = ceil_div(m, MC);
+  const size_t b_floats = (size_t)(KC * NC), a_floats = (size_t)(MC * KC);
+  float* buf = get_scratch(b_floats + a_floats * (size_t)(threads + 1));
+  if (!buf) return 0;
+  float* pb_all = buf;
+  float* pa_shared = buf + b_floats;
+  const int split_rows = threads == 1 || m_blocks >= threads;
+
+  #pragma omp parallel num_threads(threads)
+  {
+    float* pa_own = buf + b_floats + a_floats * (size_t)(1 + omp_get_thread_num());
+    for (int64_t jc = 0; jc < n; jc += NC) {
+      const int64_t nc = min64(NC, n - jc);
+      const int64_t b_panels = ceil_div(nc, nr);
+      for (int64_t pc = 0; pc < k; pc += KC) {
+        const int64_t kc = min64(KC, k - pc);
+        const float beta = pc == 0 ? P->beta : 1.f;
+        const float* b0 = P->b + pc * P->brs + jc * P->bcs;
+        #pragma omp for schedule(static)
+        for (int64_t jp = 0; jp < b_panels; jp++) {
+          const int nb = (int)min64(nr, nc - jp * nr);
+          if (!direct_b || nb < nr) pack_b_panel(nr, nb, kc, b0 + jp * nr * P->bcs, P->brs, P->bcs, pb_all + jp * nr * kc);
+        }
+        // The micro-tile at A panel ir, B panel jp of the row block at ic (A panels packed in pa).
+        #define TILE(pa, ic, mc, ir, jp)                                                                      \
+          do {                                                                                                \
+            const int mb_ = (int)min64(mr, (mc) - (ir)), nb_ = (int)min64(nr, nc - (jp) * nr);                \
+            const int da_ = direct_a && mb_ == mr, db_ = direct_b && nb_ == nr;                               \
+            run_tile(K, kc, da_ ? P->a + ((ic) + (ir)) * P->ars + pc * P->acs : (pa) + (ir) * kc,              \
+                     da_ ? P->ars : 1, da_ ? P->acs : mr, db_ ? b0 + (jp) * nr : pb_all + (jp) * nr * kc,      \
+                     db_ ? P->brs : nr,                                                                       \
+                     P->c + ((ic) + (ir)) * P->ldc + jc + (jp) * nr, P->ldc, mb_, nb_, P->alpha, beta);        \
+          } while (0)
+        if (split_rows) {
+          // Each thread packs and computes whole MC blocks of rows.
+          #pragma omp for schedule(static)
+          for (int64_t ib = 0; ib < m_blocks; ib++) {
+            const int64_t ic = ib * MC, mc = min64(MC, m - ic);
+            pack_a_block(mr, mc, kc, P->a + ic * P->ars + pc * P->acs, P->ars, P->acs, direct_a, pa_own);
+            for (int64_t ir = 0; ir < mc; ir += mr) for (int64_t jp = 0; jp < b_panels; jp++) TILE(pa_own, ic, mc, ir, jp);
+          }
+        } else {
+          // Few rows: the threads pack one shared A block, then split its micro-tiles.
+          for (int64_t ic = 0; ic < m; ic += MC) {
+            const int64_t mc = min64(MC, m - ic);
+            const int64_t a_panels = ceil_div(mc, mr);
+            #pragma omp for schedule(static)
+            for (int64_t ap = 0; ap < a_panels; ap++) {
+              const int64_t ir = ap * mr;
+              const int mb = (int)min64(mr, mc - ir);
+              if (!direct_a || mb < mr) pack_a_panel(mr, mb, kc, P->a + (ic + ir) * P->ars + pc * P->acs, P->ars, P->acs, pa_shared + ir * kc);
+            }
+            #pragma omp for schedule(static)
+            for (int64_t t = 0; t < a_panels * b_panels; t++) TILE(pa_shared, ic, mc, (t % a_panels) * mr, t / a_panels);
+          }
+        }
+        #undef TILE
+      }
+    }
+  }
+  return 1;
+}
+
+// ---- engines ------------------------------------------------------------------------------
+
+typedef int (*DnnlSgemm)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
+                         float*, int64_t);
+typedef struct { int major, minor, patch; } DnnlVersion;  // leading fields of dnnl_version_t
+typedef const DnnlVersion* (*DnnlVersionFn)(void);
+typedef void (*CblasSgemm)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+
+static DnnlSgemm dnnl_sgemm_fn;
+static CblasSgemm cblas_sgemm_fn;
+static char dnnl_name[64], openblas_name[64];
+
+static void* open_first(const char* const* names) {
+  for (int i = 0; names[i]; i++) {
+    void* h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (h) return h;
+  }
+  return NULL;
+}
+
+static void load_engines(void) {
+  static int loaded;
+  if (loaded) return;
+  loaded = 1;
+  static const char* const dnnl_libs[] = {"libdnnl.so.3", "libdnnl.so.2", "libdnnl.so", NULL};
+  void* h = open_first(dnnl_libs);
+  if (h) {
+    dnnl_sgemm_fn = (DnnlSgemm)dlsym(h, "dnnl_sgemm");
+    DnnlVersionFn ver = (DnnlVersionFn)dlsym(h, "dnnl_version");
+    if (ver) snprintf(dnnl_name, sizeof dnnl_name, "oneDNN %d.%d.%d", ver()->major, ver()->minor, ver()->patch);
+    else snprintf(dnnl_name, sizeof dnnl_name, "oneDNN");
+  }
+  static const char* const blas_libs[] = {"libopenblas.so.0", "libopenblas.so", NULL};
+  h = open_first(blas_libs);
+  if (h) {
+    cblas_sgemm_fn = (CblasSgemm)dlsym(h, "cblas_sgemm");
+    snprintf(openblas_name, sizeof openblas_name, "OpenBLAS");
+  }
+}
+
+enum { ENGINE_OURS, ENGINE_ONEDNN, ENGINE_OPENBLAS };
+static int engine = ENGINE_OURS;
+static const Kernel* kernel;  // ours: NULL until first use (then auto)
+static char description[96];
+
+static const Kernel* auto_kernel(void) {
+  for (int i = 0; i < NUM_KERNELS; i++) if (KERNELS[i].automatic && kernel_supported(&KERNELS[i])) return &KERNELS[i];
+  return &KERNELS[NUM_KERNELS - 1];
+}
+
+int rlo_gemm_select(const char* name) {
+  load_engines();
+  if (!strcmp(name, "ours") || !strcmp(name, "auto")) { engine = ENGINE_OURS; kernel = auto_kernel(); return 1; }
+  if (!strncmp(name, "ours:", 5)) {
+    for (int i = 0; i < NUM_KERNELS; i++) {
+      if (!strcmp(KERNELS[i].name, name + 5) && kernel_supported(&KERNELS[i])) { engine = ENGINE_OURS; kernel = &KERNELS[i]; return 1; }
+    }
+    return 0;
+  }
+  if (!strcmp(name, "onednn") && dnnl_sgemm_fn) { engine = ENGINE_ONEDNN; return 1; }
+  if (!strcmp(name, "openblas") && cblas_sgemm_fn) { engine = ENGINE_OPENBLAS; return 1; }
+  return 0;
+}
+
+const char* rlo_gemm_describe(void) {
+  if (!kernel) kernel = auto_kernel();
+  if (engine == ENGINE_ONEDNN) return dnnl_name;
+  if (engine == ENGINE_OPENBLAS) return openblas_name;
+  snprintf(description, sizeof description, "ours %s %dx%d", kernel->name, kernel->mr, kernel->nr);
+  return description;
+}
+
+const char* rlo_gemm_kernels(void) {
+  static char list[128];
+  list[0] = 0;
+  for (int i = 0; i < NUM_KERNELS; i++) {
+    if (!kernel_supported(&KERNELS[i])) continue;
+    if (list[0]) strncat(list, ",", sizeof list - strlen(list) - 1);
+    strncat(list, KERNELS[i].name, sizeof list - strlen(list) - 1);
+  }
+  return list;
+}
+
+const char* rlo_gemm_engines(void) {
+  static char list[64];
+  load_engines();
+  snprintf(list, sizeof list, "ours%s%s", dnnl_sgemm_fn ? ",onednn" : "", cblas_sgemm_fn ? ",openblas" : "");
+  return list;
+}
+
+int rlo_sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+              int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (!kernel) kernel = auto_kernel();
+  const int at = ta == 'T' || ta == 't', bt = tb == 'T' || tb == 't';
+  const Problem P = {
+    kernel, m, n, k, alpha, beta,
+    a, at ? 1 : lda, at ? lda : 1,
+    b, bt ? 1 : ldb, bt ? ldb : 1,
+    c, ldc,
+  };
+  // Degenerate sizes behave the same with every engine (oneDNN refuses k = 0).
+  if (m <= 0 || n <= 0) return 1;
+  if (k <= 0 || alpha == 0.f) { scale_c(&P); return 1; }
+  if (engine == ENGINE_ONEDNN) return dnnl_sgemm_fn(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0;
+  if (engine == ENGINE_OPENBLAS) {
+    if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) return 0;
+    cblas_sgemm_fn(101 /* row major */, ta == 'T' ? 112 : 111, tb == 'T' ? 112 : 111, (int)m, (int)n, (int)k, alpha, a, (int)lda, b,
+                   (int)ldb, beta, c, (int)ldc);
+    return 1;
+  }
+  return gemm_ours(&P);
+}
