@@ -11,8 +11,9 @@
 #include <math.h>
 #include <stdbool.h>
 
-// Rows of the im2col matrix per chunk: bounds the scratch buffer (rows * K floats).
-#define CHUNK_FLOATS (8 * 1024 * 1024)
+// Rows of the im2col matrix per chunk (rows * K floats): 4 MiB stays in the L2/L3 caches between
+// im2col writing it and the GEMM reading it; 32 MiB chunks made a 32x32 conv 3x slower.
+#define CHUNK_FLOATS (1024 * 1024)
 
 typedef struct {
   int n, h, w, c;          // input
@@ -389,6 +390,47 @@ static napi_value bias_act(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// adamUpdate(p, m, v, g, [lr, beta1, beta2, eps, t, apply], p1, m1, v1): one Adam step of one
+// variable as torch.optim.Adam computes it (src/ops/adam_update.ts), in one pass. The float32
+// operations follow the tfjs fallback's order; the bias corrections are computed once, in double.
+static napi_value adam_update(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *p, *m, *v, *g, *p1, *m1, *v1;
+  size_t lp, lm, lv, lg, lp1, lm1, lv1;
+  double h[6];
+  if (argc != 8 || !get_f32(env, argv[0], &p, &lp) || !get_f32(env, argv[1], &m, &lm) || !get_f32(env, argv[2], &v, &lv) ||
+      !get_f32(env, argv[3], &g, &lg) || !get_f32(env, argv[5], &p1, &lp1) || !get_f32(env, argv[6], &m1, &lm1) || !get_f32(env, argv[7], &v1, &lv1)) return NULL;
+  for (uint32_t i = 0; i < 6; i++) {
+    napi_value e;
+    if (napi_get_element(env, argv[4], i, &e) != napi_ok || !get_double(env, e, &h[i])) return NULL;
+  }
+  if (!check_len(env, lm, lp, "m") || !check_len(env, lv, lp, "v") || !check_len(env, lg, lp, "g") || !check_len(env, lp1, lp, "p'") ||
+      !check_len(env, lm1, lp, "m'") || !check_len(env, lv1, lp, "v'")) return NULL;
+  const int64_t n = (int64_t)lp;
+  if (h[5] == 0) {  // not applied: everything keeps its value
+    memcpy(p1, p, sizeof(float) * lp); memcpy(m1, m, sizeof(float) * lp); memcpy(v1, v, sizeof(float) * lp);
+    return NULL;
+  }
+  const float b1 = (float)h[1], b2 = (float)h[2], eps = (float)h[3];
+  const float c1 = (float)(1.0 - (double)b1), c2 = (float)(1.0 - (double)b2);
+  const float t = (float)h[4];
+  // As the fallback: stepSize = lr / (1 - beta1^t), sqrtBc2 = sqrt(1 - beta2^t), in float32.
+  const float step = (1.f / (1.f - powf(b1, t))) * (float)h[0];
+  const float sqrt_bc2 = sqrtf(1.f - powf(b2, t));
+  #pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float mi = m[i] * b1 + gi * c1;
+    const float vi = v[i] * b2 + (gi * gi) * c2;
+    m1[i] = mi;
+    v1[i] = vi;
+    p1[i] = p[i] - (mi / (sqrtf(vi) / sqrt_bc2 + eps)) * step;
+  }
+  return NULL;
+}
+
 // upfirdn2d(x, taps, [n,h,w,c, fh,fw, upx,upy, downx,downy, px0,px1,py0,py1, oh,ow], out): NHWC.
 // `taps` are in correlation order and already scaled: out = sum U(oy*dy+ky, ox*dx+kx) * taps[ky,kx],
 // U the zero-inserted, padded input.
@@ -708,6 +750,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"pool2d", NULL, pool2d, NULL, NULL, NULL, napi_default, NULL},
     {"info", NULL, info_fn, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+    {"adamUpdate", NULL, adam_update, NULL, NULL, NULL, napi_default, NULL},
     {"sgemm", NULL, sgemm_fn, NULL, NULL, NULL, napi_default, NULL},
     {"gemmSelect", NULL, gemm_select, NULL, NULL, NULL, napi_default, NULL},
     {"gemmKernels", NULL, gemm_kernels, NULL, NULL, NULL, napi_default, NULL},

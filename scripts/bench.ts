@@ -1,31 +1,42 @@
 // Training-speed benchmark: per-phase wall time of one training iteration, the lazily
 // regularized ms per iteration (Gmain + Dmain + Greg/4 + Dreg/16, as upstream schedules them),
-// sec/kimg, and G inference images/s. Usage: npm run bench -- [--config bench32|tiny16] [--iters N] [--json] [--backend B]
+// sec/kimg, G inference images/s and FID Inception images/s. With --peer it runs upstream
+// stylegan2-ada-pytorch (a checkout, on Debian's python3-torch) on the same machine through
+// scripts/peer-bench.py, alternating rounds of ours and of the peer, and prints both medians and
+// their ratio; no peer figure is ever hard-coded.
+//   npm run bench -- [--config tiny16|bench32|bench64|emoji32] [--rounds 5] [--iters 3]
+//                    [--peer DIR] [--python python3] [--no-inception] [--json] [--backend B]
+//   npm run bench -- gemm [--rounds 5]        (GEMM GFLOP/s; scripts/bench-gemm.ts)
+import { spawn, ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
 import { GeneratorConfig, DiscriminatorConfig } from '../src/networks/config.js';
 import { Rng } from '../src/rng.js';
-import { rooted } from '../src/losses/objectives.js';
+import { logistic } from '../src/losses/objectives.js';
 import { Trainer, TrainerOptions } from '../src/train/trainer.js';
 import { nativeStatus } from '../src/native/index.js';
 
-interface BenchConfig { G: GeneratorConfig; D: DiscriminatorConfig; batch: number; r1Gamma: number; pytorch?: Record<string, number> }
+interface BenchConfig { G: GeneratorConfig; D: DiscriminatorConfig; batch: number; r1Gamma: number; plWeight: number; styleMixing: number }
 
+const net = (z: number, res: number, cbase: number, cmax: number, mbstd = 4): Pick<BenchConfig, 'G' | 'D'> => ({
+  G: { z_dim: z, c_dim: 0, w_dim: z, img_resolution: res, img_channels: 3, mapping_kwargs: { num_layers: 2 }, synthesis_kwargs: { channel_base: cbase, channel_max: cmax, conv_clamp: 256 } },
+  D: { c_dim: 0, img_resolution: res, img_channels: 3, channel_base: cbase, channel_max: cmax, conv_clamp: 256, epilogue_kwargs: { mbstd_group_size: mbstd } },
+});
+
+// Every config trains with upstream's defaults for fine-tuning (path length 2, style mixing 0.9,
+// R1 gamma 0.0002 * res^2 / batch) and no augmentation, on both sides.
 const CONFIGS: Record<string, BenchConfig> = {
-  // Issue 6's peer config; PyTorch figures measured with stylegan2-ada-pytorch on Debian's torch 1.13, 2 threads.
-  bench32: {
-    G: { z_dim: 128, c_dim: 0, w_dim: 128, img_resolution: 32, img_channels: 3, mapping_kwargs: { num_layers: 2 }, synthesis_kwargs: { channel_base: 4096, channel_max: 128, conv_clamp: 256 } },
-    D: { c_dim: 0, img_resolution: 32, img_channels: 3, channel_base: 4096, channel_max: 128, conv_clamp: 256, epilogue_kwargs: { mbstd_group_size: 4 } },
-    batch: 16, r1Gamma: 0.0128,
-    pytorch: { Gmain: 790, Dmain: 390, Greg: 790, Dreg: 470, msPerIter: 1410, gInferImgPerSec: 16 / 0.17, inceptionImgPerSec: 6 },
-  },
-  tiny16: {
-    G: { z_dim: 32, c_dim: 0, w_dim: 32, img_resolution: 16, img_channels: 3, mapping_kwargs: { num_layers: 2 }, synthesis_kwargs: { channel_base: 256, channel_max: 32, conv_clamp: 256 } },
-    D: { c_dim: 0, img_resolution: 16, img_channels: 3, channel_base: 256, channel_max: 32, conv_clamp: 256, epilogue_kwargs: { mbstd_group_size: 4 } },
-    batch: 4, r1Gamma: 0.0128,
-  },
+  tiny16: { ...net(32, 16, 256, 32), batch: 4, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
+  bench32: { ...net(128, 32, 4096, 128), batch: 16, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
+  bench64: { ...net(128, 64, 4096, 128), batch: 16, r1Gamma: 0.0512, plWeight: 2, styleMixing: 0.9 },
+  // The bundled network's architecture (pretrained/emoji32.safetensors).
+  emoji32: { ...net(64, 32, 2048, 64), batch: 16, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
 };
 
 function arg(name: string, def?: string): string | undefined {
@@ -84,6 +95,77 @@ function median(a: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+interface RoundResult { phasesMs: Record<string, number>; gInferMs: number; inceptionMs?: number }
+
+/** Our side: networks and trainer built once; each round times `iters` of every phase. */
+function oursRunner(cfg: BenchConfig): { run: (iters: number, inception: boolean) => Promise<RoundResult>; dispose: () => void } {
+  const rng = new Rng(0);
+  const G = new Generator(cfg.G, rng);
+  const D = new Discriminator(cfg.D, rng);
+  const Gema = new Generator(cfg.G);
+  Gema.params.copyFrom(G.params);
+  const opts: TrainerOptions = {
+    objective: logistic(), batch: cfg.batch, batchGpu: cfg.batch, glr: 0.0025, dlr: 0.0025, beta1: 0, beta2: 0.99, eps: 1e-8,
+    r1Gamma: cfg.r1Gamma, plWeight: cfg.plWeight, plBatchShrink: 2, plDecay: 0.01, styleMixingProb: cfg.styleMixing, gRegInterval: 4, dRegInterval: 16,
+    emaKimg: 10, emaRampup: null, adaTarget: null, adaInterval: 4, adaKimg: 500,
+  };
+  const trainer = new Trainer(G, D, Gema, opts, rng);
+  const res = cfg.G.img_resolution;
+  const reals = { img: tf.randomUniform([cfg.batch, res, res, 3], -1, 1, 'float32', 1) as tf.Tensor4D, c: null };
+  const z = rng.normal([cfg.batch, cfg.G.z_dim]);
+  trainer.batchIdx = 0;
+  trainer.step(reals, null); // warm-up
+  return {
+    async run(iters, inception) {
+      trainer.phaseTimes = {};
+      for (let i = 0; i < iters; i++) {
+        trainer.batchIdx = 0; // every phase on every measured iteration
+        trainer.step(reals, null);
+      }
+      const phasesMs = Object.fromEntries(Object.entries(trainer.phaseTimes).map(([k, v]) => [k, median(v)]));
+      trainer.phaseTimes = null;
+      const times: number[] = [];
+      for (let i = 0; i < Math.max(iters, 3); i++) {
+        const t0 = performance.now();
+        const img = Gema.apply(z, null, { noise_mode: 'const' });
+        await img.data();
+        img.dispose();
+        times.push(performance.now() - t0);
+      }
+      return { phasesMs, gInferMs: median(times), ...(inception ? { inceptionMs: 16000 / (await inceptionSpeed(Math.max(iters, 2))) } : {}) };
+    },
+    dispose() {
+      trainer.dispose();
+      tf.dispose([z, reals.img]);
+      G.dispose(); D.dispose(); Gema.dispose();
+    },
+  };
+}
+
+/** The peer: scripts/peer-bench.py over an upstream checkout, kept running between rounds. */
+function peerRunner(checkout: string, python: string, cfg: BenchConfig, inception: boolean): { run: (iters: number) => Promise<RoundResult & { torch: string; threads: number }>; close: () => void } {
+  const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'peer-bench.py');
+  // The same thread count as our OpenMP kernels: OMP_NUM_THREADS, else every core.
+  const threads = Number(process.env.OMP_NUM_THREADS) || os.availableParallelism();
+  const peerCfg = { G: cfg.G, D: cfg.D, batch: cfg.batch, r1_gamma: cfg.r1Gamma, pl_weight: cfg.plWeight, style_mixing: cfg.styleMixing, lr: 0.0025, threads, inception };
+  const child: ChildProcessWithoutNullStreams = spawn(python, [script, checkout, JSON.stringify(peerCfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += String(d); });
+  const lines = createInterface({ input: child.stdout });
+  const pending: ((l: string) => void)[] = [];
+  lines.on('line', (l) => pending.shift()?.(l));
+  const exited = new Promise<never>((_, reject) => child.on('exit', (code) => {
+    reject(new Error(`the PyTorch peer exited with ${code}: ${stderr.trim().split('\n').slice(-1)[0] ?? ''} (is ${checkout} a stylegan2-ada-pytorch checkout, and does '${python} -c "import torch"' work?)`));
+  }));
+  exited.catch(() => undefined);
+  return {
+    run: (iters) => Promise.race([exited, new Promise<string>((resolve) => { pending.push(resolve); child.stdin.write(`run ${iters}\n`); })]).then((l) => JSON.parse(l)),
+    close: () => { child.stdin.end(); child.kill(); },
+  };
+}
+
+const perIter = (ph: Record<string, number>) => ph.Gmain + ph.Dmain + (ph.Greg ?? 0) / 4 + (ph.Dreg ?? 0) / 16;
+
 async function main() {
   if (process.argv[2] === 'gemm') {
     const { benchGemm } = await import('./bench-gemm.js');
@@ -92,69 +174,63 @@ async function main() {
   const name = arg('config', 'bench32')!;
   const cfg = CONFIGS[name];
   if (!cfg) throw new Error(`unknown config '${name}'; choose one of ${Object.keys(CONFIGS).join(', ')}`);
-  const iters = Number(arg('iters', '5'));
+  const rounds = Number(arg('rounds', '5'));
+  const iters = Number(arg('iters', '3'));
+  if (!(Number.isInteger(rounds) && rounds >= 1 && Number.isInteger(iters) && iters >= 1)) throw new Error('--rounds and --iters take positive integers');
   const json = process.argv.includes('--json');
+  const withInception = !process.argv.includes('--no-inception');
+  const peerDir = arg('peer');
   const backend = await initBackend(arg('backend', process.env.STYLEGAN_RLO_BACKEND ?? 'auto'), !json);
 
-  const rng = new Rng(0);
-  const G = new Generator(cfg.G, rng);
-  const D = new Discriminator(cfg.D, rng);
-  const Gema = new Generator(cfg.G);
-  Gema.params.copyFrom(G.params);
-  const opts: TrainerOptions = {
-    objective: rooted(2), batch: cfg.batch, batchGpu: cfg.batch, glr: 0.0025, dlr: 0.0025, beta1: 0, beta2: 0.99, eps: 1e-8,
-    r1Gamma: cfg.r1Gamma, plWeight: 2, plBatchShrink: 2, plDecay: 0.01, styleMixingProb: 0.9, gRegInterval: 4, dRegInterval: 16,
-    emaKimg: 10, emaRampup: null, adaTarget: null, adaInterval: 4, adaKimg: 500,
+  const ours = oursRunner(cfg);
+  const peer = peerDir ? peerRunner(peerDir, arg('python', 'python3')!, cfg, withInception) : null;
+  const oursRounds: RoundResult[] = [];
+  const peerRounds: (RoundResult & { torch: string; threads: number })[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      // Alternate which side goes first, so that a drift in machine load hits both alike.
+      const order = r % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
+      for (const side of order) {
+        if (side === 'ours') oursRounds.push(await ours.run(iters, withInception));
+        else if (peer) peerRounds.push(await peer.run(iters));
+      }
+      if (!json) process.stderr.write(`round ${r + 1}/${rounds}\n`);
+    }
+  } finally {
+    ours.dispose();
+    peer?.close();
+  }
+  const summarize = (rs: RoundResult[]) => {
+    const phases = Object.keys(rs[0].phasesMs);
+    const phasesMs = Object.fromEntries(phases.map((p) => [p, median(rs.map((x) => x.phasesMs[p]))]));
+    const inc = rs.filter((x) => x.inceptionMs !== undefined).map((x) => x.inceptionMs!);
+    return {
+      phasesMs, msPerIter: median(rs.map((x) => perIter(x.phasesMs))), gInferImgPerSec: median(rs.map((x) => cfg.batch / (x.gInferMs / 1000))),
+      inceptionImgPerSec: inc.length ? median(inc.map((ms) => 16000 / ms)) : null,
+    };
   };
-  const trainer = new Trainer(G, D, Gema, opts, rng);
-  const res = cfg.G.img_resolution;
-  const reals = { img: tf.randomUniform([cfg.batch, res, res, 3], -1, 1, 'float32', 1) as tf.Tensor4D, c: null };
-
-  // Warm-up, then every phase on every measured iteration (batchIdx reset to 0).
-  trainer.batchIdx = 0;
-  trainer.step(reals, null);
-  trainer.phaseTimes = {};
-  for (let i = 0; i < iters; i++) {
-    trainer.batchIdx = 0;
-    trainer.step(reals, null);
-  }
-  const ph = Object.fromEntries(Object.entries(trainer.phaseTimes).map(([k, v]) => [k, median(v)]));
-  const msPerIter = ph.Gmain + ph.Dmain + ph.Greg / 4 + ph.Dreg / 16;
-
-  // G inference (G_ema, const noise), batch = the training batch.
-  const z = rng.normal([cfg.batch, cfg.G.z_dim]);
-  Gema.apply(z, null, { noise_mode: 'const' }).dispose();
-  const times: number[] = [];
-  for (let i = 0; i < Math.max(iters, 3); i++) {
-    const t0 = performance.now();
-    const img = Gema.apply(z, null, { noise_mode: 'const' });
-    await img.data();
-    img.dispose();
-    times.push(performance.now() - t0);
-  }
-  const gInfer = cfg.batch / (median(times) / 1000);
+  const o = summarize(oursRounds);
+  const p = peer ? summarize(peerRounds) : null;
   const result = {
-    config: name, batch: cfg.batch, iters, backend: backend.description, native: nativeStatus().loaded ? nativeStatus().detail : null,
-    phasesMs: ph, msPerIter, secPerKimg: (msPerIter / 1000) * (1000 / cfg.batch), gInferImgPerSec: gInfer,
-    inceptionImgPerSec: await inceptionSpeed(Math.max(iters, 2)),
-    pytorch: cfg.pytorch ?? null,
+    config: name, batch: cfg.batch, rounds, itersPerRound: iters, backend: backend.description,
+    ours: { ...o, secPerKimg: (o.msPerIter / 1000) * (1000 / cfg.batch) },
+    peer: p ? { ...p, what: `stylegan2-ada-pytorch on torch ${peerRounds[0].torch}, ${peerRounds[0].threads} threads`, secPerKimg: (p.msPerIter / 1000) * (1000 / cfg.batch) } : null,
     memory: { numTensors: tf.memory().numTensors, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20) },
   };
   if (json) {
     console.log(JSON.stringify(result, null, 2));
-  } else {
-    const py = cfg.pytorch;
-    const vs = (k: string, v: number) => (py && py[k] ? `  (PyTorch ${py[k].toFixed(0)} ms, x${(v / py[k]).toFixed(2)})` : '');
-    console.log(`config ${name}, batch ${cfg.batch}, median of ${iters}`);
-    for (const k of ['Gmain', 'Greg', 'Dmain', 'Dreg']) if (ph[k] !== undefined) console.log(`  ${k.padEnd(6)} ${ph[k].toFixed(0).padStart(7)} ms${vs(k, ph[k])}`);
-    console.log(`  per iteration (Gmain + Dmain + Greg/4 + Dreg/16): ${msPerIter.toFixed(0)} ms${vs('msPerIter', msPerIter)}`);
-    console.log(`  ${result.secPerKimg.toFixed(1)} sec/kimg`);
-    console.log(`  G inference: ${gInfer.toFixed(1)} images/s${py ? ` (PyTorch ${py.gInferImgPerSec.toFixed(1)})` : ''}`);
-    console.log(`  Inception (299x299, batch 16): ${result.inceptionImgPerSec.toFixed(1)} images/s${py ? ` (PyTorch ${py.inceptionImgPerSec.toFixed(1)})` : ''}`);
+    return;
   }
-  trainer.dispose();
-  tf.dispose([z, reals.img]);
-  G.dispose(); D.dispose(); Gema.dispose();
+  console.log(`config ${name}, batch ${cfg.batch}: medians of ${rounds} alternating rounds of ${iters} iterations; ${backend.description}${p ? `; peer ${result.peer!.what}` : ''}`);
+  const row = (label: string, a: number, b: number | null | undefined, unit: string) =>
+    console.log(`| ${label} | ${a.toFixed(1)} ${unit} | ${b != null ? `${b.toFixed(1)} ${unit}` : '-'} | ${b != null ? (a / b).toFixed(2) : "-"} |`);
+  console.log(`| | ours | PyTorch | ours/PyTorch |`);
+  console.log(`|---|---:|---:|---:|`);
+  for (const k of ['Gmain', 'Greg', 'Dmain', 'Dreg']) if (o.phasesMs[k] !== undefined) row(k, o.phasesMs[k], p?.phasesMs[k], 'ms');
+  row('iteration (Gmain + Dmain + Greg/4 + Dreg/16)', o.msPerIter, p?.msPerIter, 'ms');
+  row('G inference', o.gInferImgPerSec, p?.gInferImgPerSec, 'img/s');
+  if (o.inceptionImgPerSec !== null) row('Inception-v3 features (299x299, batch 16)', o.inceptionImgPerSec, p?.inceptionImgPerSec, 'img/s');
+  console.log(`ours: ${result.ours.secPerKimg.toFixed(1)} sec/kimg${p ? `; PyTorch ${result.peer!.secPerKimg.toFixed(1)} sec/kimg` : ''}`);
 }
 
 main().catch((e) => {

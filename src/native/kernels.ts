@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BIAS_ACT_KERNEL } from '../ops/bias_act.js';
 import { UPFIRDN2D_KERNEL } from '../ops/upfirdn2d.js';
+import { ADAM_UPDATE_KERNEL, AdamUpdateAttrs, AdamUpdateInputs } from '../ops/adam_update.js';
 
 export interface NativeAddon {
   info(): string;
@@ -19,6 +20,7 @@ export interface NativeAddon {
   reduceSum(x: Float32Array, params: number[], out: Float32Array): void;
   gather(x: Float32Array, params: number[], out: Float32Array): void;
   pool2d(x: Float32Array, geom: number[], isMax: boolean, out: Float32Array): void;
+  adamUpdate(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, hyper: number[], p1: Float32Array, m1: Float32Array, v1: Float32Array): void;
   /** Row-major C = alpha * op(A) op(B) + beta * C; params [m, n, k, lda, ldb, ldc, transA, transB]. */
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, params: number[], alpha: number, beta: number): void;
   /** 'ours', 'ours:<kernel>', 'onednn' or 'openblas'; false when unavailable here. */
@@ -130,6 +132,21 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const out = new Float32Array(size(a.outShape));
       addon.upfirdn2d(values(be, x), a.taps, [n, h, w, c, a.fh, a.fw, a.up[0], a.up[1], a.down[0], a.down[1], ...a.pad, a.outShape[1], a.outShape[2]], out);
       return be.makeTensorInfo(a.outShape, 'float32', out);
+    }) as unknown as tf.KernelFunc,
+  });
+
+  tf.registerKernel({
+    kernelName: ADAM_UPDATE_KERNEL, backendName: 'cpu',
+    kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
+      const be = backend as CpuBackend;
+      const x = inputs as unknown as AdamUpdateInputs;
+      const a = attrs as unknown as AdamUpdateAttrs;
+      const n = size(x.p.shape);
+      const [p1, m1, v1] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+      const t = values(be, x.t)[0];
+      const apply = (be.data.get(x.apply.dataId).values as ArrayLike<number>)[0];
+      addon.adamUpdate(values(be, x.p), values(be, x.m), values(be, x.v), values(be, x.g), [a.lr, a.beta1, a.beta2, a.eps, t, apply ? 1 : 0], p1, m1, v1);
+      return [p1, m1, v1].map((d) => be.makeTensorInfo(x.p.shape, 'float32', d));
     }) as unknown as tf.KernelFunc,
   });
 

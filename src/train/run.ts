@@ -308,6 +308,9 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       trainer.step(reals, genC);
       tf.dispose([reals.img, reals.c, genC].filter((t) => t !== null) as tf.Tensor[]);
       iterations++;
+      // Let signal handlers run between iterations, so that a stop request acts within one
+      // iteration rather than at the end of the tick (minutes on a CPU).
+      await new Promise((resolve) => setImmediate(resolve));
 
       const done = trainer.curNimg >= totalNimg;
       if (!done && trainer.curNimg < tickStartNimg + o.tickKimg * 1000) continue;
