@@ -10,7 +10,7 @@ import { PNG } from 'pngjs';
 import { finetune } from '../src/train/run.js';
 import { InceptionV3 } from '../src/metrics/inception.js';
 import { distances, folderFeatures, generatorFeatures } from '../src/metrics/evaluate.js';
-import { compareRuns, PLOT_COLORS, toCsv, writeComparison, formatTable } from '../src/metrics/compare.js';
+import { compareRuns, PLOT_COLORS, textWidth, toCsv, writeComparison, formatTable } from '../src/metrics/compare.js';
 import { buildGenerator, loadNetwork } from '../src/io/network.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
 import { loadInceptionWeights } from '../src/metrics/weights.js';
@@ -48,25 +48,33 @@ describe('compare', () => {
       const G = buildGenerator(await loadNetwork(file));
       const d = distances(real, await generatorFeatures(net, G, { num: NUM, seed: 0 }, { protocol: 'nvidia' }), 'nvidia');
       G.dispose();
-      assert.ok(Math.abs(d.fid - r.fid) <= 1e-9 * Math.abs(d.fid), `${r.run} ${r.snapshot}: ${r.fid} vs direct ${d.fid}`);
-      assert.ok(r.fid > 0);
+      assert.ok(Math.abs(d.distance - r.value) <= 1e-9 * Math.abs(d.distance), `${r.run} ${r.snapshot}: ${r.value} vs direct ${d.distance}`);
+      assert.equal(r.metric, 'FID');
+      assert.ok(r.value > 0);
     }
     assert.deepEqual(rows.map((r) => [r.loss, r.k, r.kimg]), [['rooted', 2, 0], ['rooted', 2, 0.008], ['logistic', null, 0], ['logistic', null, 0.008]]);
     // The start rows are the same network and latents: the same FID.
-    assert.equal(rows[0].fid, rows[2].fid);
+    assert.equal(rows[0].value, rows[2].value);
 
     const table = formatTable(rows).split('\n');
     assert.match(table[0], /run\s+loss\s+k\s+kimg\s+FID\s+KID/);
     assert.equal(table.length, 2 + rows.length);
     const csv = toCsv(rows).trim().split('\n');
-    assert.equal(csv[0], 'run,loss,k,kimg,snapshot,fid,kid,num,protocol');
-    assert.equal(Number(csv[2].split(',')[5]), rows[1].fid);
+    assert.equal(csv[0], 'run,loss,k,kimg,snapshot,metric,value,kernel_metric,kernel,num,features');
+    assert.equal(Number(csv[2].split(',')[6]), rows[1].value);
 
     const out = path.join(dir, 'cmp');
     const files = await writeComparison(rows, out);
     assert.deepEqual(files.map((f) => path.basename(f)), ['compare.csv', 'compare.json', 'fid.svg', 'fid.png']);
     const png = PNG.sync.read(await fs.readFile(path.join(out, 'fid.png')));
-    assert.deepEqual([png.width, png.height], [720, 420]);
+    assert.equal(png.height, 420);
+    // The legend is never clipped: every label ends inside the picture.
+    const svg = await fs.readFile(path.join(out, 'fid.svg'), 'utf8');
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(svg)![1]);
+    assert.equal(png.width, width);
+    const labels = [...svg.matchAll(/<text x="([\d.]+)" y="[\d.]+">([^<]+)<\/text>/g)];
+    assert.equal(labels.length, 2, 'one legend label per run');
+    for (const [, x, text] of labels) assert.ok(Number(x) + textWidth(text) <= width, `legend label '${text}' is clipped at ${width} px`);
     const hasColor = (hex: string) => {
       const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
       for (let i = 0; i < png.data.length; i += 4) if (Math.abs(png.data[i] - r) < 8 && Math.abs(png.data[i + 1] - g) < 8 && Math.abs(png.data[i + 2] - b) < 8) return true;
@@ -80,7 +88,7 @@ describe('compare', () => {
     const rec = (await fs.readFile(path.join(runs[0], 'metric-fid.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(rec.length, 1);
     const rows = await compareRuns([runs[0]], net, { protocol: 'nvidia', num: NUM, cacheDir: null, log: () => {} });
-    assert.equal(rows[0].fid, rec[0].fid); // read back, not recomputed
+    assert.equal(rows[0].value, rec[0].value); // read back, not recomputed
   });
 
   test('CLI: fid of two folders, compare writes its files, missing weights are explained', async () => {
@@ -90,7 +98,7 @@ describe('compare', () => {
     assert.equal(r.status, 0, r.stderr);
     const d = JSON.parse(r.stdout);
     const direct = distances(await folderFeatures(net, data, { protocol: 'nvidia', cacheDir: null }), await folderFeatures(net, other, { protocol: 'nvidia', cacheDir: null }), 'nvidia');
-    assert.ok(Math.abs(d.fid - direct.fid) <= 1e-9 * direct.fid);
+    assert.ok(Math.abs(d.fid - direct.distance) <= 1e-9 * direct.distance);
     const c = cli('compare', ...runs, '--inception', weights, '--num', String(NUM), '--out', path.join(dir, 'cmp-cli'));
     assert.equal(c.status, 0, c.stderr);
     assert.match(c.stdout, /rooted\s+2\s+0\.008/);

@@ -55,7 +55,7 @@ export const finetuneCommand: CommandModule<object, Args> = {
     .option('resize-filter', { choices: RESIZE_FILTERS, default: 'lanczos3' as ResizeFilter, describe: 'Filter for resizing images to the network resolution (after a center crop)' })
     .option('require-square', { type: 'boolean', default: false, describe: 'Refuse non-square images instead of center-cropping them' })
     .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
-    .option('metrics', { type: 'string', array: true, choices: ['fid'], default: [] as string[], describe: 'Evaluate at each snapshot: fid (FID of G_ema vs --data into metric-fid.jsonl)' })
+    .option('metrics', { type: 'string', array: true, choices: ['fid', 'fed'], default: [] as string[], describe: 'Evaluate G_ema at each snapshot against --data: fid (Inception weights, metric-fid.jsonl), fed (bundled emoji network, metric-fed.jsonl)' })
     .option('metrics-num', { type: 'number', default: 1000, describe: 'Generated images per metric evaluation' })
     .option('inception', { type: 'string', describe: 'Inception weights for --metrics fid (pytorch-fid .pth)' })
     .option('res', { type: 'number', default: 32, describe: 'From scratch: resolution' })

@@ -1,5 +1,5 @@
-// Comparing runs: FID (and KID) of every snapshot of several runs (e.g. rooted vs logistic),
-// as a table, CSV/JSON, and a plot of FID against kimg with one line per run.
+// Comparing runs: FID/KID (Inception) or FED/KED (emoji network) of every snapshot of several runs
+// (e.g. rooted vs logistic), as a table, CSV/JSON, and a plot against kimg with one line per run.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
@@ -7,11 +7,20 @@ import { buildGenerator, loadNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { distances, folderFeatures, generatorFeatures, ExtractOptions, Features } from './evaluate.js';
 import { FidProtocol, InceptionV3 } from './inception.js';
+import { FeatureNetwork, inceptionFeatureNetwork } from './features.js';
 
-export interface CompareRow { run: string; loss: string; k: number | null; kimg: number; snapshot: string; fid: number; kid: number | null; num: number; protocol: FidProtocol }
+export interface CompareRow {
+  run: string; loss: string; k: number | null; kimg: number; snapshot: string;
+  metric: string;            // 'FID' or 'FED'
+  value: number;             // the Fréchet distance
+  kernelMetric: string;      // 'KID' or 'KED'
+  kernel: number | null;     // the kernel distance, when asked for
+  num: number;               // generated images
+  features: string;          // the feature network's id (network, weights, preprocessing)
+}
 
 export interface CompareOptions {
-  protocol: FidProtocol;
+  protocol?: FidProtocol;      // with a bare InceptionV3 (default nvidia)
   num: number;                 // generated images per snapshot
   kid?: boolean;
   seed?: number;
@@ -32,57 +41,65 @@ async function runOptions(dir: string): Promise<RunOptions> {
   }
 }
 
-/** Rows from metric-fid.jsonl written by `finetune --metrics fid`, for this protocol and sample count. */
-async function recordedRows(dir: string, o: CompareOptions): Promise<Map<string, { fid: number; kid: number | null }>> {
-  const out = new Map<string, { fid: number; kid: number | null }>();
-  const txt = await fs.readFile(path.join(dir, 'metric-fid.jsonl'), 'utf8').catch(() => '');
+/** The file where `finetune --metrics` records a metric: metric-fid.jsonl, metric-fed.jsonl. */
+export function metricFile(net: FeatureNetwork): string {
+  return `metric-${net.distanceName.toLowerCase()}.jsonl`;
+}
+
+/** Values recorded by `finetune --metrics` with this feature network and sample count. */
+async function recordedRows(dir: string, net: FeatureNetwork, o: CompareOptions): Promise<Map<string, { value: number; kernel: number | null }>> {
+  const out = new Map<string, { value: number; kernel: number | null }>();
+  const txt = await fs.readFile(path.join(dir, metricFile(net)), 'utf8').catch(() => '');
   for (const line of txt.split('\n').filter(Boolean)) {
     const r = JSON.parse(line);
-    if (r.protocol === o.protocol && r.num === o.num && (!o.kid || r.kid !== null)) out.set(r.snapshot, { fid: r.fid, kid: r.kid });
+    if (r.features === net.id && r.num === o.num && (!o.kid || r.kernel !== null)) out.set(r.snapshot, { value: r.value, kernel: r.kernel });
   }
   return out;
 }
 
-export async function compareRuns(runDirs: string[], net: InceptionV3, o: CompareOptions): Promise<CompareRow[]> {
+export async function compareRuns(runDirs: string[], source: FeatureNetwork | InceptionV3, o: CompareOptions): Promise<CompareRow[]> {
+  const net = source instanceof InceptionV3 ? { ...inceptionFeatureNetwork(source, o.protocol ?? 'nvidia'), dispose: () => undefined } : source;
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const ex: ExtractOptions = { protocol: o.protocol, batch: o.batch, cacheDir: o.cacheDir };
+  const ex: ExtractOptions = { batch: o.batch, cacheDir: o.cacheDir };
   const realCache = new Map<string, Features>();
   const rows: CompareRow[] = [];
   for (const dir of runDirs) {
     const ro = await runOptions(dir);
-    const snaps = (await fs.readdir(dir)).filter((f) => /^network-snapshot-.*\.safetensors$/.test(f)).sort();
+    const snaps = (await fs.readdir(dir)).filter((f) => /^network-snapshot-.*\.safetensors$/.test(f));
     const points: { file: string; kimg: number; label: string }[] = snaps.map((f) => ({ file: path.join(dir, f), kimg: Number(/snapshot-([\d.]+)\./.exec(f)![1]), label: f }));
+    points.sort((a, b) => a.kimg - b.kimg);
     if (o.includeStart && ro.network) points.unshift({ file: ro.network, kimg: 0, label: 'start' });
     if (!points.length) throw new Error(`${dir} has no snapshots yet`);
     let real = realCache.get(ro.data);
     if (!real) {
-      log(`${path.basename(dir)}: features of ${ro.data}`);
+      log(`${path.basename(dir)}: ${net.kind} features of ${ro.data}`);
       real = await folderFeatures(net, ro.data, ex);
       realCache.set(ro.data, real);
     }
-    const recorded = await recordedRows(dir, o);
+    const recorded = await recordedRows(dir, net, o);
     for (const p of points) {
       let r = recorded.get(p.label) ?? null;
       if (!r) {
-        log(`${path.basename(dir)}: FID of ${p.label} (${o.num} images)`);
+        log(`${path.basename(dir)}: ${net.distanceName} of ${p.label} (${o.num} images)`);
         const G = buildGenerator(await loadNetwork(p.file));
         try {
           const gen = await generatorFeatures(net, G, { num: o.num, seed: o.seed }, ex);
-          const d = distances(real, gen, o.protocol, o.kid, o.seed);
-          r = { fid: d.fid, kid: d.kid };
+          const d = distances(real, gen, net, o.kid, o.seed);
+          r = { value: d.distance, kernel: d.kernel };
         } finally {
           G.dispose();
         }
       }
-      rows.push({ run: path.basename(dir), loss: ro.loss, k: ro.loss === 'rooted' ? ro.k : null, kimg: p.kimg, snapshot: p.label, fid: r.fid, kid: r.kid, num: o.num, protocol: o.protocol });
+      rows.push({ run: path.basename(dir), loss: ro.loss, k: ro.loss === 'rooted' ? ro.k : null, kimg: p.kimg, snapshot: p.label, metric: net.distanceName, value: r.value,
+        kernelMetric: net.kernelName, kernel: r.kernel, num: o.num, features: net.id });
     }
   }
   return rows;
 }
 
 export function formatTable(rows: CompareRow[]): string {
-  const head = ['run', 'loss', 'k', 'kimg', 'FID', 'KID'];
-  const body = rows.map((r) => [r.run, r.loss, r.k === null ? '-' : String(r.k), r.kimg.toFixed(3), r.fid.toFixed(3), r.kid === null ? '-' : r.kid.toFixed(5)]);
+  const head = ['run', 'loss', 'k', 'kimg', rows[0]?.metric ?? 'FID', rows[0]?.kernelMetric ?? 'KID'];
+  const body = rows.map((r) => [r.run, r.loss, r.k === null ? '-' : String(r.k), r.kimg.toFixed(3), r.value.toFixed(3), r.kernel === null ? '-' : r.kernel.toFixed(5)]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -90,29 +107,46 @@ export function formatTable(rows: CompareRow[]): string {
 
 export function toCsv(rows: CompareRow[]): string {
   const esc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return ['run,loss,k,kimg,snapshot,fid,kid,num,protocol', ...rows.map((r) =>
-    [esc(r.run), r.loss, r.k ?? '', r.kimg, esc(r.snapshot), r.fid, r.kid ?? '', r.num, r.protocol].join(','))].join('\n') + '\n';
+  return ['run,loss,k,kimg,snapshot,metric,value,kernel_metric,kernel,num,features', ...rows.map((r) =>
+    [esc(r.run), r.loss, r.k ?? '', r.kimg, esc(r.snapshot), r.metric, r.value, r.kernelMetric, r.kernel ?? '', r.num, esc(r.features)].join(','))].join('\n') + '\n';
 }
 
 export const PLOT_COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
 
-/** SVG line plot of FID against kimg, one line (and legend entry) per run. */
+/** Width in pixels of `text` at 12 px DejaVu Sans (an upper bound per character, so it never clips). */
+export function textWidth(text: string): number {
+  return Math.ceil(text.length * 7.2);
+}
+
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * SVG line plot of the distance against kimg, one line (and legend entry) per run. The legend sits
+ * right of the plot area, as wide as its longest label.
+ */
 export function plotSvg(rows: CompareRow[], width = 720, height = 420): string {
   const runs = [...new Set(rows.map((r) => r.run))];
-  const m = { l: 60, r: 20, t: 30, b: 45 };
-  const xs = rows.map((r) => r.kimg), ys = rows.map((r) => r.fid);
+  const label = (run: string) => {
+    const r0 = rows.find((r) => r.run === run)!;
+    return `${run} (${r0.loss}${r0.k !== null ? ` k=${r0.k}` : ''})`;
+  };
+  const legendW = Math.max(...runs.map((r) => textWidth(label(r)))) + 30;
+  const m = { l: 60, r: 20 + legendW, t: 30, b: 45 };
+  const W = width + legendW;
+  const xs = rows.map((r) => r.kimg), ys = rows.map((r) => r.value);
   const x0 = Math.min(...xs), x1 = Math.max(...xs) === x0 ? x0 + 1 : Math.max(...xs);
   const ylo = Math.min(...ys), yhi = Math.max(...ys);
   const pad = (yhi - ylo) * 0.08 || 1;
   const y0 = ylo - pad, y1 = yhi + pad;
-  const X = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (width - m.l - m.r);
+  const X = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
   const Y = (v: number) => height - m.b - ((v - y0) / (y1 - y0)) * (height - m.t - m.b);
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+  const metric = rows[0]?.metric ?? 'FID';
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<line x1="${m.l}" y1="${height - m.b}" x2="${width - m.r}" y2="${height - m.b}" stroke="black"/>`,
+    `<line x1="${m.l}" y1="${height - m.b}" x2="${W - m.r}" y2="${height - m.b}" stroke="black"/>`,
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="black"/>`,
-    `<text x="${(width + m.l) / 2}" y="${height - 10}" text-anchor="middle">kimg</text>`,
-    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">FID (${rows[0]?.protocol ?? ''}, ${rows[0]?.num ?? ''} images)</text>`];
+    `<text x="${(W - m.r + m.l) / 2}" y="${height - 10}" text-anchor="middle">kimg</text>`,
+    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${metric} (${rows[0]?.num ?? ''} generated images)</text>`];
   // Enough decimals that the five tick labels differ.
   const decimals = (span: number) => Math.min(6, Math.max(0, Math.ceil(-Math.log10(span / 4)) + 1));
   const dx = decimals(x1 - x0), dy = decimals(y1 - y0);
@@ -124,22 +158,23 @@ export function plotSvg(rows: CompareRow[], width = 720, height = 420): string {
   runs.forEach((run, i) => {
     const pts = rows.filter((r) => r.run === run).sort((a, b) => a.kimg - b.kimg);
     const color = PLOT_COLORS[i % PLOT_COLORS.length];
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${X(p.kimg).toFixed(1)},${Y(p.fid).toFixed(1)}`).join(' ')}"/>`);
-    for (const p of pts) parts.push(`<circle cx="${X(p.kimg).toFixed(1)}" cy="${Y(p.fid).toFixed(1)}" r="3" fill="${color}"/>`);
-    const r0 = pts[0];
-    parts.push(`<rect x="${width - m.r - 230}" y="${m.t + 6 + i * 18}" width="12" height="12" fill="${color}"/>`);
-    parts.push(`<text x="${width - m.r - 212}" y="${m.t + 16 + i * 18}">${run.replace(/&/g, '&amp;').replace(/</g, '&lt;')} (${r0.loss}${r0.k !== null ? ` k=${r0.k}` : ''})</text>`);
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${X(p.kimg).toFixed(1)},${Y(p.value).toFixed(1)}`).join(' ')}"/>`);
+    for (const p of pts) parts.push(`<circle cx="${X(p.kimg).toFixed(1)}" cy="${Y(p.value).toFixed(1)}" r="3" fill="${color}"/>`);
+    const lx = W - m.r + 16;
+    parts.push(`<rect x="${lx}" y="${m.t + 6 + i * 18}" width="12" height="12" fill="${color}"/>`);
+    parts.push(`<text x="${lx + 18}" y="${m.t + 16 + i * 18}">${escapeXml(label(run))}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
 }
 
-/** Writes compare.csv, compare.json, fid.svg and fid.png into `outDir` (new files only unless `force`). */
+/** Writes compare.csv, compare.json and the plot (fid.svg/png or fed.svg/png) into `outDir` (new files only unless `force`). */
 export async function writeComparison(rows: CompareRow[], outDir: string, force = false): Promise<string[]> {
   await fs.mkdir(outDir, { recursive: true });
   const svg = plotSvg(rows);
+  const plot = (rows[0]?.metric ?? 'FID').toLowerCase();
   const files: [string, string | Buffer][] = [
-    ['compare.csv', toCsv(rows)], ['compare.json', JSON.stringify(rows, null, 2) + '\n'], ['fid.svg', svg], ['fid.png', await sharp(Buffer.from(svg)).png().toBuffer()],
+    ['compare.csv', toCsv(rows)], ['compare.json', JSON.stringify(rows, null, 2) + '\n'], [`${plot}.svg`, svg], [`${plot}.png`, await sharp(Buffer.from(svg)).png().toBuffer()],
   ];
   const written: string[] = [];
   for (const [name, data] of files) {

@@ -1,9 +1,9 @@
-// FID/KID of generators and image folders: batched, streamed feature extraction with progress,
-// folder features cached by content (paths, sizes, mtimes), protocol and limit.
+// Fréchet and kernel distances (FID/KID with Inception, FED/KED with the emoji network) of
+// generators and image folders: batched, streamed feature extraction with progress, folder
+// features cached by content (paths, sizes, mtimes), feature network and limit.
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { listImages } from '../io/dataset.js';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
@@ -12,35 +12,31 @@ import { Generator } from '../networks/generator.js';
 import { Rng } from '../rng.js';
 import { toUint8Generate } from '../generate.js';
 import { frechetDistanceFromFeatures, kernelInceptionDistance, kidSubsets } from './fid.js';
-import { FidProtocol, imageFeatures, InceptionV3 } from './inception.js';
+import { FidProtocol, InceptionV3 } from './inception.js';
+import { FeatureNetwork, inceptionFeatureNetwork } from './features.js';
 
-export const FEATURE_DIM = 2048;
+export const FEATURE_DIM = 2048; // Inception's
 
-export interface Features { data: Float32Array; n: number }
+export interface Features { data: Float32Array; n: number; dim: number }
 
 export interface ExtractOptions {
-  protocol: FidProtocol;
-  batch?: number;                                   // images per Inception forward pass (default 16)
+  protocol?: FidProtocol;                           // Inception's preprocessing (when given an InceptionV3)
+  batch?: number;                                   // images per forward pass (default 16)
   max?: number;                                     // use at most this many images
   progress?: (done: number, total: number) => void;
   cacheDir?: string | null;                         // folder feature cache (null = off)
 }
 
-/** Decodes an image file to RGB u8 at its own size, as pytorch-fid's convert('RGB') does (alpha dropped). */
-async function readRgb(file: string): Promise<{ px: Uint8Array; w: number; h: number }> {
-  const { data, info } = await sharp(file, { failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  let px = new Uint8Array(data.buffer, data.byteOffset, data.length);
-  if (info.channels === 1) {
-    const rgb = new Uint8Array(info.width * info.height * 3);
-    for (let i = 0; i < info.width * info.height; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i];
-    px = rgb;
-  }
-  return { px, w: info.width, h: info.height };
+/** Any feature network; a bare InceptionV3 runs under `protocol` (default nvidia). */
+export type FeatureSource = FeatureNetwork | InceptionV3;
+
+function asNetwork(net: FeatureSource, protocol: FidProtocol = 'nvidia'): FeatureNetwork {
+  return net instanceof InceptionV3 ? { ...inceptionFeatureNetwork(net, protocol), dispose: () => undefined } : net;
 }
 
-async function folderKey(files: string[], o: ExtractOptions): Promise<string> {
+async function folderKey(files: string[], net: FeatureNetwork, o: ExtractOptions): Promise<string> {
   const h = createHash('sha256');
-  h.update(`v1|${o.protocol}|${o.max ?? 'all'}|`);
+  h.update(`v2|${net.id}|${o.max ?? 'all'}|`);
   for (const f of files) {
     const st = await fs.stat(f);
     h.update(`${path.resolve(f)}|${st.size}|${st.mtimeMs}\n`);
@@ -49,20 +45,22 @@ async function folderKey(files: string[], o: ExtractOptions): Promise<string> {
 }
 
 /** Features of every image in a folder (recursively), in sorted order. */
-export async function folderFeatures(net: InceptionV3, folder: string, o: ExtractOptions): Promise<Features> {
+export async function folderFeatures(source: FeatureSource, folder: string, o: ExtractOptions = {}): Promise<Features> {
+  const net = asNetwork(source, o.protocol);
+  const dim = net.dim;
   const st = await fs.stat(folder).catch(() => null);
   if (!st?.isDirectory()) throw new Error(`image folder ${folder} does not exist`);
   let files = await listImages(folder);
   if (o.max !== undefined) files = files.slice(0, o.max);
-  if (files.length < 2) throw new Error(`image folder ${folder} has ${files.length} images; FID needs at least 2`);
-  const cacheFile = o.cacheDir ? path.join(o.cacheDir, 'fid-features', `${await folderKey(files, o)}.safetensors`) : null;
+  if (files.length < 2) throw new Error(`image folder ${folder} has ${files.length} images; ${net.distanceName} needs at least 2`);
+  const cacheFile = o.cacheDir ? path.join(o.cacheDir, 'features', `${await folderKey(files, net, o)}.safetensors`) : null;
   if (cacheFile) {
     const hit = await readSafetensors(cacheFile).catch(() => null);
     const t = hit?.tensors.get('features');
-    if (t && t.shape[1] === FEATURE_DIM) return { data: t.data as Float32Array, n: t.shape[0] };
+    if (t && t.shape[1] === dim) return { data: t.data as Float32Array, n: t.shape[0], dim };
   }
   const batch = o.batch ?? 16;
-  const out = new Float32Array(files.length * FEATURE_DIM);
+  const out = new Float32Array(files.length * dim);
   let done = 0;
   let group: { px: Uint8Array; w: number; h: number }[] = [];
   const flush = async () => {
@@ -70,7 +68,7 @@ export async function folderFeatures(net: InceptionV3, folder: string, o: Extrac
     const { w, h } = group[0];
     const u8 = new Uint8Array(group.length * w * h * 3);
     group.forEach((g, i) => u8.set(g.px, i * w * h * 3));
-    out.set(await imageFeatures(net, u8, group.length, h, w, 3, o.protocol), done * FEATURE_DIM);
+    out.set(await net.features(u8, group.length, h, w, 3), done * dim);
     done += group.length;
     group = [];
     o.progress?.(done, files.length);
@@ -78,7 +76,7 @@ export async function folderFeatures(net: InceptionV3, folder: string, o: Extrac
   for (const f of files) {
     let img;
     try {
-      img = await readRgb(f);
+      img = await net.readImage(f);
     } catch (e) {
       throw new Error(`cannot read image ${f}: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -88,9 +86,9 @@ export async function folderFeatures(net: InceptionV3, folder: string, o: Extrac
   await flush();
   if (cacheFile) {
     await fs.mkdir(path.dirname(cacheFile), { recursive: true });
-    await writeFileAtomic(cacheFile, serializeSafetensors(new Map([['features', { shape: [files.length, FEATURE_DIM], data: out }]]), { folder: path.resolve(folder), protocol: o.protocol }), { overwrite: true });
+    await writeFileAtomic(cacheFile, serializeSafetensors(new Map([['features', { shape: [files.length, dim], data: out }]]), { folder: path.resolve(folder), features: net.id }), { overwrite: true });
   }
-  return { data: out, n: files.length };
+  return { data: out, n: files.length, dim };
 }
 
 export interface GeneratorSampling {
@@ -104,11 +102,13 @@ export interface GeneratorSampling {
  * Features of `num` generated images (random z from the seeded stream, random noise, quantized to
  * uint8 as upstream's metric code does before the Inception network).
  */
-export async function generatorFeatures(net: InceptionV3, G: Generator, s: GeneratorSampling, o: ExtractOptions): Promise<Features> {
-  if (s.num < 2) throw new Error(`--num ${s.num}: FID needs at least 2 images`);
+export async function generatorFeatures(source: FeatureSource, G: Generator, s: GeneratorSampling, o: ExtractOptions = {}): Promise<Features> {
+  const net = asNetwork(source, o.protocol);
+  const dim = net.dim;
+  if (!(Number.isInteger(s.num) && s.num >= 2)) throw new Error(`--num ${s.num}: ${net.distanceName} needs a whole number of at least 2 images`);
   const batch = o.batch ?? 16;
   const rng = new Rng(`fid-${s.seed ?? 0}`);
-  const out = new Float32Array(s.num * FEATURE_DIM);
+  const out = new Float32Array(s.num * dim);
   const r = G.imgResolution;
   for (let i = 0; i < s.num; i += batch) {
     const m = Math.min(batch, s.num - i);
@@ -119,46 +119,60 @@ export async function generatorFeatures(net: InceptionV3, G: Generator, s: Gener
     });
     const u8 = toUint8Generate(await img.data());
     img.dispose();
-    out.set(await imageFeatures(net, u8, m, r, r, G.imgChannels, o.protocol), i * FEATURE_DIM);
+    out.set(await net.features(u8, m, r, r, G.imgChannels), i * dim);
     o.progress?.(i + m, s.num);
   }
-  return { data: out, n: s.num };
+  return { data: out, n: s.num, dim };
 }
 
 export interface DistanceResult {
-  fid: number;
-  kid: number | null;
-  protocol: FidProtocol;
+  metric: string;          // 'FID' (Inception) or 'FED' (emoji network)
+  kernelMetric: string;    // 'KID' or 'KED'
+  distance: number;        // the Fréchet distance
+  kernel: number | null;   // the kernel distance, when asked for
+  features: string;        // which network: 'inception' or 'emoji'
+  protocol: FidProtocol | null; // Inception's preprocessing; null for the emoji network
   n1: number;
   n2: number;
+  fid?: number;            // = distance, for Inception
+  kid?: number | null;     // = kernel, for Inception
 }
 
 /**
- * FID (covariance / N for nvidia, / (N-1) for pytorch-fid) and optionally KID (upstream
- * defaults: 100 subsets of at most 1000) between real and generated features.
+ * The Fréchet distance (covariance / N for Inception's nvidia protocol, / (N-1) otherwise) and
+ * optionally the kernel distance (upstream defaults: 100 subsets of at most 1000) between real
+ * and generated features. `how` is the feature network, or an Inception protocol.
  */
-export function distances(real: Features, gen: Features, protocol: FidProtocol, kid = false, seed = 0): DistanceResult {
-  const ddof = protocol === 'nvidia' ? 0 : 1;
-  const fid = frechetDistanceFromFeatures(real.data, real.n, gen.data, gen.n, FEATURE_DIM, ddof);
+export function distances(real: Features, gen: Features, how: FeatureNetwork | FidProtocol, kid = false, seed = 0): DistanceResult {
+  const net = typeof how === 'string' ? null : how;
+  const protocol: FidProtocol | null = typeof how === 'string' ? how : how.kind === 'inception' ? (how.ddof === 0 ? 'nvidia' : 'pytorch-fid') : null;
+  const ddof = net ? net.ddof : how === 'nvidia' ? 0 : 1;
+  const dim = real.dim;
+  if (gen.dim !== dim) throw new Error(`feature dimensions differ: ${dim} vs ${gen.dim}`);
+  const distance = frechetDistanceFromFeatures(real.data, real.n, gen.data, gen.n, dim, ddof);
   let k: number | null = null;
   if (kid) {
     const r = new Rng(`kid-${seed}`);
     const subsets = kidSubsets(real.n, gen.n, 100, 1000, () => r.next());
-    k = kidWithMatmul(real, gen, subsets);
+    k = kidWithMatmul(real, gen, subsets, dim);
   }
-  return { fid, kid: k, protocol, n1: real.n, n2: gen.n };
+  const isInception = !net || net.kind === 'inception';
+  return {
+    metric: net?.distanceName ?? 'FID', kernelMetric: net?.kernelName ?? 'KID', distance, kernel: k, features: net?.kind ?? 'inception', protocol, n1: real.n, n2: gen.n,
+    ...(isInception ? { fid: distance, kid: k } : {}),
+  };
 }
 
 /** KID with the Gram matrices from tf.matMul (fast at 2048 dims); sums in float64. */
-function kidWithMatmul(real: Features, gen: Features, subsets: { gen: number[]; real: number[] }[]): number {
+function kidWithMatmul(real: Features, gen: Features, subsets: { gen: number[]; real: number[] }[], dim: number): number {
   const m = subsets[0].gen.length;
-  if (m * m * FEATURE_DIM < 5e7) return kernelInceptionDistance(real.data, gen.data, FEATURE_DIM, subsets);
-  const R = tf.tensor2d(real.data, [real.n, FEATURE_DIM]), Gt = tf.tensor2d(gen.data, [gen.n, FEATURE_DIM]);
+  if (m * m * dim < 5e7) return kernelInceptionDistance(real.data, gen.data, dim, subsets);
+  const R = tf.tensor2d(real.data, [real.n, dim]), Gt = tf.tensor2d(gen.data, [gen.n, dim]);
   let t = 0;
   for (const s of subsets) {
     const [kxx, kyy, kxy] = tf.tidy(() => {
       const x = tf.gather(Gt, tf.tensor1d(s.gen, 'int32')), y = tf.gather(R, tf.tensor1d(s.real, 'int32'));
-      const k = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b, false, true).div(FEATURE_DIM).add(1).pow(3);
+      const k = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b, false, true).div(dim).add(1).pow(3);
       return [k(x as tf.Tensor2D, x as tf.Tensor2D), k(y as tf.Tensor2D, y as tf.Tensor2D), k(x as tf.Tensor2D, y as tf.Tensor2D)];
     });
     const [a, b, c] = [kxx.dataSync(), kyy.dataSync(), kxy.dataSync()];

@@ -36,7 +36,7 @@ export interface TrainingOptions {
   resizeFilter: ResizeFilter;    // Filter for resizing dataset images.
   requireSquare: boolean;        // Refuse non-square dataset images.
   backend: string;               // Backend that ran the training.
-  metrics: string[];             // Metrics at each snapshot: 'fid' (FID of G_ema vs the data, metric-fid.jsonl).
+  metrics: string[];             // Metrics at each snapshot: 'fid' (Inception, metric-fid.jsonl), 'fed' (emoji network, metric-fed.jsonl).
   metricsNum: number;            // Generated images per metric evaluation.
   inception: string | null;      // Inception weights for --metrics fid.
   G_kwargs: GeneratorConfig;
@@ -59,7 +59,7 @@ export function validateOptions(o: TrainingOptions): void {
   if (!(o.tickKimg > 0)) bad('tick', o.tickKimg, 'must be > 0');
   if (!(Number.isInteger(o.snap) && o.snap >= 1)) bad('snap', o.snap, 'must be a positive integer');
   if (!(Number.isInteger(o.freezed) && o.freezed >= 0)) bad('freezed', o.freezed, 'must be an integer >= 0');
-  for (const m of o.metrics) if (m !== 'fid') bad('metrics', m, "the only metric is 'fid'");
+  for (const m of o.metrics) if (m !== 'fid' && m !== 'fed') bad('metrics', m, "choose fid (Inception) or fed (the bundled emoji network)");
   if (!(Number.isInteger(o.metricsNum) && o.metricsNum >= 2)) bad('metrics-num', o.metricsNum, 'must be an integer >= 2');
   const mb = o.D_kwargs.epilogue_kwargs?.mbstd_group_size;
   if (typeof mb === 'number' && o.batchGpu % Math.min(mb, o.batchGpu) !== 0) {

@@ -17,9 +17,9 @@ import { Rng, RngState } from '../rng.js';
 import { AugmentPipe } from './augment.js';
 import { AugmentMode, TrainingOptions, validateOptions } from './options.js';
 import { Trainer, TrainerState } from './trainer.js';
-import { InceptionV3 } from '../metrics/inception.js';
-import { loadInceptionWeights } from '../metrics/weights.js';
 import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
+import { FeatureNetwork, loadFeatureNetwork } from '../metrics/features.js';
+import { metricFile } from '../metrics/compare.js';
 import { cacheDir } from '../io/fetch.js';
 
 /** What a user specifies; everything but `data` has a default. */
@@ -102,9 +102,11 @@ export async function resolveResume(p: string): Promise<string> {
   const st = await fs.stat(p).catch(() => null);
   if (!st) throw new Error(`--resume ${p} does not exist`);
   if (!st.isDirectory()) return p;
-  const snaps = (await fs.readdir(p)).filter((f) => /^network-snapshot-.*\.safetensors$/.test(f)).sort();
+  // The latest by kimg (by name, 10000.000 would sort before 9999.000).
+  const snaps = (await fs.readdir(p)).map((f) => ({ f, m: /^network-snapshot-(\d+(?:\.\d+)?)\.safetensors$/.exec(f) })).filter((x) => x.m);
   if (!snaps.length) throw new Error(`--resume ${p}: the run directory has no network-snapshot-*.safetensors to resume from`);
-  return path.join(p, snaps[snaps.length - 1]);
+  snaps.sort((a, b) => Number(a.m![1]) - Number(b.m![1]));
+  return path.join(p, snaps[snaps.length - 1].f);
 }
 
 async function nextRunDir(outdir: string, desc: string): Promise<string> {
@@ -176,8 +178,9 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
   o.metricsNum ??= 1000;
   o.inception ??= null;
   validateOptions(o);
-  // Metrics need the Inception weights: fail before any training if they are missing.
-  const inception = o.metrics.includes('fid') ? new InceptionV3(await loadInceptionWeights(o.inception)) : null;
+  // Metric networks load before any training: missing weights fail here, not at the first snapshot.
+  const metricNets: FeatureNetwork[] = [];
+  for (const m of o.metrics) metricNets.push(await loadFeatureNetwork(m === 'fid' ? { kind: 'inception', protocol: 'nvidia', inception: o.inception } : { kind: 'emoji' }));
 
   // ---- data (before creating the run directory: a bad folder must not leave an empty run behind)
   const G_kwargs = o.G_kwargs;
@@ -215,7 +218,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
   let tick = 0;
   let tickStartNimg = 0;
   const dispose = () => {
-    inception?.dispose();
+    for (const n of metricNets) n.dispose();
     trainer.dispose();
     G.dispose(); D.dispose(); Gema.dispose();
   };
@@ -288,13 +291,14 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       await saveCheckpoint(file, config, { G: G.params, D: D.params, G_ema: Gema.params, opt_G: trainer.optG, opt_D: trainer.optD });
       lastSnapshot = file;
       await writeFakes(fakesName(trainer.curNimg));
-      if (inception) {
-        const ex = { protocol: 'nvidia' as const, batch: o.batch, cacheDir: cacheDir() };
-        const real = await folderFeatures(inception, o.data, ex);
-        const gen = await generatorFeatures(inception, Gema, { num: o.metricsNum, seed: o.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
-        const d = distances(real, gen, 'nvidia');
-        await fs.appendFile(path.join(o.runDir, 'metric-fid.jsonl'), JSON.stringify({ kimg: trainer.curNimg / 1000, snapshot: path.basename(file), fid: d.fid, kid: null, num: o.metricsNum, protocol: 'nvidia' }) + '\n');
-        log(`fid (nvidia, ${o.metricsNum} images): ${d.fid.toFixed(3)}`);
+      for (const net of metricNets) {
+        const ex = { batch: o.batch, cacheDir: cacheDir() };
+        const real = await folderFeatures(net, o.data, ex);
+        const gen = await generatorFeatures(net, Gema, { num: o.metricsNum, seed: o.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
+        const d = distances(real, gen, net, true, o.seed);
+        const rec = { kimg: trainer.curNimg / 1000, snapshot: path.basename(file), metric: d.metric, value: d.distance, kernelMetric: d.kernelMetric, kernel: d.kernel, num: o.metricsNum, features: net.id };
+        await fs.appendFile(path.join(o.runDir, metricFile(net)), JSON.stringify(rec) + '\n');
+        log(`${d.metric} ${d.distance.toFixed(3)}, ${d.kernelMetric} ${d.kernel!.toFixed(5)} (${net.kind} features, ${o.metricsNum} generated images)`);
       }
       return file;
     };

@@ -1,0 +1,66 @@
+// scripts/pretrain-emoji.sh on a short run: from scratch it exports the full training state; on a
+// "new machine" (no local runs) it continues from that committed state, not from zero; and the
+// committed state in pretrained/ is a complete, resumable training state whose G_ema is the
+// bundled network's.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { promises as fs, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadNetwork } from '../src/io/network.js';
+import { imageFolder, tempDir } from './train_helpers.js';
+import { testBackend } from './helpers.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+let dir: string;
+
+before(async () => {
+  await testBackend();
+  dir = await tempDir('pretrain');
+});
+
+function script(kimg: string, work: string, pre: string, data: string) {
+  const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'pretrain-emoji.sh'), kimg, work], {
+    cwd: ROOT, encoding: 'utf8', env: { ...process.env, PRETRAINED_DIR: pre, EMOJI_DATA: data }, timeout: 300_000,
+  });
+  assert.equal(r.status, 0, `pretrain-emoji.sh ${kimg} failed: ${r.stderr.slice(-2000)}`);
+  return r.stderr;
+}
+
+async function trainingKimg(file: string): Promise<number> {
+  const net = await loadNetwork(file);
+  return (net.training as { trainer: { curNimg: number } }).trainer.curNimg / 1000;
+}
+
+test('pretrain-emoji.sh continues from the committed state on a machine without local runs', async () => {
+  const data = await imageFolder(path.join(dir, 'data'), 8);
+  const pre = path.join(dir, 'pretrained');
+  await fs.mkdir(pre);
+  // Machine 1: from scratch, 2 iterations of batch 16; the state is exported on the way out.
+  script('0.032', path.join(dir, 'machine1'), pre, data);
+  assert.equal(await trainingKimg(path.join(pre, 'emoji32-state.safetensors')), 0.032);
+  const exported = await loadNetwork(path.join(pre, 'emoji32.safetensors'));
+  assert.ok(exported.G_ema && exported.D && !exported.G, 'the bundled export holds G_ema and D only');
+  // Machine 2: nothing local; it must continue at kimg 0.032 and reach 0.064.
+  const log = script('0.064', path.join(dir, 'machine2'), pre, data);
+  assert.match(log, /continuing the committed state at kimg 0\.032/);
+  assert.match(log, /resuming .* at kimg 0\.032/);
+  assert.equal(await trainingKimg(path.join(pre, 'emoji32-state.safetensors')), 0.064);
+  const runs = await fs.readdir(path.join(dir, 'machine2', 'runs'));
+  assert.equal(runs.length, 1);
+  const stats = (await fs.readFile(path.join(dir, 'machine2', 'runs', runs[0], 'log.txt'), 'utf8'));
+  assert.doesNotMatch(stats, /started: from scratch/, 'machine 2 must not start over');
+});
+
+test('the committed pre-training state is complete and its G_ema is the bundled network', { skip: existsSync(path.join(ROOT, 'pretrained', 'emoji32-state.safetensors')) ? false : 'no committed state' }, async () => {
+  const state = await loadNetwork(path.join(ROOT, 'pretrained', 'emoji32-state.safetensors'));
+  const tr = state.training as Record<string, unknown>;
+  for (const k of ['options', 'trainer', 'rng', 'sampler', 'augmentP']) assert.ok(k in tr, `state lacks ${k}`);
+  assert.ok(state.G && state.D && state.G_ema, 'state holds G, D and G_ema');
+  assert.ok(state.tensors && [...state.tensors.keys()].some((k) => k.startsWith("opt_G")), "state holds the Adam moments");
+  const bundled = await loadNetwork(path.join(ROOT, 'pretrained', 'emoji32.safetensors'));
+  const a = state.G_ema!, b = bundled.G_ema!;
+  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
+  for (const k of a.keys()) assert.deepEqual(a.get(k)!.data, b.get(k)!.data, `G_ema ${k} differs from the bundled network`);
+});
