@@ -111,10 +111,10 @@ async function main() {
     `FED (mean ± sd over ${seeds} seeds; lower is better) by kimg of fine-tuning:`, '',
     `| loss | ${kimgs.map((k) => `${k} kimg`).join(' | ')} |`, `|---|${kimgs.map(() => '---:').join('|')}|`,
     ...variants.map((v) => `| ${v.name} | ${kimgs.map((k) => { const c = cells.find((x) => x.variant === v.name && x.kimg === k); return c ? `${f(c.mean)} ± ${f(c.sd)}` : '-'; }).join(' | ')} |`),
-    '', `KED ×1000 at ${finalKimg} kimg: ${variants.map((v) => { const c = cells.find((x) => x.variant === v.name && x.kimg === finalKimg)!; return `${v.name} ${f(1000 * c.kernelMean!, 3)} ± ${f(1000 * c.kernelSd!, 3)}`; }).join('; ')}`,
+    '', `KED at ${finalKimg} kimg (mean ± sd): ${variants.map((v) => { const c = cells.find((x) => x.variant === v.name && x.kimg === finalKimg)!; return `${v.name} ${f(c.kernelMean!)} ± ${f(c.kernelSd!)}`; }).join('; ')}`,
     '', `Rooted minus logistic at ${finalKimg} kimg (negative = rooted better):`, '',
-    '| variant | FED diff | Welch t (df) | p | bootstrap 95% CI | KED×1000 diff | p |', '|---|---:|---:|---:|---:|---:|---:|',
-    ...tests.map((t) => `| ${t.variant} | ${f(t.fed.diff)} | ${f(t.fed.t)} (${f(t.fed.df, 1)}) | ${f(t.fed.p, 3)} | [${f(t.fed.ci95[0])}, ${f(t.fed.ci95[1])}] | ${f(1000 * t.ked.diff, 3)} | ${f(t.ked.p, 3)} |`),
+    '| variant | FED diff | Welch t (df) | p | bootstrap 95% CI | KED diff | p | bootstrap 95% CI |', '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...tests.map((t) => `| ${t.variant} | ${f(t.fed.diff)} | ${f(t.fed.t)} (${f(t.fed.df, 1)}) | ${f(t.fed.p, 3)} | [${f(t.fed.ci95[0])}, ${f(t.fed.ci95[1])}] | ${f(t.ked.diff)} | ${f(t.ked.p, 3)} | [${f(t.ked.ci95[0])}, ${f(t.ked.ci95[1])}] |`),
   ];
   await writeFileAtomic(path.join(out, 'table.md'), lines.join('\n') + '\n', { overwrite: true });
   process.stdout.write(lines.join('\n') + `\n\nwrote ${path.relative(process.cwd(), out)}/{results.json,table.md,fed.png,fed.svg,ked.png,ked.svg}\n`);

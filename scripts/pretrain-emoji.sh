@@ -11,7 +11,10 @@
 #      augment p, pl_mean, kimg, RNG and data order), copied into a new local run directory;
 #   3. from scratch.
 # On the way out (done, or stopped with Ctrl-C / SIGTERM) it replaces the committed state with the
-# latest snapshot and exports G_ema + D to pretrained/emoji32.safetensors.
+# latest snapshot. At milestones (when the run crosses a multiple of MILESTONE_KIMG, default 50) it
+# also exports G_ema + D to pretrained/emoji32.safetensors, the bundled network, and keeps that
+# milestone's fixed-seed grid as docs/emoji32-milestones/kimgNNNN.png; EXPORT=always exports at
+# every stop, EXPORT=never never.
 # PRETRAINED_DIR (default: pretrained/) and EMOJI_DATA (default: WORKDIR/data/pretrain, made by
 # scripts/prepare-emoji.ts) can point elsewhere, as the tests do.
 set -euo pipefail
@@ -48,14 +51,28 @@ if [ "$STATE_KIMG" != -1 ] && node -e 'process.exit(Number(process.argv[1]) > Nu
   echo "pretrain-emoji: continuing the committed state at kimg $STATE_KIMG in $RUN" >&2
 fi
 
+MILESTONE="${MILESTONE_KIMG:-50}"
+EXPORT="${EXPORT:-milestone}"
+START_KIMG=$(node -e 'console.log(Math.max(0, Number(process.argv[1])))' "$STATE_KIMG")
+
 export_state() {
-  local snap
+  local snap kimg
   snap=$(latest_snap "$RUN")
   [ -n "$snap" ] || return 0
   # Atomic replacement: a copy beside the target, then a rename.
   cp "$snap" "$STATE.tmp" && mv "$STATE.tmp" "$STATE"
-  "${CLI[@]}" convert "$snap" "$PRE/emoji32.safetensors" --networks G_ema,D --force >/dev/null
-  echo "pretrain-emoji: state at kimg $(kimg_of "$STATE") -> $STATE and $PRE/emoji32.safetensors" >&2
+  kimg=$(kimg_of "$STATE")
+  echo "pretrain-emoji: state at kimg $kimg -> $STATE" >&2
+  if [ "$EXPORT" = always ] || { [ "$EXPORT" = milestone ] && node -e 'const [a,b,m]=process.argv.slice(1).map(Number);process.exit(Math.floor(b/m)>Math.floor(a/m)?0:1)' "$START_KIMG" "$kimg" "$MILESTONE"; }; then
+    "${CLI[@]}" convert "$snap" "$PRE/emoji32.safetensors" --networks G_ema,D --force >/dev/null
+    local grid
+    grid=$(ls "$RUN"/fakes[0-9]*.png 2>/dev/null | sort -t s -k2 -g | tail -n 1)
+    if [ -n "$grid" ] && [ -z "${PRETRAINED_DIR:-}" ]; then
+      mkdir -p docs/emoji32-milestones
+      cp "$grid" "docs/emoji32-milestones/kimg$(printf '%04d' "${kimg%.*}").png"
+    fi
+    echo "pretrain-emoji: exported G_ema + D at kimg $kimg -> $PRE/emoji32.safetensors" >&2
+  fi
 }
 
 if [ -n "$RUN" ] && [ -n "$(latest_snap "$RUN")" ]; then

@@ -1,6 +1,8 @@
 // Sanity of FED (Fréchet distance in the bundled emoji network's feature space) on real emoji
-// (samples/): two disjoint halves of one set are close; degrading one half (blur, noise, colour
-// shift) moves it away, monotonically in the strength of the degradation. Also: the network's
+// (test/fixtures/noto-emoji-512.png: 512 Noto emoji, two halves of 256): two disjoint halves of one
+// set are close; degrading one half (blur, noise, colour shift) moves it away, monotonically in the
+// strength of the degradation. (With samples/' 66 images the split-half distance is dominated by
+// the covariance estimates of 33 samples in 128 dimensions.) Also: the network's
 // shapes and metadata, the feature pipeline's leaks, and the FED/KED labels of the CLI.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +12,6 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { listImages } from '../src/io/dataset.js';
 import { distances, Features } from '../src/metrics/evaluate.js';
 import { defaultEmojiFeaturesPath, FeatureNetwork, loadFeatureNetwork } from '../src/metrics/features.js';
 import { readSafetensors } from '../src/io/safetensors.js';
@@ -49,8 +50,15 @@ describe('FED with the bundled emoji network', { skip }, () => {
   before(async () => {
     await testBackend();
     net = await loadFeatureNetwork({ kind: 'emoji' });
-    const files = await listImages(path.join(ROOT, 'samples'));
-    const imgs = await Promise.all(files.map((f) => net.readImage(f).then((r) => r.px)));
+    const { data, info } = await sharp(path.join(ROOT, 'test', 'fixtures', 'noto-emoji-512.png')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const cols = info.width / R;
+    const imgs = Array.from({ length: cols * (info.height / R) }, (_, k) => {
+      const im = new Uint8Array(R * R * 3);
+      const cx = (k % cols) * R, cy = Math.floor(k / cols) * R;
+      for (let y = 0; y < R; y++) im.set(data.subarray(((cy + y) * info.width + cx) * 3, ((cy + y) * info.width + cx + R) * 3), y * R * 3);
+      return im;
+    });
+    assert.equal(imgs.length, 512);
     halfA = imgs.filter((_, i) => i % 2 === 0);
     halfB = imgs.filter((_, i) => i % 2 === 1);
   });
@@ -62,12 +70,12 @@ describe('FED with the bundled emoji network', { skip }, () => {
     assert.equal(net.dim, 128);
     const tr = JSON.parse(st.metadata.training);
     assert.equal(tr.heldOut.vendor, 'openmoji');
-    assert.ok(tr.heldOut.top1 > 0.3, `held-out top-1 ${tr.heldOut.top1}`);
+    assert.ok(tr.heldOut.top1 > 0.2, `held-out top-1 ${tr.heldOut.top1} (chance: 1 in ${cfg.classes.length})`);
     assert.ok(!tr.train.some((p: string) => p.startsWith('openmoji')), 'trained without the held-out vendor');
   });
 
   for (const [name, levels, degrade] of DEGRADATIONS) {
-    test(`FED grows monotonically with ${name}, from the halves' own distance`, async () => {
+    test(`FED grows monotonically with ${name}, from the halves' own distance`, async (t) => {
       const base = await fed(halfA, halfB);
       const values = [base];
       for (const level of levels) {
@@ -76,6 +84,7 @@ describe('FED with the bundled emoji network', { skip }, () => {
         for (const im of halfB) d.push(await degrade(im, level, rng));
         values.push(await fed(halfA, d));
       }
+      t.diagnostic(`${name}: FED ${values.map((v) => v.toFixed(2)).join(' -> ')} at levels 0, ${levels.join(', ')}`);
       for (let i = 1; i < values.length; i++) {
         assert.ok(values[i] > values[i - 1], `${name}: FED ${values.map((v) => v.toFixed(2)).join(' -> ')} is not increasing at level ${levels[i - 1]}`);
       }

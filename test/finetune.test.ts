@@ -153,6 +153,59 @@ describe('finetune control', () => {
     assert.ok(snap.training, 'the snapshot can be resumed');
   });
 
+  // Spawns `finetune` on tiny16 with `extra` options; resolves once stderr matches `ready`.
+  async function spawnRun(name: string, extra: string[], ready: RegExp) {
+    const { spawn } = await import('node:child_process');
+    const rd = path.join(dir, name);
+    const child = spawn(process.execPath, [path.resolve('dist/src/cli/main.js'), 'finetune', '--network', ckpt, '--data', data, '--run-dir', rd,
+      '--batch', '4', '--kimg', '100', '--snap', '1000', '--backend', 'cpu', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const io = { err: '', out: '' };
+    child.stdout.on('data', (d) => { io.out += d; });
+    await new Promise<void>((resolve) => child.stderr.on('data', (d) => { io.err += d; if (ready.test(io.err)) resolve(); }));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { child, rd, io, exited };
+  }
+
+  // Bound that protects users: a stop request must act within an iteration, not at the end of a
+  // tick (here the tick is 100 kimg: without it the run would never stop).
+  const within = <T>(p: Promise<T>, ms: number, what: string) => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} took over ${ms / 1000} s`)), ms))]);
+
+  test('SIGINT mid-tick stops within an iteration, with a snapshot', async () => {
+    const r = await spawnRun('sigint-midtick', ['--tick', '100'], /started:/);
+    await new Promise((res) => setTimeout(res, 1500));
+    r.child.kill('SIGINT');
+    assert.equal(await within(r.exited, 60_000, 'stopping after SIGINT'), 0, r.io.err);
+    const res = JSON.parse(r.io.out.trim());
+    assert.equal(res.stopped, 'requested');
+    assert.ok(res.kimg > 0 && res.kimg < 100);
+    assert.ok((await loadNetwork(res.snapshot)).training, 'a resumable snapshot');
+  });
+
+  test('two SIGINTs still exit with a snapshot (a second Ctrl-C used to exit 130 and lose the run)', async () => {
+    const r = await spawnRun('sigint-twice', ['--tick', '100'], /started:/);
+    await new Promise((res) => setTimeout(res, 1500));
+    r.child.kill('SIGINT');
+    await within(new Promise<void>((resolve) => { const t = setInterval(() => { if (/SIGINT: finishing/.test(r.io.err)) { clearInterval(t); resolve(); } }, 20); }), 60_000, 'the first SIGINT');
+    r.child.kill('SIGINT');
+    assert.equal(await within(r.exited, 60_000, 'stopping after two SIGINTs'), 0, r.io.err);
+    const res = JSON.parse(r.io.out.trim());
+    assert.equal(res.stopped, 'requested');
+    assert.ok((await loadNetwork(res.snapshot)).training, 'a resumable snapshot');
+  });
+
+  test('a closed stderr pipe does not stop or kill the run; log.txt keeps every line', async () => {
+    const r = await spawnRun('closed-pipe', ['--tick', '0.004'], /started:/);
+    r.child.stderr.destroy();
+    const log = path.join(r.rd, 'log.txt');
+    const ticks = async () => ((await fs.readFile(log, 'utf8')).match(/^tick \d+/gm) ?? []).length;
+    const t0 = await ticks();
+    while ((await ticks()) < t0 + 3) await new Promise((res) => setTimeout(res, 200));
+    r.child.kill('SIGTERM');
+    assert.equal(await within(r.exited, 60_000, 'stopping after SIGTERM'), 0);
+    assert.ok(JSON.parse(r.io.out.trim()).snapshot, 'stopped with a snapshot');
+    assert.match(await fs.readFile(log, 'utf8'), /^stopped: /m);
+  });
+
   test('Freeze-D: the first N discriminator layers are not trained', async () => {
     const r = await finetune(base({ freezed: 2, kimg: 0.008, runDir: path.join(dir, 'freezed') }), quiet);
     const before = await loadNetwork(ckpt);

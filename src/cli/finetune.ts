@@ -88,15 +88,20 @@ export const finetuneCommand: CommandModule<object, Args> = {
       if (!given.includes('snap')) delete args.snap;
       if (!given.includes('tick')) delete args.tick;
     }
-    let stop = false;
+    // First SIGINT/SIGTERM/SIGHUP: finish the iteration, write a snapshot with its grid and
+    // metrics, stop. Second: stop at once with a bare snapshot of the last finished iteration.
+    // Third: exit without one.
+    let signals = 0;
     const onSignal = (sig: string) => {
-      if (stop) process.exit(130);
-      stop = true;
-      process.stderr.write(`\n${sig}: finishing this iteration, saving a snapshot, then stopping (again to abort)\n`);
+      signals++;
+      if (signals >= 3) process.exit(130);
+      const say = (l: string) => { if (!process.stderr.destroyed) process.stderr.write(l); };
+      if (signals === 1) say(`\n${sig}: finishing this iteration, saving a snapshot, then stopping (again to skip grids and metrics)\n`);
+      else say(`\n${sig}: stopping now with a snapshot of the last finished iteration (again to abort without one)\n`);
     };
-    process.on('SIGINT', () => onSignal('SIGINT'));
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-    const r = await finetune(args, { shouldStop: () => stop });
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => onSignal(sig));
+    process.env.STYLEGAN_RLO_TRAINING = '1';
+    const r = await finetune(args, { shouldStop: () => signals > 0, urgentStop: () => signals > 1, log: (l) => { if (!process.stderr.destroyed) process.stderr.write(l + '\n'); } });
     process.stdout.write(JSON.stringify({ runDir: r.runDir, kimg: r.kimg, stopped: r.stopped, snapshot: r.lastSnapshot }) + '\n');
   },
 };

@@ -39,10 +39,15 @@ export async function main(argv: string[]): Promise<void> {
     .parseAsync();
 }
 
-// A closed pipe (e.g. `| head`) ends output quietly.
+// A closed pipe (e.g. `| head`) ends output quietly; a training run (which sets
+// process.env.STYLEGAN_RLO_TRAINING) keeps going and still logs every line to its log.txt.
+const closedPipe = (e: NodeJS.ErrnoException) => e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED';
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
+  if (!closedPipe(e)) throw e;
+  if (!process.env.STYLEGAN_RLO_TRAINING) process.exit(0);
+});
+process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+  if (!closedPipe(e)) throw e;
 });
 
 main(hideBin(process.argv)).catch(fail);

@@ -65,6 +65,7 @@ export interface FinetuneArgs {
 export interface RunHooks {
   log?: (line: string) => void;       // Progress lines (default: stderr).
   shouldStop?: () => boolean;         // Polled each iteration: true = snapshot and stop.
+  urgentStop?: () => boolean;         // True: the stop snapshot skips its grid and metrics.
   maxIterations?: number;             // Stop after this many iterations (tests, benchmarks).
 }
 
@@ -290,6 +291,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       const config: CheckpointConfig = { format: 'stylegan-rlo', version: 1, G_kwargs: o.G_kwargs, D_kwargs: o.D_kwargs, training: st as unknown as Record<string, unknown> };
       await saveCheckpoint(file, config, { G: G.params, D: D.params, G_ema: Gema.params, opt_G: trainer.optG, opt_D: trainer.optD });
       lastSnapshot = file;
+      if (hooks.urgentStop?.()) return file;
       await writeFakes(fakesName(trainer.curNimg));
       for (const net of metricNets) {
         const ex = { batch: o.batch, cacheDir: cacheDir() };
