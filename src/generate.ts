@@ -14,6 +14,8 @@ export function parseRange(s: string, what = 'seeds'): number[] {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
     if (!m) throw new Error(`--${what} '${s}': expected numbers and ranges like 0-63 or 1,5,9`);
     const a = Number(m[1]), b = m[2] !== undefined ? Number(m[2]) : a;
+    // numpy's RandomState (whose z we reproduce) takes seeds below 2^32.
+    if (b > 0xffffffff) throw new Error(`--${what} '${s}': seeds must be below 2^32 (4294967296)`);
     if (b < a) throw new Error(`--${what} '${s}': range ${a}-${b} is empty`);
     if (b - a > 1_000_000) throw new Error(`--${what} '${s}': range too large`);
     for (let i = a; i <= b; i++) out.push(i);

@@ -53,7 +53,11 @@ export const generateCommand: CommandModule<object, Args> = {
     const net = await loadNetwork(await resolveNetworkArg(a.network));
     const G = buildGenerator(net);
     const res = G.imgResolution, ch = G.imgChannels;
-    const opts = { truncationPsi: a.trunc, truncationCutoff: a['trunc-cutoff'] ?? null, noiseMode: a['noise-mode'], classIdx: a.class ?? null };
+    if (!Number.isFinite(a.trunc)) throw new Error(`--trunc ${a.trunc}: give a number (1 = no truncation, 0.7 is typical)`);
+    const cutoff = a['trunc-cutoff'];
+    if (cutoff !== undefined && !(Number.isInteger(cutoff) && cutoff >= 1)) throw new Error(`--trunc-cutoff ${cutoff}: give a whole number of ws >= 1`);
+    if (a.class !== undefined && !(Number.isInteger(a.class) && a.class >= 0)) throw new Error(`--class ${a.class}: give a class index >= 0`);
+    const opts = { truncationPsi: a.trunc, truncationCutoff: cutoff ?? null, noiseMode: a['noise-mode'], classIdx: a.class ?? null };
     await ensureOutdir(a.outdir);
     const written: string[] = [];
     try {

@@ -48,7 +48,12 @@ export function validateOptions(o: TrainingOptions): void {
     throw new Error(`--${name} ${JSON.stringify(v)} is invalid: ${want}`);
   };
   if (!(o.k > 0 && Number.isFinite(o.k))) bad('k', o.k, 'the rooted objective needs k > 0');
-  if (!(o.kimg > 0)) bad('kimg', o.kimg, 'must be > 0');
+  // k (1 + e^-l)^(1/k): below ~0.05 the power overflows float32 for ordinary logits; above ~1e4 the
+  // constant k swamps the value (float32 keeps ~7 digits), so the gradient is lost in rounding.
+  if (o.loss === 'rooted' && (o.k < 0.05 || o.k > 1e4)) bad('k', o.k, 'use 0.05 <= k <= 10000 (the paper uses k = 2); outside it the rooted loss is not representable in float32');
+  if (!(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 0xffffffff)) bad('seed', o.seed, 'must be a whole number from 0 to 4294967295');
+  if (!(o.adaKimg > 0 && Number.isFinite(o.adaKimg))) bad('ada-kimg', o.adaKimg, 'must be > 0 (kimg for augment p to go from 0 to 1)');
+  if (!(o.kimg > 0 && Number.isFinite(o.kimg))) bad('kimg', o.kimg, 'must be > 0');
   if (!(Number.isInteger(o.batch) && o.batch >= 1)) bad('batch', o.batch, 'must be a positive integer');
   if (!(Number.isInteger(o.batchGpu) && o.batchGpu >= 1 && o.batch % o.batchGpu === 0)) bad('batch-gpu', o.batchGpu, `must divide --batch ${o.batch}`);
   for (const [n, v] of [['glr', o.glr], ['dlr', o.dlr]] as const) if (!(v > 0)) bad(n, v, 'must be > 0');

@@ -132,7 +132,10 @@ function scratchConfigs(a: FinetuneArgs): { G: GeneratorConfig; D: Discriminator
 /** Trains as `args` says; returns when done, stopped or at the iteration limit. */
 export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promise<RunResult> {
   const log = hooks.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  const backend = await initBackend(args.backend ?? process.env.STYLEGAN_RLO_BACKEND ?? 'auto', false);
+  const backendChoice = args.backend ?? process.env.STYLEGAN_RLO_BACKEND ?? 'auto';
+  // Refused before anything is loaded or created: wasm has no filter-gradient kernel.
+  if (backendChoice === 'wasm') throw new Error('--backend wasm cannot train (tfjs-backend-wasm has no Conv2DBackpropFilter); use cpu, or tensorflow-gpu on a GPU');
+  const backend = await initBackend(backendChoice, false);
 
   // ---- options and starting point
   let net: LoadedNetwork | null = null;
