@@ -3,7 +3,7 @@
 // with FIDs computed directly; `finetune --metrics fid` records the same value compare reports.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { PNG } from 'pngjs';
@@ -17,6 +17,7 @@ import { loadInceptionWeights } from '../src/metrics/weights.js';
 import { fixtureStateDict } from './inception_fixture.js';
 import { imageFolder, tempDir, tiny16Checkpoint } from './train_helpers.js';
 import { testBackend } from './helpers.js';
+import { defaultEmojiFeaturesPath, loadFeatureNetwork } from '../src/metrics/features.js';
 
 let dir: string, weights: string, net: InceptionV3, runs: string[], data: string;
 const NUM = 2;
@@ -89,6 +90,25 @@ describe('compare', () => {
     assert.equal(rec.length, 1);
     const rows = await compareRuns([runs[0]], net, { protocol: 'nvidia', num: NUM, cacheDir: null, log: () => {} });
     assert.equal(rows[0].value, rec[0].value); // read back, not recomputed
+  });
+
+  test('compare --features emoji: FED/KED rows and a fed plot, never labelled FID', { skip: existsSync(defaultEmojiFeaturesPath()) ? false : 'emoji feature network not built' }, async () => {
+    const emoji = await loadFeatureNetwork({ kind: 'emoji' });
+    try {
+      const rows = await compareRuns(runs, emoji, { num: 8, kid: true, cacheDir: null, includeStart: true, log: () => {} });
+      assert.equal(rows.length, 4);
+      for (const r of rows) {
+        assert.equal(r.metric, 'FED');
+        assert.equal(r.kernelMetric, 'KED');
+        assert.ok(Number.isFinite(r.value) && r.kernel !== null && Number.isFinite(r.kernel));
+      }
+      assert.match(formatTable(rows).split('\n')[0], /FED\s+KED/);
+      const files = await writeComparison(rows, path.join(dir, 'cmp-emoji'));
+      assert.deepEqual(files.map((f) => path.basename(f)), ['compare.csv', 'compare.json', 'fed.svg', 'fed.png']);
+      assert.doesNotMatch(await fs.readFile(files[2], 'utf8'), /FID/);
+    } finally {
+      emoji.dispose();
+    }
   });
 
   test('CLI: fid of two folders, compare writes its files, missing weights are explained', async () => {

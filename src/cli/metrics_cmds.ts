@@ -9,6 +9,7 @@ import { defaultInceptionPath } from '../metrics/weights.js';
 import { FEATURE_KINDS, FeatureKind, loadFeatureNetwork } from '../metrics/features.js';
 import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
 import { compareRuns, formatTable, writeComparison } from '../metrics/compare.js';
+import { writeComparisonHtml } from '../metrics/compare_html.js';
 import { ImageDataset } from '../io/dataset.js';
 import { resolveNetworkArg } from './generate.js';
 
@@ -88,7 +89,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     .option('protocol', { choices: ['nvidia', 'pytorch-fid'] as const, default: 'nvidia' as FidProtocol, describe: 'FID protocol' })
     .option('kid', { type: 'boolean', default: false, describe: 'Also compute KID' })
     .option('start', { type: 'boolean', default: true, describe: 'Include the network each run started from as kimg 0' })
-    .option('out', { type: 'string', default: 'compare', describe: 'Folder for compare.csv, compare.json and the plot (fid.svg/png or fed.svg/png)' })
+    .option('out', { type: 'string', default: 'compare', describe: 'Folder for compare.html, compare.csv, compare.json and the plot (fid.svg/png or fed.svg/png)' })
     .option('force', { type: 'boolean', default: false, describe: 'Replace existing output files' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the rows as JSON instead of a table' })
     .option('batch', { type: 'number', default: 16, describe: 'Images per Inception batch' })
@@ -102,7 +103,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const net = await loadFeatureNetwork({ kind: a.features, protocol: a.protocol, inception: a.inception ?? null, emoji: a['emoji-features'] ?? null });
     try {
       const rows = await compareRuns(a.runs, net, { num: a.num, kid: a.kid, seed: a.seed, batch: a.batch, cacheDir: cacheDir(), includeStart: a.start });
-      const files = await writeComparison(rows, a.out, a.force);
+      const files = [...await writeComparison(rows, a.out, a.force), await writeComparisonHtml(rows, a.runs, a.out, a.force)];
       process.stdout.write((a.json ? JSON.stringify(rows, null, 2) : formatTable(rows)) + '\n');
       process.stderr.write(`wrote ${files.join(', ')}\n`);
     } finally {

@@ -15,6 +15,7 @@ import { Generator } from '../networks/generator.js';
 import { logistic, rooted } from '../losses/objectives.js';
 import { Rng, RngState } from '../rng.js';
 import { AugmentPipe } from './augment.js';
+import { writeRunReport } from './report.js';
 import { AugmentMode, TrainingOptions, validateOptions } from './options.js';
 import { Trainer, TrainerState } from './trainer.js';
 import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
@@ -355,12 +356,14 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       tickStartNimg = trainer.curNimg;
       tickStartTime = performance.now();
       if (done || tick % o.snap === 0) await say(`snapshot: ${await snapshot()}`);
+      await writeRunReport(o.runDir);
     }
     // A stop between ticks still leaves an exact snapshot to resume from.
     if (stopped !== 'done' && iterations > 0 && lastSnapshot !== path.join(o.runDir, snapshotName(trainer.curNimg))) {
       await say(`snapshot: ${await snapshot()}`);
     }
     tf.dispose(gridC ? [gridZ, gridC] : [gridZ]);
+    await writeRunReport(o.runDir);
     await say(`${stopped === 'done' ? 'done' : 'stopped'}: ${o.runDir} (kimg ${(trainer.curNimg / 1000).toFixed(3)})`);
     return { runDir: o.runDir, kimg: trainer.curNimg / 1000, iterations, stopped, lastSnapshot };
   } finally {
