@@ -6,6 +6,7 @@ import { finetuneCommand } from './finetune.js';
 import { convertCommand, infoCommand } from './network_cmds.js';
 import { fetchCommand } from './fetch.js';
 import { generateCommand } from './generate.js';
+import { interpolateCommand } from './interpolate.js';
 import { compareCommand, fidCommand } from './metrics_cmds.js';
 
 export class UsageError extends Error {}
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<void> {
     .usage('$0 <command> [options]\n\nFine-tune StyleGAN2 with the rooted logistic objective (RLO).')
     .command(finetuneCommand)
     .command(generateCommand)
+    .command(interpolateCommand)
     .command(fidCommand)
     .command(compareCommand)
     .command(infoCommand)
