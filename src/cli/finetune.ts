@@ -1,6 +1,7 @@
 // `stylegan-rlo finetune`: train from a pretrained network (or from scratch) on an image folder.
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { finetune, FinetuneArgs } from '../train/run.js';
+import { SingleBar, Presets } from 'cli-progress';
+import { finetune, FinetuneArgs, TrainingProgress } from '../train/run.js';
 import { RESIZE_FILTERS, ResizeFilter } from '../io/images.js';
 import { AUGPIPES } from '../train/augment.js';
 import { BACKEND_CHOICES } from '../backend.js';
@@ -101,7 +102,29 @@ export const finetuneCommand: CommandModule<object, Args> = {
     };
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => onSignal(sig));
     process.env.STYLEGAN_RLO_TRAINING = '1';
-    const r = await finetune(args, { shouldStop: () => signals > 0, urgentStop: () => signals > 1, log: (l) => { if (!process.stderr.destroyed) process.stderr.write(l + '\n'); } });
+    // On a terminal, a progress bar within each tick (cli-progress); otherwise one line per tick.
+    const bar = process.stderr.isTTY ? new SingleBar({
+      format: 'tick {tick} {bar} {value}/{total} img | {speed} img/s | ETA {etaRun}', stream: process.stderr, hideCursor: true, clearOnComplete: true,
+      barsize: 24, etaBuffer: 20,
+    }, Presets.shades_classic) : null;
+    let barTick = -1;
+    const log = (l: string) => {
+      if (bar && barTick >= 0) { bar.stop(); barTick = -1; }
+      if (!process.stderr.destroyed) process.stderr.write(l + '\n');
+    };
+    const progress = (p: TrainingProgress) => {
+      if (!bar || process.stderr.destroyed) return;
+      const payload = { tick: p.tick, speed: p.imagesPerSec.toFixed(1), etaRun: formatDuration(p.etaSec) };
+      if (barTick !== p.tick) { bar.start(p.tickTotal, Math.min(p.tickImages, p.tickTotal), payload); barTick = p.tick; }
+      else bar.update(Math.min(p.tickImages, p.tickTotal), payload);
+    };
+    const r = await finetune(args, { shouldStop: () => signals > 0, urgentStop: () => signals > 1, log, progress }).finally(() => bar?.stop());
     process.stdout.write(JSON.stringify({ runDir: r.runDir, kimg: r.kimg, stopped: r.stopped, snapshot: r.lastSnapshot }) + '\n');
   },
 };
+
+function formatDuration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '-';
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
+}

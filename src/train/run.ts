@@ -67,7 +67,16 @@ export interface RunHooks {
   log?: (line: string) => void;       // Progress lines (default: stderr).
   shouldStop?: () => boolean;         // Polled each iteration: true = snapshot and stop.
   urgentStop?: () => boolean;         // True: the stop snapshot skips its grid and metrics.
+  progress?: (p: TrainingProgress) => void; // After every iteration (a progress bar on a TTY).
   maxIterations?: number;             // Stop after this many iterations (tests, benchmarks).
+}
+
+export interface TrainingProgress {
+  tick: number;
+  tickImages: number;        // images shown in this tick so far
+  tickTotal: number;         // images in a whole tick
+  imagesPerSec: number;      // over this tick so far
+  etaSec: number;            // to the end of the run at that rate
 }
 
 export interface RunResult {
@@ -318,6 +327,11 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       trainer.step(reals, genC);
       tf.dispose([reals.img, reals.c, genC].filter((t) => t !== null) as tf.Tensor[]);
       iterations++;
+      if (hooks.progress) {
+        const sec = (performance.now() - tickStartTime) / 1000, shown = trainer.curNimg - tickStartNimg;
+        const rate = shown / Math.max(sec, 1e-9);
+        hooks.progress({ tick, tickImages: shown, tickTotal: Math.round(o.tickKimg * 1000), imagesPerSec: rate, etaSec: (totalNimg - trainer.curNimg) / rate });
+      }
       // Let signal handlers run between iterations, so that a stop request acts within one
       // iteration rather than at the end of the tick (minutes on a CPU).
       await new Promise((resolve) => setImmediate(resolve));
@@ -386,6 +400,7 @@ export async function renderGrid(G: Generator, z: tf.Tensor, c: tf.Tensor | null
 
 function formatSec(s: number): string {
   if (!Number.isFinite(s)) return '-';
+  s = Math.max(0, s); // the last tick can overshoot the target by part of a batch
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
   return `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
 }
