@@ -16,7 +16,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 export function lineChartSvg(title: string, series: Series[], width = 360, height = 220): string {
   const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   if (!all.length) return '';
-  const m = { l: 52, r: 10, t: 22, b: 30 + 16 * Math.ceil(series.length / 2) };
+  const m = { l: 52, r: 24, t: 22, b: 30 + 16 * Math.ceil(series.length / 2) };
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
   const x0 = Math.min(...xs), x1 = Math.max(...xs) > x0 ? Math.max(...xs) : x0 + 1;
   const pad = (Math.max(...ys) - Math.min(...ys)) * 0.08 || Math.abs(ys[0]) * 0.1 || 1;
