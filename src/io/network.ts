@@ -1,7 +1,6 @@
 // loadNetwork: our checkpoints, upstream PyTorch network pickles and the older TensorFlow
 // StyleGAN2 pickles, told apart by their first bytes, into one shape: network kwargs plus
 // upstream-named state dicts for G, D and G_ema.
-import { promises as fs } from 'node:fs';
 import { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
 import { Generator } from '../networks/generator.js';
 import { Discriminator } from '../networks/discriminator.js';
@@ -9,6 +8,7 @@ import { NamedArray } from '../networks/params.js';
 import { isCheckpointBuffer, parseCheckpoint, section } from './checkpoint.js';
 import { StTensor } from './safetensors.js';
 import { loadNetworkPickle } from './network_pickle.js';
+import { readRegularFile } from './files.js';
 
 export type NetworkFormat = 'checkpoint' | 'pytorch-pickle' | 'tensorflow-pickle';
 
@@ -25,14 +25,7 @@ export interface LoadedNetwork {
 }
 
 export async function loadNetwork(file: string): Promise<LoadedNetwork> {
-  let buf: Buffer;
-  try {
-    buf = await fs.readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `network file ${file} does not exist` : code === 'EISDIR' ? `${file} is a folder, not a network file` : `cannot read ${file}: ${code}`);
-  }
-  return parseNetwork(buf, file);
+  return parseNetwork(await readRegularFile(file, 'network file'), file);
 }
 
 export function parseNetwork(buf: Uint8Array, source: string): LoadedNetwork {

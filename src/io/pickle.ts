@@ -178,7 +178,12 @@ export class Unpickler {
         case 0x4d: this.stack.push(this.u16()); break; // BININT2
         case 0x4c: this.stack.push(parseIntStrict(this.line().replace(/L$/, ''), this)); break; // LONG
         case 0x8a: this.stack.push(decodeLong(this.bytes(this.u8(), 'LONG1'))); break; // LONG1
-        case 0x8b: { const n = this.i32(); this.stack.push(decodeLong(this.bytes(n, 'LONG4'))); break; } // LONG4
+        case 0x8b: { // LONG4
+          const n = this.i32();
+          if (n > MAX_LONG_BYTES) this.fail(`an integer of ${n} bytes (LONG4) is larger than any network pickle holds`);
+          this.stack.push(decodeLong(this.bytes(n, 'LONG4')));
+          break;
+        }
         case 0x46: this.stack.push(parseFloat(this.line())); break; // FLOAT
         case 0x47: { this.need(8, 'BINFLOAT'); this.stack.push(this.view.getFloat64(this.pos, false)); this.pos += 8; break; } // BINFLOAT
         case 0x53: this.stack.push(unquote(this.line())); break; // STRING
@@ -275,11 +280,18 @@ function parseIntStrict(s: string, u: Unpickler): number {
   return Number(s);
 }
 
-/** Two's-complement little-endian integer; a number when safe, else a BigInt. */
+/** No integer in a network pickle comes near this many bytes; larger ones are refused. */
+export const MAX_LONG_BYTES = 4096;
+
+/**
+ * Two's-complement little-endian integer; a number when safe, else a BigInt. Linear time: one
+ * hex string for BigInt to parse (shifting byte by byte is quadratic).
+ */
 function decodeLong(b: Uint8Array): number | bigint {
   if (b.length === 0) return 0;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  let hex = '';
+  for (let i = b.length - 1; i >= 0; i--) hex += b[i].toString(16).padStart(2, '0');
+  let v = BigInt(`0x${hex}`);
   if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }

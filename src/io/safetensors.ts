@@ -2,6 +2,7 @@
 // data_offsets}}, then raw little-endian data. Read with full validation; written atomically.
 import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
+import { readRegularFile } from './files.js';
 
 export type DType = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'I8' | 'BOOL';
 const DTYPE_SIZE: Record<DType, number> = { F32: 4, F64: 8, I32: 4, I64: 8, U8: 1, I8: 1, BOOL: 1 };
@@ -73,13 +74,7 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): StFil
 }
 
 export async function readSafetensors(path: string): Promise<StFile> {
-  let buf: Buffer;
-  try {
-    buf = await fs.readFile(path);
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return parseSafetensors(buf, path);
+  return parseSafetensors(await readRegularFile(path, 'safetensors file'), path);
 }
 
 function dtypeOf(data: StTensor['data']): DType {

@@ -190,16 +190,24 @@ function zipEntries(buf: Uint8Array, source: string): Map<string, ZipEntry> {
     const nameLen = dv.getUint16(p + 28, true), extraLen = dv.getUint16(p + 30, true), commentLen = dv.getUint16(p + 32, true);
     let local = dv.getUint32(p + 42, true);
     const name = new TextDecoder().decode(buf.subarray(p + 46, p + 46 + nameLen));
-    // ZIP64 extra field.
+    // ZIP64 extra field (bounds-checked: a corrupt length must not read past the archive).
     let e = p + 46 + nameLen;
     const eEnd = e + extraLen;
+    if (eEnd + commentLen > buf.length) throw new Error(`${source}: corrupt zip central directory (entry ${name} runs past the end of the file)`);
     while (e + 4 <= eEnd) {
       const id = dv.getUint16(e, true), len = dv.getUint16(e + 2, true);
+      if (e + 4 + len > eEnd) throw new Error(`${source}: corrupt zip extra field in entry ${name}`);
       if (id === 1) {
         let q = e + 4;
-        if (size === 0xffffffff) { size = Number(dv.getBigUint64(q, true)); q += 8; }
-        if (compSize === 0xffffffff) { compSize = Number(dv.getBigUint64(q, true)); q += 8; }
-        if (local === 0xffffffff) { local = Number(dv.getBigUint64(q, true)); }
+        const take = () => {
+          if (q + 8 > e + 4 + len) throw new Error(`${source}: corrupt zip64 extra field in entry ${name}`);
+          const v = Number(dv.getBigUint64(q, true));
+          q += 8;
+          return v;
+        };
+        if (size === 0xffffffff) size = take();
+        if (compSize === 0xffffffff) compSize = take();
+        if (local === 0xffffffff) local = take();
       }
       e += 4 + len;
     }
@@ -212,10 +220,32 @@ function zipEntries(buf: Uint8Array, source: string): Map<string, ZipEntry> {
   return out;
 }
 
-function entryData(buf: Uint8Array, e: ZipEntry, source: string): Uint8Array {
+/** data.pkl of a state dict or network is small; storages are bounded by what refers to them. */
+const MAX_PICKLE_ENTRY = 256 * 2 ** 20;
+/** No tensor of a StyleGAN2 network or of the FID Inception comes near 1 GiB. */
+export const MAX_STORAGE_BYTES = 2 ** 30;
+/** Deflate expands at most ~1032:1, so a larger declared size is corrupt or hostile. */
+const MAX_DEFLATE_RATIO = 1032;
+
+/**
+ * An entry's bytes, never more than `limit`: a stored entry must fit in it, and inflation stops at
+ * the declared size (a 3 MB archive can declare a 3 GiB storage; without the cap it exhausts memory).
+ */
+function entryData(buf: Uint8Array, e: ZipEntry, source: string, limit: number): Uint8Array {
+  if (e.size > limit) throw new Error(`${source}: zip entry ${e.name} declares ${e.size} bytes, more than the ${limit} it can hold`);
+  if (e.method === 8 && e.size > e.compSize * MAX_DEFLATE_RATIO + 64) throw new Error(`${source}: zip entry ${e.name} declares ${e.size} bytes from ${e.compSize} compressed: corrupt or a decompression bomb`);
   const raw = buf.subarray(e.offset, e.offset + e.compSize);
-  if (e.method === 0) return raw;
-  if (e.method === 8) return inflateRawSync(raw);
+  if (e.method === 0) return raw.subarray(0, Math.min(raw.length, limit));
+  if (e.method === 8) {
+    let out: Buffer;
+    try {
+      out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
+    } catch (err) {
+      throw new Error(`${source}: zip entry ${e.name} does not inflate to its declared ${e.size} bytes (${(err as Error).message.split('\n')[0]})`);
+    }
+    if (out.length !== e.size) throw new Error(`${source}: zip entry ${e.name} inflates to ${out.length} bytes, not its declared ${e.size}`);
+    return out;
+  }
   throw new Error(`${source}: zip entry ${e.name} uses unsupported compression ${e.method}`);
 }
 
@@ -226,7 +256,7 @@ export function readTorchZip(buf: Uint8Array, source: string, extra: Record<stri
   if (!pkl) throw new Error(`${source}: a zip archive without data.pkl: not a torch.save file`);
   const root = pkl.slice(0, -'data.pkl'.length);
   const storages = new Map<string, TorchStorage>();
-  const u = new Unpickler(entryData(buf, entries.get(pkl)!, source), 0, {
+  const u = new Unpickler(entryData(buf, entries.get(pkl)!, source, MAX_PICKLE_ENTRY), 0, {
     source,
     reducers: { ...torchReducers(), ...extra },
     persistentLoad: (pid) => {
@@ -237,7 +267,8 @@ export function readTorchZip(buf: Uint8Array, source: string, extra: Record<stri
         const t = storageType(type);
         const e = entries.get(`${root}data/${key}`);
         if (!e) throw new Error(`${source}: storage record data/${key} is missing`);
-        const bytes = entryData(buf, e, source);
+        if (!(Number.isSafeInteger(numel) && numel >= 0 && numel * t.size <= MAX_STORAGE_BYTES)) throw new Error(`${source}: storage ${key} declares ${numel} elements, beyond any network's tensor (at most ${MAX_STORAGE_BYTES} bytes)`);
+        const bytes = entryData(buf, e, source, numel * t.size);
         if (bytes.length < numel * t.size) throw new Error(`${source}: storage ${key} has ${bytes.length} bytes, needs ${numel * t.size}`);
         s = new TorchStorage(t.dtype, t.size, numel, String(key));
         s.bytes = bytes.slice(0, numel * t.size);

@@ -1,12 +1,13 @@
 // Loading the FID Inception weights: pytorch-fid's pt_inception-2015-12-05-6726825d.pth (a
 // torch.save file, zip or legacy format). Never substitutes random weights: a missing file is an
 // error saying which file is needed and where to put it.
-import { promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NamedArray } from '../networks/params.js';
 import { readTorchFile, TorchTensor } from '../io/torch.js';
 import { parseSafetensors } from '../io/safetensors.js';
+import { readRegularFile } from '../io/files.js';
 
 export const INCEPTION_FILE = 'pt_inception-2015-12-05-6726825d.pth';
 export const INCEPTION_URL = `https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/${INCEPTION_FILE}`;
@@ -19,8 +20,9 @@ export async function loadInceptionWeights(file: string | null = null): Promise<
   const p = file ?? defaultInceptionPath();
   let buf: Buffer;
   try {
-    buf = await fs.readFile(p);
-  } catch {
+    buf = await readRegularFile(p, 'Inception weights');
+  } catch (e) {
+    if (existsSync(p)) throw e;
     throw new Error(`FID needs the Inception weights ${INCEPTION_FILE} (pytorch-fid's, 91 MB) at ${p}: download ${INCEPTION_URL} and pass it with --inception <file> or put it there`);
   }
   // A safetensors state dict (e.g. converted weights) is accepted too.
