@@ -43,7 +43,7 @@ LOCAL_KIMG=-1
 STATE_KIMG=-1
 [ -f "$STATE" ] && STATE_KIMG=$(kimg_of "$STATE")
 
-if [ "$STATE_KIMG" != -1 ] && node -e 'process.exit(Number(process.argv[1]) > Number(process.argv[2]) ? 0 : 1)' "$STATE_KIMG" "$LOCAL_KIMG"; then
+if [ "$STATE_KIMG" != -1 ] && node -e 'process.exit(Number(process.argv[1]) > Number(process.argv[2]) ? 0 : 1)' -- "$STATE_KIMG" "$LOCAL_KIMG"; then
   # The committed state is ahead of (or instead of) the local run: continue from it.
   RUN="$RUNS/$(date +%Y%m%d-%H%M%S)-pretrain-logistic"
   mkdir -p "$RUN"
@@ -53,7 +53,8 @@ fi
 
 MILESTONE="${MILESTONE_KIMG:-50}"
 EXPORT="${EXPORT:-milestone}"
-START_KIMG=$(node -e 'console.log(Math.max(0, Number(process.argv[1])))' "$STATE_KIMG")
+START_KIMG="$STATE_KIMG"
+[ "$START_KIMG" != -1 ] || START_KIMG=0
 
 export_state() {
   local snap kimg
@@ -63,7 +64,7 @@ export_state() {
   cp "$snap" "$STATE.tmp" && mv "$STATE.tmp" "$STATE"
   kimg=$(kimg_of "$STATE")
   echo "pretrain-emoji: state at kimg $kimg -> $STATE" >&2
-  if [ "$EXPORT" = always ] || { [ "$EXPORT" = milestone ] && node -e 'const [a,b,m]=process.argv.slice(1).map(Number);process.exit(Math.floor(b/m)>Math.floor(a/m)?0:1)' "$START_KIMG" "$kimg" "$MILESTONE"; }; then
+  if [ "$EXPORT" = always ] || { [ "$EXPORT" = milestone ] && node -e 'const [a,b,m]=process.argv.slice(1).map(Number);process.exit(Math.floor(b/m)>Math.floor(a/m)?0:1)' -- "$START_KIMG" "$kimg" "$MILESTONE"; }; then
     "${CLI[@]}" convert "$snap" "$PRE/emoji32.safetensors" --networks G_ema,D --force >/dev/null
     local grid
     grid=$(ls "$RUN"/fakes[0-9]*.png 2>/dev/null | sort -t s -k2 -g | tail -n 1)
