@@ -12,7 +12,7 @@ const data = path.join(root, 'samples');
 
 async function main() {
   if (!existsSync(network)) throw new Error(`${network} is missing; the repository ships it (git lfs is not used): check your checkout`);
-  const kimg = Number(process.env.DEMO_KIMG ?? 2); // about 4 minutes on 2 CPU cores with the native kernels
+  const kimg = Number(process.env.DEMO_KIMG ?? 2); // about 3-4 minutes on 2 CPU cores with the native kernels
   process.stderr.write(`demo: fine-tuning ${path.relative(root, network)} on ${path.relative(root, data)}/ with the rooted objective (k = 2) for ${kimg} kimg\n`);
   const r = await finetune({
     network, data, outdir: path.join(root, 'runs'), loss: 'rooted', k: 2, kimg, batch: 16, tick: 0.25, snap: 2,
@@ -26,6 +26,7 @@ async function main() {
     `  ${rel}/fakes_init.png   the pretrained network before fine-tuning (fixed seeds)`,
     `  ${rel}/fakes*.png       the same seeds during fine-tuning`,
     `  ${rel}/stats.jsonl      losses, D scores, augment p per tick`,
+    `  ${rel}/index.html       all of it on one page: curves, grids over time, options`,
     `  ${rel}/${path.basename(r.lastSnapshot ?? '')}  snapshot (stylegan-rlo generate --network <it> ...)`,
     '',
   ].join('\n'));
