@@ -7,15 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { defaultEmojiFeaturesPath } from '../src/metrics/features.js';
-import { imageFolder, tempDir, tiny16Checkpoint } from './train_helpers.js';
+import { tinyTrainingFixture } from './train_helpers.js';
 import { testBackend } from './helpers.js';
 
 let dir: string, ckpt: string, data: string;
 before(async () => {
   await testBackend();
-  dir = await tempDir('study');
-  ckpt = await tiny16Checkpoint(dir);
-  data = await imageFolder(path.join(dir, 'data'), 4);
+  ({ dir, ckpt, data } = await tinyTrainingFixture('study'));
 });
 
 test('compare-losses: runs, table, plots; resumes instead of redoing', { skip: existsSync(defaultEmojiFeaturesPath()) ? false : 'emoji feature network not built' }, async () => {

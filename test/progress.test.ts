@@ -5,15 +5,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { imageFolder, tempDir, tiny16Checkpoint } from './train_helpers.js';
+import { tinyTrainingFixture } from './train_helpers.js';
 import { testBackend } from './helpers.js';
 
 let dir: string, ckpt: string, data: string;
 before(async () => {
   await testBackend();
-  dir = await tempDir('progress');
-  ckpt = await tiny16Checkpoint(dir);
-  data = await imageFolder(path.join(dir, 'data'), 4);
+  ({ dir, ckpt, data } = await tinyTrainingFixture('progress'));
 });
 
 const args = (rd: string) => [path.resolve('dist/src/cli/main.js'), 'finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--batch', '4', '--kimg', '0.016', '--tick', '0.008', '--backend', 'cpu'];

@@ -38,3 +38,9 @@ export async function imageFolder(dir: string, n: number, opts: { channels?: 1 |
   }
   return dir;
 }
+
+/** A temp dir with the tiny16 checkpoint and a folder of `images` small images: the usual training fixture. */
+export async function tinyTrainingFixture(prefix: string, images = 4): Promise<{ dir: string; ckpt: string; data: string }> {
+  const dir = await tempDir(prefix);
+  return { dir, ckpt: await tiny16Checkpoint(dir), data: await imageFolder(path.join(dir, 'data'), images) };
+}

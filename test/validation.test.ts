@@ -5,16 +5,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { imageFolder, tempDir, tiny16Checkpoint } from './train_helpers.js';
+import { tinyTrainingFixture } from './train_helpers.js';
 import { parseRange } from '../src/generate.js';
 import { testBackend } from './helpers.js';
 
 let dir: string, ckpt: string, data: string;
 before(async () => {
   await testBackend();
-  dir = await tempDir('validation');
-  ckpt = await tiny16Checkpoint(dir);
-  data = await imageFolder(path.join(dir, 'data'), 4);
+  ({ dir, ckpt, data } = await tinyTrainingFixture('validation'));
 });
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
