@@ -11,7 +11,9 @@ import { deflateRawSync } from 'node:zlib';
 import { loadNetwork } from '../src/io/network.js';
 import { readTorchFile } from '../src/io/torch.js';
 import { unpickle } from '../src/io/pickle.js';
-import { PickleWriter } from './pickle_writer.js';
+import { generatorPickle, memoized, persistent, PickleWriter, Py, storage, tensor } from './pickle_writer.js';
+import { parseNetwork } from '../src/io/network.js';
+import { parseSafetensors } from '../src/io/safetensors.js';
 import { tempDir } from './train_helpers.js';
 
 let dir: string;
@@ -92,4 +94,60 @@ test('non-regular files are refused, not read: /dev/zero and a FIFO', async () =
   const r = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'info', fifo], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr.trim(), /fifo is not a regular file/);
+});
+
+// A valid tiny generator config; each probe breaks one thing.
+const KWARGS = { z_dim: 8, c_dim: 0, w_dim: 8, img_resolution: 8, img_channels: 3, mapping_kwargs: { num_layers: 2 }, synthesis_kwargs: { channel_base: 64, channel_max: 16 } };
+
+test('tensor views: a stride-0 view and views that reuse one storage are refused before they expand', async () => {
+  // 1 float of storage viewed as 16384 x 16384 (1 GiB as float32).
+  const broadcast = generatorPickle(KWARGS, { w: tensor(1, 0, [16384, 16384], [0, 0]) });
+  await refusedQuickly(() => parseNetwork(broadcast, 'bcast.pkl'), /bcast\.pkl \[G\]: w: .*268435456 elements but its storage only 1: a broadcast view/);
+  // 200 views of one 1 MB storage: each is legal alone; together they would need 200 MB.
+  const params: Record<string, Py> = { w0: tensor(storage(2 ** 18, 1), 0, [2 ** 18], [1]) };
+  for (let i = 1; i < 200; i++) params[`w${i}`] = tensor(memoized(1), 0, [2 ** 18], [1]);
+  const reuse = generatorPickle(KWARGS, params);
+  await refusedQuickly(() => parseNetwork(reuse, 'reuse.pkl'), /reuse\.pkl \[G\]: w\d+: the tensors reuse their storages/, 5000, 100);
+  // One ordinary view reads.
+  const ok = parseNetwork(generatorPickle(KWARGS, { w: tensor(6, 0, [2, 3], [3, 1]) }), 'ok.pkl');
+  assert.deepEqual(ok.G?.get('w')?.shape, [2, 3]);
+});
+
+test('network configs: absurd sizes are refused before anything is built', async () => {
+  const bad: [object, RegExp][] = [
+    [{ ...KWARGS, mapping_kwargs: { num_layers: 1e6 } }, /num_layers must be an integer from 0 to 64, got 1000000/],
+    [{ ...KWARGS, synthesis_kwargs: { resample_filter: Array(100000).fill(1) } }, /resample_filter must be a list of 1 to 16 numbers, got 100000 taps/],
+    [{ ...KWARGS, z_dim: 1e9 }, /z_dim must be an integer from 0 to 8192, got 1000000000/],
+    [{ ...KWARGS, img_resolution: 2 ** 20 }, /img_resolution must be an integer from 4 to 8192/],
+  ];
+  for (const [kw, pattern] of bad) {
+    await refusedQuickly(() => parseNetwork(generatorPickle(kw, {}), 'cfg.pkl'), new RegExp(`cfg\\.pkl \\[G\\]: invalid .*config: ${pattern.source}`));
+  }
+});
+
+test('deep nesting and self-reference name the file instead of overflowing the stack', async () => {
+  const deepList = new Py((w) => { for (let i = 0; i < 100000; i++) w.raw(0x5d); for (let i = 1; i < 100000; i++) w.raw(0x61); });
+  await refusedQuickly(() => parseNetwork(generatorPickle({ ...KWARGS, extra: deepList }, {}), 'deep.pkl'), /deep\.pkl \[G\]: _init_kwargs: options nested too deeply/);
+  // l = [l]: EMPTY_LIST, BINPUT 0, BINGET 0, APPEND.
+  const cycle = new Py((w) => w.raw(0x5d, 0x71, 0, 0x68, 0, 0x61));
+  await refusedQuickly(() => parseNetwork(generatorPickle({ ...KWARGS, extra: cycle }, {}), 'cycle.pkl'), /cycle\.pkl \[G\]: _init_kwargs: options nested too deeply \(or containing themselves\)/);
+  // Modules inside modules, 200 deep.
+  let inner: unknown = null;
+  for (let i = 0; i < 200; i++) inner = persistent('Block', { _parameters: {}, _buffers: {}, _modules: { m: inner } });
+  await refusedQuickly(() => parseNetwork(generatorPickle(KWARGS, {}, { deep: inner }), 'modules.pkl'), /modules\.pkl \[G\]: modules nested more than 32 deep/);
+});
+
+test('safetensors: a dtype named __proto__, overlapping tensors, bad metadata', () => {
+  const st = (header: object, dataBytes: number) => {
+    const h = Buffer.from(JSON.stringify(header));
+    const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(h.length));
+    return Buffer.concat([len, h, Buffer.alloc(dataBytes)]);
+  };
+  assert.throws(() => parseSafetensors(st({ a: { dtype: '__proto__', shape: [1], data_offsets: [0, 4] } }, 4), 'p.safetensors'), /p\.safetensors: .*tensor 'a' has unsupported dtype "__proto__"/);
+  assert.throws(() => parseSafetensors(st({ a: { dtype: 'toString', shape: [1], data_offsets: [0, 4] } }, 4), 'p.safetensors'), /unsupported dtype "toString"/);
+  assert.throws(() => parseSafetensors(st({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, z: { dtype: 'F32', shape: [0], data_offsets: [8, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, 16), 'o.safetensors'),
+    /o\.safetensors: .*tensors 'a' and 'b' overlap \(bytes 8 to 16\)/);
+  assert.throws(() => parseSafetensors(st({ __metadata__: { a: 1 } }, 0), 'm.safetensors'), /m\.safetensors: .*__metadata__ is not an object of strings/);
+  const ok = parseSafetensors(st({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, 16), 'ok.safetensors');
+  assert.equal(ok.tensors.size, 2);
 });

@@ -5,7 +5,7 @@
 //   _modules, _init_kwargs);
 // - older TensorFlow StyleGAN2 pickles: a tuple (G, D, Gs) of dnnlib.tflib.network.Network states
 //   with numpy variables, mapped to upstream names and layouts as upstream's legacy converter does.
-import { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
+import { DiscriminatorConfig, GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import { NamedArray } from '../networks/params.js';
 import { Generator } from '../networks/generator.js';
 import { Discriminator } from '../networks/discriminator.js';
@@ -91,12 +91,15 @@ function numpyReducers(): Record<string, Reducer> {
 // ---- helpers -----------------------------------------------------------------------------------
 
 /** Converts pickled values (PyDict, EasyDict objects, tuples) to plain JSON-like values. */
-export function toPlain(v: unknown): unknown {
+/** Pickled options as plain JSON-like values; nesting beyond `maxDepth` (or a cycle) is refused. */
+export function toPlain(v: unknown, maxDepth = 32): unknown {
+  if (maxDepth < 0) throw new Error('options nested too deeply (or containing themselves): not a network config');
+  const sub = (x: unknown) => toPlain(x, maxDepth - 1);
   if (v instanceof PyObject && v.size === 0 && v.list.length === 0 && v.state === undefined) return { __object__: v.className };
-  if (v instanceof Map) return Object.fromEntries([...v.entries()].map(([k, x]) => [String(k), toPlain(x)]));
-  if (Array.isArray(v)) return v.map(toPlain);
+  if (v instanceof Map) return Object.fromEntries([...v.entries()].map(([k, x]) => [String(k), sub(x)]));
+  if (Array.isArray(v)) return v.map(sub);
   if (typeof v === 'bigint') return Number(v);
-  if (v instanceof Set) return [...v].map(toPlain);
+  if (v instanceof Set) return [...v].map(sub);
   if (v instanceof NdArray) return Array.from(v.float32());
   return v;
 }
@@ -126,8 +129,40 @@ function moduleState(obj: unknown): { className: string; state: PyDict } | null 
   return null;
 }
 
+/** Runs `f`, prefixing any error with the file (and network) it concerns. */
+function named<T>(where: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
+}
+
+// Module trees deeper than this are not networks (StyleGAN2's is 4 deep); a crafted file could
+// otherwise nest until the call stack runs out.
+const MAX_MODULE_DEPTH = 32;
+
+/**
+ * Values materialized from one file, in elements: at most twice what its storages hold (each
+ * distinct storage counted once). Network tensors never alias one another, so a file whose views
+ * expand beyond that is crafted, and would otherwise allocate without bound.
+ */
+class MaterializeBudget {
+  private storages = new Set<unknown>();
+  private held = 0;
+  private used = 0;
+  take(t: TorchTensor, name: string, where: string): void {
+    if (!this.storages.has(t.storage)) { this.storages.add(t.storage); this.held += t.storage.numel; }
+    this.used += t.numel;
+    if (this.used > 2 * this.held + 2 ** 20) {
+      throw new Error(`${where}: ${name}: the tensors reuse their storages ${(this.used / this.held).toFixed(1)}x over; network weights never alias, so the file is corrupt or crafted`);
+    }
+  }
+}
+
 /** All parameters and buffers of a pickled module tree, by upstream state-dict name. */
-function collectTensors(obj: unknown, prefix: string, out: Map<string, NamedArray>, where: string): void {
+function collectTensors(obj: unknown, prefix: string, out: Map<string, NamedArray>, where: string, budget: MaterializeBudget, depth = 0): void {
+  if (depth > MAX_MODULE_DEPTH) throw new Error(`${where}: modules nested more than ${MAX_MODULE_DEPTH} deep at ${prefix.slice(0, 80)}...: not a StyleGAN2 network`);
   const m = moduleState(obj);
   if (!m) throw new Error(`${where}: ${prefix || 'network'} is not a torch module`);
   for (const key of ['_parameters', '_buffers']) {
@@ -135,12 +170,15 @@ function collectTensors(obj: unknown, prefix: string, out: Map<string, NamedArra
     if (!(d instanceof Map)) continue;
     for (const [name, t] of d) {
       if (t === null || t === undefined) continue;
-      if (!(t instanceof TorchTensor)) throw new Error(`${where}: ${prefix}${String(name)} is not a tensor`);
-      out.set(`${prefix}${String(name)}`, { shape: t.shape.slice(), data: t.float32() });
+      const full = `${prefix}${String(name)}`;
+      if (!(t instanceof TorchTensor)) throw new Error(`${where}: ${full} is not a tensor`);
+      named(`${where}: ${full}`, () => t.check());
+      budget.take(t, full, where);
+      out.set(full, { shape: t.shape.slice(), data: named(`${where}: ${full}`, () => t.float32()) });
     }
   }
   const mods = m.state.get('_modules');
-  if (mods instanceof Map) for (const [name, sub] of mods) if (sub !== null) collectTensors(sub, `${prefix}${String(name)}.`, out, where);
+  if (mods instanceof Map) for (const [name, sub] of mods) if (sub !== null) collectTensors(sub, `${prefix}${String(name)}.`, out, where, budget, depth + 1);
 }
 
 const SYNTHESIS_KEYS = ['channel_base', 'channel_max', 'num_fp16_res', 'architecture', 'resample_filter', 'conv_clamp', 'fp16_channels_last', 'use_noise', 'activation', 'kernel_size'];
@@ -172,7 +210,7 @@ function initKwargs(m: PersistentMeta, where: string): Record<string, unknown> {
   const args = m.state.get('_init_args');
   if (Array.isArray(args) && args.length) throw new Error(`${where}: networks built with positional arguments are not supported`);
   if (!(kw instanceof Map)) throw new Error(`${where}: the network pickle has no _init_kwargs`);
-  return toPlain(kw) as Record<string, unknown>;
+  return named(`${where}: _init_kwargs`, () => toPlain(kw) as Record<string, unknown>);
 }
 
 function checkStyleGAN2(m: PersistentMeta, kind: 'G' | 'D', where: string): void {
@@ -192,6 +230,7 @@ function checkStyleGAN2(m: PersistentMeta, kind: 'G' | 'D', where: string): void
 // ---- PyTorch snapshots -------------------------------------------------------------------------
 
 function fromTorchSnapshot(data: PyDict, source: string): LoadedNetwork {
+  const budget = new MaterializeBudget();
   const net = (key: 'G' | 'D' | 'G_ema') => {
     const obj = data.get(key);
     if (obj === undefined || obj === null) return null;
@@ -199,17 +238,21 @@ function fromTorchSnapshot(data: PyDict, source: string): LoadedNetwork {
     const meta = persistentMeta(obj);
     if (!meta) throw new Error(`${where}: unsupported architecture: ${obj instanceof PyObject ? obj.className : typeof obj}`);
     checkStyleGAN2(meta, key === 'D' ? 'D' : 'G', where);
+    // The config is checked against sane limits before any tensor is materialized.
+    const kwargs = initKwargs(meta, where);
+    const config = key === 'D' ? discriminatorConfig(kwargs) : generatorConfig(kwargs, where);
+    named(where, () => (key === 'D' ? resolveDiscriminatorConfig(config as DiscriminatorConfig) : resolveGeneratorConfig(config as GeneratorConfig)));
     const tensors = new Map<string, NamedArray>();
-    collectTensors(obj, '', tensors, where);
-    return { kwargs: initKwargs(meta, where), tensors };
+    collectTensors(obj, '', tensors, where, budget);
+    return { config, tensors };
   };
   const G = net('G'), D = net('D'), G_ema = net('G_ema');
   const gsrc = G_ema ?? G;
   if (!gsrc) throw new Error(`${source}: the pickle has no G or G_ema: not a StyleGAN2 network pickle`);
   return {
     format: 'pytorch-pickle', source,
-    G_kwargs: generatorConfig(gsrc.kwargs, source),
-    D_kwargs: D ? discriminatorConfig(D.kwargs) : null,
+    G_kwargs: gsrc.config as GeneratorConfig,
+    D_kwargs: D ? D.config as DiscriminatorConfig : null,
     G: G?.tensors ?? null, D: D?.tensors ?? null, G_ema: G_ema?.tensors ?? null,
   };
 }
@@ -223,16 +266,19 @@ function tfNetwork(obj: unknown, where: string): TfNet {
     throw new Error(`${where}: not a TensorFlow StyleGAN2 network`);
   }
   const params = new Map<string, NdArray>();
-  const recurse = (prefix: string, state: Map<unknown, unknown>) => {
+  const recurse = (prefix: string, state: Map<unknown, unknown>, depth = 0) => {
+    if (depth > MAX_MODULE_DEPTH) throw new Error(`${where}: components nested more than ${MAX_MODULE_DEPTH} deep: not a StyleGAN2 network`);
     const vars = state.get('variables');
     if (Array.isArray(vars)) for (const v of vars) if (Array.isArray(v) && v[1] instanceof NdArray) params.set(prefix + String(v[0]), v[1]);
     const comps = state.get('components');
     if (comps instanceof Map) {
-      for (const [name, c] of comps) if (c instanceof PyObject && c.state instanceof Map) recurse(`${prefix}${String(name)}/`, c.state);
+      for (const [name, c] of comps) if (c instanceof PyObject && c.state instanceof Map) recurse(`${prefix}${String(name)}/`, c.state, depth + 1);
     }
   };
-  recurse('', obj.state);
-  return { version: Number(obj.state.get('version') ?? 0), kwargs: (toPlain(obj.state.get('static_kwargs') ?? new PyDict()) ?? {}) as Record<string, unknown>, params };
+  const state = obj.state;
+  recurse('', state);
+  const kwargs = named(`${where}: static_kwargs`, () => (toPlain(state.get('static_kwargs') ?? new PyDict()) ?? {}) as Record<string, unknown>);
+  return { version: Number(state.get('version') ?? 0), kwargs, params };
 }
 
 type Conv = (a: NdArray) => NamedArray;
@@ -350,6 +396,7 @@ function tfGenerator(tf: TfNet, where: string, names: (cfg: GeneratorConfig) => 
     [/^synthesis\.b(\d+)\.skip\.weight$/, (m) => [`synthesis/${m[1]}x${m[1]}/Skip/weight`, CONV_FLIP]],
     [/\.resample_filter$/, null],
   ];
+  named(where, () => resolveGeneratorConfig(cfg));
   return { cfg, params: mapParams(tf, rules, names(cfg), where) };
 }
 
@@ -397,6 +444,7 @@ function tfDiscriminator(tf: TfNet, where: string, names: (cfg: DiscriminatorCon
     [/^b4\.out\.bias$/, () => ['Output/bias', asIs]],
     [/\.resample_filter$/, null],
   ];
+  named(where, () => resolveDiscriminatorConfig(cfg));
   return { cfg, params: mapParams(tf, rules, names(cfg), where) };
 }
 

@@ -40,13 +40,17 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): StFil
   const dataLen = buf.length - dataStart;
   const tensors = new Map<string, StTensor>();
   let metadata: Record<string, string> = {};
+  const ranges: [number, number, string][] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !Object.values(raw).every((v) => typeof v === 'string')) {
+        fail(source, '__metadata__ is not an object of strings');
+      }
       metadata = raw as Record<string, string>;
       continue;
     }
     const e = raw as { dtype?: string; shape?: unknown; data_offsets?: unknown };
-    if (!e || typeof e.dtype !== 'string' || !(e.dtype in DTYPE_SIZE)) fail(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(e?.dtype)}`);
+    if (!e || typeof e.dtype !== 'string' || !Object.hasOwn(DTYPE_SIZE, e.dtype)) fail(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(e?.dtype)}`);
     const dtype = e.dtype as DType;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(source, `tensor '${name}' has a bad shape`);
     const shape = e.shape as number[];
@@ -57,6 +61,7 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): StFil
       fail(source, `tensor '${name}' data_offsets [${b}, ${en}] lie outside the ${dataLen} data bytes`);
     }
     if (en - b !== count * DTYPE_SIZE[dtype]) fail(source, `tensor '${name}' has ${en - b} bytes, its shape [${shape}] needs ${count * DTYPE_SIZE[dtype]}`);
+    ranges.push([b, en, name]);
     const bytes = new Uint8Array(buf.subarray(dataStart + b, dataStart + en)); // a copy: aligned, owns its memory
     const ab = bytes.buffer;
     let data: StTensor['data'];
@@ -69,6 +74,15 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): StFil
       default: data = new Uint8Array(ab, 0, count);
     }
     tensors.set(name, { dtype, shape, data });
+  }
+  // Each byte belongs to at most one tensor (as the format requires): overlapping tensors would
+  // alias one another's data once written back.
+  ranges.sort((x, y) => x[0] - y[0]);
+  let reach: [number, number, string] | null = null; // the non-empty range reaching furthest so far
+  for (const r of ranges) {
+    if (r[1] === r[0]) continue;
+    if (reach && r[0] < reach[1]) fail(source, `tensors '${reach[2]}' and '${r[2]}' overlap (bytes ${r[0]} to ${Math.min(reach[1], r[1])})`);
+    if (!reach || r[1] > reach[1]) reach = r;
   }
   return { tensors, metadata };
 }

@@ -26,10 +26,19 @@ export class TorchTensor {
   get dtype(): TorchDType { return this.storage.dtype; }
   get numel(): number { return this.shape.reduce((a, b) => a * b, 1); }
 
-  /** Logical values in row-major order: float types as Float64Array (exact), integers as numbers or BigInt64Array for int64. */
-  values(): Float64Array | BigInt64Array {
+  /** Row-major with no gaps (strides of size-1 axes do not matter). */
+  contiguous(): boolean {
+    let expect = 1;
+    for (let d = this.shape.length - 1; d >= 0; d--) {
+      if (this.shape[d] !== 1 && this.stride[d] !== expect) return false;
+      expect *= this.shape[d];
+    }
+    return true;
+  }
+
+  /** Checks that the view lies inside its storage and does not repeat elements. */
+  check(): void {
     const s = this.storage;
-    if (!s.bytes) throw new Error(`storage ${s.key} has no data`);
     const n = this.numel;
     // Bounds: the largest element index the view touches must lie inside the storage.
     let maxIdx = this.offset;
@@ -37,6 +46,19 @@ export class TorchTensor {
     if (n > 0 && (this.offset < 0 || maxIdx >= s.numel || this.stride.some((x) => x < 0))) {
       throw new Error(`tensor view (offset ${this.offset}, shape [${this.shape}], stride [${this.stride}]) exceeds its storage of ${s.numel} elements`);
     }
+    // A view with more elements than its storage repeats elements (a stride-0 or overlapping view):
+    // tensors are never saved that way, and expanding one would allocate without bound.
+    if (n > s.numel) {
+      throw new Error(`tensor view (shape [${this.shape}], stride [${this.stride}]) has ${n} elements but its storage only ${s.numel}: a broadcast view, which network weights never are`);
+    }
+  }
+
+  /** Logical values in row-major order: float types as Float64Array (exact), integers as numbers or BigInt64Array for int64. */
+  values(): Float64Array | BigInt64Array {
+    const s = this.storage;
+    if (!s.bytes) throw new Error(`storage ${s.key} has no data`);
+    this.check();
+    const n = this.numel;
     const dv = new DataView(s.bytes.buffer, s.bytes.byteOffset, s.bytes.byteLength);
     const out = s.dtype === 'int64' ? new BigInt64Array(n) : new Float64Array(n);
     const idx = new Array(this.shape.length).fill(0);
@@ -60,8 +82,15 @@ export class TorchTensor {
     return out;
   }
 
-  /** Values as float32 (parameters). */
+  /** Values as float32 (parameters); a contiguous float32 view is copied without a float64 detour. */
   float32(): Float32Array {
+    const s = this.storage;
+    if (s.bytes && s.dtype === 'float32' && this.contiguous()) {
+      this.check();
+      const out = new Float32Array(this.numel);
+      new Uint8Array(out.buffer).set(s.bytes.subarray(this.offset * 4, (this.offset + this.numel) * 4));
+      return out;
+    }
     const v = this.values();
     return v instanceof BigInt64Array ? Float32Array.from(v, (x) => Number(x)) : Float32Array.from(v);
   }

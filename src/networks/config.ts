@@ -76,13 +76,21 @@ function checkKeys(what: string, obj: object, allowed: string[]): void {
   }
 }
 
-function checkInt(what: string, name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(what, `${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+// Upper limits far beyond any StyleGAN2 network, checked before anything is built: a config read
+// from a file must not make the process allocate without bound.
+const MAX_FEATURES = 8192;   // z_dim, w_dim, channel_max, embed/layer features, cmap_dim
+const MAX_LAYERS = 64;       // mapping layers, frozen D layers
+const MAX_FILTER_TAPS = 16;  // resample_filter (upstream: 4)
+
+function checkInt(what: string, name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    fail(what, `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
   return v;
 }
 
 function checkResolution(what: string, r: unknown): number {
-  const v = checkInt(what, 'img_resolution', r, 4);
+  const v = checkInt(what, 'img_resolution', r, 4, 8192);
   if ((v & (v - 1)) !== 0) fail(what, `img_resolution must be a power of two, got ${v}`);
   return v;
 }
@@ -98,8 +106,8 @@ function checkArch(what: string, a: unknown): Architecture {
 }
 
 function checkFilter(what: string, f: unknown): number[] {
-  if (!Array.isArray(f) || f.length === 0 || !f.every((t) => typeof t === 'number' && Number.isFinite(t))) {
-    fail(what, `resample_filter must be a list of numbers, got ${JSON.stringify(f)}`);
+  if (!Array.isArray(f) || f.length === 0 || f.length > MAX_FILTER_TAPS || !f.every((t) => typeof t === 'number' && Number.isFinite(t))) {
+    fail(what, `resample_filter must be a list of 1 to ${MAX_FILTER_TAPS} numbers, got ${Array.isArray(f) && f.length > MAX_FILTER_TAPS ? `${f.length} taps` : JSON.stringify(f)}`);
   }
   return f as number[];
 }
@@ -113,15 +121,15 @@ function clampOrNull(what: string, v: unknown): number | null {
 export function resolveMappingKwargs(m: MappingKwargs = {}, what = 'mapping'): Required<MappingKwargs> {
   checkKeys(what, m, ['num_layers', 'embed_features', 'layer_features', 'activation', 'lr_multiplier', 'w_avg_beta']);
   const r: Required<MappingKwargs> = {
-    num_layers: checkInt(what, 'num_layers', m.num_layers ?? 8, 0), // 0 is valid upstream (e.g. an unconditional D's unused mapping)
+    num_layers: checkInt(what, 'num_layers', m.num_layers ?? 8, 0, MAX_LAYERS), // 0 is valid upstream (e.g. an unconditional D's unused mapping)
     embed_features: m.embed_features ?? null,
     layer_features: m.layer_features ?? null,
     activation: checkAct(what, m.activation ?? 'lrelu'),
     lr_multiplier: m.lr_multiplier ?? 0.01,
     w_avg_beta: m.w_avg_beta === undefined ? 0.995 : m.w_avg_beta,
   };
-  if (r.embed_features !== null) checkInt(what, 'embed_features', r.embed_features, 1);
-  if (r.layer_features !== null) checkInt(what, 'layer_features', r.layer_features, 1);
+  if (r.embed_features !== null) checkInt(what, 'embed_features', r.embed_features, 1, MAX_FEATURES);
+  if (r.layer_features !== null) checkInt(what, 'layer_features', r.layer_features, 1, MAX_FEATURES);
   if (!(r.lr_multiplier > 0)) fail(what, `lr_multiplier must be > 0, got ${r.lr_multiplier}`);
   return r;
 }
@@ -139,23 +147,23 @@ export function resolveGeneratorConfig(c: GeneratorConfig): ResolvedGeneratorCon
   const s = c.synthesis_kwargs ?? {};
   checkKeys('synthesis', s, ['channel_base', 'channel_max', 'num_fp16_res', 'architecture', 'resample_filter', 'conv_clamp', 'fp16_channels_last', 'use_noise', 'activation', 'kernel_size']);
   const r = {
-    z_dim: checkInt(what, 'z_dim', c.z_dim, 0),
-    c_dim: checkInt(what, 'c_dim', c.c_dim ?? 0, 0),
-    w_dim: checkInt(what, 'w_dim', c.w_dim, 1),
+    z_dim: checkInt(what, 'z_dim', c.z_dim, 0, MAX_FEATURES),
+    c_dim: checkInt(what, 'c_dim', c.c_dim ?? 0, 0, 65536),
+    w_dim: checkInt(what, 'w_dim', c.w_dim, 1, MAX_FEATURES),
     img_resolution: checkResolution(what, c.img_resolution),
-    img_channels: checkInt(what, 'img_channels', c.img_channels, 1),
+    img_channels: checkInt(what, 'img_channels', c.img_channels, 1, 16),
     mapping_kwargs: Object.freeze(resolveMappingKwargs(c.mapping_kwargs)),
     synthesis_kwargs: Object.freeze({
-      channel_base: checkInt('synthesis', 'channel_base', s.channel_base ?? 32768, 1),
-      channel_max: checkInt('synthesis', 'channel_max', s.channel_max ?? 512, 1),
-      num_fp16_res: checkInt('synthesis', 'num_fp16_res', s.num_fp16_res ?? 0, 0),
+      channel_base: checkInt('synthesis', 'channel_base', s.channel_base ?? 32768, 1, 2 ** 24),
+      channel_max: checkInt('synthesis', 'channel_max', s.channel_max ?? 512, 1, MAX_FEATURES),
+      num_fp16_res: checkInt('synthesis', 'num_fp16_res', s.num_fp16_res ?? 0, 0, 16),
       architecture: checkArch('synthesis', s.architecture ?? 'skip'),
       resample_filter: checkFilter('synthesis', s.resample_filter ?? [1, 3, 3, 1]),
       conv_clamp: clampOrNull('synthesis', s.conv_clamp),
       fp16_channels_last: s.fp16_channels_last ?? false,
       use_noise: s.use_noise ?? true,
       activation: checkAct('synthesis', s.activation ?? 'lrelu'),
-      kernel_size: checkInt('synthesis', 'kernel_size', s.kernel_size ?? 3, 1),
+      kernel_size: checkInt('synthesis', 'kernel_size', s.kernel_size ?? 3, 1, 15),
     }),
   };
   if (r.z_dim === 0 && r.c_dim === 0) fail(what, 'z_dim and c_dim cannot both be 0');
@@ -177,29 +185,29 @@ export function resolveDiscriminatorConfig(c: DiscriminatorConfig): ResolvedDisc
   const e = c.epilogue_kwargs ?? {};
   checkKeys('discriminator epilogue', e, ['mbstd_group_size', 'mbstd_num_channels', 'activation']);
   const r = {
-    c_dim: checkInt(what, 'c_dim', c.c_dim ?? 0, 0),
+    c_dim: checkInt(what, 'c_dim', c.c_dim ?? 0, 0, 65536),
     img_resolution: checkResolution(what, c.img_resolution),
-    img_channels: checkInt(what, 'img_channels', c.img_channels, 1),
+    img_channels: checkInt(what, 'img_channels', c.img_channels, 1, 16),
     architecture: checkArch(what, c.architecture ?? 'resnet'),
-    channel_base: checkInt(what, 'channel_base', c.channel_base ?? 32768, 1),
-    channel_max: checkInt(what, 'channel_max', c.channel_max ?? 512, 1),
-    num_fp16_res: checkInt(what, 'num_fp16_res', c.num_fp16_res ?? 0, 0),
+    channel_base: checkInt(what, 'channel_base', c.channel_base ?? 32768, 1, 2 ** 24),
+    channel_max: checkInt(what, 'channel_max', c.channel_max ?? 512, 1, MAX_FEATURES),
+    num_fp16_res: checkInt(what, 'num_fp16_res', c.num_fp16_res ?? 0, 0, 16),
     conv_clamp: clampOrNull(what, c.conv_clamp),
     cmap_dim: c.cmap_dim ?? null,
     block_kwargs: Object.freeze({
       activation: checkAct('discriminator block', b.activation ?? 'lrelu'),
       resample_filter: checkFilter('discriminator block', b.resample_filter ?? [1, 3, 3, 1]),
       fp16_channels_last: b.fp16_channels_last ?? false,
-      freeze_layers: checkInt('discriminator block', 'freeze_layers', b.freeze_layers ?? 0, 0),
+      freeze_layers: checkInt('discriminator block', 'freeze_layers', b.freeze_layers ?? 0, 0, MAX_LAYERS),
     }),
     mapping_kwargs: Object.freeze(resolveMappingKwargs(c.mapping_kwargs, 'discriminator mapping')),
     epilogue_kwargs: Object.freeze({
       mbstd_group_size: e.mbstd_group_size === undefined ? 4 : e.mbstd_group_size,
-      mbstd_num_channels: checkInt('discriminator epilogue', 'mbstd_num_channels', e.mbstd_num_channels ?? 1, 0),
+      mbstd_num_channels: checkInt('discriminator epilogue', 'mbstd_num_channels', e.mbstd_num_channels ?? 1, 0, 64),
       activation: checkAct('discriminator epilogue', e.activation ?? 'lrelu'),
     }),
   };
-  if (r.cmap_dim !== null) checkInt(what, 'cmap_dim', r.cmap_dim, 1);
-  if (r.epilogue_kwargs.mbstd_group_size !== null) checkInt('discriminator epilogue', 'mbstd_group_size', r.epilogue_kwargs.mbstd_group_size, 1);
+  if (r.cmap_dim !== null) checkInt(what, 'cmap_dim', r.cmap_dim, 1, MAX_FEATURES);
+  if (r.epilogue_kwargs.mbstd_group_size !== null) checkInt('discriminator epilogue', 'mbstd_group_size', r.epilogue_kwargs.mbstd_group_size, 1, 4096);
   return Object.freeze(r);
 }
