@@ -28,7 +28,7 @@ export const finetuneCommand: CommandModule<object, Args> = {
     .option('network', { type: 'string', describe: 'Pretrained network: official .pkl or our .safetensors checkpoint (omit to train from scratch)' })
     .option('data', { type: 'string', describe: 'Folder of PNG/JPEG/WebP images (searched recursively); required unless --resume' })
     .option('outdir', { type: 'string', default: 'runs', describe: 'Where run directories are created' })
-    .option('run-dir', { type: 'string', describe: 'Explicit run directory (must not exist; default: OUTDIR/NNNNN-<data>-<loss>)' })
+    .option('run-dir', { type: 'string', describe: 'Explicit run directory (must not exist; default: OUTDIR/NNNNN-<data>-<loss>); with --resume, branch into it' })
     .option('resume', { type: 'string', describe: 'Resume a run exactly: its directory (latest snapshot) or a snapshot file' })
     .option('loss', { choices: ['rooted', 'logistic'] as const, default: 'rooted' as const, describe: 'Adversarial objective' })
     .option('k', { type: 'number', default: 2, describe: 'Root k of the rooted objective (k > 0)' })
@@ -83,8 +83,8 @@ export const finetuneCommand: CommandModule<object, Args> = {
     if (a.resume) {
       // Only the schedule may change on resume; everything else comes from the snapshot.
       const given = process.argv.slice(2).filter((t) => t.startsWith('--')).map((t) => t.slice(2).split('=')[0]);
-      const extra = given.filter((g) => !['resume', 'kimg', 'snap', 'tick', 'backend', 'data', 'inception'].includes(g));
-      if (extra.length) throw new Error(`--resume continues a run with its own settings; --${extra[0]} cannot change (only --kimg, --snap, --tick, --data, --backend can)`);
+      const extra = given.filter((g) => !['resume', 'run-dir', 'kimg', 'snap', 'tick', 'backend', 'data', 'inception'].includes(g));
+      if (extra.length) throw new Error(`--resume continues a run with its own settings; --${extra[0]} cannot change (only --kimg, --snap, --tick, --data, --backend can; --run-dir branches)`);
       if (!given.includes('kimg')) delete args.kimg;
       if (!given.includes('snap')) delete args.snap;
       if (!given.includes('tick')) delete args.tick;

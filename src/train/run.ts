@@ -22,6 +22,7 @@ import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluat
 import { FeatureNetwork, loadFeatureNetwork } from '../metrics/features.js';
 import { metricFile } from '../metrics/compare.js';
 import { cacheDir } from '../io/fetch.js';
+import { checkResumeInPlace, fakesName, makeNamedRunDir, nextRunDir, resolveResume, snapshotName, tidyForResume } from './run_dir.js';
 
 /** What a user specifies; everything but `data` has a default. */
 export interface FinetuneArgs {
@@ -29,7 +30,7 @@ export interface FinetuneArgs {
   network?: string | null;     // Pretrained network (pickle or checkpoint); absent = from scratch.
   resume?: string | null;      // Run directory or snapshot to resume exactly.
   outdir?: string;
-  runDir?: string | null;      // Explicit run directory (must not exist); default: outdir/NNNNN-<desc>.
+  runDir?: string | null;      // Explicit run directory (must not exist); default: outdir/NNNNN-<desc>. With resume: a branch.
   loss?: 'rooted' | 'logistic';
   k?: number;
   kimg?: number;
@@ -100,35 +101,6 @@ interface SavedTraining {
 
 const STATE_KEYS = ['options', 'trainer', 'rng', 'sampler'];
 
-export function snapshotName(nimg: number): string {
-  return `network-snapshot-${(nimg / 1000).toFixed(3).padStart(8, '0')}.safetensors`;
-}
-
-export function fakesName(nimg: number): string {
-  return `fakes${(nimg / 1000).toFixed(3).padStart(8, '0')}.png`;
-}
-
-/** The latest snapshot of a run directory, or the file itself. */
-export async function resolveResume(p: string): Promise<string> {
-  const st = await fs.stat(p).catch(() => null);
-  if (!st) throw new Error(`--resume ${p} does not exist`);
-  if (!st.isDirectory()) return p;
-  // The latest by kimg (by name, 10000.000 would sort before 9999.000).
-  const snaps = (await fs.readdir(p)).map((f) => ({ f, m: /^network-snapshot-(\d+(?:\.\d+)?)\.safetensors$/.exec(f) })).filter((x) => x.m);
-  if (!snaps.length) throw new Error(`--resume ${p}: the run directory has no network-snapshot-*.safetensors to resume from`);
-  snaps.sort((a, b) => Number(a.m![1]) - Number(b.m![1]));
-  return path.join(p, snaps[snaps.length - 1].f);
-}
-
-async function nextRunDir(outdir: string, desc: string): Promise<string> {
-  await fs.mkdir(outdir, { recursive: true });
-  const ids = (await fs.readdir(outdir)).map((d) => /^(\d+)-/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
-  const id = ids.length ? Math.max(...ids) + 1 : 0;
-  const dir = path.join(outdir, `${String(id).padStart(5, '0')}-${desc}`);
-  await fs.mkdir(dir); // fails if it exists: never reuse a run directory
-  return dir;
-}
-
 function scratchConfigs(a: FinetuneArgs): { G: GeneratorConfig; D: DiscriminatorConfig } {
   const c = a.cfg ?? {};
   const res = c.res ?? 32, channels = c.channels ?? 3, cbase = c.cbase ?? 16384, cmax = c.cmax ?? 512;
@@ -150,14 +122,18 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
   // ---- options and starting point
   let net: LoadedNetwork | null = null;
   let saved: SavedTraining | null = null;
+  let resumeFrom = '';
   let o: TrainingOptions;
   if (args.resume) {
     const file = await resolveResume(args.resume);
+    resumeFrom = path.dirname(file);
     net = await loadNetwork(file);
     const tr = net.training as unknown as SavedTraining | undefined;
     if (!tr || !STATE_KEYS.every((k) => k in tr)) throw new Error(`--resume ${file}: this checkpoint has no training state (it was exported, not snapshotted by finetune)`);
     saved = tr;
-    o = { ...tr.options, runDir: path.dirname(file), backend: backend.description };
+    // In place, unless --run-dir branches the run into a new directory.
+    if (!args.runDir) await checkResumeInPlace(file, tr.trainer.curNimg / 1000);
+    o = { ...tr.options, runDir: args.runDir ?? path.dirname(file), backend: backend.description };
     if (args.kimg !== undefined) o.kimg = args.kimg; // a resumed run may be extended
     if (args.snap !== undefined) o.snap = args.snap;
     if (args.tick !== undefined) o.tickKimg = args.tick;
@@ -246,14 +222,21 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       trainer.restoreAdaSigns(saved.adaSigns);
       tick = saved.tick;
       tickStartNimg = saved.tickStartNimg;
-      log(`resuming ${o.runDir} at kimg ${(trainer.curNimg / 1000).toFixed(3)}`);
+      const from = resumeFrom;
+      if (args.runDir) {
+        // A branch: a new run directory that starts with the history up to this snapshot.
+        await makeNamedRunDir(args.runDir, false);
+        for (const f of await fs.readdir(from)) {
+          if (f === 'stats.jsonl' || f === 'log.txt' || /^metric-.*\.jsonl$/.test(f)) await fs.copyFile(path.join(from, f), path.join(args.runDir, f));
+        }
+        await writeFileAtomic(path.join(o.runDir, 'training_options.json'), JSON.stringify(o, null, 2) + '\n');
+      }
+      const tidy = await tidyForResume(o.runDir, trainer.curNimg / 1000);
+      log(`${args.runDir ? `branching ${from} into ${o.runDir}` : `resuming ${o.runDir}`} at kimg ${(trainer.curNimg / 1000).toFixed(3)}` +
+        (tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : ''));
     } else {
       if (args.runDir) {
-        await fs.mkdir(path.dirname(path.resolve(args.runDir)), { recursive: true });
-        await fs.mkdir(args.runDir).catch((e: NodeJS.ErrnoException) => {
-          if (e.code === 'EEXIST') throw new Error(`run directory ${args.runDir} already exists; use --resume ${args.runDir} to continue it, or choose another --run-dir`);
-          throw e;
-        });
+        await makeNamedRunDir(args.runDir, true);
         o.runDir = args.runDir;
       } else {
         o.runDir = await nextRunDir(o.outdir, `${path.basename(path.resolve(o.data))}-${o.loss}${o.loss === 'rooted' ? `-k${o.k}` : ''}`);
@@ -266,7 +249,8 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       await fs.appendFile(logFile, line + '\n');
     };
     await say(`backend: ${backend.description}`);
-    await say(`${saved ? 'resumed' : 'started'}: ${o.network ? `from ${o.network}` : 'from scratch'}, ${dataset.report.used} images from ${o.data}${o.mirror ? ' (+ x-flips)' : ''}, loss ${o.loss === 'rooted' ? `rooted k=${o.k}` : 'logistic'}, ${o.kimg} kimg, batch ${o.batch}`);
+    const origin = o.network ? `from ${o.network}` : 'from scratch';
+    await say(`${saved ? `resumed at kimg ${(trainer.curNimg / 1000).toFixed(3)} (the run started ${origin})` : `started: ${origin}`}, ${dataset.report.used} images from ${o.data}${o.mirror ? ' (+ x-flips)' : ''}, loss ${o.loss === 'rooted' ? `rooted k=${o.k}` : 'logistic'}, ${o.kimg} kimg, batch ${o.batch}`);
 
     // ---- fixed grids (their own streams: the training stream does not depend on grid size)
     const [gw, gh] = o.grid;

@@ -1,0 +1,126 @@
+// Run directories: numbered names chosen without collisions, the snapshot to resume, and the
+// clean-up a resume needs after a crash (stale temporary files, rows logged after the snapshot).
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+
+export function snapshotName(nimg: number): string {
+  return `network-snapshot-${(nimg / 1000).toFixed(3).padStart(8, '0')}.safetensors`;
+}
+
+export function fakesName(nimg: number): string {
+  return `fakes${(nimg / 1000).toFixed(3).padStart(8, '0')}.png`;
+}
+
+/** Snapshots in a run directory with their kimg, oldest first (by kimg: by name, 10000.000 sorts before 9999.000). */
+export async function listSnapshots(dir: string): Promise<{ file: string; kimg: number }[]> {
+  const out: { file: string; kimg: number }[] = [];
+  for (const f of await fs.readdir(dir)) {
+    const m = /^network-snapshot-(\d+(?:\.\d+)?)\.safetensors$/.exec(f);
+    if (m) out.push({ file: path.join(dir, f), kimg: Number(m[1]) });
+  }
+  return out.sort((a, b) => a.kimg - b.kimg);
+}
+
+/** The latest snapshot of a run directory, or the file itself. */
+export async function resolveResume(p: string): Promise<string> {
+  const st = await fs.stat(p).catch(() => null);
+  if (!st) throw new Error(`--resume ${p} does not exist`);
+  if (!st.isDirectory()) return p;
+  const snaps = await listSnapshots(p);
+  if (!snaps.length) throw new Error(`--resume ${p}: the run directory has no network-snapshot-*.safetensors to resume from`);
+  return snaps[snaps.length - 1].file;
+}
+
+/**
+ * Creates outdir/NNNNN-desc with the next free number. Two runs started at once may both pick the
+ * same number; each then sees the other, and the one whose name sorts later gives its number up
+ * and tries again, so numbers stay unique without a lock file.
+ */
+export async function nextRunDir(outdir: string, desc: string): Promise<string> {
+  await fs.mkdir(outdir, { recursive: true });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const ids = (await fs.readdir(outdir)).map((d) => /^(\d+)-/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
+    const id = ids.length ? Math.max(...ids) + 1 : 0;
+    const name = `${String(id).padStart(5, '0')}-${desc}`;
+    const dir = path.join(outdir, name);
+    const made = await fs.mkdir(dir).then(() => true, (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EEXIST') return false;
+      throw e;
+    });
+    if (!made) continue;
+    const rivals = (await fs.readdir(outdir)).filter((d) => d !== name && d.startsWith(`${String(id).padStart(5, '0')}-`));
+    if (rivals.every((r) => r > name)) return dir;
+    await fs.rmdir(dir); // still empty: nothing has been written into it yet
+  }
+  throw new Error(`could not choose a run number in ${outdir}: too many runs starting at once`);
+}
+
+/** Creates an explicitly named run directory, which must not exist. */
+export async function makeNamedRunDir(dir: string, resumeHint: boolean): Promise<void> {
+  await fs.mkdir(path.dirname(path.resolve(dir)), { recursive: true });
+  await fs.mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EEXIST') {
+      throw new Error(`run directory ${dir} already exists; ${resumeHint ? `use --resume ${dir} to continue it, or ` : ''}choose another --run-dir`);
+    }
+    if (e.code === 'ENOTDIR') throw new Error(`--run-dir ${dir}: a parent of it is a file; choose another --run-dir`);
+    throw e;
+  });
+}
+
+/**
+ * Refuses to continue a snapshot in place when the run directory already holds later ones: their
+ * names would collide with the new snapshots, and the training would be lost at the first one.
+ */
+export async function checkResumeInPlace(snapshot: string, kimg: number): Promise<void> {
+  const later = (await listSnapshots(path.dirname(snapshot))).filter((s) => s.kimg > kimg + 1e-9);
+  if (later.length) {
+    const last = later[later.length - 1];
+    throw new Error(`--resume ${snapshot}: the run directory already has ${later.length} later snapshot(s), up to kimg ${last.kimg.toFixed(3)}; ` +
+      `resume the run directory to continue from the latest, or add --run-dir NEW_DIR to branch from this one`);
+  }
+}
+
+/** Whether a process with this pid exists (EPERM: it exists but is not ours). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Makes a run directory ready to continue at `kimg` after any kind of stop, including SIGKILL:
+ * removes temporary files left by writers that no longer run, and drops the rows of stats.jsonl
+ * and metric-*.jsonl logged after that kimg (they are logged again as the run repeats that
+ * stretch), along with any line a crash cut short.
+ */
+export async function tidyForResume(runDir: string, kimg: number): Promise<{ removedTemp: number; droppedRows: number }> {
+  let removedTemp = 0, droppedRows = 0;
+  for (const f of await fs.readdir(runDir)) {
+    const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(f);
+    if (m && !alive(Number(m[1]))) {
+      await fs.rm(path.join(runDir, f), { force: true });
+      removedTemp++;
+    }
+    if (f === 'stats.jsonl' || /^metric-.*\.jsonl$/.test(f)) {
+      const file = path.join(runDir, f);
+      const lines = (await fs.readFile(file, 'utf8')).split('\n').filter((l) => l.trim());
+      const kept = lines.filter((l) => {
+        try {
+          const r = JSON.parse(l) as { kimg?: unknown };
+          return typeof r.kimg === 'number' && r.kimg <= kimg + 1e-9;
+        } catch {
+          return false;
+        }
+      });
+      if (kept.length !== lines.length) {
+        droppedRows += lines.length - kept.length;
+        await writeFileAtomic(file, kept.map((l) => l + '\n').join(''), { overwrite: true });
+      }
+    }
+  }
+  return { removedTemp, droppedRows };
+}

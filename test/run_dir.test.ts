@@ -1,0 +1,94 @@
+// Run directories: unique run numbers under concurrency, resuming after SIGKILL (no stale
+// temporary files, each kimg once in stats.jsonl), and older snapshots that would collide.
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { listSnapshots, nextRunDir, tidyForResume } from '../src/train/run_dir.js';
+import { loadNetwork } from '../src/io/network.js';
+import { tinyTrainingFixture } from './train_helpers.js';
+import { testBackend } from './helpers.js';
+
+let dir: string, ckpt: string, data: string;
+before(async () => {
+  await testBackend();
+  ({ dir, ckpt, data } = await tinyTrainingFixture('rundir'));
+});
+
+const CLI = path.resolve('dist/src/cli/main.js');
+const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+const statsKimg = async (rd: string) => (await fs.readFile(path.join(rd, 'stats.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).kimg as number);
+
+test('run numbers stay unique when many runs start at once', async () => {
+  const out = path.join(dir, 'concurrent');
+  const made = await Promise.all(Array.from({ length: 12 }, (_, i) => nextRunDir(out, `run${String.fromCharCode(97 + (i * 7) % 12)}`)));
+  const ids = made.map((d) => path.basename(d).slice(0, 5));
+  assert.equal(new Set(ids).size, 12, `numbers: ${ids.sort()}`);
+  assert.equal((await fs.readdir(out)).length, 12, 'no leftover directories');
+});
+
+test('tidyForResume: removes temporary files of dead writers, drops rows after the snapshot and cut lines', async () => {
+  const rd = path.join(dir, 'tidy');
+  await fs.mkdir(rd);
+  const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
+  await fs.writeFile(path.join(rd, `.network-snapshot-0000.008.safetensors.${dead}.1700000000000.tmp`), 'partial');
+  await fs.writeFile(path.join(rd, `.stats.jsonl.${process.pid}.1700000000000.tmp`), 'a live writer'); // ours: kept
+  await fs.writeFile(path.join(rd, 'stats.jsonl'), '{"kimg":0.004}\n{"kimg":0.008}\n{"kimg":0.012}\n{"kimg":0.0');
+  await fs.writeFile(path.join(rd, 'metric-fed.jsonl'), '{"kimg":0.008,"value":1}\n{"kimg":0.016,"value":2}\n');
+  const r = await tidyForResume(rd, 0.008);
+  assert.deepEqual(r, { removedTemp: 1, droppedRows: 3 });
+  assert.deepEqual(await statsKimg(rd), [0.004, 0.008]);
+  assert.equal(await fs.readFile(path.join(rd, 'metric-fed.jsonl'), 'utf8'), '{"kimg":0.008,"value":1}\n');
+  assert.deepEqual((await fs.readdir(rd)).filter((f) => f.endsWith('.tmp')), [`.stats.jsonl.${process.pid}.1700000000000.tmp`]);
+});
+
+test('SIGKILL at varying points, then --resume: continues from the last complete snapshot, each kimg once', async () => {
+  const rd = path.join(dir, 'killed');
+ const run = (args: string[], killAfterTicks: number | null, delayMs: number) => new Promise<void>((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'finetune', ...args, '--backend', 'cpu'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '', killed = false;
+    child.stderr.on('data', (d) => {
+      err += d;
+      const ticks = (err.match(/^tick \d+/gm) ?? []).length;
+      if (killAfterTicks !== null && !killed && ticks >= killAfterTicks) { killed = true; setTimeout(() => child.kill('SIGKILL'), delayMs); }
+    });
+    child.on('exit', (code, signal) => {
+      if (killAfterTicks === null) assert.equal(code, 0, err);
+      else assert.ok(signal === 'SIGKILL' || code === 0, `exit ${code} ${signal}: ${err}`);
+      resolve();
+    });
+  });
+  await run(['--network', ckpt, '--data', data, '--run-dir', rd, '--kimg', '1', '--batch', '4', '--tick', '0.004', '--snap', '2'], 3, 0);
+  for (const [ticks, delay] of [[2, 150], [1, 400], [3, 50]] as const) {
+    const before = await listSnapshots(rd);
+    await run(['--resume', rd, '--kimg', '1'], ticks, delay);
+    const after = await listSnapshots(rd);
+    assert.ok(after.length >= before.length);
+  }
+  await run(['--resume', rd, '--kimg', String((await listSnapshots(rd)).at(-1)!.kimg + 0.016)], null, 0);
+  const kimg = await statsKimg(rd);
+  assert.deepEqual(kimg, [...kimg].sort((a, b) => a - b), 'stats rows in order');
+  assert.equal(new Set(kimg).size, kimg.length, `each kimg once: ${kimg}`);
+  for (let i = 1; i < kimg.length; i++) assert.ok(Math.abs(kimg[i] - kimg[i - 1] - 0.004) < 1e-9, `a tick is missing or repeated at ${kimg[i]}: ${kimg}`);
+  assert.deepEqual((await fs.readdir(rd)).filter((f) => f.endsWith('.tmp')), []);
+  assert.ok((await loadNetwork((await listSnapshots(rd)).at(-1)!.file)).training);
+});
+
+test('resuming an older snapshot: refused up front in place; --run-dir branches with the history up to it', async () => {
+  const rd = path.join(dir, 'older');
+  const r0 = cli('finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--batch', '4', '--kimg', '0.016', '--tick', '0.004', '--snap', '1', '--backend', 'cpu');
+  assert.equal(r0.status, 0, r0.stderr);
+  const old = path.join(rd, 'network-snapshot-0000.008.safetensors');
+  const refused = cli('finetune', '--resume', old, '--kimg', '0.016', '--backend', 'cpu');
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /--resume .*0000\.008\.safetensors: the run directory already has 2 later snapshot\(s\), up to kimg 0\.016; .*--run-dir NEW_DIR to branch/);
+  assert.equal((await listSnapshots(rd)).length, 4, 'nothing written');
+  const branch = path.join(dir, 'older-branch');
+  const r1 = cli('finetune', '--resume', old, '--run-dir', branch, '--kimg', '0.016', '--backend', 'cpu');
+  assert.equal(r1.status, 0, r1.stderr);
+  assert.match(r1.stderr, /branching .*older into .*older-branch at kimg 0\.008 \(dropped 2 log rows/);
+  assert.deepEqual(await statsKimg(branch), [0.004, 0.008, 0.012, 0.016]);
+  assert.deepEqual((await listSnapshots(branch)).map((s) => s.kimg), [0.012, 0.016]);
+  assert.deepEqual(await statsKimg(rd), [0.004, 0.008, 0.012, 0.016], 'the original run is untouched');
+});
