@@ -18,7 +18,7 @@ import { loadFeatureNetwork } from '../src/metrics/features.js';
 import { metricFile } from '../src/metrics/compare.js';
 import { aggregate, bootstrapDiffCI, StudyPoint, studyPlotSvg, welch } from '../src/metrics/study.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
-import { cacheDir } from '../src/io/fetch.js';
+import { cacheDir } from '../src/io/cache_dir.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

@@ -18,9 +18,11 @@ let server: http.Server;
 let base: string;
 let dropAfter: number | null = null; // bytes served before dropping the connection (once)
 const ranges: string[] = [];
+const requests: string[] = [];
 
 before(async () => {
   server = http.createServer((req, res) => {
+    requests.push(req.url ?? '');
     if (req.url === '/redirect') { res.writeHead(302, { Location: '/net.pkl' }); res.end(); return; }
     if (req.url !== '/net.pkl') { res.writeHead(404); res.end(); return; }
     const range = req.headers.range;
@@ -92,6 +94,18 @@ describe('fetch', () => {
     const off = await manifest(dir, { url: `http://127.0.0.1:${port}/x.pkl`, sha256: null });
     await assert.rejects(fetchNetwork('tiny', { manifest: off, cache: dir, log: () => {} }), /cannot download .* \(ECONNREFUSED: offline or unreachable\); download it where you have access and pass the file with --network/);
     await assert.rejects(fetchNetwork('nope', { manifest: off, cache: dir }), /unknown network 'nope'; known: tiny/);
+  });
+
+  test('a URL that names no file, and HTTP 404, are refused at once (a 404 used to be retried as an interruption)', async () => {
+    const dir = await tempDir('fetch');
+    await assert.rejects(fetchNetwork(`${base}/`, { cache: dir, log: () => {} }), /http:\/\/127\.0\.0\.1:\d+\/ names no file; give the URL of the network file itself/);
+    await assert.rejects(fetchNetwork(base, { cache: dir, log: () => {} }), /names no file/);
+    requests.length = 0;
+    const lines: string[] = [];
+    await assert.rejects(fetchNetwork(`${base}/missing.pkl`, { cache: dir, log: (l) => lines.push(l) }), /server answered HTTP 404 Not Found for .*\/missing\.pkl: check the URL/);
+    assert.deepEqual(requests, ['/missing.pkl'], 'asked once');
+    assert.deepEqual(lines, []);
+    assert.deepEqual(await fs.readdir(dir), [], 'nothing kept');
   });
 });
 

@@ -3,7 +3,8 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, BACKEND_CHOICES } from '../backend.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
-import { cacheDir, progressReporter } from '../io/fetch.js';
+import { progressReporter } from '../io/fetch.js';
+import { cacheDir } from '../io/cache_dir.js';
 import { FidProtocol } from '../metrics/inception.js';
 import { defaultInceptionPath } from '../metrics/weights.js';
 import { FEATURE_KINDS, FeatureKind, loadFeatureNetwork } from '../metrics/features.js';

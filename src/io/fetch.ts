@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir } from './cache_dir.js';
 
 export interface ManifestEntry {
   name: string;
@@ -23,9 +23,6 @@ export function defaultManifestPath(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'pretrained', 'manifest.json');
 }
 
-export function cacheDir(): string {
-  return process.env.STYLEGAN_RLO_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'stylegan-rlo');
-}
 
 export async function readManifest(file = process.env.STYLEGAN_RLO_MANIFEST ?? defaultManifestPath()): Promise<ManifestEntry[]> {
   let raw: string;
@@ -72,13 +69,19 @@ function get(url: string, headers: Record<string, string>, timeoutMs: number, re
 }
 
 /** One attempt: appends to `part` from its current size. Resolves when the body ended complete. */
+/** An HTTP status the server answered with; 4xx (other than timeouts and rate limits) will not change on retry. */
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) { super(message); }
+  get final(): boolean { return this.status >= 400 && this.status < 500 && this.status !== 408 && this.status !== 429; }
+}
+
 async function downloadOnce(url: string, part: string, o: FetchOptions): Promise<void> {
   const have = await fs.stat(part).then((s) => s.size, () => 0);
   const res = await get(url, have > 0 ? { Range: `bytes=${have}-` } : {}, o.timeoutMs ?? 30000);
   if (res.statusCode === 416) { res.resume(); return; } // already complete
   if (res.statusCode !== 200 && res.statusCode !== 206) {
     res.resume();
-    throw new Error(`server answered HTTP ${res.statusCode} for ${url}`);
+    throw new HttpError(res.statusCode ?? 0, `server answered HTTP ${res.statusCode}${res.statusMessage ? ` ${res.statusMessage}` : ''} for ${url}`);
   }
   const resumed = res.statusCode === 206;
   const len = Number(res.headers['content-length'] ?? NaN);
@@ -108,7 +111,14 @@ export async function fetchNetwork(nameOrUrl: string, o: FetchOptions = {}): Pro
   const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
   let entry: ManifestEntry | undefined;
   if (/^https?:\/\//.test(nameOrUrl)) {
-    entry = { name: path.basename(new URL(nameOrUrl).pathname), description: '', resolution: 0, url: nameOrUrl, size: null, sha256: null, license: 'unknown' };
+    let name: string;
+    try {
+      name = path.posix.basename(decodeURIComponent(new URL(nameOrUrl).pathname));
+    } catch {
+      throw new Error(`${nameOrUrl} is not a valid URL`);
+    }
+    if (!name || name === '.' || name === '..' || nameOrUrl.endsWith('/')) throw new Error(`${nameOrUrl} names no file; give the URL of the network file itself (…/name.pkl)`);
+    entry = { name: name, description: '', resolution: 0, url: nameOrUrl, size: null, sha256: null, license: 'unknown' };
   } else {
     const list = await readManifest(o.manifest);
     entry = list.find((e) => e.name === nameOrUrl);
@@ -122,8 +132,10 @@ export async function fetchNetwork(nameOrUrl: string, o: FetchOptions = {}): Pro
   if (!entry.url) throw new Error(`${entry.name} has no download URL`);
   const dir = o.cache ?? cacheDir();
   await fs.mkdir(dir, { recursive: true });
-  const dest = path.join(dir, path.basename(new URL(entry.url).pathname));
-  if (await fs.stat(dest).then(() => true, () => false)) {
+  const dest = path.join(dir, path.posix.basename(decodeURIComponent(new URL(entry.url).pathname)));
+  const existing = await fs.stat(dest).catch(() => null);
+  if (existing && !existing.isFile()) throw new Error(`${dest} exists but is not a file; move it away and fetch again`);
+  if (existing) {
     if (entry.sha256 && (await sha256File(dest)) !== entry.sha256) throw new Error(`${dest} exists but its sha256 does not match the manifest; delete it and fetch again`);
     return dest;
   }
@@ -137,6 +149,7 @@ export async function fetchNetwork(nameOrUrl: string, o: FetchOptions = {}): Pro
       const err = networkError(e as NodeJS.ErrnoException, entry.url, dest);
       // Retry only transfers that broke off; an unreachable host stays unreachable.
       const unreachable = ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH'].includes((e as NodeJS.ErrnoException).code ?? '');
+      if (e instanceof HttpError && e.final) throw new Error(`${e.message}: check the URL (nothing was retried or kept)`);
       if (a >= attempts || unreachable) {
         const have = await fs.stat(part).then((s) => s.size, () => 0);
         throw new Error(`${err.message}${have ? ` (${have} bytes kept in ${part}; run fetch again to resume)` : ''}`);

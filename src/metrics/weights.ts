@@ -2,18 +2,18 @@
 // torch.save file, zip or legacy format). Never substitutes random weights: a missing file is an
 // error saying which file is needed and where to put it.
 import { existsSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { NamedArray } from '../networks/params.js';
 import { readTorchFile, TorchTensor } from '../io/torch.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { readRegularFile } from '../io/files.js';
+import { cacheDir } from '../io/cache_dir.js';
 
 export const INCEPTION_FILE = 'pt_inception-2015-12-05-6726825d.pth';
 export const INCEPTION_URL = `https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/${INCEPTION_FILE}`;
 
 export function defaultInceptionPath(): string {
-  return process.env.STYLEGAN_RLO_INCEPTION ?? path.join(process.env.STYLEGAN_RLO_CACHE ?? path.join(os.homedir(), '.cache', 'stylegan-rlo'), INCEPTION_FILE);
+  return process.env.STYLEGAN_RLO_INCEPTION ?? path.join(cacheDir(), INCEPTION_FILE);
 }
 
 export async function loadInceptionWeights(file: string | null = null): Promise<Map<string, NamedArray>> {

@@ -21,7 +21,7 @@ import { Trainer, TrainerState } from './trainer.js';
 import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
 import { FeatureNetwork, loadFeatureNetwork } from '../metrics/features.js';
 import { metricFile } from '../metrics/compare.js';
-import { cacheDir } from '../io/fetch.js';
+import { cacheDir } from '../io/cache_dir.js';
 import { checkResumeInPlace, fakesName, makeNamedRunDir, nextRunDir, resolveResume, snapshotName, tidyForResume } from './run_dir.js';
 
 /** What a user specifies; everything but `data` has a default. */
