@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fetchNetwork } from '../src/io/fetch.js';
+import { fetchNetwork, progressReporter } from '../src/io/fetch.js';
 import { FIXTURES } from './helpers.js';
 import { tempDir } from './train_helpers.js';
 
@@ -138,4 +138,22 @@ describe('info and convert commands', () => {
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^stylegan-rlo: .*tiny16\.json: not a network file this toolkit reads/);
   });
+});
+
+test('progress lines count images as images and bytes as MB (image counts used to print as "(0.0 MB)")', () => {
+  const lines: string[] = [];
+  const write = process.stderr.write;
+  const tty = process.stderr.isTTY;
+  process.stderr.isTTY = false;
+  process.stderr.write = ((s: string) => { lines.push(s); return true; }) as typeof process.stderr.write;
+  try {
+    const img = progressReporter('features x', 'images');
+    img(5, 10); img(10, 10);
+    const bytes = progressReporter('net.pkl');
+    bytes(3 * 2 ** 20, 6 * 2 ** 20);
+  } finally {
+    process.stderr.write = write;
+    process.stderr.isTTY = tty;
+  }
+  assert.deepEqual(lines, ['features x 50% (5 of 10 images)\n', 'features x 100% (10 of 10 images)\n', 'net.pkl 50% (3.0 MB)\n']);
 });

@@ -80,3 +80,23 @@ describe('generate', () => {
     void tf;
   });
 });
+
+test('--backend wasm generates the same images as cpu (inference only)', async () => {
+  const dir = await tempDir('wasm');
+  const run = (backend: string) => {
+    const out = path.join(dir, backend);
+    const r = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'generate', '--network', path.join(FIXTURES, 'tiny16.pkl'), '--seeds', '0-2', '--trunc', '0.7', '--outdir', out, '--backend', backend], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return { out, stderr: r.stderr };
+  };
+  const wasm = run('wasm'), cpu = run('cpu');
+  assert.match(wasm.stderr, /^backend: wasm/m);
+  const sharp = (await import('sharp')).default;
+  for (const f of await fs.readdir(cpu.out)) {
+    const [a, b] = await Promise.all([wasm.out, cpu.out].map((d) => sharp(path.join(d, f)).raw().toBuffer()));
+    assert.equal(a.length, b.length);
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    assert.ok(worst <= 2, `${f}: wasm and cpu differ by ${worst} levels`);
+  }
+});

@@ -92,3 +92,23 @@ test('resuming an older snapshot: refused up front in place; --run-dir branches 
   assert.deepEqual((await listSnapshots(branch)).map((s) => s.kimg), [0.012, 0.016]);
   assert.deepEqual(await statsKimg(rd), [0.004, 0.008, 0.012, 0.016], 'the original run is untouched');
 });
+
+test('--resume with a smaller --data starts a new shuffle instead of serving images that are gone', async () => {
+  const rd = path.join(dir, 'smaller');
+  const r0 = cli('finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--batch', '4', '--kimg', '0.006', '--tick', '0.004', '--backend', 'cpu');
+  assert.equal(r0.status, 0, r0.stderr);
+  const fewer = path.join(dir, 'fewer');
+  await fs.mkdir(fewer);
+  for (const f of (await fs.readdir(data)).slice(0, 2)) await fs.copyFile(path.join(data, f), path.join(fewer, f));
+  const r1 = cli('finetune', '--resume', rd, '--data', fewer, '--kimg', '0.012', '--backend', 'cpu');
+  assert.equal(r1.status, 0, r1.stderr);
+  assert.match(r1.stderr, /resume: the data now has 2 images, the snapshot's order was for 4; starting a new shuffle/);
+  const { ImageDataset } = await import('../src/io/dataset.js');
+  const ds = await ImageDataset.load(fewer, { resolution: 16, channels: 3 });
+  assert.equal(ds.restoreSampler({ order: [3, 0, 1, 2], pos: 1 }), false);
+  const { Rng } = await import('../src/rng.js');
+  const idx = ds.nextIndices(8, new Rng('x'));
+  assert.ok(idx.every((i) => i === 0 || i === 1), `indices ${idx}`);
+  assert.equal(ds.restoreSampler({ order: [1, 0], pos: 1 }), true);
+  assert.deepEqual(ds.nextIndices(1, new Rng('x')), [0]);
+});

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
 import { saveCheckpoint } from '../src/io/checkpoint.js';
-import { loadTiny16, stateDict } from './helpers.js';
+import { FIXTURES, loadTiny16, stateDict } from './helpers.js';
 
 export async function tempDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), `rlo-${prefix}-`));
@@ -19,6 +19,16 @@ export async function tiny16Checkpoint(dir: string): Promise<string> {
   G.params.setAll(stateDict(st.tensors, 'G'));
   D.params.setAll(stateDict(st.tensors, 'D'));
   const file = path.join(dir, 'tiny16.safetensors');
+  await saveCheckpoint(file, { format: 'stylegan-rlo', version: 1, G_kwargs: json.G_kwargs, D_kwargs: json.D_kwargs }, { G: G.params, D: D.params, G_ema: G.params });
+  G.dispose(); D.dispose();
+  return file;
+}
+
+/** A conditional network (cond16's architecture: 3 classes, grayscale; freshly initialized) as a checkpoint. */
+export async function conditionalCheckpoint(dir: string): Promise<string> {
+  const json = JSON.parse(await fs.readFile(path.join(FIXTURES, 'cond16.json'), 'utf8'));
+  const G = new Generator(json.G_kwargs), D = new Discriminator(json.D_kwargs);
+  const file = path.join(dir, 'cond16.safetensors');
   await saveCheckpoint(file, { format: 'stylegan-rlo', version: 1, G_kwargs: json.G_kwargs, D_kwargs: json.D_kwargs }, { G: G.params, D: D.params, G_ema: G.params });
   G.dispose(); D.dispose();
   return file;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { tinyTrainingFixture } from './train_helpers.js';
+import { conditionalCheckpoint, tinyTrainingFixture } from './train_helpers.js';
 import { parseRange } from '../src/generate.js';
 import { testBackend } from './helpers.js';
 
@@ -58,4 +58,50 @@ test('finetune: --ada-kimg 0, --seed -1 / 0.5 / NaN, --k 1e-3 / 1e6, --backend w
     assert.ok(!existsSync(rd), `${extra.join(' ')} created ${rd}`);
   }
   assert.deepEqual((await fs.readdir(dir)).filter((f) => f.startsWith('run-')), []);
+});
+
+test('an option given twice is refused, whichever command (it used to reach the reader as an array)', () => {
+  refused(cli('generate', '--network', ckpt, '--network', ckpt, '--seeds', '0', '--outdir', path.join(dir, 'g5')), /--network was given 2 times; give it once/);
+  refused(cli('finetune', '--data', data, '--run-dir', 'a', '--run-dir', 'b'), /--run-dir was given 2 times/);
+  const r = cli('generate');
+  assert.equal((r.stderr.match(/see --help/g) ?? []).length, 1, r.stderr);
+});
+
+test('an output folder that is a file, or under one, is refused before any work', async () => {
+  const file = path.join(dir, 'a-file');
+  await fs.writeFile(file, 'x');
+  refused(cli('generate', '--network', ckpt, '--seeds', '0', '--outdir', file, '--backend', 'cpu'), /--outdir .*a-file is a file, not a folder; choose another --outdir/);
+  refused(cli('generate', '--network', ckpt, '--seeds', '0', '--outdir', path.join(file, 'sub'), '--backend', 'cpu'), /--outdir .*a-file\/sub lies under .*a-file, which is a file/);
+  refused(cli('finetune', '--network', ckpt, '--data', data, '--outdir', file, '--kimg', '0.004', '--backend', 'cpu'), /--outdir .*a-file is a file, not a folder/);
+  refused(cli('finetune', '--network', ckpt, '--data', data, '--run-dir', path.join(file, 'run'), '--kimg', '0.004', '--backend', 'cpu'), /--run-dir .*a-file\/run lies under .*a-file, which is a file/);
+  refused(cli('compare', path.join(dir, 'no-run'), '--features', 'emoji', '--out', file, '--backend', 'cpu'), /--out .*a-file is a file/);
+  // compare: an existing output is refused before the evaluation, not after it.
+  const out = path.join(dir, 'cmp');
+  await fs.mkdir(out);
+  await fs.writeFile(path.join(out, 'fed.svg'), '<svg/>');
+  refused(cli('compare', path.join(dir, 'no-run'), '--features', 'emoji', '--out', out, '--backend', 'cpu'), /cmp\/fed\.svg already exists; add --force/);
+});
+
+test('--grid too large for memory is refused with the largest grid that fits', () => {
+  refused(cli('generate', '--network', ckpt, '--seeds', '0', '--grid', '100000x100000', '--outdir', path.join(dir, 'g6'), '--backend', 'cpu'),
+    /--grid 100000x100000 of 16px images makes a 1600000x1600000 picture; keep it within 16384 px a side \(up to 1024x1024 at 16px\)/);
+  const rd = path.join(dir, 'run-grid');
+  refused(cli('finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--grid', '5000x5000', '--kimg', '0.004', '--backend', 'cpu'), /--grid 5000x5000 of 16px images/);
+  assert.ok(!existsSync(rd));
+  refused(cli('interpolate', '--network', ckpt, '--seeds', '0,1', '--grid', '2000x1', '--out', path.join(dir, 'walk.webp'), '--backend', 'cpu'), /--grid 2000x1 of \d+px images makes a \d+x\d+ picture/);
+});
+
+test('malformed dataset.json entries are named, not crashed on', async () => {
+  const cond = await conditionalCheckpoint(dir); // a conditional network reads labels
+  const folder = path.join(dir, 'labelled');
+  await fs.cp(data, folder, { recursive: true });
+  const files = (await fs.readdir(folder)).filter((f) => f.endsWith('.png'));
+  for (const [labels, pattern] of [
+    [[[1, 0], ...files.map((f) => [f, 0])], /dataset\.json: labels\[0\] is \[1,0\]; each entry must be \[relative path, class index or list of numbers\]/],
+    [[[files[0], 'cat']], /labels\[0\] is \[".*","cat"\]/],
+    [5, /expected \{"labels": \[\[path, label\], \.\.\.\]\}/],
+  ] as [unknown, RegExp][]) {
+    await fs.writeFile(path.join(folder, 'dataset.json'), JSON.stringify({ labels }));
+    refused(cli('fid', '--network', cond, '--data', folder, '--features', 'emoji', '--num', '4', '--backend', 'cpu'), pattern);
+  }
 });

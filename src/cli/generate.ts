@@ -5,7 +5,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, BACKEND_CHOICES } from '../backend.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { fetchNetwork } from '../io/fetch.js';
-import { tileGrid, writePng } from '../io/images.js';
+import { checkGrid, tileGrid, writePng } from '../io/images.js';
+import { checkOutputFolder } from '../io/files.js';
 import { generateImages, parseRange, styleMix } from '../generate.js';
 import { parseGrid } from './finetune.js';
 import { NoiseMode } from '../networks/synthesis.js';
@@ -22,9 +23,6 @@ export async function resolveNetworkArg(n: string): Promise<string> {
   return n;
 }
 
-async function ensureOutdir(dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-}
 
 export const generateCommand: CommandModule<object, Args> = {
   command: 'generate',
@@ -49,6 +47,7 @@ export const generateCommand: CommandModule<object, Args> = {
     .example('$0 generate --network ffhq.pkl --seeds 0-3 --trunc 0.7 --outdir out', 'Truncated samples')
     .example('$0 generate --network emoji32 --style-mix --rows 0-3 --cols 10-13 --styles 0-3 --outdir mix', 'Style mixing') as unknown as Argv<Args>,
   handler: async (a: ArgumentsCamelCase<Args>) => {
+    await checkOutputFolder(a.outdir, '--outdir');
     await initBackend(a.backend);
     const net = await loadNetwork(await resolveNetworkArg(a.network));
     const G = buildGenerator(net);
@@ -58,7 +57,9 @@ export const generateCommand: CommandModule<object, Args> = {
     if (cutoff !== undefined && !(Number.isInteger(cutoff) && cutoff >= 1)) throw new Error(`--trunc-cutoff ${cutoff}: give a whole number of ws >= 1`);
     if (a.class !== undefined && !(Number.isInteger(a.class) && a.class >= 0)) throw new Error(`--class ${a.class}: give a class index >= 0`);
     const opts = { truncationPsi: a.trunc, truncationCutoff: cutoff ?? null, noiseMode: a['noise-mode'], classIdx: a.class ?? null };
-    await ensureOutdir(a.outdir);
+    if (a.grid) checkGrid(parseGrid(a.grid), res);
+    if (a['style-mix']) checkGrid([parseRange(a.cols, 'cols').length + 1, parseRange(a.rows, 'rows').length + 1], res, '--rows/--cols');
+    await fs.mkdir(a.outdir, { recursive: true });
     const written: string[] = [];
     try {
       if (a['style-mix']) {

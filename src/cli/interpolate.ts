@@ -6,7 +6,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, BACKEND_CHOICES } from '../backend.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { writePng } from '../io/images.js';
+import { checkGrid, writePng } from '../io/images.js';
+import { checkOutputFolder } from '../io/files.js';
 import { parseRange } from '../generate.js';
 import { encodeAnimation, latentWalk, tileFrames, truncationSweep } from '../interpolate.js';
 import { parseGrid } from './finetune.js';
@@ -46,6 +47,8 @@ export const interpolateCommand: CommandModule<object, Args> = {
     if (!(Number.isInteger(a.scale) && a.scale >= 1 && a.scale <= 16)) throw new Error(`--scale ${a.scale}: give a whole number from 1 to 16`);
     if (!Number.isFinite(a.trunc)) throw new Error(`--trunc ${a.trunc}: give a number`);
     if (existsSync(a.out) && !a.force) throw new Error(`${a.out} already exists; use --force to replace it`);
+    await checkOutputFolder(path.dirname(path.resolve(a.out)), '--out');
+    if (a['frames-dir']) await checkOutputFolder(a['frames-dir'], '--frames-dir');
     const seeds = parseRange(a.seeds);
     const [cols, rows] = a.grid ? parseGrid(a.grid) : [1, 1];
     let sweep: [number, number] | null = null;
@@ -58,6 +61,7 @@ export const interpolateCommand: CommandModule<object, Args> = {
     await initBackend(a.backend);
     const G = buildGenerator(await loadNetwork(await resolveNetworkArg(a.network)));
     try {
+      checkGrid([cols, rows], G.imgResolution * a.scale);
       const walks: Uint8Array[][] = [];
       for (let j = 0; j < cols * rows; j++) {
         walks.push(sweep

@@ -21,8 +21,16 @@ export function fail(e: unknown): never {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  await yargs(argv)
+  const parser = yargs(argv);
+  await parser
     .scriptName('stylegan-rlo')
+    // An option given twice arrives as an array, which every single-valued option would misread.
+    .middleware((a) => {
+      const arrays = new Set((parser as unknown as { getOptions(): { array: string[] } }).getOptions().array); // untyped in @types/yargs
+      for (const [k, v] of Object.entries(a)) {
+        if (k !== '_' && k.length > 1 && Array.isArray(v) && !arrays.has(k) && !/[A-Z]/.test(k)) throw new UsageError(`--${k} was given ${v.length} times; give it once`);
+      }
+    }, true)
     .usage('$0 <command> [options]\n\nFine-tune StyleGAN2 with the rooted logistic objective (RLO).')
     .command(finetuneCommand)
     .command(generateCommand)
@@ -36,7 +44,7 @@ export async function main(argv: string[]): Promise<void> {
     .strict()
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns || 110))
-    .fail((msg, err) => fail(err ?? new UsageError(`${msg} (see --help)`)))
+    .fail((msg, err) => fail(err ?? new UsageError(/\(see --help\)$/.test(msg) ? msg : `${msg} (see --help)`)))
     .help()
     .parseAsync();
 }

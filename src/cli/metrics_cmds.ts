@@ -5,6 +5,7 @@ import { initBackend, BACKEND_CHOICES } from '../backend.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { progressReporter } from '../io/fetch.js';
 import { cacheDir } from '../io/cache_dir.js';
+import { checkNoOverwrite, checkOutputFolder } from '../io/files.js';
 import { FidProtocol } from '../metrics/inception.js';
 import { defaultInceptionPath } from '../metrics/weights.js';
 import { FEATURE_KINDS, FeatureKind, loadFeatureNetwork } from '../metrics/features.js';
@@ -49,19 +50,20 @@ export const fidCommand: CommandModule<object, FidArgs> = {
     try {
       let real, gen;
       if (paths.length) {
-        real = await folderFeatures(net, paths[0], { ...ex, progress: progressReporter(`features ${paths[0]}`) });
-        gen = await folderFeatures(net, paths[1], { ...ex, progress: progressReporter(`features ${paths[1]}`) });
+        real = await folderFeatures(net, paths[0], { ...ex, progress: progressReporter(`features ${paths[0]}`, 'images') });
+        gen = await folderFeatures(net, paths[1], { ...ex, progress: progressReporter(`features ${paths[1]}`, 'images') });
       } else {
         const loaded = await loadNetwork(await resolveNetworkArg(a.network!));
         const G = buildGenerator(loaded);
-        real = await folderFeatures(net, a.data!, { ...ex, progress: progressReporter(`features ${a.data}`) });
-        let labels: ((n: number, rng: import('../rng.js').Rng) => import('@tensorflow/tfjs').Tensor2D | null) | undefined;
-        if (G.cDim > 0) {
-          const ds = await ImageDataset.load(a.data!, { resolution: G.imgResolution, channels: G.imgChannels as 1 | 3, cDim: G.cDim });
-          labels = (n, rng) => ds.randomLabels(n, rng);
-        }
         try {
-          gen = await generatorFeatures(net, G, { num: a.num, seed: a.seed, labels }, { ...ex, progress: progressReporter(`generated ${a.num}`) });
+          // Labels first: a bad dataset.json is reported before the features are computed.
+          let labels: ((n: number, rng: import('../rng.js').Rng) => import('@tensorflow/tfjs').Tensor2D | null) | undefined;
+          if (G.cDim > 0) {
+            const ds = await ImageDataset.load(a.data!, { resolution: G.imgResolution, channels: G.imgChannels as 1 | 3, cDim: G.cDim });
+            labels = (n, rng) => ds.randomLabels(n, rng);
+          }
+          real = await folderFeatures(net, a.data!, { ...ex, progress: progressReporter(`features ${a.data}`, 'images') });
+          gen = await generatorFeatures(net, G, { num: a.num, seed: a.seed, labels }, { ...ex, progress: progressReporter(`generated ${a.num}`, 'images') });
         } finally {
           G.dispose();
         }
@@ -100,9 +102,13 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     .example('$0 compare runs/00000-samples-rooted-k2 runs/00001-samples-logistic --features emoji --out cmp/', 'FED/KED with the bundled emoji network') as unknown as Argv<CompareArgs>,
   handler: async (a: ArgumentsCamelCase<CompareArgs>) => {
     if (!(Number.isInteger(a.num) && a.num >= 2)) throw new Error(`--num ${a.num}: give a whole number of at least 2 generated images`);
+    await checkOutputFolder(a.out, '--out');
     await initBackend(a.backend);
     const net = await loadFeatureNetwork({ kind: a.features, protocol: a.protocol, inception: a.inception ?? null, emoji: a['emoji-features'] ?? null });
     try {
+      // Refused before the evaluation, which can take hours, rather than after it.
+      const plot = net.distanceName.toLowerCase();
+      await checkNoOverwrite(a.out, ['compare.csv', 'compare.json', `${plot}.svg`, `${plot}.png`, 'compare.html'], a.force);
       const rows = await compareRuns(a.runs, net, { num: a.num, kid: a.kid, seed: a.seed, batch: a.batch, cacheDir: cacheDir(), includeStart: a.start });
       const files = [...await writeComparison(rows, a.out, a.force), await writeComparisonHtml(rows, a.runs, a.out, a.force)];
       process.stdout.write((a.json ? JSON.stringify(rows, null, 2) : formatTable(rows)) + '\n');

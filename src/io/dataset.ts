@@ -55,6 +55,11 @@ async function readLabels(root: string, files: string[], cDim: number): Promise<
     throw new Error(`${file}: not valid JSON`);
   }
   if (!Array.isArray(labels)) throw new Error(`${file}: expected {"labels": [[path, label], ...]}`);
+  labels.forEach((entry, i) => {
+    const ok = Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string' &&
+      (typeof entry[1] === 'number' || (Array.isArray(entry[1]) && entry[1].every((x) => typeof x === 'number' && Number.isFinite(x))));
+    if (!ok) throw new Error(`${file}: labels[${i}] is ${JSON.stringify(entry)?.slice(0, 60)}; each entry must be [relative path, class index or list of numbers]`);
+  });
   const map = new Map(labels.map(([p, l]) => [p.replace(/\\/g, '/'), l]));
   return files.map((f) => {
     const rel = path.relative(root, f).split(path.sep).join('/');
@@ -152,9 +157,20 @@ export class ImageDataset {
     return { order: this.order.slice(), pos: this.pos };
   }
 
-  restoreSampler(s: { order: number[]; pos: number }): void {
+  /**
+   * Restores the data order of a snapshot. When the folder no longer has the images that order
+   * indexes (resumed with another --data), it cannot be continued: returns false, and the next
+   * call to nextIndices starts a new shuffle instead of serving indices that do not exist.
+   */
+  restoreSampler(s: { order: number[]; pos: number }): boolean {
+    if (s.order.length !== this.length || s.order.some((i) => !(Number.isInteger(i) && i >= 0 && i < this.length))) {
+      this.order = [];
+      this.pos = 0;
+      return false;
+    }
     this.order = s.order.slice();
     this.pos = s.pos;
+    return true;
   }
 
   /** Images at `indices` as a float NHWC tensor in [-1, 1], and their labels (or null). */

@@ -171,24 +171,27 @@ export async function fetchNetwork(nameOrUrl: string, o: FetchOptions = {}): Pro
   return dest;
 }
 
-/** A progress reporter for stderr: a bar on a TTY, a line every 10% otherwise. */
-export function progressReporter(label: string): (done: number, total: number | null) => void {
+/**
+ * A progress reporter for stderr: a bar on a TTY, a line every 10% otherwise. `unit` says what is
+ * counted: bytes (shown in MB) or images.
+ */
+export function progressReporter(label: string, unit: 'bytes' | 'images' = 'bytes'): (done: number, total: number | null) => void {
   let lastPct = -10;
   const tty = process.stderr.isTTY;
+  const amount = (n: number) => (unit === 'bytes' ? `${(n / 2 ** 20).toFixed(1)} MB` : `${n} images`);
   return (done, total) => {
-    const mb = (done / 2 ** 20).toFixed(1);
     if (total === null) {
-      if (tty) process.stderr.write(`\r${label} ${mb} MB`);
+      if (tty) process.stderr.write(`\r${label} ${amount(done)}`);
       return;
     }
     const pct = Math.floor((done / total) * 100);
     if (tty) {
       const w = 30, fill = Math.round((w * done) / total);
-      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${pct}% ${mb}/${(total / 2 ** 20).toFixed(1)} MB`);
+      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${pct}% ${unit === 'bytes' ? `${(done / 2 ** 20).toFixed(1)}/${amount(total)}` : `${done}/${amount(total)}`}`);
       if (done >= total) process.stderr.write('\n');
     } else if (pct >= lastPct + 10 || done >= total) {
       lastPct = pct;
-      process.stderr.write(`${label} ${pct}% (${mb} MB)\n`);
+      process.stderr.write(`${label} ${pct}% (${unit === 'bytes' ? amount(done) : `${done} of ${total} images`})\n`);
     }
   };
 }

@@ -1,6 +1,7 @@
 // Reading whole input files safely: only regular files (a FIFO or /dev/zero would block or never
 // end), with errors that name the file and say what is wrong.
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 
 /** The bytes of a regular file; `what` names it in errors ("network file", "Inception weights"). */
 export async function readRegularFile(file: string, what = 'file'): Promise<Buffer> {
@@ -13,5 +14,31 @@ export async function readRegularFile(file: string, what = 'file'): Promise<Buff
     return await fs.readFile(file);
   } catch (e) {
     throw new Error(`cannot read ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/**
+ * Checks, before any work, that `dir` is or can become a folder: it and its nearest existing
+ * ancestor must be folders. Nothing is created. `option` names it in errors ("--outdir").
+ */
+export async function checkOutputFolder(dir: string, option: string): Promise<void> {
+  let p = path.resolve(dir);
+  for (;;) {
+    const st = await fs.stat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? null : Promise.reject(e)));
+    if (st && !st.isDirectory()) {
+      throw new Error(p === path.resolve(dir) ? `${option} ${dir} is a file, not a folder; choose another ${option}` : `${option} ${dir} lies under ${p}, which is a file; choose another ${option}`);
+    }
+    if (st) return;
+    const parent = path.dirname(p);
+    if (parent === p) return;
+    p = parent;
+  }
+}
+
+/** Refuses, before any work, when an output that would be written already exists (unless `force`). */
+export async function checkNoOverwrite(dir: string, names: string[], force: boolean): Promise<void> {
+  if (force) return;
+  for (const n of names) {
+    if (await fs.stat(path.join(dir, n)).then(() => true, () => false)) throw new Error(`${path.join(dir, n)} already exists; add --force to replace it, or choose another folder`);
   }
 }

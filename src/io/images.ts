@@ -54,6 +54,17 @@ export async function writePng(file: string, pixels: Uint8Array, width: number, 
   await writeFileAtomic(file, encodePng(pixels, width, height, channels), { overwrite });
 }
 
+/** Largest grid picture side: beyond it a grid is unviewable, and its buffer could exhaust memory. */
+export const MAX_GRID_SIDE = 16384;
+
+/** Refuses a COLSxROWS grid of `res`-pixel images whose picture would exceed MAX_GRID_SIDE a side. */
+export function checkGrid([cols, rows]: [number, number], res: number, option = '--grid'): void {
+  if (cols * res > MAX_GRID_SIDE || rows * res > MAX_GRID_SIDE) {
+    const most = Math.max(1, Math.floor(MAX_GRID_SIDE / res));
+    throw new Error(`${option} ${cols}x${rows} of ${res}px images makes a ${cols * res}x${rows * res} picture; keep it within ${MAX_GRID_SIDE} px a side (up to ${most}x${most} at ${res}px)`);
+  }
+}
+
 /**
  * Tiles N images (NHWC uint8) into a grid of `cols` columns (upstream save_image_grid layout:
  * row-major, gw across).

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend.js';
 import { ImageDataset } from '../io/dataset.js';
-import { ResizeFilter, tileGrid, toUint8, writePng } from '../io/images.js';
+import { checkGrid, ResizeFilter, tileGrid, toUint8, writePng } from '../io/images.js';
+import { checkOutputFolder } from '../io/files.js';
 import { CheckpointConfig, restoreAdam, saveCheckpoint } from '../io/checkpoint.js';
 import { buildDiscriminator, buildGenerator, loadNetwork, LoadedNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -117,6 +118,15 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
   const backendChoice = args.backend ?? process.env.STYLEGAN_RLO_BACKEND ?? 'auto';
   // Refused before anything is loaded or created: wasm has no filter-gradient kernel.
   if (backendChoice === 'wasm') throw new Error('--backend wasm cannot train (tfjs-backend-wasm has no Conv2DBackpropFilter); use cpu, or tensorflow-gpu on a GPU');
+  // Where the run will go is checked before anything slow happens.
+  if (args.runDir) {
+    if (await fs.stat(args.runDir).then(() => true, () => false)) {
+      throw new Error(`run directory ${args.runDir} already exists; ${args.resume ? '' : `use --resume ${args.runDir} to continue it, or `}choose another --run-dir`);
+    }
+    await checkOutputFolder(args.runDir, '--run-dir');
+  } else if (!args.resume) {
+    await checkOutputFolder(args.outdir ?? 'runs', '--outdir');
+  }
   const backend = await initBackend(backendChoice, false);
 
   // ---- options and starting point
@@ -168,6 +178,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
   o.metricsNum ??= 1000;
   o.inception ??= null;
   validateOptions(o);
+  checkGrid(o.grid, o.G_kwargs.img_resolution);
   // Metric networks load before any training: missing weights fail here, not at the first snapshot.
   const metricNets: FeatureNetwork[] = [];
   for (const m of o.metrics) metricNets.push(await loadFeatureNetwork(m === 'fid' ? { kind: 'inception', protocol: 'nvidia', inception: o.inception } : { kind: 'emoji' }));
@@ -217,7 +228,9 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       trainer.restore(saved.trainer);
       restoreAdam(trainer.optG, G.params, net.tensors, 'opt_G');
       restoreAdam(trainer.optD, D.params, net.tensors, 'opt_D');
-      dataset.restoreSampler(saved.sampler);
+      if (!dataset.restoreSampler(saved.sampler)) {
+        log(`resume: the data now has ${dataset.length} images${o.mirror ? ' (with x-flips)' : ''}, the snapshot's order was for ${saved.sampler.order.length}; starting a new shuffle (the run is no longer an exact continuation)`);
+      }
       if (augment) augment.p = saved.augmentP;
       trainer.restoreAdaSigns(saved.adaSigns);
       tick = saved.tick;
