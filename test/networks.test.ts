@@ -8,7 +8,7 @@ import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
 import { Rng } from '../src/rng.js';
 import { assertNoLeak, testBackend } from './helpers.js';
-import { dLogits, dMainLoss, gMainLoss, plRegLoss, r1RegLoss } from '../src/losses/phases.js';
+import { dLogits, dMainLoss, gMainLoss, plRegLoss, r1RegLoss, synthesizer } from '../src/losses/phases.js';
 import { rooted, logistic } from '../src/losses/objectives.js';
 import { disposeGradients, paramGradients } from '../src/losses/gradients.js';
 import { r1Penalty } from '../src/losses/regularizers.js';
@@ -101,12 +101,12 @@ describe('leak tests: every network and loss entry point', () => {
     await assertNoLeak('G.mapWithMixing', () => G.mapWithMixing(z, c, rng, 1).dispose());
     await assertNoLeak('G.synthesize', () => G.synthesize(ws, { noise_mode: 'none' }).dispose());
     await assertNoLeak('D.apply', () => D.apply(reals, c).dispose());
-    await assertNoLeak('gMainLoss', () => tf.dispose(Object.values(gMainLoss(G, dLogits(D), ws, c, rooted(2), { noise_mode: 'random', rng }))));
-    await assertNoLeak('paramGradients(gMainLoss)', () => disposeGradients(paramGradients(G.params, () => gMainLoss(G, dLogits(D), G.mapZ(z, c), c, rooted(2), { noise_mode: 'const' }).loss)));
+    await assertNoLeak('gMainLoss', () => tf.dispose(Object.values(gMainLoss(synthesizer(G, { noise_mode: 'random', rng }), dLogits(D), ws, c, rooted(2)))));
+    await assertNoLeak('paramGradients(gMainLoss)', () => disposeGradients(paramGradients(G.params, () => gMainLoss(synthesizer(G, { noise_mode: 'const' }), dLogits(D), G.mapZ(z, c), c, rooted(2)).loss)));
     await assertNoLeak('r1Penalty', () => r1Penalty((x) => D.apply(x, c), reals).dispose());
     await assertNoLeak('paramGradients(dMainLoss)', () => disposeGradients(paramGradients(D.params, () => dMainLoss(dLogits(D), reals, c, reals, c, logistic()).loss)));
     await assertNoLeak('paramGradients(r1RegLoss)', () => disposeGradients(paramGradients(D.params, () => r1RegLoss(dLogits(D), reals, c, 1).loss)));
-    await assertNoLeak('paramGradients(plRegLoss)', () => disposeGradients(paramGradients(G.params, () => plRegLoss(G, G.mapZ(z, c), tf.onesLike(reals) as tf.Tensor4D, 0, 0.01, 2, { noise_mode: 'const' }).loss)));
+    await assertNoLeak('paramGradients(plRegLoss)', () => disposeGradients(paramGradients(G.params, () => plRegLoss(synthesizer(G, { noise_mode: 'const' }), G.mapZ(z, c), tf.onesLike(reals) as tf.Tensor4D, 0, 0.01, 2).loss)));
     const wAvg = G.mapping.wAvg!.dataSync()[0];
     assert.notEqual(wAvg, 0); // mapWithMixing updated w_avg in training mode
     tf.dispose([c, z, reals, ws]);

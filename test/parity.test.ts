@@ -6,7 +6,7 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { Discriminator } from '../src/networks/discriminator.js';
 import { Generator } from '../src/networks/generator.js';
-import { dLogits, dMainLoss, gMainLoss, plRegLoss, r1RegLoss } from '../src/losses/phases.js';
+import { dLogits, dMainLoss, gMainLoss, plRegLoss, r1RegLoss, synthesizer } from '../src/losses/phases.js';
 import { logistic, Objective, rooted } from '../src/losses/objectives.js';
 import { disposeGradients, gradientsToUpstream, paramGradients } from '../src/losses/gradients.js';
 import { assertClose, loadTiny16, nchwToNhwc, nhwcToNchwArray, stateDict, testBackend } from './helpers.js';
@@ -100,7 +100,7 @@ describe('gradients', () => {
       const z = tf.tensor(ref('z'), [4, 32]);
       await checkGrads(`grad_G_${name}`, G.params, () => {
         const ws = G.mapZ(z, null);
-        return gMainLoss(G, dLogits(D), ws, null, obj(), { noise_mode: 'const' }).loss;
+        return gMainLoss(synthesizer(G, { noise_mode: 'const' }), dLogits(D), ws, null, obj()).loss;
       });
       z.dispose();
     });
@@ -123,7 +123,7 @@ describe('gradients', () => {
     const noise = nchwToNhwc(st.get('pl_noise')!);
     await checkGrads('grad_G_pl', G.params, () => {
       const ws = G.mapZ(z, null);
-      return plRegLoss(G, ws, noise, 0, cfg.pl.decay, cfg.pl.weight, { noise_mode: 'const' }).loss;
+      return plRegLoss(synthesizer(G, { noise_mode: 'const' }), ws, noise, 0, cfg.pl.decay, cfg.pl.weight).loss;
     });
     tf.dispose([z, noise]);
   });

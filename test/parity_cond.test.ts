@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
 import { readSafetensors, StTensor } from '../src/io/safetensors.js';
-import { gMainLoss, dLogits } from '../src/losses/phases.js';
+import { gMainLoss, dLogits, synthesizer } from '../src/losses/phases.js';
 import { rooted } from '../src/losses/objectives.js';
 import { disposeGradients, gradientsToUpstream, paramGradients } from '../src/losses/gradients.js';
 import { assertClose, FIXTURES, nchwToNhwc, nhwcToNchwArray, stateDict, testBackend } from './helpers.js';
@@ -42,7 +42,7 @@ describe('cond16 parity (conditional, grayscale, resnet G, skip D)', () => {
 
   test('G rooted-loss gradients w.r.t. every parameter', async () => {
     const z = tf.tensor2d(ref('z'), [2, 16]), c = tf.tensor2d(ref('c'), [2, 3]);
-    const g = paramGradients(G.params, () => gMainLoss(G, dLogits(D), G.mapZ(z, c), c, rooted(cfg.rooted_k), { noise_mode: 'const' }).loss);
+    const g = paramGradients(G.params, () => gMainLoss(synthesizer(G, { noise_mode: 'const' }), dLogits(D), G.mapZ(z, c), c, rooted(cfg.rooted_k)).loss);
     const up = await gradientsToUpstream(G.params, g.grads);
     disposeGradients(g);
     let scale = 0;

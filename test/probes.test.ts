@@ -151,3 +151,21 @@ test('safetensors: a dtype named __proto__, overlapping tensors, bad metadata', 
   const ok = parseSafetensors(st({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, 16), 'ok.safetensors');
   assert.equal(ok.tensors.size, 2);
 });
+
+test('a corrupt storage embedded in a network pickle names the file', async () => {
+  const junk = Buffer.from([0x80, 2, 0x4b, 5, 0x2e]); // a pickle of 5, not a torch.save stream
+  const bad = new Py((w) => {
+    const n = Buffer.alloc(4); n.writeUInt32LE(junk.length);
+    w.global('torch._utils', '_rebuild_tensor_v2').mark();
+    w.global('torch.storage', '_load_from_bytes').mark().raw(0x42, ...n).blob(junk).tuple().reduce();
+    w.int(0).mark().int(1).tuple().mark().int(1).tuple().raw(0x89).emptyDict().tuple().reduce();
+  });
+  await refusedQuickly(() => parseNetwork(generatorPickle(KWARGS, { w: bad }), 'embedded.pkl'), /embedded\.pkl: an embedded storage: wrong magic number/);
+});
+
+test('a checkpoint whose config is absurd is refused with its name before anything is built', async () => {
+  const { serializeSafetensors } = await import('../src/io/safetensors.js');
+  const config = { format: 'stylegan-rlo', version: 1, G_kwargs: { ...KWARGS, mapping_kwargs: { num_layers: 1e6 } } };
+  const buf = serializeSafetensors(new Map(), { format: 'stylegan-rlo', config: JSON.stringify(config) });
+  await refusedQuickly(() => parseNetwork(buf, 'absurd.safetensors'), /absurd\.safetensors: invalid mapping config: num_layers must be an integer from 0 to 64/);
+});

@@ -4,7 +4,7 @@
 // training snapshots, the complete training state. Written atomically; never replaces a file
 // unless asked.
 import * as tf from '@tensorflow/tfjs';
-import { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
+import { DiscriminatorConfig, GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import { NamedArray, ParamStore } from '../networks/params.js';
 import { Adam } from '../train/adam.js';
 import { parseSafetensors, serializeSafetensors, StTensor } from './safetensors.js';
@@ -75,7 +75,14 @@ export function parseCheckpoint(buf: Uint8Array, source: string): LoadedCheckpoi
   } catch {
     throw new Error(`${source}: the checkpoint's config metadata is not valid JSON`);
   }
-  if (!config.G_kwargs) throw new Error(`${source}: the checkpoint has no G_kwargs`);
+  if (typeof config !== 'object' || config === null || !config.G_kwargs) throw new Error(`${source}: the checkpoint has no G_kwargs`);
+  // Checked against sane limits here, before anything is built from them.
+  try {
+    resolveGeneratorConfig(config.G_kwargs);
+    if (config.D_kwargs) resolveDiscriminatorConfig(config.D_kwargs);
+  } catch (e) {
+    throw new Error(`${source}: ${(e as Error).message}`);
+  }
   return { config, tensors: st.tensors };
 }
 

@@ -486,7 +486,7 @@ function fromTfPickle(data: unknown[], source: string): LoadedNetwork {
 // ---- entry -------------------------------------------------------------------------------------
 
 export function loadNetworkPickle(buf: Uint8Array, source: string): LoadedNetwork {
-  const data = unpickle(buf, { source, reducers: { ...torchReducers(), ...numpyReducers() } });
+  const data = unpickle(buf, { source, reducers: { ...torchReducers(source), ...numpyReducers() } });
   if (data instanceof PyDict) {
     if (!data.has('G') && !data.has('G_ema')) {
       throw new Error(`${source}: the pickle has no G or G_ema: not a StyleGAN2 network pickle (keys: ${[...data.keys()].slice(0, 5).map(String).join(', ')})`);

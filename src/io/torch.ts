@@ -113,8 +113,8 @@ function intArray(v: unknown, what: string): number[] {
   return v as number[];
 }
 
-/** The reducers that rebuild tensors (pure data transforms; nothing from the file runs). */
-export function torchReducers(): Record<string, Reducer> {
+/** The reducers that rebuild tensors (pure data transforms; nothing from the file runs); `source` names the file in errors. */
+export function torchReducers(source = 'torch file'): Record<string, Reducer> {
   const rebuild = (args: unknown[]) => {
     const [storage, offset, size, stride] = args;
     if (!(storage instanceof TorchStorage)) throw new Error('corrupt tensor: no storage');
@@ -130,7 +130,7 @@ export function torchReducers(): Record<string, Reducer> {
     'torch._utils._rebuild_parameter_with_state': (args) => args[0],
     'torch.storage._load_from_bytes': (args) => {
       if (!(args[0] instanceof Uint8Array)) throw new Error('corrupt storage bytes');
-      return readTorchLegacy(args[0], 'storage bytes');
+      return readTorchLegacy(args[0], `${source}: an embedded storage`);
     },
     'torch.nn.parameter.Parameter': (args) => args[0],
   };
@@ -147,7 +147,7 @@ export function readTorchFile(buf: Uint8Array, source: string, extra: Record<str
 
 /** Legacy format: magic, protocol, sys info, the object (persistent storage ids), storage keys, then raw storages. */
 export function readTorchLegacy(buf: Uint8Array, source: string, extra: Record<string, Reducer> = {}): unknown {
-  const opts = (persistentLoad?: UnpickleOptions['persistentLoad']): UnpickleOptions => ({ source, reducers: { ...torchReducers(), ...extra }, persistentLoad });
+  const opts = (persistentLoad?: UnpickleOptions['persistentLoad']): UnpickleOptions => ({ source, reducers: { ...torchReducers(source), ...extra }, persistentLoad });
   let u = new Unpickler(buf, 0, opts());
   const magic = u.load();
   if (typeof magic.value !== 'bigint' || magic.value !== LEGACY_MAGIC) throw new Error(`${source}: wrong magic number: not a legacy torch.save file`);
@@ -287,7 +287,7 @@ export function readTorchZip(buf: Uint8Array, source: string, extra: Record<stri
   const storages = new Map<string, TorchStorage>();
   const u = new Unpickler(entryData(buf, entries.get(pkl)!, source, MAX_PICKLE_ENTRY), 0, {
     source,
-    reducers: { ...torchReducers(), ...extra },
+    reducers: { ...torchReducers(source), ...extra },
     persistentLoad: (pid) => {
       if (!Array.isArray(pid) || pid[0] !== 'storage') throw new Error(`${source}: unsupported persistent id ${JSON.stringify(pid)}`);
       const [, type, key, , numel] = pid as [string, unknown, string, string, number];

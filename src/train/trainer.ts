@@ -6,9 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { Discriminator } from '../networks/discriminator.js';
 import { Generator } from '../networks/generator.js';
-import { discriminatorFakeLoss, discriminatorRealLoss, generatorLoss, Objective } from '../losses/objectives.js';
+import { Objective } from '../losses/objectives.js';
+import { dLogits, dMainLoss, gMainLoss, LogitsFn, plRegLoss, r1RegLoss, synthesizer } from '../losses/phases.js';
 import { ParamStore } from '../networks/params.js';
-import { pathLengthPenalty, r1Penalty } from '../losses/regularizers.js';
 import { Rng } from '../rng.js';
 import { Adam } from './adam.js';
 import { Stats } from './stats.js';
@@ -168,7 +168,6 @@ export class Trainer {
     return ran;
   }
 
-  /** The loss of one phase on one round (a scalar, before the gain). */
   /** Upstream run_G: mapping with style mixing (training mode: w_avg tracked), random noise. */
   private runG(z: tf.Tensor, c: tf.Tensor | null): { ws: tf.Tensor3D; img: tf.Tensor4D } {
     return tf.tidy(() => {
@@ -177,57 +176,54 @@ export class Trainer {
     });
   }
 
+  /**
+   * The loss of one phase on one round (a scalar, before the gain), from the functions in
+   * losses/phases.ts; here only the draws (latents, mixing, noise, augmentation) in upstream's
+   * order, and the statistics.
+   */
   private phaseLoss(phase: PhaseName, genZ: tf.Tensor, genC: tf.Tensor | null, realImg: tf.Tensor4D, realC: tf.Tensor | null,
     fakes: tf.Tensor4D | null): tf.Scalar {
     const o = this.opts;
     const { G, D } = this;
-    const runD = (img: tf.Tensor4D, c: tf.Tensor | null) => D.apply(this.augment ? this.augment.apply(img, this.rng) : img, c);
+    const runD: LogitsFn = dLogits(D, this.augment ? (img) => this.augment!.apply(img, this.rng) : undefined);
 
     if (phase === 'Gmain') {
-      const { img } = this.runG(genZ, genC);
-      const logits = runD(img, genC);
-      const loss = generatorLoss(o.objective, logits);
-      this.stats.report('Loss/scores/fake', logits);
-      this.stats.report('Loss/signs/fake', logits.sign());
-      this.stats.report('Loss/G/loss', loss);
-      return loss.mean() as tf.Scalar;
+      const ws = G.mapWithMixing(genZ, genC, this.rng, o.styleMixingProb);
+      const r = gMainLoss(synthesizer(G, { noise_mode: 'random', rng: this.rng }), runD, ws, genC, o.objective);
+      this.stats.report('Loss/scores/fake', r.fakeLogits);
+      this.stats.report('Loss/signs/fake', r.fakeLogits.sign());
+      this.stats.report('Loss/G/loss', r.perSample);
+      return r.loss;
     }
     if (phase === 'Greg') {
       const n = Math.max(Math.floor(genZ.shape[0] / o.plBatchShrink), 1);
       const z = genZ.slice(0, n);
       const c = genC === null ? null : genC.slice(0, n);
       const ws = G.mapWithMixing(z, c, this.rng, o.styleMixingProb);
-      const [, h, w, ch] = [n, G.imgResolution, G.imgResolution, G.imgChannels];
+      const [h, w, ch] = [G.imgResolution, G.imgResolution, G.imgChannels];
       const plNoise = this.rng.normal([n, h, w, ch]).div(Math.sqrt(h * w)) as tf.Tensor4D;
       // The synthesis noise must be the same in the forward pass and the gradient: fix its seed.
       const noiseSeed = this.rng.tfSeed();
-      const r = pathLengthPenalty((wsi) => G.synthesize(wsi, { noise_mode: 'random', rng: new Rng(noiseSeed) }), ws, plNoise, this.plMean as tf.Scalar, o.plDecay);
+      const r = plRegLoss((wsi) => G.synthesize(wsi, { noise_mode: 'random', rng: new Rng(noiseSeed) }), ws, plNoise, this.plMean as tf.Scalar, o.plDecay, o.plWeight);
       this.plMean.assign(r.plMean);
-      const loss = r.penalty.mul(o.plWeight);
       this.stats.report('Loss/pl_penalty', r.penalty);
-      this.stats.report('Loss/G/reg', loss);
-      return loss.mean() as tf.Scalar;
+      this.stats.report('Loss/G/reg', r.perSample);
+      return r.loss;
     }
     if (phase === 'Dmain') {
-      const fakeLogits = runD(fakes!, genC);
-      const realLogits = runD(realImg, realC);
-      const lossGen = discriminatorFakeLoss(o.objective, fakeLogits);
-      const lossReal = discriminatorRealLoss(o.objective, realLogits);
-      this.stats.report('Loss/scores/fake', fakeLogits);
-      this.stats.report('Loss/signs/fake', fakeLogits.sign());
-      this.reportReal(realLogits);
-      this.stats.report('Loss/D/loss', lossGen.add(lossReal));
-      return lossGen.mean().add(lossReal.mean()) as tf.Scalar;
+      const r = dMainLoss(runD, fakes!, genC, realImg, realC, o.objective);
+      this.stats.report('Loss/scores/fake', r.fakeLogits);
+      this.stats.report('Loss/signs/fake', r.fakeLogits.sign());
+      this.reportReal(r.realLogits);
+      this.stats.report('Loss/D/loss', r.perSample);
+      return r.loss;
     }
-    // Dreg
-    let realLogits: tf.Tensor | null = null;
-    const penalty = r1Penalty((x) => (realLogits = tf.keep(runD(x, realC))), realImg);
-    this.reportReal(realLogits!);
-    (realLogits as tf.Tensor | null)?.dispose();
-    const loss = penalty.mul(o.r1Gamma / 2);
-    this.stats.report('Loss/r1_penalty', penalty);
-    this.stats.report('Loss/D/reg', loss);
-    return loss.mean() as tf.Scalar;
+    const r = r1RegLoss(runD, realImg, realC, o.r1Gamma);
+    this.reportReal(r.realLogits);
+    r.realLogits.dispose();
+    this.stats.report('Loss/r1_penalty', r.penalty);
+    this.stats.report('Loss/D/reg', r.perSample);
+    return r.loss;
   }
 
   private reportReal(realLogits: tf.Tensor): void {
