@@ -18,8 +18,8 @@ import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
 import { GeneratorConfig, DiscriminatorConfig } from '../src/networks/config.js';
 import { Rng } from '../src/rng.js';
-import { logistic } from '../src/losses/objectives.js';
-import { Trainer, TrainerOptions } from '../src/train/trainer.js';
+import { Trainer } from '../src/train/trainer.js';
+import { resolveTrainingOptions, trainerOptions } from '../src/train/options.js';
 import { nativeStatus } from '../src/native/index.js';
 
 interface BenchConfig { G: GeneratorConfig; D: DiscriminatorConfig; batch: number; r1Gamma: number; plWeight: number; styleMixing: number }
@@ -104,11 +104,9 @@ function oursRunner(cfg: BenchConfig): { run: (iters: number, inception: boolean
   const D = new Discriminator(cfg.D, rng);
   const Gema = new Generator(cfg.G);
   Gema.params.copyFrom(G.params);
-  const opts: TrainerOptions = {
-    objective: logistic(), batch: cfg.batch, batchGpu: cfg.batch, glr: 0.0025, dlr: 0.0025, beta1: 0, beta2: 0.99, eps: 1e-8,
-    r1Gamma: cfg.r1Gamma, plWeight: cfg.plWeight, plBatchShrink: 2, plDecay: 0.01, styleMixingProb: cfg.styleMixing, gRegInterval: 4, dRegInterval: 16,
-    emaKimg: 10, emaRampup: null, adaTarget: null, adaInterval: 4, adaKimg: 500,
-  };
+  // The options a run would resolve for this config: upstream's defaults, no augmentation.
+  const opts = trainerOptions(resolveTrainingOptions({ data: '', loss: 'logistic', batch: cfg.batch, gamma: cfg.r1Gamma, plWeight: cfg.plWeight,
+    styleMixing: cfg.styleMixing, ema: 10, emaRampup: null, aug: 'none' }, { G_kwargs: cfg.G, D_kwargs: cfg.D }, 'bench'));
   const trainer = new Trainer(G, D, Gema, opts, rng);
   const res = cfg.G.img_resolution;
   const reals = { img: tf.randomUniform([cfg.batch, res, res, 3], -1, 1, 'float32', 1) as tf.Tensor4D, c: null };

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { finetune, FinetuneArgs } from '../src/train/run.js';
 import { loadNetwork } from '../src/io/network.js';
 import { Trainer } from '../src/train/trainer.js';
+import { UPSTREAM_CONSTANTS } from '../src/train/options.js';
 import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
 import { rooted } from '../src/losses/objectives.js';
@@ -99,9 +100,8 @@ describe('finetune', () => {
     D.params.set('b4.out.bias', { shape: [1], data: Float32Array.of(1000) }); // D(x) > 0 for every x: sign = 1 > target
     const aug = new AugmentPipe('bgc', 0);
     const tr = new Trainer(G, D, Ge, {
-      objective: rooted(2), batch: 4, batchGpu: 4, glr: 1e-9, dlr: 1e-9, beta1: 0, beta2: 0.99, eps: 1e-8, r1Gamma: 0.1, plWeight: 0,
-      plBatchShrink: 2, plDecay: 0.01, styleMixingProb: 0, gRegInterval: 4, dRegInterval: 16, emaKimg: 1, emaRampup: null,
-      adaTarget: 0.6, adaInterval: 4, adaKimg: 1,
+      ...UPSTREAM_CONSTANTS, objective: rooted(2), batch: 4, batchGpu: 4, glr: 1e-9, dlr: 1e-9, r1Gamma: 0.1, plWeight: 0,
+      styleMixingProb: 0, emaKimg: 1, emaRampup: null, adaTarget: 0.6, adaKimg: 1,
     }, rng, aug);
     const reals = { img: tf.zeros([4, 16, 16, 3]) as tf.Tensor4D, c: null };
     for (let i = 0; i < 8; i++) tr.step(reals, null);
@@ -115,9 +115,8 @@ describe('finetune', () => {
     const rng = new Rng(1);
     const G = new Generator(json.G_kwargs, rng), D = new Discriminator(json.D_kwargs, rng), Ge = new Generator(json.G_kwargs);
     const tr = new Trainer(G, D, Ge, {
-      objective: rooted(2), batch: 4, batchGpu: 2, glr: 0.002, dlr: 0.002, beta1: 0, beta2: 0.99, eps: 1e-8, r1Gamma: 0.1, plWeight: 2,
-      plBatchShrink: 2, plDecay: 0.01, styleMixingProb: 0.9, gRegInterval: 4, dRegInterval: 16, emaKimg: 1, emaRampup: 0.05,
-      adaTarget: 0.6, adaInterval: 4, adaKimg: 1,
+      ...UPSTREAM_CONSTANTS, objective: rooted(2), batch: 4, batchGpu: 2, glr: 0.002, dlr: 0.002, r1Gamma: 0.1, plWeight: 2,
+      styleMixingProb: 0.9, emaKimg: 1, emaRampup: 0.05, adaTarget: 0.6, adaKimg: 1,
     }, rng, new AugmentPipe('bgc', 0.2));
     const reals = { img: tf.randomUniform([4, 16, 16, 3], -1, 1, 'float32', 3) as tf.Tensor4D, c: null };
     const counts: number[] = [];

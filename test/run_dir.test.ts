@@ -25,7 +25,18 @@ test('run numbers stay unique when many runs start at once', async () => {
   const made = await Promise.all(Array.from({ length: 12 }, (_, i) => nextRunDir(out, `run${String.fromCharCode(97 + (i * 7) % 12)}`)));
   const ids = made.map((d) => path.basename(d).slice(0, 5));
   assert.equal(new Set(ids).size, 12, `numbers: ${ids.sort()}`);
-  assert.equal((await fs.readdir(out)).length, 12, 'no leftover directories');
+  assert.equal((await fs.readdir(out)).length, 12, 'no leftover directories or claims');
+  // Across processes: 6 at once, 4 runs each.
+  const out2 = path.join(dir, 'concurrent-procs');
+  const mod = JSON.stringify(path.resolve('dist/src/train/run_dir.js'));
+  await Promise.all(Array.from({ length: 6 }, (_, p) => new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e',
+      `const { nextRunDir } = await import(${mod}); await Promise.all([0, 1, 2, 3].map((i) => nextRunDir(${JSON.stringify(out2)}, 'p${p}-' + i)));`]);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child exited ${code}`))));
+  })));
+  const names = await fs.readdir(out2);
+  assert.equal(names.length, 24, `no leftovers: ${names}`);
+  assert.equal(new Set(names.map((n) => n.slice(0, 5))).size, 24, `numbers: ${names.sort()}`);
 });
 
 test('tidyForResume: removes temporary files of dead writers, drops rows after the snapshot and cut lines', async () => {

@@ -105,3 +105,40 @@ test('malformed dataset.json entries are named, not crashed on', async () => {
     refused(cli('fid', '--network', cond, '--data', folder, '--features', 'emoji', '--num', '4', '--backend', 'cpu'), pattern);
   }
 });
+
+test('options resolve in one library function: defaults, derived values, and the resume rule', async () => {
+  const { resolveTrainingOptions, resumeTrainingOptions, DEFAULTS, trainerOptions, UPSTREAM_CONSTANTS } = await import('../src/train/options.js');
+  const { scratchConfigs } = await import('../src/train/options.js');
+  const sc = scratchConfigs({ res: 16 });
+  const o = resolveTrainingOptions({ data: 'd', batch: 8 }, { G_kwargs: sc.G, D_kwargs: sc.D }, 'cpu');
+  assert.equal(o.gamma, (DEFAULTS.gammaPerPixel * 16 * 16) / 8);
+  assert.equal(o.emaKimg, 8 * 10 / 32);
+  assert.equal(o.batchGpu, 8);
+  assert.equal(o.loss, 'rooted');
+  assert.equal(o.k, 2);
+  const t = trainerOptions(o);
+  assert.equal(t.gRegInterval, UPSTREAM_CONSTANTS.gRegInterval);
+  assert.deepEqual([t.beta1, t.beta2, t.eps], [0, 0.99, 1e-8]);
+  // Resume: the schedule may change, the same value is accepted, anything else is refused.
+  const r = resumeTrainingOptions(o, { data: '', batch: 8, kimg: 20, tick: 2 }, 'rd', 'cpu');
+  assert.deepEqual([r.kimg, r.tickKimg, r.batch, r.runDir], [20, 2, 8, 'rd']);
+  assert.throws(() => resumeTrainingOptions(o, { data: '', batch: 4 }, 'rd', 'cpu'), /--batch cannot change \(the run has 8\)/);
+  assert.throws(() => resumeTrainingOptions(o, { data: '', styleMixing: 0 }, 'rd', 'cpu'), /--style-mixing cannot change \(the run has 0\.9\)/);
+  assert.throws(() => resumeTrainingOptions(o, { data: '', cfg: { res: 64 } }, 'rd', 'cpu'), /--res \(a from-scratch architecture option\) cannot change/);
+  // No command module reads process.argv (the rule lives in the library, not in the CLI).
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const cliDir = path.resolve('src/cli');
+  for (const f of readdirSync(cliDir).filter((n) => n.endsWith('.ts') && n !== 'main.ts')) {
+    assert.doesNotMatch(readFileSync(path.join(cliDir, f), 'utf8'), /process\.argv/, `${f} reads process.argv`);
+  }
+});
+
+test('finetune --resume with a different training option is refused; with the same one it continues', async () => {
+  const rd = path.join(dir, 'resume-rule');
+  const first = cli('finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--kimg', '0.004', '--batch', '4', '--backend', 'cpu');
+  assert.equal(first.status, 0, first.stderr);
+  refused(cli('finetune', '--resume', rd, '--batch', '8', '--backend', 'cpu'), /--resume continues a run with its own settings; --batch cannot change \(the run has 4\)/);
+  const same = cli('finetune', '--resume', rd, '--batch', '4', '--kimg', '0.008', '--backend', 'cpu');
+  assert.equal(same.status, 0, same.stderr);
+  assert.match(same.stderr, /resumed at kimg 0\.004/);
+});

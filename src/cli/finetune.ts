@@ -5,14 +5,15 @@ import { finetune, FinetuneArgs, TrainingProgress } from '../train/run.js';
 import { RESIZE_FILTERS, ResizeFilter } from '../io/images.js';
 import { AUGPIPES } from '../train/augment.js';
 import { BACKEND_CHOICES } from '../backend.js';
+import { DEFAULTS as D, SCRATCH_DEFAULTS as S } from '../train/options.js';
 
 interface Args {
-  network?: string; data?: string; outdir: string; 'run-dir'?: string; resume?: string; loss: 'rooted' | 'logistic'; k: number; kimg: number;
-  batch: number; 'batch-gpu'?: number; lr?: number; glr?: number; dlr?: number; gamma?: number; 'pl-weight': number; 'style-mixing': number;
-  ema?: number; aug: 'ada' | 'fixed' | 'none'; p: number; target: number; 'ada-kimg': number; augpipe: string; mirror: boolean; freezed: number;
-  seed: number; tick: number; snap: number; grid: string; 'resize-filter': ResizeFilter; 'require-square': boolean; backend: string;
-  metrics: string[]; 'metrics-num': number; inception?: string;
-  res: number; cbase: number; cmax: number; map: number; zdim: number; wdim: number; channels: number;
+  network?: string; data?: string; outdir?: string; 'run-dir'?: string; resume?: string; loss?: 'rooted' | 'logistic'; k?: number; kimg?: number;
+  batch?: number; 'batch-gpu'?: number; lr?: number; glr?: number; dlr?: number; gamma?: number; 'pl-weight'?: number; 'style-mixing'?: number;
+  ema?: number; aug?: 'ada' | 'fixed' | 'none'; p?: number; target?: number; 'ada-kimg'?: number; augpipe?: string; mirror?: boolean; freezed?: number;
+  seed?: number; tick?: number; snap?: number; grid?: string; 'resize-filter'?: ResizeFilter; 'require-square'?: boolean; backend?: string;
+  metrics?: string[]; 'metrics-num'?: number; inception?: string;
+  res?: number; cbase?: number; cmax?: number; map?: number; zdim?: number; wdim?: number; channels?: number;
 }
 
 export function parseGrid(s: string): [number, number] {
@@ -25,47 +26,49 @@ export const finetuneCommand: CommandModule<object, Args> = {
   command: 'finetune',
   describe: 'Train from a pretrained network (or from scratch) on a folder of images',
   builder: (y: Argv) => y
+    // No yargs defaults: an option not given stays undefined, so that the library fills the
+    // default (DEFAULTS, one place) and the resume rule sees only what the user gave.
     .option('network', { type: 'string', describe: 'Pretrained network: official .pkl or our .safetensors checkpoint (omit to train from scratch)' })
     .option('data', { type: 'string', describe: 'Folder of PNG/JPEG/WebP images (searched recursively); required unless --resume' })
-    .option('outdir', { type: 'string', default: 'runs', describe: 'Where run directories are created' })
+    .option('outdir', { type: 'string', defaultDescription: D.outdir, describe: 'Where run directories are created' })
     .option('run-dir', { type: 'string', describe: 'Explicit run directory (must not exist; default: OUTDIR/NNNNN-<data>-<loss>); with --resume, branch into it' })
     .option('resume', { type: 'string', describe: 'Resume a run exactly: its directory (latest snapshot) or a snapshot file' })
-    .option('loss', { choices: ['rooted', 'logistic'] as const, default: 'rooted' as const, describe: 'Adversarial objective' })
-    .option('k', { type: 'number', default: 2, describe: 'Root k of the rooted objective (k > 0)' })
-    .option('kimg', { type: 'number', default: 10, describe: 'Train until this many thousand real images were shown' })
-    .option('batch', { type: 'number', default: 16, describe: 'Images per iteration' })
-    .option('batch-gpu', { type: 'number', describe: 'Images per accumulation round (default: --batch)' })
-    .option('lr', { type: 'number', describe: 'Learning rate of G and D (default 0.0025)' })
+    .option('loss', { choices: ['rooted', 'logistic'] as const, defaultDescription: D.loss, describe: 'Adversarial objective' })
+    .option('k', { type: 'number', defaultDescription: String(D.k), describe: 'Root k of the rooted objective (k > 0)' })
+    .option('kimg', { type: 'number', defaultDescription: String(D.kimg), describe: 'Train until this many thousand real images were shown' })
+    .option('batch', { type: 'number', defaultDescription: String(D.batch), describe: 'Images per iteration' })
+    .option('batch-gpu', { type: 'number', defaultDescription: '--batch', describe: 'Images per accumulation round' })
+    .option('lr', { type: 'number', defaultDescription: String(D.lr), describe: 'Learning rate of G and D' })
     .option('glr', { type: 'number', describe: 'G learning rate (overrides --lr)' })
     .option('dlr', { type: 'number', describe: 'D learning rate (overrides --lr)' })
-    .option('gamma', { type: 'number', describe: 'R1 weight (default 0.0002 * resolution^2 / batch)' })
-    .option('pl-weight', { type: 'number', default: 2, describe: 'Path-length regularization weight (0 = off)' })
-    .option('style-mixing', { type: 'number', default: 0.9, describe: 'Style-mixing probability' })
-    .option('ema', { type: 'number', describe: 'G_ema half-life in kimg (default batch * 10 / 32)' })
-    .option('aug', { choices: ['ada', 'fixed', 'none'] as const, default: 'ada' as const, describe: 'Augmentation: adaptive, fixed --p, or none' })
-    .option('p', { type: 'number', default: 0, describe: 'Initial (ada) or fixed augmentation probability' })
-    .option('target', { type: 'number', default: 0.6, describe: 'ADA target for E[sign(D(reals))]' })
-    .option('ada-kimg', { type: 'number', default: 500, describe: 'ADA speed: kimg for p to go from 0 to 1' })
-    .option('augpipe', { choices: Object.keys(AUGPIPES), default: 'bgc', describe: 'Augmentation pipeline' })
-    .option('mirror', { type: 'boolean', default: false, describe: 'Add x-flipped copies of the images' })
-    .option('freezed', { type: 'number', default: 0, describe: 'Freeze-D: freeze this many leading D layers' })
-    .option('seed', { type: 'number', default: 0, describe: 'Random seed (every draw derives from it)' })
-    .option('tick', { type: 'number', default: 1, describe: 'Progress and stats every this many kimg' })
-    .option('snap', { type: 'number', default: 5, describe: 'Grid and snapshot every this many ticks' })
-    .option('grid', { type: 'string', default: '8x4', describe: 'Sample grid COLSxROWS' })
-    .option('resize-filter', { choices: RESIZE_FILTERS, default: 'lanczos3' as ResizeFilter, describe: 'Filter for resizing images to the network resolution (after a center crop)' })
-    .option('require-square', { type: 'boolean', default: false, describe: 'Refuse non-square images instead of center-cropping them' })
-    .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
-    .option('metrics', { type: 'string', array: true, choices: ['fid', 'fed'], default: [] as string[], describe: 'Evaluate G_ema at each snapshot against --data: fid (Inception weights, metric-fid.jsonl), fed (bundled emoji network, metric-fed.jsonl)' })
-    .option('metrics-num', { type: 'number', default: 1000, describe: 'Generated images per metric evaluation' })
+    .option('gamma', { type: 'number', defaultDescription: `${D.gammaPerPixel} * resolution^2 / batch`, describe: 'R1 weight' })
+    .option('pl-weight', { type: 'number', defaultDescription: String(D.plWeight), describe: 'Path-length regularization weight (0 = off)' })
+    .option('style-mixing', { type: 'number', defaultDescription: String(D.styleMixing), describe: 'Style-mixing probability' })
+    .option('ema', { type: 'number', defaultDescription: 'batch * 10 / 32', describe: 'G_ema half-life in kimg' })
+    .option('aug', { choices: ['ada', 'fixed', 'none'] as const, defaultDescription: D.aug, describe: 'Augmentation: adaptive, fixed --p, or none' })
+    .option('p', { type: 'number', defaultDescription: String(D.p), describe: 'Initial (ada) or fixed augmentation probability' })
+    .option('target', { type: 'number', defaultDescription: String(D.target), describe: 'ADA target for E[sign(D(reals))]' })
+    .option('ada-kimg', { type: 'number', defaultDescription: String(D.adaKimg), describe: 'ADA speed: kimg for p to go from 0 to 1' })
+    .option('augpipe', { choices: Object.keys(AUGPIPES), defaultDescription: D.augpipe, describe: 'Augmentation pipeline' })
+    .option('mirror', { type: 'boolean', defaultDescription: String(D.mirror), describe: 'Add x-flipped copies of the images' })
+    .option('freezed', { type: 'number', defaultDescription: String(D.freezed), describe: 'Freeze-D: freeze this many leading D layers' })
+    .option('seed', { type: 'number', defaultDescription: String(D.seed), describe: 'Random seed (every draw derives from it)' })
+    .option('tick', { type: 'number', defaultDescription: String(D.tick), describe: 'Progress and stats every this many kimg' })
+    .option('snap', { type: 'number', defaultDescription: String(D.snap), describe: 'Grid and snapshot every this many ticks' })
+    .option('grid', { type: 'string', defaultDescription: D.grid.join('x'), describe: 'Sample grid COLSxROWS' })
+    .option('resize-filter', { choices: RESIZE_FILTERS, defaultDescription: D.resizeFilter, describe: 'Filter for resizing images to the network resolution (after a center crop)' })
+    .option('require-square', { type: 'boolean', defaultDescription: String(D.requireSquare), describe: 'Refuse non-square images instead of center-cropping them' })
+    .option('backend', { choices: BACKEND_CHOICES, defaultDescription: '$STYLEGAN_RLO_BACKEND or auto', describe: 'Compute backend' })
+    .option('metrics', { type: 'string', array: true, choices: ['fid', 'fed'], describe: 'Evaluate G_ema at each snapshot against --data: fid (Inception weights, metric-fid.jsonl), fed (bundled emoji network, metric-fed.jsonl)' })
+    .option('metrics-num', { type: 'number', defaultDescription: String(D.metricsNum), describe: 'Generated images per metric evaluation' })
     .option('inception', { type: 'string', describe: 'Inception weights for --metrics fid (pytorch-fid .pth)' })
-    .option('res', { type: 'number', default: 32, describe: 'From scratch: resolution' })
-    .option('cbase', { type: 'number', default: 16384, describe: 'From scratch: channel base' })
-    .option('cmax', { type: 'number', default: 512, describe: 'From scratch: maximum channels' })
-    .option('map', { type: 'number', default: 2, describe: 'From scratch: mapping layers' })
-    .option('zdim', { type: 'number', default: 512, describe: 'From scratch: z dimension' })
-    .option('wdim', { type: 'number', default: 512, describe: 'From scratch: w dimension' })
-    .option('channels', { type: 'number', default: 3, describe: 'From scratch: image channels (1 or 3)' })
+    .option('res', { type: 'number', defaultDescription: String(S.res), describe: 'From scratch: resolution' })
+    .option('cbase', { type: 'number', defaultDescription: String(S.cbase), describe: 'From scratch: channel base' })
+    .option('cmax', { type: 'number', defaultDescription: String(S.cmax), describe: 'From scratch: maximum channels' })
+    .option('map', { type: 'number', defaultDescription: String(S.map), describe: 'From scratch: mapping layers' })
+    .option('zdim', { type: 'number', defaultDescription: String(S.zdim), describe: 'From scratch: z dimension' })
+    .option('wdim', { type: 'number', defaultDescription: String(S.wdim), describe: 'From scratch: w dimension' })
+    .option('channels', { type: 'number', defaultDescription: String(S.channels), describe: 'From scratch: image channels (1 or 3)' })
     .example('$0 finetune --network pretrained/emoji32.safetensors --data samples/ --loss rooted --k 2 --kimg 2', 'Fine-tune with the rooted objective')
     .example('$0 finetune --network ffhq.pkl --data faces/ --loss logistic --kimg 200 --gamma 10 --mirror', 'Fine-tune an official FFHQ pickle (GPU)')
     .example('$0 finetune --resume runs/00003-faces-rooted-k2', 'Continue a run exactly where it stopped')
@@ -73,22 +76,13 @@ export const finetuneCommand: CommandModule<object, Args> = {
   handler: async (a: ArgumentsCamelCase<Args>) => {
     if (!a.data && !a.resume) throw new Error('--data is required: a folder of images to train on (or --resume a run)');
     const args: FinetuneArgs = {
-      data: a.data ?? '', network: a.network ?? null, resume: a.resume ?? null, outdir: a.outdir, runDir: a['run-dir'] ?? null, loss: a.loss, k: a.k, kimg: a.kimg,
+      data: a.data ?? '', network: a.network, resume: a.resume, outdir: a.outdir, runDir: a['run-dir'], loss: a.loss, k: a.k, kimg: a.kimg,
       batch: a.batch, batchGpu: a['batch-gpu'], glr: a.glr ?? a.lr, dlr: a.dlr ?? a.lr, gamma: a.gamma, plWeight: a['pl-weight'],
       styleMixing: a['style-mixing'], ema: a.ema, aug: a.aug, p: a.p, target: a.target, adaKimg: a['ada-kimg'], augpipe: a.augpipe,
-      mirror: a.mirror, freezed: a.freezed, seed: a.seed, tick: a.tick, snap: a.snap, grid: parseGrid(a.grid), resizeFilter: a['resize-filter'],
-      requireSquare: a['require-square'], backend: a.backend, metrics: a.metrics, metricsNum: a['metrics-num'], inception: a.inception ?? null,
+      mirror: a.mirror, freezed: a.freezed, seed: a.seed, tick: a.tick, snap: a.snap, grid: a.grid === undefined ? undefined : parseGrid(a.grid), resizeFilter: a['resize-filter'],
+      requireSquare: a['require-square'], backend: a.backend, metrics: a.metrics, metricsNum: a['metrics-num'], inception: a.inception,
       cfg: { res: a.res, cbase: a.cbase, cmax: a.cmax, map: a.map, zdim: a.zdim, wdim: a.wdim, channels: a.channels },
     };
-    if (a.resume) {
-      // Only the schedule may change on resume; everything else comes from the snapshot.
-      const given = process.argv.slice(2).filter((t) => t.startsWith('--')).map((t) => t.slice(2).split('=')[0]);
-      const extra = given.filter((g) => !['resume', 'run-dir', 'kimg', 'snap', 'tick', 'backend', 'data', 'inception'].includes(g));
-      if (extra.length) throw new Error(`--resume continues a run with its own settings; --${extra[0]} cannot change (only --kimg, --snap, --tick, --data, --backend can; --run-dir branches)`);
-      if (!given.includes('kimg')) delete args.kimg;
-      if (!given.includes('snap')) delete args.snap;
-      if (!given.includes('tick')) delete args.tick;
-    }
     // First SIGINT/SIGTERM/SIGHUP: finish the iteration, write a snapshot with its grid and
     // metrics, stop. Second: stop at once with a bare snapshot of the last finished iteration.
     // Third: exit without one.

@@ -3,12 +3,11 @@
 // opt_D); metadata {"format": "stylegan-rlo", "config": <JSON>} with the network kwargs and, for
 // training snapshots, the complete training state. Written atomically; never replaces a file
 // unless asked.
-import * as tf from '@tensorflow/tfjs';
 import { DiscriminatorConfig, GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import { NamedArray, ParamStore } from '../networks/params.js';
-import { Adam } from '../train/adam.js';
 import { parseSafetensors, serializeSafetensors, StTensor } from './safetensors.js';
 import { writeFileAtomic } from './atomic.js';
+import type { TrainingState } from './training_state.js';
 
 export const CHECKPOINT_FORMAT = 'stylegan-rlo';
 
@@ -17,40 +16,36 @@ export interface CheckpointConfig {
   version: 1;
   G_kwargs: GeneratorConfig;
   D_kwargs: DiscriminatorConfig | null;
-  /** Training state of a snapshot (absent for exported networks). */
-  training?: Record<string, unknown>;
+  /** Training state of a snapshot (absent for exported networks); from a file, check it with trainingStateOf. */
+  training?: TrainingState;
 }
 
 export interface CheckpointParts {
   G?: ParamStore;
   D?: ParamStore;
   G_ema?: ParamStore;
-  opt_G?: Adam;
-  opt_D?: Adam;
+  /** Further tensors by their full names, in upstream layout (e.g. optimizer state "opt_G/m/<name>"). */
+  extra?: Map<string, NamedArray>;
 }
 
-function addStore(out: Map<string, { shape: number[]; data: Float32Array }>, prefix: string, store: ParamStore): void {
+function addStore(out: Map<string, NamedArray>, prefix: string, store: ParamStore): void {
   for (const [k, v] of store.readAll()) out.set(`${prefix}/${k}`, v);
 }
 
-async function addAdam(out: Map<string, { shape: number[]; data: Float32Array }>, prefix: string, opt: Adam, store: ParamStore): Promise<void> {
-  for (const [k, m] of opt.m) out.set(`${prefix}/m/${k}`, await store.toUpstreamArray(k, m));
-  for (const [k, v] of opt.v) out.set(`${prefix}/v/${k}`, await store.toUpstreamArray(k, v));
-  out.set(`${prefix}/t`, { shape: [], data: (await opt.t.data()) as Float32Array });
-}
-
-export async function serializeCheckpoint(config: CheckpointConfig, parts: CheckpointParts): Promise<Buffer> {
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+export function serializeCheckpoint(config: CheckpointConfig, parts: CheckpointParts): Buffer {
+  const tensors = new Map<string, NamedArray>();
   if (parts.G) addStore(tensors, 'G', parts.G);
   if (parts.D) addStore(tensors, 'D', parts.D);
   if (parts.G_ema) addStore(tensors, 'G_ema', parts.G_ema);
-  if (parts.opt_G && parts.G) await addAdam(tensors, 'opt_G', parts.opt_G, parts.G);
-  if (parts.opt_D && parts.D) await addAdam(tensors, 'opt_D', parts.opt_D, parts.D);
+  for (const [k, v] of parts.extra ?? []) {
+    if (tensors.has(k)) throw new Error(`checkpoint tensor ${k} given twice`);
+    tensors.set(k, v);
+  }
   return serializeSafetensors(tensors, { format: CHECKPOINT_FORMAT, config: JSON.stringify(config) });
 }
 
 export async function saveCheckpoint(file: string, config: CheckpointConfig, parts: CheckpointParts, opts: { overwrite?: boolean } = {}): Promise<void> {
-  await writeFileAtomic(file, await serializeCheckpoint(config, parts), opts);
+  await writeFileAtomic(file, serializeCheckpoint(config, parts), opts);
 }
 
 export interface LoadedCheckpoint {
@@ -96,28 +91,4 @@ export function section(tensors: Map<string, StTensor>, prefix: string): Map<str
     }
   }
   return out;
-}
-
-/** Restores Adam moments and step from `opt_X/...` tensors. */
-export function restoreAdam(opt: Adam, store: ParamStore, tensors: Map<string, StTensor>, prefix: string): void {
-  const m = section(tensors, `${prefix}/m`), v = section(tensors, `${prefix}/v`);
-  const t = tensors.get(`${prefix}/t`);
-  if (!t) throw new Error(`checkpoint has no optimizer state ${prefix}; it cannot be resumed exactly`);
-  tf.tidy(() => {
-    for (const [k, mv] of opt.m) {
-      const a = m.get(k), b = v.get(k);
-      if (!a || !b) throw new Error(`checkpoint optimizer state ${prefix} lacks ${k}`);
-      const shape = mv.shape;
-      mv.assign(tf.tensor(toInternalArr(store, k, a), shape));
-      opt.v.get(k)!.assign(tf.tensor(toInternalArr(store, k, b), shape));
-    }
-    opt.t.assign(tf.scalar((t.data as Float32Array)[0]));
-  });
-}
-
-function toInternalArr(store: ParamStore, name: string, a: NamedArray): Float32Array {
-  const spec = store.specs.get(name)!;
-  if (a.shape.join() !== spec.shape.join()) throw new Error(`optimizer state for ${name} has shape [${a.shape}], expected [${spec.shape}]`);
-  // Same conversion as parameters.
-  return ParamStore.upstreamToInternal(spec, a.data);
 }

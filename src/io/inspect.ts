@@ -2,6 +2,7 @@
 import { LoadedNetwork, buildGenerator, buildDiscriminator, loadNetwork } from './network.js';
 import { resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import { saveCheckpoint } from './checkpoint.js';
+import { TrainingOptions, trainingStateOf } from './training_state.js';
 
 export interface NetworkInfo {
   file: string;
@@ -9,7 +10,7 @@ export interface NetworkInfo {
   networks: string[];                 // which of G, D, G_ema the file holds
   generator: { architecture: string; z_dim: number; w_dim: number; c_dim: number; resolution: number; channels: number; num_ws: number; mapping_layers: number; channel_base: number; channel_max: number; parameters: number };
   discriminator: { architecture: string; c_dim: number; resolution: number; channels: number; mbstd_group_size: number | null; freeze_layers: number; parameters: number } | null;
-  training: { kimg: number; loss: unknown; k: unknown; augment_p: unknown } | null;
+  training: { kimg: number; loss: TrainingOptions['loss']; k: number; augment_p: number } | null;
 }
 
 export function describeNetwork(net: LoadedNetwork): NetworkInfo {
@@ -36,8 +37,8 @@ export function describeNetwork(net: LoadedNetwork): NetworkInfo {
     };
     D.dispose();
   }
-  const tr = net.training as { trainer?: { curNimg: number }; options?: { loss: unknown; k: unknown }; augmentP?: unknown } | undefined;
-  if (tr?.trainer) info.training = { kimg: tr.trainer.curNimg / 1000, loss: tr.options?.loss, k: tr.options?.k, augment_p: tr.augmentP };
+  const tr = trainingStateOf(net.training, net.source);
+  if (tr) info.training = { kimg: tr.trainer.curNimg / 1000, loss: tr.options.loss, k: tr.options.k, augment_p: tr.augmentP };
   return info;
 }
 

@@ -20,7 +20,7 @@ export interface LoadedNetwork {
   G: Map<string, NamedArray> | null;
   D: Map<string, NamedArray> | null;
   G_ema: Map<string, NamedArray> | null;
-  training?: Record<string, unknown>;
+  training?: unknown;            // a checkpoint's training record, unchecked: see trainingStateOf
   tensors?: Map<string, StTensor>; // all checkpoint tensors (optimizer state)
 }
 

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readTrainingOptions } from '../io/training_state.js';
 import { distances, folderFeatures, generatorFeatures, ExtractOptions, Features } from './evaluate.js';
 import { FidProtocol, InceptionV3 } from './inception.js';
 import { FeatureNetwork, inceptionFeatureNetwork } from './features.js';
@@ -30,17 +31,6 @@ export interface CompareOptions {
   log?: (line: string) => void;
 }
 
-interface RunOptions { loss: string; k: number; data: string; network: string | null }
-
-async function runOptions(dir: string): Promise<RunOptions> {
-  const f = path.join(dir, 'training_options.json');
-  try {
-    return JSON.parse(await fs.readFile(f, 'utf8')) as RunOptions;
-  } catch {
-    throw new Error(`${dir} is not a run directory (no readable training_options.json)`);
-  }
-}
-
 /** The file where `finetune --metrics` records a metric: metric-fid.jsonl, metric-fed.jsonl. */
 export function metricFile(net: FeatureNetwork): string {
   return `metric-${net.distanceName.toLowerCase()}.jsonl`;
@@ -64,7 +54,7 @@ export async function compareRuns(runDirs: string[], source: FeatureNetwork | In
   const realCache = new Map<string, Features>();
   const rows: CompareRow[] = [];
   for (const dir of runDirs) {
-    const ro = await runOptions(dir);
+    const ro = await readTrainingOptions(dir);
     const snaps = (await fs.readdir(dir)).filter((f) => /^network-snapshot-.*\.safetensors$/.test(f));
     const points: { file: string; kimg: number; label: string }[] = snaps.map((f) => ({ file: path.join(dir, f), kimg: Number(/snapshot-([\d.]+)\./.exec(f)![1]), label: f }));
     points.sort((a, b) => a.kimg - b.kimg);

@@ -3,6 +3,9 @@
 // conditional on a device-side flag, so skipping non-finite steps needs no read-back.
 import * as tf from '@tensorflow/tfjs';
 import { adamUpdate } from '../ops/adam_update.js';
+import { section } from '../io/checkpoint.js';
+import { StTensor } from '../io/safetensors.js';
+import { NamedArray, ParamStore } from '../networks/params.js';
 
 export interface AdamOptions {
   lr: number;
@@ -51,4 +54,34 @@ export class Adam {
   dispose(): void {
     for (const x of [this.t, ...this.m.values(), ...this.v.values()]) x.dispose();
   }
+}
+
+/** The optimizer state as checkpoint tensors "prefix/m/<name>", "prefix/v/<name>" (upstream layout) and "prefix/t". */
+export async function adamTensors(opt: Adam, store: ParamStore, prefix: string): Promise<Map<string, NamedArray>> {
+  const out = new Map<string, NamedArray>();
+  for (const [k, m] of opt.m) out.set(`${prefix}/m/${k}`, await store.toUpstreamArray(k, m));
+  for (const [k, v] of opt.v) out.set(`${prefix}/v/${k}`, await store.toUpstreamArray(k, v));
+  out.set(`${prefix}/t`, { shape: [], data: (await opt.t.data()) as Float32Array });
+  return out;
+}
+
+/** Restores Adam moments and step from the checkpoint tensors adamTensors wrote. */
+export function restoreAdam(opt: Adam, store: ParamStore, tensors: Map<string, StTensor>, prefix: string): void {
+  const m = section(tensors, `${prefix}/m`), v = section(tensors, `${prefix}/v`);
+  const t = tensors.get(`${prefix}/t`);
+  if (!t) throw new Error(`checkpoint has no optimizer state ${prefix}; it cannot be resumed exactly`);
+  const internal = (name: string, a: NamedArray): Float32Array => {
+    const spec = store.specs.get(name)!;
+    if (a.shape.join() !== spec.shape.join()) throw new Error(`optimizer state for ${name} has shape [${a.shape}], expected [${spec.shape}]`);
+    return ParamStore.upstreamToInternal(spec, a.data); // the same conversion as parameters
+  };
+  tf.tidy(() => {
+    for (const [k, mv] of opt.m) {
+      const a = m.get(k), b = v.get(k);
+      if (!a || !b) throw new Error(`checkpoint optimizer state ${prefix} lacks ${k}`);
+      mv.assign(tf.tensor(internal(k, a), mv.shape));
+      opt.v.get(k)!.assign(tf.tensor(internal(k, b), mv.shape));
+    }
+    opt.t.assign(tf.scalar((t.data as Float32Array)[0]));
+  });
 }

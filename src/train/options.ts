@@ -1,47 +1,187 @@
-// Resolved options of a training run: what training_options.json records. Defaults follow
-// upstream's 'auto' config (train.py) unless noted.
+// Training options in one place: what a user may specify (FinetuneArgs), every default and
+// upstream constant, the resolved options a run records (training_options.json), the rule for
+// what may change on resume, and the trainer's settings derived from them. The CLI, the scripts
+// and the tests all go through these functions; none repeats a default.
 import { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
 import { ResizeFilter } from '../io/images.js';
+import { AugmentMode, TrainingOptions } from '../io/training_state.js';
+import { logistic, rooted } from '../losses/objectives.js';
+import type { TrainerOptions } from './trainer.js';
 
-export type AugmentMode = 'ada' | 'fixed' | 'none';
+export type { AugmentMode, TrainingOptions } from '../io/training_state.js';
 
-export interface TrainingOptions {
-  network: string | null;        // Pretrained network or checkpoint to start from (null = from scratch).
-  data: string;                  // Image folder.
-  outdir: string;                // Parent folder of run directories.
-  runDir: string;                // This run's directory.
-  loss: 'rooted' | 'logistic';   // Adversarial objective.
-  k: number;                     // Rooted objective's k (ignored for logistic).
-  kimg: number;                  // Train until this many thousand real images were shown.
-  batch: number;                 // Images per iteration.
-  batchGpu: number;              // Images per accumulation round.
-  glr: number;                   // G learning rate (upstream auto: 0.0025).
-  dlr: number;                   // D learning rate.
-  gamma: number;                 // R1 weight (auto: 0.0002 * res^2 / batch).
-  plWeight: number;              // Path-length weight (upstream 2).
-  styleMixing: number;           // Style-mixing probability (upstream 0.9).
-  emaKimg: number;               // G_ema half-life (auto: batch * 10 / 32).
-  emaRampup: number | null;      // G_ema ramp-up (auto: 0.05).
-  aug: AugmentMode;              // ADA, fixed p, or none.
-  p: number;                     // Initial (ada) or fixed augmentation probability.
-  target: number;                // ADA target for E[sign(D(reals))] (upstream 0.6).
-  adaKimg: number;               // ADA speed (upstream 500).
-  augpipe: string;               // Augmentation pipeline (upstream default 'bgc').
-  mirror: boolean;               // Add x-flipped copies of the dataset.
-  freezed: number;               // Freeze-D: freeze this many leading D layers.
-  seed: number;                  // The one seed every random draw derives from.
-  tickKimg: number;              // Progress/stats interval in kimg (upstream 4; smaller suits CPU runs).
-  snap: number;                  // Snapshot (grid + checkpoint) every this many ticks.
-  grid: [number, number];        // Sample grid columns x rows.
-  resizeFilter: ResizeFilter;    // Filter for resizing dataset images.
-  requireSquare: boolean;        // Refuse non-square dataset images.
-  backend: string;               // Backend that ran the training.
-  metrics: string[];             // Metrics at each snapshot: 'fid' (Inception, metric-fid.jsonl), 'fed' (emoji network, metric-fed.jsonl).
-  metricsNum: number;            // Generated images per metric evaluation.
-  inception: string | null;      // Inception weights for --metrics fid.
-  G_kwargs: GeneratorConfig;
-  D_kwargs: DiscriminatorConfig;
+/** What a user specifies; everything but `data` has a default (DEFAULTS, or derived as noted). */
+export interface FinetuneArgs {
+  data: string;
+  network?: string | null;     // Pretrained network (pickle or checkpoint); absent = from scratch.
+  resume?: string | null;      // Run directory or snapshot to resume exactly.
+  outdir?: string;
+  runDir?: string | null;      // Explicit run directory (must not exist); default: outdir/NNNNN-<desc>. With resume: a branch.
+  loss?: 'rooted' | 'logistic';
+  k?: number;
+  kimg?: number;
+  batch?: number;
+  batchGpu?: number;
+  glr?: number;
+  dlr?: number;
+  gamma?: number;
+  plWeight?: number;
+  styleMixing?: number;
+  ema?: number;
+  emaRampup?: number | null;
+  aug?: AugmentMode;
+  p?: number;
+  target?: number;
+  adaKimg?: number;
+  augpipe?: string;
+  mirror?: boolean;
+  freezed?: number;
+  seed?: number;
+  tick?: number;
+  snap?: number;
+  grid?: [number, number];
+  resizeFilter?: ResizeFilter;
+  requireSquare?: boolean;
+  backend?: string;
+  metrics?: string[];
+  metricsNum?: number;
+  inception?: string | null;
+  /** From-scratch architecture (upstream --cfg style), used when `network` is absent. */
+  cfg?: { res?: number; cbase?: number; cmax?: number; map?: number; zdim?: number; wdim?: number; channels?: number; mbstd?: number };
 }
+
+
+/** Defaults of what a user may set; upstream's 'auto' config (train.py) unless noted. */
+export const DEFAULTS = {
+  outdir: 'runs',
+  loss: 'rooted' as const,
+  k: 2,                      // the paper's k
+  kimg: 10,
+  batch: 16,
+  lr: 0.0025,                // glr and dlr
+  gammaPerPixel: 0.0002,     // R1 gamma = 0.0002 * res^2 / batch
+  plWeight: 2,
+  styleMixing: 0.9,
+  emaPerBatch: 10 / 32,      // G_ema half-life in kimg = batch * 10 / 32
+  emaRampup: 0.05,
+  aug: 'ada' as AugmentMode,
+  p: 0,
+  target: 0.6,
+  adaKimg: 500,
+  augpipe: 'bgc',
+  mirror: false,
+  freezed: 0,
+  seed: 0,
+  tick: 1,                   // kimg per tick (upstream 4; smaller suits CPU runs)
+  snap: 5,
+  grid: [8, 4] as [number, number],
+  resizeFilter: 'lanczos3' as ResizeFilter,
+  requireSquare: false,
+  metricsNum: 1000,
+};
+
+/** From-scratch architecture defaults (when no network is given). */
+export const SCRATCH_DEFAULTS = { res: 32, cbase: 16384, cmax: 512, map: 2, zdim: 512, wdim: 512, channels: 3, mbstd: 4 };
+
+/** Upstream constants no option changes (training_loop.py, loss.py). */
+export const UPSTREAM_CONSTANTS = {
+  beta1: 0, beta2: 0.99, eps: 1e-8,        // Adam
+  plBatchShrink: 2, plDecay: 0.01,         // path length
+  gRegInterval: 4, dRegInterval: 16,       // lazy regularization
+  adaInterval: 4,                          // iterations between ADA adjustments
+};
+
+/** The networks a from-scratch run builds. */
+export function scratchConfigs(cfg: FinetuneArgs['cfg'] = {}): { G: GeneratorConfig; D: DiscriminatorConfig } {
+  const c = { ...SCRATCH_DEFAULTS, ...Object.fromEntries(Object.entries(cfg ?? {}).filter(([, v]) => v !== undefined)) };
+  return {
+    G: { z_dim: c.zdim, c_dim: 0, w_dim: c.wdim, img_resolution: c.res, img_channels: c.channels, mapping_kwargs: { num_layers: c.map }, synthesis_kwargs: { channel_base: c.cbase, channel_max: c.cmax, conv_clamp: 256 } },
+    D: { c_dim: 0, img_resolution: c.res, img_channels: c.channels, channel_base: c.cbase, channel_max: c.cmax, conv_clamp: 256, epilogue_kwargs: { mbstd_group_size: c.mbstd } },
+  };
+}
+
+/**
+ * Resolves and validates the options of a new run: every default filled, derived ones computed
+ * (gamma, ema, batch_gpu), the networks from `start` (a loaded network) or from scratch.
+ */
+export function resolveTrainingOptions(args: FinetuneArgs, start: { G_kwargs: GeneratorConfig; D_kwargs: DiscriminatorConfig } | null, backend: string): TrainingOptions {
+  const d = DEFAULTS;
+  const sc = start ? null : scratchConfigs(args.cfg);
+  const G_kwargs = start ? start.G_kwargs : sc!.G;
+  const D0 = start ? start.D_kwargs : sc!.D;
+  const res = G_kwargs.img_resolution;
+  const batch = args.batch ?? d.batch;
+  const freezed = args.freezed ?? D0.block_kwargs?.freeze_layers ?? d.freezed;
+  const o: TrainingOptions = {
+    network: args.network ?? null, data: args.data, outdir: args.outdir ?? d.outdir, runDir: args.runDir ?? '',
+    loss: args.loss ?? d.loss, k: args.k ?? d.k, kimg: args.kimg ?? d.kimg, batch, batchGpu: args.batchGpu ?? batch,
+    glr: args.glr ?? d.lr, dlr: args.dlr ?? d.lr, gamma: args.gamma ?? (d.gammaPerPixel * res * res) / batch,
+    plWeight: args.plWeight ?? d.plWeight, styleMixing: args.styleMixing ?? d.styleMixing, emaKimg: args.ema ?? batch * d.emaPerBatch,
+    emaRampup: args.emaRampup === undefined ? d.emaRampup : args.emaRampup, aug: args.aug ?? d.aug, p: args.p ?? d.p, target: args.target ?? d.target,
+    adaKimg: args.adaKimg ?? d.adaKimg, augpipe: args.augpipe ?? d.augpipe, mirror: args.mirror ?? d.mirror, freezed, seed: args.seed ?? d.seed,
+    tickKimg: args.tick ?? d.tick, snap: args.snap ?? d.snap, grid: args.grid ?? d.grid, resizeFilter: args.resizeFilter ?? d.resizeFilter,
+    requireSquare: args.requireSquare ?? d.requireSquare, backend, G_kwargs,
+    D_kwargs: { ...D0, block_kwargs: { ...(D0.block_kwargs ?? {}), freeze_layers: freezed } },
+    metrics: args.metrics ?? [], metricsNum: args.metricsNum ?? d.metricsNum, inception: args.inception ?? null,
+  };
+  validateOptions(o);
+  return o;
+}
+
+/** What may change when a run is resumed (the schedule, where the data lives, the backend); --run-dir branches. */
+export const RESUME_CHANGEABLE = ['resume', 'runDir', 'kimg', 'snap', 'tick', 'data', 'backend', 'inception'] as const;
+
+/** FinetuneArgs fields and the option each one sets, for the resume rule. */
+const ARG_TO_OPTION: Record<string, keyof TrainingOptions> = {
+  network: 'network', outdir: 'outdir', loss: 'loss', k: 'k', batch: 'batch', batchGpu: 'batchGpu', glr: 'glr', dlr: 'dlr', gamma: 'gamma',
+  plWeight: 'plWeight', styleMixing: 'styleMixing', ema: 'emaKimg', emaRampup: 'emaRampup', aug: 'aug', p: 'p', target: 'target',
+  adaKimg: 'adaKimg', augpipe: 'augpipe', mirror: 'mirror', freezed: 'freezed', seed: 'seed', grid: 'grid', resizeFilter: 'resizeFilter',
+  requireSquare: 'requireSquare', metrics: 'metrics', metricsNum: 'metricsNum',
+};
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * The options of a resumed run: the saved ones, with the schedule (kimg, snap, tick), the data
+ * folder, the backend and the Inception weights as given. Any other option given with a value
+ * other than the saved one is refused: the run would no longer be the run it continues.
+ */
+export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs, runDir: string, backend: string): TrainingOptions {
+  for (const [arg, value] of Object.entries(args)) {
+    if (value === undefined || (RESUME_CHANGEABLE as readonly string[]).includes(arg)) continue;
+    if (arg === 'cfg') {
+      const given = Object.entries(value as object).filter(([, v]) => v !== undefined).map(([k]) => k);
+      if (given.length) throw new Error(`--resume continues a run with its own settings; --${given[0]} (a from-scratch architecture option) cannot change`);
+      continue;
+    }
+    const opt = ARG_TO_OPTION[arg];
+    const same = opt !== undefined && JSON.stringify(saved[opt]) === JSON.stringify(value);
+    if (!same) {
+      const was = opt !== undefined ? ` (the run has ${JSON.stringify(saved[opt])})` : '';
+      throw new Error(`--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and --run-dir branches`);
+    }
+  }
+  const o: TrainingOptions = { ...saved, runDir, backend, metrics: saved.metrics ?? [], metricsNum: saved.metricsNum ?? DEFAULTS.metricsNum, inception: saved.inception ?? null };
+  if (args.kimg !== undefined) o.kimg = args.kimg; // a resumed run may be extended
+  if (args.snap !== undefined) o.snap = args.snap;
+  if (args.tick !== undefined) o.tickKimg = args.tick;
+  if (args.inception) o.inception = args.inception;
+  if (args.data) o.data = args.data;
+  validateOptions(o);
+  return o;
+}
+
+/** The trainer's settings for a run's options. */
+export function trainerOptions(o: TrainingOptions): TrainerOptions {
+  const u = UPSTREAM_CONSTANTS;
+  return {
+    objective: o.loss === 'rooted' ? rooted(o.k) : logistic(), batch: o.batch, batchGpu: o.batchGpu, glr: o.glr, dlr: o.dlr,
+    beta1: u.beta1, beta2: u.beta2, eps: u.eps, r1Gamma: o.gamma, plWeight: o.plWeight, plBatchShrink: u.plBatchShrink, plDecay: u.plDecay,
+    styleMixingProb: o.styleMixing, gRegInterval: u.gRegInterval, dRegInterval: u.dRegInterval, emaKimg: o.emaKimg, emaRampup: o.emaRampup,
+    adaTarget: o.aug === 'ada' ? o.target : null, adaInterval: u.adaInterval, adaKimg: o.adaKimg,
+  };
+}
+
 
 export function validateOptions(o: TrainingOptions): void {
   const bad = (name: string, v: unknown, want: string): never => {

@@ -7,7 +7,8 @@ import { initBackend } from '../backend.js';
 import { ImageDataset } from '../io/dataset.js';
 import { checkGrid, ResizeFilter, tileGrid, toUint8, writePng } from '../io/images.js';
 import { checkOutputFolder } from '../io/files.js';
-import { CheckpointConfig, restoreAdam, saveCheckpoint } from '../io/checkpoint.js';
+import { CheckpointConfig, saveCheckpoint } from '../io/checkpoint.js';
+import { adamTensors, restoreAdam } from './adam.js';
 import { buildDiscriminator, buildGenerator, loadNetwork, LoadedNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
@@ -17,7 +18,8 @@ import { logistic, rooted } from '../losses/objectives.js';
 import { Rng, RngState } from '../rng.js';
 import { AugmentPipe } from './augment.js';
 import { writeRunReport } from './report.js';
-import { AugmentMode, TrainingOptions, validateOptions } from './options.js';
+import { DEFAULTS, FinetuneArgs, resolveTrainingOptions, resumeTrainingOptions, TrainingOptions, trainerOptions } from './options.js';
+import { TrainingState, trainingStateOf } from '../io/training_state.js';
 import { Trainer, TrainerState } from './trainer.js';
 import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
 import { FeatureNetwork, loadFeatureNetwork } from '../metrics/features.js';
@@ -25,45 +27,7 @@ import { metricFile } from '../metrics/compare.js';
 import { cacheDir } from '../io/cache_dir.js';
 import { checkResumeInPlace, fakesName, makeNamedRunDir, nextRunDir, resolveResume, snapshotName, tidyForResume } from './run_dir.js';
 
-/** What a user specifies; everything but `data` has a default. */
-export interface FinetuneArgs {
-  data: string;
-  network?: string | null;     // Pretrained network (pickle or checkpoint); absent = from scratch.
-  resume?: string | null;      // Run directory or snapshot to resume exactly.
-  outdir?: string;
-  runDir?: string | null;      // Explicit run directory (must not exist); default: outdir/NNNNN-<desc>. With resume: a branch.
-  loss?: 'rooted' | 'logistic';
-  k?: number;
-  kimg?: number;
-  batch?: number;
-  batchGpu?: number;
-  glr?: number;
-  dlr?: number;
-  gamma?: number;
-  plWeight?: number;
-  styleMixing?: number;
-  ema?: number;
-  emaRampup?: number | null;
-  aug?: AugmentMode;
-  p?: number;
-  target?: number;
-  adaKimg?: number;
-  augpipe?: string;
-  mirror?: boolean;
-  freezed?: number;
-  seed?: number;
-  tick?: number;
-  snap?: number;
-  grid?: [number, number];
-  resizeFilter?: ResizeFilter;
-  requireSquare?: boolean;
-  backend?: string;
-  metrics?: string[];
-  metricsNum?: number;
-  inception?: string | null;
-  /** From-scratch architecture (upstream --cfg style), used when `network` is absent. */
-  cfg?: { res?: number; cbase?: number; cmax?: number; map?: number; zdim?: number; wdim?: number; channels?: number; mbstd?: number };
-}
+export type { FinetuneArgs } from './options.js';
 
 export interface RunHooks {
   log?: (line: string) => void;       // Progress lines (default: stderr).
@@ -89,28 +53,6 @@ export interface RunResult {
   lastSnapshot: string | null;
 }
 
-interface SavedTraining {
-  options: TrainingOptions;
-  trainer: TrainerState;
-  rng: RngState;
-  sampler: { order: number[]; pos: number };
-  augmentP: number;
-  adaSigns: { sum: number; n: number };
-  tick: number;
-  tickStartNimg: number;
-}
-
-const STATE_KEYS = ['options', 'trainer', 'rng', 'sampler'];
-
-function scratchConfigs(a: FinetuneArgs): { G: GeneratorConfig; D: DiscriminatorConfig } {
-  const c = a.cfg ?? {};
-  const res = c.res ?? 32, channels = c.channels ?? 3, cbase = c.cbase ?? 16384, cmax = c.cmax ?? 512;
-  const zdim = c.zdim ?? 512, wdim = c.wdim ?? 512;
-  return {
-    G: { z_dim: zdim, c_dim: 0, w_dim: wdim, img_resolution: res, img_channels: channels, mapping_kwargs: { num_layers: c.map ?? 2 }, synthesis_kwargs: { channel_base: cbase, channel_max: cmax, conv_clamp: 256 } },
-    D: { c_dim: 0, img_resolution: res, img_channels: channels, channel_base: cbase, channel_max: cmax, conv_clamp: 256, epilogue_kwargs: { mbstd_group_size: c.mbstd ?? 4 } },
-  };
-}
 
 /** Trains as `args` says; returns when done, stopped or at the iteration limit. */
 export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promise<RunResult> {
@@ -125,59 +67,31 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     }
     await checkOutputFolder(args.runDir, '--run-dir');
   } else if (!args.resume) {
-    await checkOutputFolder(args.outdir ?? 'runs', '--outdir');
+    await checkOutputFolder(args.outdir ?? DEFAULTS.outdir, '--outdir');
   }
   const backend = await initBackend(backendChoice, false);
 
   // ---- options and starting point
   let net: LoadedNetwork | null = null;
-  let saved: SavedTraining | null = null;
+  let saved: TrainingState | null = null;
   let resumeFrom = '';
   let o: TrainingOptions;
   if (args.resume) {
     const file = await resolveResume(args.resume);
     resumeFrom = path.dirname(file);
     net = await loadNetwork(file);
-    const tr = net.training as unknown as SavedTraining | undefined;
-    if (!tr || !STATE_KEYS.every((k) => k in tr)) throw new Error(`--resume ${file}: this checkpoint has no training state (it was exported, not snapshotted by finetune)`);
+    const tr = trainingStateOf(net.training, file);
+    if (!tr) throw new Error(`--resume ${file}: this checkpoint has no training state (it was exported, not snapshotted by finetune)`);
     saved = tr;
     // In place, unless --run-dir branches the run into a new directory.
     if (!args.runDir) await checkResumeInPlace(file, tr.trainer.curNimg / 1000);
-    o = { ...tr.options, runDir: args.runDir ?? path.dirname(file), backend: backend.description };
-    if (args.kimg !== undefined) o.kimg = args.kimg; // a resumed run may be extended
-    if (args.snap !== undefined) o.snap = args.snap;
-    if (args.tick !== undefined) o.tickKimg = args.tick;
-    if (args.inception) o.inception = args.inception;
-    if (args.data && path.resolve(args.data) !== path.resolve(o.data)) log(`resume: using --data ${args.data} instead of ${o.data}`);
-    if (args.data) o.data = args.data;
+    if (args.data && path.resolve(args.data) !== path.resolve(tr.options.data)) log(`resume: using --data ${args.data} instead of ${tr.options.data}`);
+    o = resumeTrainingOptions(tr.options, args, args.runDir ?? path.dirname(file), backend.description);
   } else {
     if (args.network) net = await loadNetwork(args.network);
-    const sc = scratchConfigs(args);
-    const G_kwargs = net ? net.G_kwargs : sc.G;
-    const D_kwargs0 = net ? net.D_kwargs : sc.D;
-    if (!D_kwargs0) throw new Error(`${args.network}: has no discriminator; fine-tuning needs a network that includes D`);
-    const res = G_kwargs.img_resolution;
-    const batch = args.batch ?? 16;
-    const D_kwargs: DiscriminatorConfig = {
-      ...D_kwargs0,
-      block_kwargs: { ...(D_kwargs0.block_kwargs ?? {}), freeze_layers: args.freezed ?? D_kwargs0.block_kwargs?.freeze_layers ?? 0 },
-    };
-    o = {
-      network: args.network ?? null, data: args.data, outdir: args.outdir ?? 'runs', runDir: '',
-      loss: args.loss ?? 'rooted', k: args.k ?? 2, kimg: args.kimg ?? 10, batch, batchGpu: args.batchGpu ?? batch,
-      glr: args.glr ?? 0.0025, dlr: args.dlr ?? 0.0025, gamma: args.gamma ?? (0.0002 * res * res) / batch,
-      plWeight: args.plWeight ?? 2, styleMixing: args.styleMixing ?? 0.9, emaKimg: args.ema ?? (batch * 10) / 32,
-      emaRampup: args.emaRampup === undefined ? 0.05 : args.emaRampup, aug: args.aug ?? 'ada', p: args.p ?? 0, target: args.target ?? 0.6,
-      adaKimg: args.adaKimg ?? 500, augpipe: args.augpipe ?? 'bgc', mirror: args.mirror ?? false, freezed: args.freezed ?? 0, seed: args.seed ?? 0,
-      tickKimg: args.tick ?? 1, snap: args.snap ?? 5, grid: args.grid ?? [8, 4], resizeFilter: args.resizeFilter ?? 'lanczos3',
-      requireSquare: args.requireSquare ?? false, backend: backend.description, G_kwargs, D_kwargs,
-      metrics: args.metrics ?? [], metricsNum: args.metricsNum ?? 1000, inception: args.inception ?? null,
-    };
+    if (net && !net.D_kwargs) throw new Error(`${args.network}: has no discriminator; fine-tuning needs a network that includes D`);
+    o = resolveTrainingOptions(args, net ? { G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs! } : null, backend.description);
   }
-  o.metrics ??= [];
-  o.metricsNum ??= 1000;
-  o.inception ??= null;
-  validateOptions(o);
   checkGrid(o.grid, o.G_kwargs.img_resolution);
   // Metric networks load before any training: missing weights fail here, not at the first snapshot.
   const metricNets: FeatureNetwork[] = [];
@@ -209,12 +123,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     Gema.params.copyFrom(G.params);
   }
   const augment = o.aug === 'none' ? null : new AugmentPipe(o.augpipe, o.p);
-  const trainer = new Trainer(G, D, Gema, {
-    objective: o.loss === 'rooted' ? rooted(o.k) : logistic(), batch: o.batch, batchGpu: o.batchGpu, glr: o.glr, dlr: o.dlr,
-    beta1: 0, beta2: 0.99, eps: 1e-8, r1Gamma: o.gamma, plWeight: o.plWeight, plBatchShrink: 2, plDecay: 0.01,
-    styleMixingProb: o.styleMixing, gRegInterval: 4, dRegInterval: 16, emaKimg: o.emaKimg, emaRampup: o.emaRampup,
-    adaTarget: o.aug === 'ada' ? o.target : null, adaInterval: 4, adaKimg: o.adaKimg,
-  }, rng, augment);
+  const trainer = new Trainer(G, D, Gema, trainerOptions(o), rng, augment);
 
   let tick = 0;
   let tickStartNimg = 0;
@@ -294,12 +203,13 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     let lastSkipped = saved ? Object.values(saved.trainer.skipped).reduce((a, b) => a + b, 0) : 0;
     const snapshot = async () => {
       const file = path.join(o.runDir, snapshotName(trainer.curNimg));
-      const st: SavedTraining = {
+      const st: TrainingState = {
         options: o, trainer: await trainer.state(), rng: rng.state(), sampler: dataset.samplerState(),
         augmentP: augment?.p ?? 0, adaSigns: await trainer.adaSignsState(), tick, tickStartNimg,
       };
-      const config: CheckpointConfig = { format: 'stylegan-rlo', version: 1, G_kwargs: o.G_kwargs, D_kwargs: o.D_kwargs, training: st as unknown as Record<string, unknown> };
-      await saveCheckpoint(file, config, { G: G.params, D: D.params, G_ema: Gema.params, opt_G: trainer.optG, opt_D: trainer.optD });
+      const config: CheckpointConfig = { format: 'stylegan-rlo', version: 1, G_kwargs: o.G_kwargs, D_kwargs: o.D_kwargs, training: st };
+      const extra = new Map([...await adamTensors(trainer.optG, G.params, 'opt_G'), ...await adamTensors(trainer.optD, D.params, 'opt_D')]);
+      await saveCheckpoint(file, config, { G: G.params, D: D.params, G_ema: Gema.params, extra });
       lastSnapshot = file;
       if (hooks.urgentStop?.()) return file;
       await writeFakes(fakesName(trainer.curNimg));

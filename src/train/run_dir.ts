@@ -33,25 +33,38 @@ export async function resolveResume(p: string): Promise<string> {
 }
 
 /**
- * Creates outdir/NNNNN-desc with the next free number. Two runs started at once may both pick the
- * same number; each then sees the other, and the one whose name sorts later gives its number up
- * and tries again, so numbers stay unique without a lock file.
+ * Creates outdir/NNNNN-desc with the next free number, safe when several runs start at once: a
+ * number is claimed by creating .claim-NNNNN (mkdir is atomic), checked to be unused while the
+ * claim is held, and released once the run directory exists. A claim left by a killed process is
+ * taken over after STALE_CLAIM_MS.
  */
 export async function nextRunDir(outdir: string, desc: string): Promise<string> {
   await fs.mkdir(outdir, { recursive: true });
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const ids = (await fs.readdir(outdir)).map((d) => /^(\d+)-/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
+  const STALE_CLAIM_MS = 30_000;
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const entries = await fs.readdir(outdir);
+    const ids = entries.map((d) => /^(\d+)-/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
     const id = ids.length ? Math.max(...ids) + 1 : 0;
-    const name = `${String(id).padStart(5, '0')}-${desc}`;
-    const dir = path.join(outdir, name);
-    const made = await fs.mkdir(dir).then(() => true, (e: NodeJS.ErrnoException) => {
+    const num = String(id).padStart(5, '0');
+    const claim = path.join(outdir, `.claim-${num}`);
+    const claimed = await fs.mkdir(claim).then(() => true, (e: NodeJS.ErrnoException) => {
       if (e.code === 'EEXIST') return false;
       throw e;
     });
-    if (!made) continue;
-    const rivals = (await fs.readdir(outdir)).filter((d) => d !== name && d.startsWith(`${String(id).padStart(5, '0')}-`));
-    if (rivals.every((r) => r > name)) return dir;
-    await fs.rmdir(dir); // still empty: nothing has been written into it yet
+    if (!claimed) {
+      const st = await fs.stat(claim).catch(() => null);
+      if (st && Date.now() - st.mtimeMs > STALE_CLAIM_MS) await fs.rmdir(claim).catch(() => {});
+      else await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      continue;
+    }
+    try {
+      if ((await fs.readdir(outdir)).some((d) => d.startsWith(`${num}-`))) continue; // taken meanwhile
+      const dir = path.join(outdir, `${num}-${desc}`);
+      await fs.mkdir(dir);
+      return dir;
+    } finally {
+      await fs.rmdir(claim).catch(() => {});
+    }
   }
   throw new Error(`could not choose a run number in ${outdir}: too many runs starting at once`);
 }

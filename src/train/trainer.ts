@@ -12,6 +12,9 @@ import { ParamStore } from '../networks/params.js';
 import { Rng } from '../rng.js';
 import { Adam } from './adam.js';
 import { Stats } from './stats.js';
+import type { PhaseName, TrainerState } from '../io/training_state.js';
+
+export type { PhaseName, TrainerState } from '../io/training_state.js';
 
 export interface TrainerOptions {
   objective: Objective;       // Adversarial loss: logistic or rooted.
@@ -47,14 +50,6 @@ export interface Augment {
   p: number;
 }
 
-export type PhaseName = 'Gmain' | 'Greg' | 'Dmain' | 'Dreg';
-
-export interface TrainerState {
-  curNimg: number;
-  batchIdx: number;
-  plMean: number;
-  skipped: Record<PhaseName, number>;
-}
 
 export class Trainer {
   readonly optG: Adam;
