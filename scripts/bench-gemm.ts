@@ -5,11 +5,19 @@
 // the table shows medians. Usage: npm run bench -- gemm [--rounds 5] [--ms 150] [--json]
 import { nativeAddon, nativeStatus } from '../src/native/index.js';
 
-interface Shape { name: string; m: number; n: number; k: number; ta: boolean; tb: boolean }
+interface Shape {
+  name: string;
+  m: number;
+  n: number;
+  k: number;
+  ta: boolean;
+  tb: boolean;
+}
 
 /** The three products of one convolution: forward, input gradient, filter gradient. */
 function conv(label: string, batch: number, res: number, cin: number, cout: number, kh: number, kw: number): Shape[] {
-  const m = batch * res * res, k = kh * kw * cin;
+  const m = batch * res * res,
+    k = kh * kw * cin;
   return [
     { name: `${label} fwd`, m, n: cout, k, ta: false, tb: false },
     { name: `${label} dgrad`, m, n: k, k: cout, ta: false, tb: true },
@@ -65,7 +73,10 @@ export async function benchGemm(argv: string[]): Promise<void> {
         addon.sgemm(a, b, c, params, 1, 0); // warm: scratch buffers, pages
         let reps = 0;
         const t0 = performance.now();
-        do { addon.sgemm(a, b, c, params, 1, 0); reps++; } while (performance.now() - t0 < ms);
+        do {
+          addon.sgemm(a, b, c, params, 1, 0);
+          reps++;
+        } while (performance.now() - t0 < ms);
         samples[e].push((flops * reps) / ((performance.now() - t0) * 1e6));
       }
     }

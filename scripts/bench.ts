@@ -7,7 +7,7 @@
 //   npm run bench -- [--config tiny16|bench32|bench64|emoji32] [--rounds 5] [--iters 3]
 //                    [--peer DIR] [--python python3] [--no-inception] [--json] [--backend B]
 //   npm run bench -- gemm [--rounds 5]        (GEMM GFLOP/s; scripts/bench-gemm.ts)
-import { spawn, ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,16 +16,30 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
-import { GeneratorConfig, DiscriminatorConfig } from '../src/networks/config.js';
+import type { GeneratorConfig, DiscriminatorConfig } from '../src/networks/config.js';
 import { Rng } from '../src/rng.js';
 import { Trainer } from '../src/train/trainer.js';
 import { resolveTrainingOptions, trainerOptions } from '../src/train/options.js';
-import { nativeStatus } from '../src/native/index.js';
 
-interface BenchConfig { G: GeneratorConfig; D: DiscriminatorConfig; batch: number; r1Gamma: number; plWeight: number; styleMixing: number }
+interface BenchConfig {
+  G: GeneratorConfig;
+  D: DiscriminatorConfig;
+  batch: number;
+  r1Gamma: number;
+  plWeight: number;
+  styleMixing: number;
+}
 
 const net = (z: number, res: number, cbase: number, cmax: number, mbstd = 4): Pick<BenchConfig, 'G' | 'D'> => ({
-  G: { z_dim: z, c_dim: 0, w_dim: z, img_resolution: res, img_channels: 3, mapping_kwargs: { num_layers: 2 }, synthesis_kwargs: { channel_base: cbase, channel_max: cmax, conv_clamp: 256 } },
+  G: {
+    z_dim: z,
+    c_dim: 0,
+    w_dim: z,
+    img_resolution: res,
+    img_channels: 3,
+    mapping_kwargs: { num_layers: 2 },
+    synthesis_kwargs: { channel_base: cbase, channel_max: cmax, conv_clamp: 256 },
+  },
   D: { c_dim: 0, img_resolution: res, img_channels: 3, channel_base: cbase, channel_max: cmax, conv_clamp: 256, epilogue_kwargs: { mbstd_group_size: mbstd } },
 });
 
@@ -49,11 +63,13 @@ async function inceptionSpeed(reps: number): Promise<number> {
   const { InceptionV3 } = await import('../src/metrics/inception.js');
   const shapes = inceptionShapes();
   const rng = new Rng('inception-bench');
-  const sd = new Map(shapes.map(([k, s]) => {
-    const n = s.reduce((a, b) => a * b, 1);
-    const data = k.endsWith('running_var') || k.endsWith('bn.weight') ? new Float32Array(n).fill(1) : rng.normalArray(n).map((v) => v * 0.05);
-    return [k, { shape: s, data }] as const;
-  }));
+  const sd = new Map(
+    shapes.map(([k, s]) => {
+      const n = s.reduce((a, b) => a * b, 1);
+      const data = k.endsWith('running_var') || k.endsWith('bn.weight') ? new Float32Array(n).fill(1) : rng.normalArray(n).map((v) => v * 0.05);
+      return [k, { shape: s, data }] as const;
+    }),
+  );
   const net = new InceptionV3(sd);
   const x = tf.randomUniform([16, 299, 299, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
   net.features(x).dispose();
@@ -73,21 +89,80 @@ async function inceptionSpeed(reps: number): Promise<number> {
 /** State-dict names and shapes of pytorch-fid's Inception (convs and their batch norms). */
 function inceptionShapes(): [string, number[]][] {
   const convs: [string, number, number, number, number][] = [
-    ['Conv2d_1a_3x3', 3, 32, 3, 3], ['Conv2d_2a_3x3', 32, 32, 3, 3], ['Conv2d_2b_3x3', 32, 64, 3, 3], ['Conv2d_3b_1x1', 64, 80, 1, 1], ['Conv2d_4a_3x3', 80, 192, 3, 3]];
-  const A = (m: string, cin: number, pool: number) => convs.push([`${m}.branch1x1`, cin, 64, 1, 1], [`${m}.branch5x5_1`, cin, 48, 1, 1], [`${m}.branch5x5_2`, 48, 64, 5, 5],
-    [`${m}.branch3x3dbl_1`, cin, 64, 1, 1], [`${m}.branch3x3dbl_2`, 64, 96, 3, 3], [`${m}.branch3x3dbl_3`, 96, 96, 3, 3], [`${m}.branch_pool`, cin, pool, 1, 1]);
-  A('Mixed_5b', 192, 32); A('Mixed_5c', 256, 64); A('Mixed_5d', 288, 64);
-  convs.push(['Mixed_6a.branch3x3', 288, 384, 3, 3], ['Mixed_6a.branch3x3dbl_1', 288, 64, 1, 1], ['Mixed_6a.branch3x3dbl_2', 64, 96, 3, 3], ['Mixed_6a.branch3x3dbl_3', 96, 96, 3, 3]);
-  const C = (m: string, c7: number) => convs.push([`${m}.branch1x1`, 768, 192, 1, 1], [`${m}.branch7x7_1`, 768, c7, 1, 1], [`${m}.branch7x7_2`, c7, c7, 1, 7], [`${m}.branch7x7_3`, c7, 192, 7, 1],
-    [`${m}.branch7x7dbl_1`, 768, c7, 1, 1], [`${m}.branch7x7dbl_2`, c7, c7, 7, 1], [`${m}.branch7x7dbl_3`, c7, c7, 1, 7], [`${m}.branch7x7dbl_4`, c7, c7, 7, 1], [`${m}.branch7x7dbl_5`, c7, 192, 1, 7],
-    [`${m}.branch_pool`, 768, 192, 1, 1]);
-  C('Mixed_6b', 128); C('Mixed_6c', 160); C('Mixed_6d', 160); C('Mixed_6e', 192);
-  convs.push(['Mixed_7a.branch3x3_1', 768, 192, 1, 1], ['Mixed_7a.branch3x3_2', 192, 320, 3, 3], ['Mixed_7a.branch7x7x3_1', 768, 192, 1, 1], ['Mixed_7a.branch7x7x3_2', 192, 192, 1, 7],
-    ['Mixed_7a.branch7x7x3_3', 192, 192, 7, 1], ['Mixed_7a.branch7x7x3_4', 192, 192, 3, 3]);
-  const E = (m: string, cin: number) => convs.push([`${m}.branch1x1`, cin, 320, 1, 1], [`${m}.branch3x3_1`, cin, 384, 1, 1], [`${m}.branch3x3_2a`, 384, 384, 1, 3], [`${m}.branch3x3_2b`, 384, 384, 3, 1],
-    [`${m}.branch3x3dbl_1`, cin, 448, 1, 1], [`${m}.branch3x3dbl_2`, 448, 384, 3, 3], [`${m}.branch3x3dbl_3a`, 384, 384, 1, 3], [`${m}.branch3x3dbl_3b`, 384, 384, 3, 1], [`${m}.branch_pool`, cin, 192, 1, 1]);
-  E('Mixed_7b', 1280); E('Mixed_7c', 2048);
-  return convs.flatMap(([n, i, o, kh, kw]) => [[`${n}.conv.weight`, [o, i, kh, kw]], [`${n}.bn.weight`, [o]], [`${n}.bn.bias`, [o]], [`${n}.bn.running_mean`, [o]], [`${n}.bn.running_var`, [o]]] as [string, number[]][]);
+    ['Conv2d_1a_3x3', 3, 32, 3, 3],
+    ['Conv2d_2a_3x3', 32, 32, 3, 3],
+    ['Conv2d_2b_3x3', 32, 64, 3, 3],
+    ['Conv2d_3b_1x1', 64, 80, 1, 1],
+    ['Conv2d_4a_3x3', 80, 192, 3, 3],
+  ];
+  const A = (m: string, cin: number, pool: number) =>
+    convs.push(
+      [`${m}.branch1x1`, cin, 64, 1, 1],
+      [`${m}.branch5x5_1`, cin, 48, 1, 1],
+      [`${m}.branch5x5_2`, 48, 64, 5, 5],
+      [`${m}.branch3x3dbl_1`, cin, 64, 1, 1],
+      [`${m}.branch3x3dbl_2`, 64, 96, 3, 3],
+      [`${m}.branch3x3dbl_3`, 96, 96, 3, 3],
+      [`${m}.branch_pool`, cin, pool, 1, 1],
+    );
+  A('Mixed_5b', 192, 32);
+  A('Mixed_5c', 256, 64);
+  A('Mixed_5d', 288, 64);
+  convs.push(
+    ['Mixed_6a.branch3x3', 288, 384, 3, 3],
+    ['Mixed_6a.branch3x3dbl_1', 288, 64, 1, 1],
+    ['Mixed_6a.branch3x3dbl_2', 64, 96, 3, 3],
+    ['Mixed_6a.branch3x3dbl_3', 96, 96, 3, 3],
+  );
+  const C = (m: string, c7: number) =>
+    convs.push(
+      [`${m}.branch1x1`, 768, 192, 1, 1],
+      [`${m}.branch7x7_1`, 768, c7, 1, 1],
+      [`${m}.branch7x7_2`, c7, c7, 1, 7],
+      [`${m}.branch7x7_3`, c7, 192, 7, 1],
+      [`${m}.branch7x7dbl_1`, 768, c7, 1, 1],
+      [`${m}.branch7x7dbl_2`, c7, c7, 7, 1],
+      [`${m}.branch7x7dbl_3`, c7, c7, 1, 7],
+      [`${m}.branch7x7dbl_4`, c7, c7, 7, 1],
+      [`${m}.branch7x7dbl_5`, c7, 192, 1, 7],
+      [`${m}.branch_pool`, 768, 192, 1, 1],
+    );
+  C('Mixed_6b', 128);
+  C('Mixed_6c', 160);
+  C('Mixed_6d', 160);
+  C('Mixed_6e', 192);
+  convs.push(
+    ['Mixed_7a.branch3x3_1', 768, 192, 1, 1],
+    ['Mixed_7a.branch3x3_2', 192, 320, 3, 3],
+    ['Mixed_7a.branch7x7x3_1', 768, 192, 1, 1],
+    ['Mixed_7a.branch7x7x3_2', 192, 192, 1, 7],
+    ['Mixed_7a.branch7x7x3_3', 192, 192, 7, 1],
+    ['Mixed_7a.branch7x7x3_4', 192, 192, 3, 3],
+  );
+  const E = (m: string, cin: number) =>
+    convs.push(
+      [`${m}.branch1x1`, cin, 320, 1, 1],
+      [`${m}.branch3x3_1`, cin, 384, 1, 1],
+      [`${m}.branch3x3_2a`, 384, 384, 1, 3],
+      [`${m}.branch3x3_2b`, 384, 384, 3, 1],
+      [`${m}.branch3x3dbl_1`, cin, 448, 1, 1],
+      [`${m}.branch3x3dbl_2`, 448, 384, 3, 3],
+      [`${m}.branch3x3dbl_3a`, 384, 384, 1, 3],
+      [`${m}.branch3x3dbl_3b`, 384, 384, 3, 1],
+      [`${m}.branch_pool`, cin, 192, 1, 1],
+    );
+  E('Mixed_7b', 1280);
+  E('Mixed_7c', 2048);
+  return convs.flatMap(
+    ([n, i, o, kh, kw]) =>
+      [
+        [`${n}.conv.weight`, [o, i, kh, kw]],
+        [`${n}.bn.weight`, [o]],
+        [`${n}.bn.bias`, [o]],
+        [`${n}.bn.running_mean`, [o]],
+        [`${n}.bn.running_var`, [o]],
+      ] as [string, number[]][],
+  );
 }
 
 function median(a: number[]): number {
@@ -95,7 +170,11 @@ function median(a: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-interface RoundResult { phasesMs: Record<string, number>; gInferMs: number; inceptionMs?: number }
+interface RoundResult {
+  phasesMs: Record<string, number>;
+  gInferMs: number;
+  inceptionMs?: number;
+}
 
 /** Our side: networks and trainer built once; each round times `iters` of every phase. */
 function oursRunner(cfg: BenchConfig): { run: (iters: number, inception: boolean) => Promise<RoundResult>; dispose: () => void } {
@@ -105,8 +184,23 @@ function oursRunner(cfg: BenchConfig): { run: (iters: number, inception: boolean
   const Gema = new Generator(cfg.G);
   Gema.params.copyFrom(G.params);
   // The options a run would resolve for this config: upstream's defaults, no augmentation.
-  const opts = trainerOptions(resolveTrainingOptions({ data: '', loss: 'logistic', batch: cfg.batch, gamma: cfg.r1Gamma, plWeight: cfg.plWeight,
-    styleMixing: cfg.styleMixing, ema: 10, emaRampup: null, aug: 'none' }, { G_kwargs: cfg.G, D_kwargs: cfg.D }, 'bench'));
+  const opts = trainerOptions(
+    resolveTrainingOptions(
+      {
+        data: '',
+        loss: 'logistic',
+        batch: cfg.batch,
+        gamma: cfg.r1Gamma,
+        plWeight: cfg.plWeight,
+        styleMixing: cfg.styleMixing,
+        ema: 10,
+        emaRampup: null,
+        aug: 'none',
+      },
+      { G_kwargs: cfg.G, D_kwargs: cfg.D },
+      'bench',
+    ),
+  );
   const trainer = new Trainer(G, D, Gema, opts, rng);
   const res = cfg.G.img_resolution;
   const reals = { img: tf.randomUniform([cfg.batch, res, res, 3], -1, 1, 'float32', 1) as tf.Tensor4D, c: null };
@@ -135,30 +229,65 @@ function oursRunner(cfg: BenchConfig): { run: (iters: number, inception: boolean
     dispose() {
       trainer.dispose();
       tf.dispose([z, reals.img]);
-      G.dispose(); D.dispose(); Gema.dispose();
+      G.dispose();
+      D.dispose();
+      Gema.dispose();
     },
   };
 }
 
 /** The peer: scripts/peer-bench.py over an upstream checkout, kept running between rounds. */
-function peerRunner(checkout: string, python: string, cfg: BenchConfig, inception: boolean): { run: (iters: number) => Promise<RoundResult & { torch: string; threads: number }>; close: () => void } {
+function peerRunner(
+  checkout: string,
+  python: string,
+  cfg: BenchConfig,
+  inception: boolean,
+): { run: (iters: number) => Promise<RoundResult & { torch: string; threads: number }>; close: () => void } {
   const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'peer-bench.py');
   // The same thread count as our OpenMP kernels: OMP_NUM_THREADS, else every core.
   const threads = Number(process.env.OMP_NUM_THREADS) || os.availableParallelism();
-  const peerCfg = { G: cfg.G, D: cfg.D, batch: cfg.batch, r1_gamma: cfg.r1Gamma, pl_weight: cfg.plWeight, style_mixing: cfg.styleMixing, lr: 0.0025, threads, inception };
+  const peerCfg = {
+    G: cfg.G,
+    D: cfg.D,
+    batch: cfg.batch,
+    r1_gamma: cfg.r1Gamma,
+    pl_weight: cfg.plWeight,
+    style_mixing: cfg.styleMixing,
+    lr: 0.0025,
+    threads,
+    inception,
+  };
   const child: ChildProcessWithoutNullStreams = spawn(python, [script, checkout, JSON.stringify(peerCfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += String(d); });
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+  });
   const lines = createInterface({ input: child.stdout });
   const pending: ((l: string) => void)[] = [];
   lines.on('line', (l) => pending.shift()?.(l));
-  const exited = new Promise<never>((_, reject) => child.on('exit', (code) => {
-    reject(new Error(`the PyTorch peer exited with ${code}: ${stderr.trim().split('\n').slice(-1)[0] ?? ''} (is ${checkout} a stylegan2-ada-pytorch checkout, and does '${python} -c "import torch"' work?)`));
-  }));
+  const exited = new Promise<never>((_, reject) =>
+    child.on('exit', (code) => {
+      reject(
+        new Error(
+          `the PyTorch peer exited with ${code}: ${stderr.trim().split('\n').slice(-1)[0] ?? ''} (is ${checkout} a stylegan2-ada-pytorch checkout, and does '${python} -c "import torch"' work?)`,
+        ),
+      );
+    }),
+  );
   exited.catch(() => undefined);
   return {
-    run: (iters) => Promise.race([exited, new Promise<string>((resolve) => { pending.push(resolve); child.stdin.write(`run ${iters}\n`); })]).then((l) => JSON.parse(l)),
-    close: () => { child.stdin.end(); child.kill(); },
+    run: (iters) =>
+      Promise.race([
+        exited,
+        new Promise<string>((resolve) => {
+          pending.push(resolve);
+          child.stdin.write(`run ${iters}\n`);
+        }),
+      ]).then((l) => JSON.parse(l)),
+    close: () => {
+      child.stdin.end();
+      child.kill();
+    },
   };
 }
 
@@ -203,25 +332,39 @@ async function main() {
     const phasesMs = Object.fromEntries(phases.map((p) => [p, median(rs.map((x) => x.phasesMs[p]))]));
     const inc = rs.filter((x) => x.inceptionMs !== undefined).map((x) => x.inceptionMs!);
     return {
-      phasesMs, msPerIter: median(rs.map((x) => perIter(x.phasesMs))), gInferImgPerSec: median(rs.map((x) => cfg.batch / (x.gInferMs / 1000))),
+      phasesMs,
+      msPerIter: median(rs.map((x) => perIter(x.phasesMs))),
+      gInferImgPerSec: median(rs.map((x) => cfg.batch / (x.gInferMs / 1000))),
       inceptionImgPerSec: inc.length ? median(inc.map((ms) => 16000 / ms)) : null,
     };
   };
   const o = summarize(oursRounds);
   const p = peer ? summarize(peerRounds) : null;
   const result = {
-    config: name, batch: cfg.batch, rounds, itersPerRound: iters, backend: backend.description,
+    config: name,
+    batch: cfg.batch,
+    rounds,
+    itersPerRound: iters,
+    backend: backend.description,
     ours: { ...o, secPerKimg: (o.msPerIter / 1000) * (1000 / cfg.batch) },
-    peer: p ? { ...p, what: `stylegan2-ada-pytorch on torch ${peerRounds[0].torch}, ${peerRounds[0].threads} threads`, secPerKimg: (p.msPerIter / 1000) * (1000 / cfg.batch) } : null,
+    peer: p
+      ? {
+          ...p,
+          what: `stylegan2-ada-pytorch on torch ${peerRounds[0].torch}, ${peerRounds[0].threads} threads`,
+          secPerKimg: (p.msPerIter / 1000) * (1000 / cfg.batch),
+        }
+      : null,
     memory: { numTensors: tf.memory().numTensors, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20) },
   };
   if (json) {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
-  console.log(`config ${name}, batch ${cfg.batch}: medians of ${rounds} alternating rounds of ${iters} iterations; ${backend.description}${p ? `; peer ${result.peer!.what}` : ''}`);
+  console.log(
+    `config ${name}, batch ${cfg.batch}: medians of ${rounds} alternating rounds of ${iters} iterations; ${backend.description}${p ? `; peer ${result.peer!.what}` : ''}`,
+  );
   const row = (label: string, a: number, b: number | null | undefined, unit: string) =>
-    console.log(`| ${label} | ${a.toFixed(1)} ${unit} | ${b != null ? `${b.toFixed(1)} ${unit}` : '-'} | ${b != null ? (a / b).toFixed(2) : "-"} |`);
+    console.log(`| ${label} | ${a.toFixed(1)} ${unit} | ${b != null ? `${b.toFixed(1)} ${unit}` : '-'} | ${b != null ? (a / b).toFixed(2) : '-'} |`);
   console.log(`| | ours | PyTorch | ours/PyTorch |`);
   console.log(`|---|---:|---:|---:|`);
   for (const k of ['Gmain', 'Greg', 'Dmain', 'Dreg']) if (o.phasesMs[k] !== undefined) row(k, o.phasesMs[k], p?.phasesMs[k], 'ms');

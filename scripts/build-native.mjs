@@ -12,21 +12,38 @@ const warn = (why) => console.warn(`stylegan-rlo: native CPU kernels not built (
 if (process.env.STYLEGAN_RLO_SKIP_NATIVE === '1') process.exit(0);
 const has = (cmd) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;
 const cc = [process.env.CC, 'cc', 'gcc', 'clang'].filter(Boolean).find(has);
-if (!cc) { warn('no C compiler found'); process.exit(0); }
-if (!has('make')) { warn('make not found'); process.exit(0); }
-if (!['python3', 'python'].some(has)) { warn('python3 not found'); process.exit(0); }
+if (!cc) {
+  warn('no C compiler found');
+  process.exit(0);
+}
+if (!has('make')) {
+  warn('make not found');
+  process.exit(0);
+}
+if (!['python3', 'python'].some(has)) {
+  warn('python3 not found');
+  process.exit(0);
+}
 const candidates = [
   process.env.npm_config_node_gyp,
   path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
 ].filter((p) => p && existsSync(p));
-if (!candidates.length) { warn('node-gyp not found'); process.exit(0); }
+if (!candidates.length) {
+  warn('node-gyp not found');
+  process.exit(0);
+}
 // Build against the installed Node headers (there is no download at install time).
-const nodedir = process.env.npm_config_nodedir
-  ?? [path.join(path.dirname(process.execPath), '..')].find((d) => existsSync(path.join(d, 'include', 'node', 'node_api.h')));
+const nodedir =
+  process.env.npm_config_nodedir ?? [path.join(path.dirname(process.execPath), '..')].find((d) => existsSync(path.join(d, 'include', 'node', 'node_api.h')));
 const args = [candidates[0], 'rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])];
 const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 if (r.status !== 0) {
-  const last = `${r.stderr}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(-1)[0] ?? `node-gyp exited with ${r.status}`;
+  const last =
+    `${r.stderr}`
+      .trim()
+      .split('\n')
+      .filter((l) => /error/i.test(l))
+      .slice(-1)[0] ?? `node-gyp exited with ${r.status}`;
   warn(`build failed: ${last.trim()}`);
   process.exit(0);
 }

@@ -19,7 +19,11 @@ async function main() {
   const tLoad = performance.now() - t0;
   const st = (await readSafetensors(path.join(dir, 'inception_io.safetensors'))).tensors;
   const report: Record<string, number> = {};
-  for (const [img, tag, n, s] of [['images_u8_64', '64', 4, 64], ['images_u8_32', '32', 2, 32], ['image_u8_299', '299', 1, 299]] as const) {
+  for (const [img, tag, n, s] of [
+    ['images_u8_64', '64', 4, 64],
+    ['images_u8_32', '32', 2, 32],
+    ['image_u8_299', '299', 1, 299],
+  ] as const) {
     for (const protocol of ['pytorch-fid', 'nvidia'] as const) {
       const f = await imageFeatures(net, st.get(img)!.data as Uint8Array, n, s, s, 3, protocol);
       const e = st.get(protocol === 'nvidia' ? `features_nvidia_${tag}` : `features_${tag}`)!.data as Float32Array;
@@ -32,4 +36,7 @@ async function main() {
   net.dispose();
 }
 
-main().catch((e) => { console.error(`check-inception-pth: ${(e as Error).message}`); process.exit(1); });
+main().catch((e) => {
+  console.error(`check-inception-pth: ${(e as Error).message}`);
+  process.exit(1);
+});

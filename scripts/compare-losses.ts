@@ -16,7 +16,7 @@ import { buildGenerator, loadNetwork } from '../src/io/network.js';
 import { distances, folderFeatures, generatorFeatures } from '../src/metrics/evaluate.js';
 import { loadFeatureNetwork } from '../src/metrics/features.js';
 import { metricFile } from '../src/metrics/compare.js';
-import { aggregate, bootstrapDiffCI, StudyPoint, studyPlotSvg, welch } from '../src/metrics/study.js';
+import { aggregate, bootstrapDiffCI, type StudyPoint, studyPlotSvg, welch } from '../src/metrics/study.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { cacheDir } from '../src/io/cache_dir.js';
 
@@ -49,7 +49,20 @@ async function main() {
   const t0 = performance.now();
 
   // Identical options for every run but the loss, k and seed.
-  const common = { network, data, batch: 16, kimg, tick: snapKimg, snap: 1, aug: 'ada' as const, mirror: true, grid: [8, 4] as [number, number], metrics: ['fed'], metricsNum, backend: backend.name };
+  const common = {
+    network,
+    data,
+    batch: 16,
+    kimg,
+    tick: snapKimg,
+    snap: 1,
+    aug: 'ada' as const,
+    mirror: true,
+    grid: [8, 4] as [number, number],
+    metrics: ['fed'],
+    metricsNum,
+    backend: backend.name,
+  };
   for (const v of variants) {
     for (let seed = 0; seed < seeds; seed++) {
       const runDir = path.join(out, 'runs', `${v.loss}${v.loss === 'rooted' ? `-k${v.k}` : ''}-seed${seed}`);
@@ -68,38 +81,65 @@ async function main() {
   // kimg 0: the starting network, evaluated once with the same protocol.
   const net = await loadFeatureNetwork({ kind: 'emoji' });
   const startFile = path.join(out, 'start.json');
-  let start: { value: number; kernel: number | null; features: string } | null = existsSync(startFile) ? JSON.parse(await fs.readFile(startFile, 'utf8')) : null;
+  let start: { value: number; kernel: number | null; features: string } | null = existsSync(startFile)
+    ? JSON.parse(await fs.readFile(startFile, 'utf8'))
+    : null;
   if (!start || start.features !== net.id) {
     const G = buildGenerator(await loadNetwork(network));
     const ex = { batch: 16, cacheDir: cacheDir() };
     const d = distances(await folderFeatures(net, data, ex), await generatorFeatures(net, G, { num: metricsNum, seed: 0 }, ex), net, true, 0);
     G.dispose();
     start = { value: d.distance, kernel: d.kernel, features: net.id };
-    await writeFileAtomic(startFile, JSON.stringify(start) + '\n', { overwrite: true });
+    await writeFileAtomic(startFile, `${JSON.stringify(start)}\n`, { overwrite: true });
   }
   const points: StudyPoint[] = [];
   for (const v of variants) {
     for (let seed = 0; seed < seeds; seed++) {
       points.push({ variant: v.name, seed, kimg: 0, value: start.value, kernel: start.kernel });
       const runDir = path.join(out, 'runs', `${v.loss}${v.loss === 'rooted' ? `-k${v.k}` : ''}-seed${seed}`);
-      const recs = (await fs.readFile(path.join(runDir, metricFile(net)), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-      for (const r of recs.filter((x) => x.features === net.id && x.num === metricsNum)) points.push({ variant: v.name, seed, kimg: r.kimg, value: r.value, kernel: r.kernel });
+      const recs = (await fs.readFile(path.join(runDir, metricFile(net)), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      for (const r of recs.filter((x) => x.features === net.id && x.num === metricsNum))
+        points.push({ variant: v.name, seed, kimg: r.kimg, value: r.value, kernel: r.kernel });
     }
   }
   net.dispose();
   const cells = aggregate(points);
   const finalKimg = Math.max(...cells.map((c) => c.kimg));
-  const finalOf = (name: string, key: 'value' | 'kernel') => points.filter((p) => p.variant === name && Math.abs(p.kimg - finalKimg) < 1e-6).map((p) => p[key] as number);
+  const finalOf = (name: string, key: 'value' | 'kernel') =>
+    points.filter((p) => p.variant === name && Math.abs(p.kimg - finalKimg) < 1e-6).map((p) => p[key] as number);
   const tests = variants.slice(1).map((v) => ({
     variant: v.name,
     fed: { ...welch(finalOf(v.name, 'value'), finalOf('logistic', 'value')), ci95: bootstrapDiffCI(finalOf(v.name, 'value'), finalOf('logistic', 'value')) },
-    ked: { ...welch(finalOf(v.name, 'kernel'), finalOf('logistic', 'kernel')), ci95: bootstrapDiffCI(finalOf(v.name, 'kernel'), finalOf('logistic', 'kernel')) },
+    ked: {
+      ...welch(finalOf(v.name, 'kernel'), finalOf('logistic', 'kernel')),
+      ci95: bootstrapDiffCI(finalOf(v.name, 'kernel'), finalOf('logistic', 'kernel')),
+    },
   }));
   const minutes = (performance.now() - t0) / 60000;
   const subtitle = `fine-tuning ${path.basename(network)} on ${path.basename(data)}/, ${seeds} seeds, ${metricsNum} generated images per point`;
-  const result = { network, data, kimg, seeds, ks, metricsNum, snapKimg, backend: backend.description, minutesThisInvocation: Math.round(minutes), cells, finalKimg, tests, points };
-  await writeFileAtomic(path.join(out, 'results.json'), JSON.stringify(result, null, 2) + '\n', { overwrite: true });
-  for (const [metric, key] of [['FED', 'mean'], ['KED', 'kernelMean']] as const) {
+  const result = {
+    network,
+    data,
+    kimg,
+    seeds,
+    ks,
+    metricsNum,
+    snapKimg,
+    backend: backend.description,
+    minutesThisInvocation: Math.round(minutes),
+    cells,
+    finalKimg,
+    tests,
+    points,
+  };
+  await writeFileAtomic(path.join(out, 'results.json'), `${JSON.stringify(result, null, 2)}\n`, { overwrite: true });
+  for (const [metric, key] of [
+    ['FED', 'mean'],
+    ['KED', 'kernelMean'],
+  ] as const) {
     const c = key === 'mean' ? cells : cells.map((x) => ({ ...x, mean: x.kernelMean ?? NaN, sd: x.kernelSd ?? NaN }));
     const svg = studyPlotSvg(c, metric, subtitle);
     await writeFileAtomic(path.join(out, `${metric.toLowerCase()}.svg`), svg, { overwrite: true });
@@ -108,16 +148,38 @@ async function main() {
   const f = (x: number, d = 2) => x.toFixed(d);
   const kimgs = [...new Set(cells.map((c) => c.kimg))].sort((a, b) => a - b);
   const lines = [
-    `FED (mean ± sd over ${seeds} seeds; lower is better) by kimg of fine-tuning:`, '',
-    `| loss | ${kimgs.map((k) => `${k} kimg`).join(' | ')} |`, `|---|${kimgs.map(() => '---:').join('|')}|`,
-    ...variants.map((v) => `| ${v.name} | ${kimgs.map((k) => { const c = cells.find((x) => x.variant === v.name && x.kimg === k); return c ? `${f(c.mean)} ± ${f(c.sd)}` : '-'; }).join(' | ')} |`),
-    '', `KED at ${finalKimg} kimg (mean ± sd): ${variants.map((v) => { const c = cells.find((x) => x.variant === v.name && x.kimg === finalKimg)!; return `${v.name} ${f(c.kernelMean!)} ± ${f(c.kernelSd!)}`; }).join('; ')}`,
-    '', `Rooted minus logistic at ${finalKimg} kimg (negative = rooted better):`, '',
-    '| variant | FED diff | Welch t (df) | p | bootstrap 95% CI | KED diff | p | bootstrap 95% CI |', '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...tests.map((t) => `| ${t.variant} | ${f(t.fed.diff)} | ${f(t.fed.t)} (${f(t.fed.df, 1)}) | ${f(t.fed.p, 3)} | [${f(t.fed.ci95[0])}, ${f(t.fed.ci95[1])}] | ${f(t.ked.diff)} | ${f(t.ked.p, 3)} | [${f(t.ked.ci95[0])}, ${f(t.ked.ci95[1])}] |`),
+    `FED (mean ± sd over ${seeds} seeds; lower is better) by kimg of fine-tuning:`,
+    '',
+    `| loss | ${kimgs.map((k) => `${k} kimg`).join(' | ')} |`,
+    `|---|${kimgs.map(() => '---:').join('|')}|`,
+    ...variants.map(
+      (v) =>
+        `| ${v.name} | ${kimgs
+          .map((k) => {
+            const c = cells.find((x) => x.variant === v.name && x.kimg === k);
+            return c ? `${f(c.mean)} ± ${f(c.sd)}` : '-';
+          })
+          .join(' | ')} |`,
+    ),
+    '',
+    `KED at ${finalKimg} kimg (mean ± sd): ${variants
+      .map((v) => {
+        const c = cells.find((x) => x.variant === v.name && x.kimg === finalKimg)!;
+        return `${v.name} ${f(c.kernelMean!)} ± ${f(c.kernelSd!)}`;
+      })
+      .join('; ')}`,
+    '',
+    `Rooted minus logistic at ${finalKimg} kimg (negative = rooted better):`,
+    '',
+    '| variant | FED diff | Welch t (df) | p | bootstrap 95% CI | KED diff | p | bootstrap 95% CI |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...tests.map(
+      (t) =>
+        `| ${t.variant} | ${f(t.fed.diff)} | ${f(t.fed.t)} (${f(t.fed.df, 1)}) | ${f(t.fed.p, 3)} | [${f(t.fed.ci95[0])}, ${f(t.fed.ci95[1])}] | ${f(t.ked.diff)} | ${f(t.ked.p, 3)} | [${f(t.ked.ci95[0])}, ${f(t.ked.ci95[1])}] |`,
+    ),
   ];
-  await writeFileAtomic(path.join(out, 'table.md'), lines.join('\n') + '\n', { overwrite: true });
-  process.stdout.write(lines.join('\n') + `\n\nwrote ${path.relative(process.cwd(), out)}/{results.json,table.md,fed.png,fed.svg,ked.png,ked.svg}\n`);
+  await writeFileAtomic(path.join(out, 'table.md'), `${lines.join('\n')}\n`, { overwrite: true });
+  process.stdout.write(`${lines.join('\n')}\n\nwrote ${path.relative(process.cwd(), out)}/{results.json,table.md,fed.png,fed.svg,ked.png,ked.svg}\n`);
 }
 
 main().catch((e) => {

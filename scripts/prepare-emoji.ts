@@ -15,7 +15,14 @@ function arg(name: string, def?: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : def;
 }
 
-interface Emoji { image: string; category: string; subcategory: string; has_img_google: boolean; short_name: string; sort_order: number }
+interface Emoji {
+  image: string;
+  category: string;
+  subcategory: string;
+  has_img_google: boolean;
+  short_name: string;
+  sort_order: number;
+}
 
 async function packageDir(): Promise<string> {
   const given = arg('package');
@@ -35,10 +42,12 @@ async function main() {
   const emoji: Emoji[] = JSON.parse(await fs.readFile(path.join(pkg, 'emoji.json'), 'utf8'));
   const imgDir = path.join(pkg, 'img', 'google', '64');
   if (!existsSync(imgDir)) throw new Error(`${imgDir} not found: is ${pkg} the emoji-datasource-google package?`);
-  const train = path.join(out, 'pretrain'), held = path.join(out, holdout);
+  const train = path.join(out, 'pretrain'),
+    held = path.join(out, holdout);
   await fs.mkdir(train, { recursive: true });
   await fs.mkdir(held, { recursive: true });
-  let nTrain = 0, nHeld = 0;
+  let nTrain = 0,
+    nHeld = 0;
   for (const e of emoji.filter((x) => x.has_img_google).sort((a, b) => a.sort_order - b.sort_order)) {
     const src = path.join(imgDir, e.image);
     if (!existsSync(src)) continue;
@@ -50,7 +59,13 @@ async function main() {
       nTrain++;
     }
   }
-  console.log(JSON.stringify({ package: `emoji-datasource-google@${VERSION}`, pretrain: { dir: train, images: nTrain }, holdout: { name: holdout, dir: held, images: nHeld } }));
+  console.log(
+    JSON.stringify({
+      package: `emoji-datasource-google@${VERSION}`,
+      pretrain: { dir: train, images: nTrain },
+      holdout: { name: holdout, dir: held, images: nHeld },
+    }),
+  );
 }
 
 main().catch((e) => {

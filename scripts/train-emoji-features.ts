@@ -50,20 +50,43 @@ async function packageDir(spec: string, root: string): Promise<string> {
   return path.join(dir, 'package');
 }
 
-const key = (hex: string) => hex.toUpperCase().split('-').filter((c) => c !== 'FE0F').join('-');
-const cldrKey = (name: string) => name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const key = (hex: string) =>
+  hex
+    .toUpperCase()
+    .split('-')
+    .filter((c) => c !== 'FE0F')
+    .join('-');
+const cldrKey = (name: string) =>
+  name
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 
-interface Sample { vendor: Vendor; label: string; file: string }
+interface Sample {
+  vendor: Vendor;
+  label: string;
+  file: string;
+}
 
 async function svgToRgb(file: string): Promise<Uint8Array> {
   const { data } = await sharp(file, { density: 288 })
     .resize(RES, RES, { fit: 'contain', background: { r: 255, g: 255, b: 255, alpha: 1 }, kernel: 'lanczos3' })
-    .flatten({ background: { r: 255, g: 255, b: 255 } }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    .flatten({ background: { r: 255, g: 255, b: 255 } })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
 async function collect(pk: Record<Vendor, string>): Promise<Sample[]> {
-  interface DsEmoji { unified: string; subcategory: string; image: string; has_img_google: boolean; has_img_twitter: boolean }
+  interface DsEmoji {
+    unified: string;
+    subcategory: string;
+    image: string;
+    has_img_google: boolean;
+    has_img_twitter: boolean;
+  }
   const ds: DsEmoji[] = JSON.parse(await fs.readFile(path.join(pk.noto, 'emoji.json'), 'utf8'));
   const subcat = new Map(ds.map((e) => [key(e.unified), e.subcategory]));
   const out: Sample[] = [];
@@ -74,7 +97,12 @@ async function collect(pk: Record<Vendor, string>): Promise<Sample[]> {
   for (const e of dsT) {
     if (e.has_img_twitter) out.push({ vendor: 'twemoji', label: e.subcategory, file: path.join(pk.twemoji, 'img', 'twitter', '64', e.image) });
   }
-  interface OmEmoji { hexcode: string; annotation: string; skintone: string; group: string }
+  interface OmEmoji {
+    hexcode: string;
+    annotation: string;
+    skintone: string;
+    group: string;
+  }
   const om: OmEmoji[] = JSON.parse(await fs.readFile(path.join(pk.openmoji, 'data', 'openmoji.json'), 'utf8'));
   const byName = new Map<string, string>();
   for (const e of om) {
@@ -94,15 +122,20 @@ async function collect(pk: Record<Vendor, string>): Promise<Sample[]> {
 
 /** Random shift (white fill), x-flip, brightness/contrast and noise: a batch in [-1, 1]. */
 function augment(images: Uint8Array[], rng: Rng): Float32Array {
-  const n = images.length, px = RES * RES * 3;
+  const n = images.length,
+    px = RES * RES * 3;
   const out = new Float32Array(n * px);
   const noise = rng.normalArray(n * px);
   images.forEach((img, b) => {
-    const dx = Math.floor(rng.next() * 7) - 3, dy = Math.floor(rng.next() * 7) - 3, flip = rng.next() < 0.5;
-    const gain = 1 + (rng.next() - 0.5) * 0.2, bias = (rng.next() - 0.5) * 0.2;
+    const dx = Math.floor(rng.next() * 7) - 3,
+      dy = Math.floor(rng.next() * 7) - 3,
+      flip = rng.next() < 0.5;
+    const gain = 1 + (rng.next() - 0.5) * 0.2,
+      bias = (rng.next() - 0.5) * 0.2;
     for (let y = 0; y < RES; y++) {
       for (let x = 0; x < RES; x++) {
-        const sx = (flip ? RES - 1 - x : x) - dx, sy = y - dy;
+        const sx = (flip ? RES - 1 - x : x) - dx,
+          sy = y - dy;
         for (let c = 0; c < 3; c++) {
           const v = sx < 0 || sy < 0 || sx >= RES || sy >= RES ? 255 : img[(sy * RES + sx) * 3 + c];
           const o = b * px + (y * RES + x) * 3 + c;
@@ -128,10 +161,15 @@ async function main() {
   const out = arg('out');
   if (!out) throw new Error('--out FILE is required (e.g. pretrained/emoji-features.safetensors)');
   if (existsSync(out) && !process.argv.includes('--force')) throw new Error(`${out} exists; use --force to replace it`);
-  const epochs = Number(arg('epochs', '30')), seed = Number(arg('seed', '0')), batch = 64;
+  const epochs = Number(arg('epochs', '30')),
+    seed = Number(arg('seed', '0')),
+    batch = 64;
   const backend = await initBackend(process.env.STYLEGAN_RLO_BACKEND ?? 'auto', true);
   const root = arg('packages') ?? path.join(os.tmpdir(), 'stylegan-rlo-emoji-packages');
-  const pk = Object.fromEntries(await Promise.all(Object.entries(EMOJI_PACKAGES).map(async ([v, spec]) => [v, await packageDir(spec, root)]))) as Record<Vendor, string>;
+  const pk = Object.fromEntries(await Promise.all(Object.entries(EMOJI_PACKAGES).map(async ([v, spec]) => [v, await packageDir(spec, root)]))) as Record<
+    Vendor,
+    string
+  >;
   const samples = await collect(pk);
   const classes = [...new Set(samples.filter((s) => TRAIN.includes(s.vendor)).map((s) => s.label))].sort();
   const classIdx = new Map(classes.map((c, i) => [c, i]));
@@ -152,7 +190,9 @@ async function main() {
     for (let i = 0; i < set.length; i += 256) {
       const part = set.slice(i, i + 256);
       const u8 = new Uint8Array(part.length * RES * RES * 3);
-      part.forEach((s, j) => u8.set(images.get(s)!, j * RES * RES * 3));
+      part.forEach((s, j) => {
+        u8.set(images.get(s)!, j * RES * RES * 3);
+      });
       const l = tf.tidy(() => net.apply(net.input(u8, part.length)).logits);
       logits.set(l.dataSync() as Float32Array, i * classes.length);
       l.dispose();
@@ -165,27 +205,44 @@ async function main() {
     // Step decay: the last third of the epochs at a tenth of the rate.
     (opt as unknown as { learningRate: number }).learningRate = epoch >= Math.floor((2 * epochs) / 3) ? 1e-4 : 1e-3;
     const order = rng.permutation(train.length);
-    let lossSum = 0, steps = 0;
+    let lossSum = 0,
+      steps = 0;
     for (let i = 0; i + batch <= order.length; i += batch) {
       const idx = Array.from(order.slice(i, i + batch));
-      const x = augment(idx.map((j) => images.get(train[j])!), rng);
+      const x = augment(
+        idx.map((j) => images.get(train[j])!),
+        rng,
+      );
       const y = idx.map((j) => classIdx.get(train[j].label)!);
-      const loss = opt.minimize(() => tf.tidy(() => {
-        const logits = net.apply(tf.tensor4d(x, [batch, RES, RES, 3])).logits;
-        return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, 'int32'), classes.length), logits) as tf.Scalar;
-      }), true, [...net.params.values()]);
+      const loss = opt.minimize(
+        () =>
+          tf.tidy(() => {
+            const logits = net.apply(tf.tensor4d(x, [batch, RES, RES, 3])).logits;
+            return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, 'int32'), classes.length), logits) as tf.Scalar;
+          }),
+        true,
+        [...net.params.values()],
+      );
       lossSum += loss!.dataSync()[0];
       loss!.dispose();
       steps++;
     }
     const e = epoch % 5 === 4 || epoch === epochs - 1 ? evaluate(held) : null;
-    console.error(`epoch ${epoch + 1}/${epochs}  loss ${(lossSum / steps).toFixed(3)}${e ? `  held-out ${HELD_OUT} top-1 ${(100 * e.top1).toFixed(1)}% top-5 ${(100 * e.top5).toFixed(1)}%` : ''}  ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    console.error(
+      `epoch ${epoch + 1}/${epochs}  loss ${(lossSum / steps).toFixed(3)}${e ? `  held-out ${HELD_OUT} top-1 ${(100 * e.top1).toFixed(1)}% top-5 ${(100 * e.top5).toFixed(1)}%` : ''}  ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+    );
   }
   const result = {
     heldOut: { vendor: HELD_OUT, package: EMOJI_PACKAGES[HELD_OUT], ...evaluate(held) },
     trainAccuracy: evaluate(train),
-    train: TRAIN.map((v) => EMOJI_PACKAGES[v]), images: counts, classes: classes.length, epochs, seed, batch,
-    seconds: Math.round((performance.now() - t0) / 1000), backend: backend.description,
+    train: TRAIN.map((v) => EMOJI_PACKAGES[v]),
+    images: counts,
+    classes: classes.length,
+    epochs,
+    seed,
+    batch,
+    seconds: Math.round((performance.now() - t0) / 1000),
+    backend: backend.description,
   };
   await fs.mkdir(path.dirname(path.resolve(out)), { recursive: true });
   await net.save(out, { training: result }, process.argv.includes('--force'));

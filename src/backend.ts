@@ -10,7 +10,7 @@ export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'cpu' | '
 export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'cpu', 'cpu-js', 'wasm'];
 
 export interface BackendInfo {
-  name: string;        // tfjs backend name ('tensorflow', 'cpu', 'wasm').
+  name: string; // tfjs backend name ('tensorflow', 'cpu', 'wasm').
   description: string; // What runs, for the one-line report.
   gpu: boolean;
   nativeKernels: boolean;
@@ -26,11 +26,15 @@ let cpuJsRegistered = false;
 export function registerCpuJsBackend(): void {
   if (cpuJsRegistered) return;
   cpuJsRegistered = true;
-  tf.registerBackend('cpu-js', () => {
-    const b = new MathBackendCPU();
-    (b as unknown as { firstUse: boolean }).firstUse = false;
-    return b;
-  }, 0);
+  tf.registerBackend(
+    'cpu-js',
+    () => {
+      const b = new MathBackendCPU();
+      (b as unknown as { firstUse: boolean }).firstUse = false;
+      return b;
+    },
+    0,
+  );
   for (const k of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...k, backendName: 'cpu-js' });
 }
 
@@ -81,14 +85,25 @@ export async function initBackend(choice: BackendChoice | string = process.env.S
   switch (choice as BackendChoice) {
     case 'tensorflow-gpu': {
       const err = await tryImport('@tensorflow/tfjs-node-gpu');
-      if (err) throw new Error(`backend tensorflow-gpu is not available: @tensorflow/tfjs-node-gpu did not load (${err}); it needs an NVIDIA GPU with CUDA 11.2 and cuDNN 8.1, and 'npm install @tensorflow/tfjs-node-gpu'`);
+      if (err)
+        throw new Error(
+          `backend tensorflow-gpu is not available: @tensorflow/tfjs-node-gpu did not load (${err}); it needs an NVIDIA GPU with CUDA 11.2 and cuDNN 8.1, and 'npm install @tensorflow/tfjs-node-gpu'`,
+        );
       await tf.setBackend('tensorflow');
-      info = { name: 'tensorflow', description: `tensorflow (tfjs-node-gpu, ${tensorflowUsesGpu() ? 'GPU' : 'no GPU visible: running on CPU'})`, gpu: tensorflowUsesGpu(), nativeKernels: false };
+      info = {
+        name: 'tensorflow',
+        description: `tensorflow (tfjs-node-gpu, ${tensorflowUsesGpu() ? 'GPU' : 'no GPU visible: running on CPU'})`,
+        gpu: tensorflowUsesGpu(),
+        nativeKernels: false,
+      };
       break;
     }
     case 'tensorflow': {
       const err = await tryImport('@tensorflow/tfjs-node');
-      if (err) throw new Error(`backend tensorflow is not available: @tensorflow/tfjs-node did not load (${err}); 'npm install @tensorflow/tfjs-node' needs to download libtensorflow`);
+      if (err)
+        throw new Error(
+          `backend tensorflow is not available: @tensorflow/tfjs-node did not load (${err}); 'npm install @tensorflow/tfjs-node' needs to download libtensorflow`,
+        );
       await tf.setBackend('tensorflow');
       info = { name: 'tensorflow', description: 'tensorflow (tfjs-node, CPU)', gpu: false, nativeKernels: false };
       break;

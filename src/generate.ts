@@ -2,8 +2,8 @@
 // numpy RandomState(seed).randn (the same latent per seed), optional truncation and class label,
 // uint8 conversion clamp(x * 127.5 + 128) truncated.
 import * as tf from '@tensorflow/tfjs';
-import { Generator } from './networks/generator.js';
-import { NoiseMode } from './networks/synthesis.js';
+import type { Generator } from './networks/generator.js';
+import type { NoiseMode } from './networks/synthesis.js';
 import { NumpyRandomState } from './numpy_random.js';
 import { Rng } from './rng.js';
 
@@ -13,7 +13,8 @@ export function parseRange(s: string, what = 'seeds'): number[] {
   for (const part of String(s).split(',')) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
     if (!m) throw new Error(`--${what} '${s}': expected numbers and ranges like 0-63 or 1,5,9`);
-    const a = Number(m[1]), b = m[2] !== undefined ? Number(m[2]) : a;
+    const a = Number(m[1]),
+      b = m[2] !== undefined ? Number(m[2]) : a;
     // numpy's RandomState (whose z we reproduce) takes seeds below 2^32.
     if (b > 0xffffffff) throw new Error(`--${what} '${s}': seeds must be below 2^32 (4294967296)`);
     if (b < a) throw new Error(`--${what} '${s}': range ${a}-${b} is empty`);
@@ -25,16 +26,18 @@ export function parseRange(s: string, what = 'seeds'): number[] {
 
 export function seedLatents(seeds: number[], zDim: number): tf.Tensor2D {
   const z = new Float32Array(seeds.length * zDim);
-  seeds.forEach((s, i) => z.set(new NumpyRandomState(s).randn(zDim), i * zDim));
+  seeds.forEach((s, i) => {
+    z.set(new NumpyRandomState(s).randn(zDim), i * zDim);
+  });
   return tf.tensor2d(z, [seeds.length, zDim]);
 }
 
 export interface GenerateOptions {
-  truncationPsi?: number;            // 1 = no truncation
+  truncationPsi?: number; // 1 = no truncation
   truncationCutoff?: number | null;
-  noiseMode?: NoiseMode;             // default 'const'
-  classIdx?: number | null;          // for conditional networks
-  batch?: number;                    // images per forward pass
+  noiseMode?: NoiseMode; // default 'const'
+  classIdx?: number | null; // for conditional networks
+  batch?: number; // images per forward pass
 }
 
 /** Float NHWC in about [-1, 1] -> uint8 as upstream generate.py: clamp(x * 127.5 + 128, 0, 255), truncated. */
@@ -70,7 +73,10 @@ export async function generateImages(G: Generator, seeds: number[], o: GenerateO
       const ws = G.mapZ(z, c, { truncation_psi: o.truncationPsi ?? 1, truncation_cutoff: o.truncationCutoff ?? null });
       if ((o.noiseMode ?? 'const') === 'random') {
         // Per-seed noise streams: an image does not depend on which batch it was in.
-        return tf.concat(chunk.map((s, k) => G.synthesize(ws.slice(k, 1), { noise_mode: 'random', rng: new Rng(`noise-${s}`) })), 0);
+        return tf.concat(
+          chunk.map((s, k) => G.synthesize(ws.slice(k, 1), { noise_mode: 'random', rng: new Rng(`noise-${s}`) })),
+          0,
+        );
       }
       return G.synthesize(ws, { noise_mode: o.noiseMode ?? 'const' });
     });
@@ -85,11 +91,21 @@ export async function generateImages(G: Generator, seeds: number[], o: GenerateO
  * Style mixing (upstream style_mixing.py): w of each row seed with the `colStyles` layers taken
  * from each column seed. Returns cells[row][col] and the row/column source images.
  */
-export async function styleMix(G: Generator, rowSeeds: number[], colSeeds: number[], colStyles: number[], o: GenerateOptions = {}):
-  Promise<{ rows: Uint8Array[]; cols: Uint8Array[]; cells: Uint8Array[][] }> {
+export async function styleMix(
+  G: Generator,
+  rowSeeds: number[],
+  colSeeds: number[],
+  colStyles: number[],
+  o: GenerateOptions = {},
+): Promise<{ rows: Uint8Array[]; cols: Uint8Array[]; cells: Uint8Array[][] }> {
   for (const s of colStyles) if (s < 0 || s >= G.numWs) throw new Error(`--styles: layer ${s} is out of range 0..${G.numWs - 1}`);
   const all = [...new Set([...rowSeeds, ...colSeeds])];
-  const wsAll = tf.tidy(() => G.mapZ(seedLatents(all, G.zDim), labels(G, all.length, o.classIdx), { truncation_psi: o.truncationPsi ?? 1, truncation_cutoff: o.truncationCutoff ?? null }));
+  const wsAll = tf.tidy(() =>
+    G.mapZ(seedLatents(all, G.zDim), labels(G, all.length, o.classIdx), {
+      truncation_psi: o.truncationPsi ?? 1,
+      truncation_cutoff: o.truncationCutoff ?? null,
+    }),
+  );
   const w = (seed: number) => wsAll.slice(all.indexOf(seed), 1);
   const render = async (ws: tf.Tensor3D) => {
     const img = tf.tidy(() => G.synthesize(ws, { noise_mode: o.noiseMode ?? 'const', rng: new Rng('style-mix') }));
@@ -98,9 +114,19 @@ export async function styleMix(G: Generator, rowSeeds: number[], colSeeds: numbe
     return px;
   };
   const mask = Array.from({ length: G.numWs }, (_, i) => (colStyles.includes(i) ? 1 : 0));
-  const rows: Uint8Array[] = [], cols: Uint8Array[] = [], cells: Uint8Array[][] = [];
-  for (const s of rowSeeds) { const t = tf.tidy(() => w(s)); rows.push(await render(t as tf.Tensor3D)); t.dispose(); }
-  for (const s of colSeeds) { const t = tf.tidy(() => w(s)); cols.push(await render(t as tf.Tensor3D)); t.dispose(); }
+  const rows: Uint8Array[] = [],
+    cols: Uint8Array[] = [],
+    cells: Uint8Array[][] = [];
+  for (const s of rowSeeds) {
+    const t = tf.tidy(() => w(s));
+    rows.push(await render(t as tf.Tensor3D));
+    t.dispose();
+  }
+  for (const s of colSeeds) {
+    const t = tf.tidy(() => w(s));
+    cols.push(await render(t as tf.Tensor3D));
+    t.dispose();
+  }
   for (const r of rowSeeds) {
     const line: Uint8Array[] = [];
     for (const c of colSeeds) {

@@ -5,21 +5,27 @@
 // another for fixed seeds. Noise is 'const', so the frames depend only on the seeds and options.
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { Generator } from './networks/generator.js';
+import type { Generator } from './networks/generator.js';
 import { seedLatents, toUint8Generate } from './generate.js';
 
 export interface WalkOptions {
-  space?: 'z' | 'w';          // slerp in z (default) or lerp in w
-  framesPerSeed?: number;     // frames from one keyframe to the next (default 30)
-  loop?: boolean;             // return to the first seed (default true)
-  truncationPsi?: number;     // applied by the mapping network (default 1)
-  batch?: number;             // frames per forward pass (default 8)
+  space?: 'z' | 'w'; // slerp in z (default) or lerp in w
+  framesPerSeed?: number; // frames from one keyframe to the next (default 30)
+  loop?: boolean; // return to the first seed (default true)
+  truncationPsi?: number; // applied by the mapping network (default 1)
+  batch?: number; // frames per forward pass (default 8)
 }
 
 /** Spherical interpolation between the rows of a and b (shapes [n, d]) at fraction t. */
 export function slerp(a: Float32Array, b: Float32Array, t: number): Float32Array {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  let dot = 0,
+    na = 0,
+    nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
   const cos = Math.max(-1, Math.min(1, dot / Math.sqrt(na * nb)));
   const omega = Math.acos(cos);
   const out = new Float32Array(a.length);
@@ -27,7 +33,8 @@ export function slerp(a: Float32Array, b: Float32Array, t: number): Float32Array
     for (let i = 0; i < a.length; i++) out[i] = a[i] + t * (b[i] - a[i]);
     return out;
   }
-  const sa = Math.sin((1 - t) * omega) / Math.sin(omega), sb = Math.sin(t * omega) / Math.sin(omega);
+  const sa = Math.sin((1 - t) * omega) / Math.sin(omega),
+    sb = Math.sin(t * omega) / Math.sin(omega);
   for (let i = 0; i < a.length; i++) out[i] = sa * a[i] + sb * b[i];
   return out;
 }
@@ -57,20 +64,25 @@ async function render(G: Generator, ws: tf.Tensor3D[], batch: number): Promise<U
 export async function latentWalk(G: Generator, seeds: number[], o: WalkOptions = {}): Promise<Uint8Array[]> {
   if (seeds.length < 2) throw new Error(`a walk needs at least 2 seeds, got ${seeds.length}`);
   if (G.cDim > 0) throw new Error('latent walks of conditional networks are not supported yet; use generate --class');
-  const fps = o.framesPerSeed ?? 30, loop = o.loop ?? true, psi = o.truncationPsi ?? 1;
+  const fps = o.framesPerSeed ?? 30,
+    loop = o.loop ?? true,
+    psi = o.truncationPsi ?? 1;
   const z = seedLatents(seeds, G.zDim);
   const zs = (await z.data()) as Float32Array;
-  const key = (k: number) => zs.subarray((k % seeds.length) * G.zDim, (k % seeds.length + 1) * G.zDim);
+  const key = (k: number) => zs.subarray((k % seeds.length) * G.zDim, ((k % seeds.length) + 1) * G.zDim);
   const frames = schedule(seeds.length, fps, loop);
   let ws: tf.Tensor3D[];
   if ((o.space ?? 'z') === 'z') {
     ws = frames.map(([s, t]) => tf.tidy(() => G.mapZ(tf.tensor2d(slerp(key(s), key(s + 1), t), [1, G.zDim]), null, { truncation_psi: psi })));
   } else {
     const wKeys = tf.tidy(() => G.mapZ(z, null, { truncation_psi: psi }));
-    ws = frames.map(([s, t]) => tf.tidy(() => {
-      const a = wKeys.slice(s % seeds.length, 1), b = wKeys.slice((s + 1) % seeds.length, 1);
-      return a.add(b.sub(a).mul(t)) as tf.Tensor3D;
-    }));
+    ws = frames.map(([s, t]) =>
+      tf.tidy(() => {
+        const a = wKeys.slice(s % seeds.length, 1),
+          b = wKeys.slice((s + 1) % seeds.length, 1);
+        return a.add(b.sub(a).mul(t)) as tf.Tensor3D;
+      }),
+    );
     wKeys.dispose();
   }
   z.dispose();
@@ -102,7 +114,8 @@ export function tileFrames(walks: Uint8Array[][], res: number, channels: number,
   return Array.from({ length: n }, (_, f) => {
     const out = new Uint8Array(cols * rows * res * res * channels).fill(255);
     walks.forEach((w, j) => {
-      const cx = (j % cols) * res, cy = Math.floor(j / cols) * res;
+      const cx = (j % cols) * res,
+        cy = Math.floor(j / cols) * res;
       for (let y = 0; y < res; y++) out.set(w[f].subarray(y * res * channels, (y + 1) * res * channels), ((cy + y) * cols * res + cx) * channels);
     });
     return out;
@@ -110,13 +123,28 @@ export function tileFrames(walks: Uint8Array[][], res: number, channels: number,
 }
 
 /** Encodes frames (uint8 HWC, 1 or 3 channels) as an animated WebP or GIF that loops forever. */
-export async function encodeAnimation(frames: Uint8Array[], width: number, height: number, channels: number, fps: number, format: 'webp' | 'gif', scale = 1): Promise<Buffer> {
+export async function encodeAnimation(
+  frames: Uint8Array[],
+  width: number,
+  height: number,
+  channels: number,
+  fps: number,
+  format: 'webp' | 'gif',
+  scale = 1,
+): Promise<Buffer> {
   const rgb = frames.map((f) => (channels === 3 ? f : Uint8Array.from({ length: f.length * 3 }, (_, i) => f[Math.floor(i / 3)])));
   const all = Buffer.concat(rgb.map((f) => Buffer.from(f.buffer, f.byteOffset, f.length)));
   let img = sharp(all, { raw: { width, height: height * frames.length, channels: 3, pageHeight: height } });
   if (scale !== 1) {
     // Upscale each frame with nearest neighbour (pixel art stays crisp at 32x32).
-    const up = await Promise.all(rgb.map((f) => sharp(Buffer.from(f), { raw: { width, height, channels: 3 } }).resize(width * scale, height * scale, { kernel: 'nearest' }).raw().toBuffer()));
+    const up = await Promise.all(
+      rgb.map((f) =>
+        sharp(Buffer.from(f), { raw: { width, height, channels: 3 } })
+          .resize(width * scale, height * scale, { kernel: 'nearest' })
+          .raw()
+          .toBuffer(),
+      ),
+    );
     img = sharp(Buffer.concat(up), { raw: { width: width * scale, height: height * scale * frames.length, channels: 3, pageHeight: height * scale } });
   }
   const delay = Array(frames.length).fill(Math.round(1000 / fps));

@@ -36,7 +36,8 @@ export class NumpyRandomState {
 
   /** Uniform in [0, 1) with 53 bits (numpy random_sample). */
   random(): number {
-    const a = this.next32() >>> 5, b = this.next32() >>> 6;
+    const a = this.next32() >>> 5,
+      b = this.next32() >>> 6;
     return (a * 67108864 + b) / 9007199254740992;
   }
 

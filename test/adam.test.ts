@@ -14,21 +14,27 @@ import { randomArray } from './reference_ops.js';
 await testBackend();
 
 function torchAdam(p0: Float32Array, grads: Float32Array[], lr: number, beta1: number, beta2: number, eps: number): Float64Array {
-  const p = Float64Array.from(p0), m = new Float64Array(p.length), v = new Float64Array(p.length);
+  const p = Float64Array.from(p0),
+    m = new Float64Array(p.length),
+    v = new Float64Array(p.length);
   grads.forEach((g, s) => {
     const t = s + 1;
-    const bc1 = 1 - beta1 ** t, bc2 = 1 - beta2 ** t;
+    const bc1 = 1 - beta1 ** t,
+      bc2 = 1 - beta2 ** t;
     for (let i = 0; i < p.length; i++) {
       m[i] = beta1 * m[i] + (1 - beta1) * g[i];
       v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
-      p[i] -= (lr / bc1) * m[i] / (Math.sqrt(v[i]) / Math.sqrt(bc2) + eps);
+      p[i] -= ((lr / bc1) * m[i]) / (Math.sqrt(v[i]) / Math.sqrt(bc2) + eps);
     }
   });
   return p;
 }
 
 for (const backend of ['cpu', 'cpu-js']) {
-  for (const [beta1, beta2] of [[0, 0.99], [0.9, 0.999]]) {
+  for (const [beta1, beta2] of [
+    [0, 0.99],
+    [0.9, 0.999],
+  ]) {
     test(`Adam on ${backend}, betas (${beta1}, ${beta2}): torch's update over 5 steps; a skipped step keeps everything`, async () => {
       await tf.setBackend(backend);
       try {
@@ -38,7 +44,8 @@ for (const backend of ['cpu', 'cpu-js']) {
         const before = tf.memory().numTensors;
         const w = tf.tidy(() => tf.variable(tf.tensor1d(p0)));
         const opt = new Adam(new Map([['w', w]]), { lr: 0.0025, beta1, beta2, eps: 1e-8 });
-        const yes = tf.scalar(true, 'bool'), no = tf.scalar(false, 'bool');
+        const yes = tf.scalar(true, 'bool'),
+          no = tf.scalar(false, 'bool');
         for (const g of grads) {
           const gt = tf.tensor1d(g);
           opt.update(new Map([['w', gt]]), yes);

@@ -5,11 +5,19 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { AugmentPipe, DrawSource, gridSampleBilinear, reflectPad } from '../src/train/augment.js';
+import { AugmentPipe, type DrawSource, gridSampleBilinear, reflectPad } from '../src/train/augment.js';
 import { Rng } from '../src/rng.js';
 import { assertClose, assertNoLeak, FIXTURES, testBackend } from './helpers.js';
 
-interface AugCase { name: string; pipe: string; p: number; shape: number[]; x: number[]; y: number[]; draws: [string, number[]][] }
+interface AugCase {
+  name: string;
+  pipe: string;
+  p: number;
+  shape: number[];
+  x: number[];
+  y: number[];
+  draws: [string, number[]][];
+}
 const augmentRef: { cases: AugCase[] } = JSON.parse(readFileSync(path.join(FIXTURES, 'augment_ref.json'), 'utf8'));
 import { randomArray } from './reference_ops.js';
 
@@ -82,7 +90,12 @@ describe('augment', () => {
       const r = tf.tensor(randomArray(y0.size, 12), y0.shape);
       const g = tf.grad((xi: tf.Tensor) => f(xi).mul(r).sum())(x);
       assertClose('adjoint', [x.mul(g).sum().dataSync()[0]], [y0.mul(r).sum().dataSync()[0]], 1e-3, 1e-4);
-      const gg = tf.grad((rr: tf.Tensor) => tf.grad((xi: tf.Tensor) => f(xi).mul(rr).sum())(x).square().sum())(r);
+      const gg = tf.grad((rr: tf.Tensor) =>
+        tf
+          .grad((xi: tf.Tensor) => f(xi).mul(rr).sum())(x)
+          .square()
+          .sum(),
+      )(r);
       assert.deepEqual(gg.shape, r.shape);
       assert.ok(Number.isFinite(gg.sum().dataSync()[0]));
     });
@@ -93,7 +106,15 @@ describe('augment', () => {
       const x = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
       assert.deepEqual(Array.from(reflectPad(x, 2, 1, 0, 0).dataSync()), [3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5, 9, 8, 7, 8, 9, 8]);
       assert.throws(() => reflectPad(x, 3, 0, 0, 0), /smaller than the image/);
-      const y = gridSampleBilinear(img(2, 5), [[1, 0, 0, 0, 1, 0, 0, 0, 1], [1, 0, 0, 0, 1, 0, 0, 0, 1]], 5, 5);
+      const y = gridSampleBilinear(
+        img(2, 5),
+        [
+          [1, 0, 0, 0, 1, 0, 0, 0, 1],
+          [1, 0, 0, 0, 1, 0, 0, 0, 1],
+        ],
+        5,
+        5,
+      );
       assertClose('identity', y.dataSync(), img(2, 5).dataSync(), 1e-6, 0);
     });
   });

@@ -26,7 +26,18 @@ describe('backend selection', () => {
 
   test('the CLI reports the active backend once, and a bad --backend in one line', () => {
     const cli = (...a: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...a], { encoding: 'utf8' });
-    const ok = cli('generate', '--network', path.resolve('test/fixtures/tiny16.pkl'), '--seeds', '0', '--outdir', path.join(process.env.TMPDIR ?? '/tmp', `rlo-be-${process.pid}`), '--backend', 'cpu', '--force');
+    const ok = cli(
+      'generate',
+      '--network',
+      path.resolve('test/fixtures/tiny16.pkl'),
+      '--seeds',
+      '0',
+      '--outdir',
+      path.join(process.env.TMPDIR ?? '/tmp', `rlo-be-${process.pid}`),
+      '--backend',
+      'cpu',
+      '--force',
+    );
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.stderr.split('\n').filter((l) => l.startsWith('backend: ')).length, 1);
     const bad = cli('generate', '--network', 'x.pkl', '--outdir', '/tmp/x', '--backend', 'tensorflow-gpu');

@@ -21,9 +21,24 @@ let runDir: string;
 const cmpRuns: string[] = [];
 
 function chromium(args: string[]) {
-  const r = spawnSync(CHROMIUM!, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(dir, 'profile')}`, '--enable-logging=stderr', '--v=0', ...args],
-  { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    CHROMIUM!,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${path.join(dir, 'profile')}`,
+      '--enable-logging=stderr',
+      '--v=0',
+      ...args,
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   assert.equal(r.status, 0, `chromium failed: ${r.stderr.slice(-1000)}`);
   return r;
 }
@@ -46,16 +61,28 @@ const consoleErrors = (dom: string) => {
   return m ? m[1].split(';').filter(Boolean) : [];
 };
 
-describe('pages in headless Chromium', { skip: CHROMIUM ? false : (process.env.CI ? false : 'chromium is not installed (.ci/run installs it)') }, () => {
+describe('pages in headless Chromium', { skip: CHROMIUM ? false : process.env.CI ? false : 'chromium is not installed (.ci/run installs it)' }, () => {
   before(async () => {
     await testBackend();
     dir = await tempDir('browser');
     const ckpt = await tiny16Checkpoint(dir);
     const data = await imageFolder(path.join(dir, 'data'), 4);
-    runDir = (await finetune({ data, network: ckpt, outdir: path.join(dir, 'runs'), batch: 4, kimg: 0.016, tick: 0.004, snap: 2, grid: [4, 2], backend: 'cpu' }, { log: () => {} })).runDir;
+    runDir = (
+      await finetune(
+        { data, network: ckpt, outdir: path.join(dir, 'runs'), batch: 4, kimg: 0.016, tick: 0.004, snap: 2, grid: [4, 2], backend: 'cpu' },
+        { log: () => {} },
+      )
+    ).runDir;
     // Three short runs for compare.html: two seeds of one loss (error bands) and another loss.
-    for (const [loss, seed] of [['rooted', 0], ['rooted', 1], ['logistic', 0]] as const) {
-      const r = await finetune({ data, network: ckpt, outdir: path.join(dir, 'cmp-runs'), loss, seed, batch: 4, kimg: 0.008, tick: 0.004, snap: 1, grid: [2, 2], backend: 'cpu' }, { log: () => {} });
+    for (const [loss, seed] of [
+      ['rooted', 0],
+      ['rooted', 1],
+      ['logistic', 0],
+    ] as const) {
+      const r = await finetune(
+        { data, network: ckpt, outdir: path.join(dir, 'cmp-runs'), loss, seed, batch: 4, kimg: 0.008, tick: 0.004, snap: 1, grid: [2, 2], backend: 'cpu' },
+        { log: () => {} },
+      );
       cmpRuns.push(r.runDir);
     }
     await fs.mkdir(ARTIFACTS, { recursive: true });
@@ -86,7 +113,9 @@ describe('pages in headless Chromium', { skip: CHROMIUM ? false : (process.env.C
     chromium([`--screenshot=${path.join(ARTIFACTS, 'run-index-phone.png')}`, '--window-size=390,1600', '--hide-scrollbars', page]);
   });
 
-  test('compare.html: table, a plot with error bands over seeds, each run\'s last grid; no console errors', { skip: existsSync(defaultEmojiFeaturesPath()) ? false : 'emoji feature network not built' }, async () => {
+  test("compare.html: table, a plot with error bands over seeds, each run's last grid; no console errors", {
+    skip: existsSync(defaultEmojiFeaturesPath()) ? false : 'emoji feature network not built',
+  }, async () => {
     const net = await loadFeatureNetwork({ kind: 'emoji' });
     const rows = await compareRuns(cmpRuns, net, { num: 8, cacheDir: null, includeStart: true, log: () => {} });
     net.dispose();

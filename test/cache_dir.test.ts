@@ -14,9 +14,15 @@ test('the test suite never caches in the real home folder', () => {
 
 test('cacheDir: STYLEGAN_RLO_CACHE, else an absolute XDG_CACHE_HOME, else ~/.cache; Inception weights live there', () => {
   const probe = (env: Record<string, string | undefined>) => {
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-      `const m = await import(${JSON.stringify(path.resolve('dist/src/io/cache_dir.js'))}); const w = await import(${JSON.stringify(path.resolve('dist/src/metrics/weights.js'))}); console.log(JSON.stringify([m.cacheDir(), w.defaultInceptionPath()]))`],
-    { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/home/someone', ...env } });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(path.resolve('dist/src/io/cache_dir.js'))}); const w = await import(${JSON.stringify(path.resolve('dist/src/metrics/weights.js'))}); console.log(JSON.stringify([m.cacheDir(), w.defaultInceptionPath()]))`,
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/home/someone', ...env } },
+    );
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout) as [string, string];
   };

@@ -30,11 +30,25 @@ before(async () => {
   await fs.writeFile(weights, serializeSafetensors(new Map([...sd].map(([k, v]) => [k, { shape: v.shape, data: v.data }]))));
   net = new InceptionV3(await loadInceptionWeights(weights));
   const ckpt = await tiny16Checkpoint(dir);
-  data = await imageFolder(path.join(dir, "data"), 4);
+  data = await imageFolder(path.join(dir, 'data'), 4);
   runs = [];
   for (const loss of ['rooted', 'logistic'] as const) {
-    const r = await finetune({ data, network: ckpt, outdir: path.join(dir, 'runs'), loss, batch: 4, kimg: 0.008, tick: 0.008, snap: 1, grid: [2, 2], backend: 'cpu',
-      ...(loss === 'rooted' ? { metrics: ['fid'], metricsNum: NUM, inception: weights } : {}) }, { log: () => {} });
+    const r = await finetune(
+      {
+        data,
+        network: ckpt,
+        outdir: path.join(dir, 'runs'),
+        loss,
+        batch: 4,
+        kimg: 0.008,
+        tick: 0.008,
+        snap: 1,
+        grid: [2, 2],
+        backend: 'cpu',
+        ...(loss === 'rooted' ? { metrics: ['fid'], metricsNum: NUM, inception: weights } : {}),
+      },
+      { log: () => {} },
+    );
     runs.push(r.runDir);
   }
 });
@@ -53,7 +67,15 @@ describe('compare', () => {
       assert.equal(r.metric, 'FID');
       assert.ok(r.value > 0);
     }
-    assert.deepEqual(rows.map((r) => [r.loss, r.k, r.kimg]), [['rooted', 2, 0], ['rooted', 2, 0.008], ['logistic', null, 0], ['logistic', null, 0.008]]);
+    assert.deepEqual(
+      rows.map((r) => [r.loss, r.k, r.kimg]),
+      [
+        ['rooted', 2, 0],
+        ['rooted', 2, 0.008],
+        ['logistic', null, 0],
+        ['logistic', null, 0.008],
+      ],
+    );
     // The start rows are the same network and latents: the same FID.
     assert.equal(rows[0].value, rows[2].value);
 
@@ -66,7 +88,10 @@ describe('compare', () => {
 
     const out = path.join(dir, 'cmp');
     const files = await writeComparison(rows, out);
-    assert.deepEqual(files.map((f) => path.basename(f)), ['compare.csv', 'compare.json', 'fid.svg', 'fid.png']);
+    assert.deepEqual(
+      files.map((f) => path.basename(f)),
+      ['compare.csv', 'compare.json', 'fid.svg', 'fid.png'],
+    );
     const png = PNG.sync.read(await fs.readFile(path.join(out, 'fid.png')));
     assert.equal(png.height, 420);
     // The legend is never clipped: every label ends inside the picture.
@@ -78,7 +103,8 @@ describe('compare', () => {
     for (const [, x, text] of labels) assert.ok(Number(x) + textWidth(text) <= width, `legend label '${text}' is clipped at ${width} px`);
     const hasColor = (hex: string) => {
       const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-      for (let i = 0; i < png.data.length; i += 4) if (Math.abs(png.data[i] - r) < 8 && Math.abs(png.data[i + 1] - g) < 8 && Math.abs(png.data[i + 2] - b) < 8) return true;
+      for (let i = 0; i < png.data.length; i += 4)
+        if (Math.abs(png.data[i] - r) < 8 && Math.abs(png.data[i + 1] - g) < 8 && Math.abs(png.data[i + 2] - b) < 8) return true;
       return false;
     };
     assert.ok(hasColor(PLOT_COLORS[0]) && hasColor(PLOT_COLORS[1]), 'one line color per run');
@@ -86,13 +112,18 @@ describe('compare', () => {
   });
 
   test('finetune --metrics fid records the FID that compare reports', async () => {
-    const rec = (await fs.readFile(path.join(runs[0], 'metric-fid.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const rec = (await fs.readFile(path.join(runs[0], 'metric-fid.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(rec.length, 1);
     const rows = await compareRuns([runs[0]], net, { protocol: 'nvidia', num: NUM, cacheDir: null, log: () => {} });
     assert.equal(rows[0].value, rec[0].value); // read back, not recomputed
   });
 
-  test('compare --features emoji: FED/KED rows and a fed plot, never labelled FID', { skip: existsSync(defaultEmojiFeaturesPath()) ? false : 'emoji feature network not built' }, async () => {
+  test('compare --features emoji: FED/KED rows and a fed plot, never labelled FID', {
+    skip: existsSync(defaultEmojiFeaturesPath()) ? false : 'emoji feature network not built',
+  }, async () => {
     const emoji = await loadFeatureNetwork({ kind: 'emoji' });
     try {
       const rows = await compareRuns(runs, emoji, { num: 8, kid: true, cacheDir: null, includeStart: true, log: () => {} });
@@ -104,7 +135,10 @@ describe('compare', () => {
       }
       assert.match(formatTable(rows).split('\n')[0], /FED\s+KED/);
       const files = await writeComparison(rows, path.join(dir, 'cmp-emoji'));
-      assert.deepEqual(files.map((f) => path.basename(f)), ['compare.csv', 'compare.json', 'fed.svg', 'fed.png']);
+      assert.deepEqual(
+        files.map((f) => path.basename(f)),
+        ['compare.csv', 'compare.json', 'fed.svg', 'fed.png'],
+      );
       assert.doesNotMatch(await fs.readFile(files[2], 'utf8'), /FID/);
     } finally {
       emoji.dispose();
@@ -112,18 +146,29 @@ describe('compare', () => {
   });
 
   test('CLI: fid of two folders, compare writes its files, missing weights are explained', async () => {
-    const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args, '--backend', 'cpu'], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_CACHE: path.join(dir, 'cache') } });
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args, '--backend', 'cpu'], {
+        encoding: 'utf8',
+        env: { ...process.env, STYLEGAN_RLO_CACHE: path.join(dir, 'cache') },
+      });
     const other = await imageFolder(path.join(dir, 'other'), 3, { width: 24, height: 24 });
     const r = cli('fid', data, other, '--inception', weights, '--json');
     assert.equal(r.status, 0, r.stderr);
     const d = JSON.parse(r.stdout);
-    const direct = distances(await folderFeatures(net, data, { protocol: 'nvidia', cacheDir: null }), await folderFeatures(net, other, { protocol: 'nvidia', cacheDir: null }), 'nvidia');
+    const direct = distances(
+      await folderFeatures(net, data, { protocol: 'nvidia', cacheDir: null }),
+      await folderFeatures(net, other, { protocol: 'nvidia', cacheDir: null }),
+      'nvidia',
+    );
     assert.ok(Math.abs(d.fid - direct.distance) <= 1e-9 * direct.distance);
     const c = cli('compare', ...runs, '--inception', weights, '--num', String(NUM), '--out', path.join(dir, 'cmp-cli'));
     assert.equal(c.status, 0, c.stderr);
     assert.match(c.stdout, /rooted\s+2\s+0\.008/);
     const missing = cli('fid', data, other, '--inception', path.join(dir, 'nope.pth'));
     assert.equal(missing.status, 1);
-    assert.match(missing.stderr, /FID needs the Inception weights pt_inception-2015-12-05-6726825d\.pth .* download https:\/\/github\.com\/mseitzer\/pytorch-fid/);
+    assert.match(
+      missing.stderr,
+      /FID needs the Inception weights pt_inception-2015-12-05-6726825d\.pth .* download https:\/\/github\.com\/mseitzer\/pytorch-fid/,
+    );
   });
 });

@@ -16,10 +16,34 @@ before(async () => {
   ({ dir, ckpt, data } = await tinyTrainingFixture('study'));
 });
 
-test('compare-losses: runs, table, plots; resumes instead of redoing', { skip: existsSync(defaultEmojiFeaturesPath()) ? false : 'emoji feature network not built' }, async () => {
+test('compare-losses: runs, table, plots; resumes instead of redoing', {
+  skip: existsSync(defaultEmojiFeaturesPath()) ? false : 'emoji feature network not built',
+}, async () => {
   const out = path.join(dir, 'study');
-  const run = () => spawnSync(process.execPath, [path.resolve('dist/scripts/compare-losses.js'), '--out', out, '--network', ckpt, '--data', data,
-    '--kimg', '0.008', '--snap-kimg', '0.004', '--seeds', '2', '--ks', '2', '--num', '8'], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' }, timeout: 300_000 });
+  const run = () =>
+    spawnSync(
+      process.execPath,
+      [
+        path.resolve('dist/scripts/compare-losses.js'),
+        '--out',
+        out,
+        '--network',
+        ckpt,
+        '--data',
+        data,
+        '--kimg',
+        '0.008',
+        '--snap-kimg',
+        '0.004',
+        '--seeds',
+        '2',
+        '--ks',
+        '2',
+        '--num',
+        '8',
+      ],
+      { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' }, timeout: 300_000 },
+    );
   const first = run();
   assert.equal(first.status, 0, first.stderr);
   assert.deepEqual((await fs.readdir(path.join(out, 'runs'))).sort(), ['logistic-seed0', 'logistic-seed1', 'rooted-k2-seed0', 'rooted-k2-seed1']);

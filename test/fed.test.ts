@@ -12,8 +12,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import { distances, Features } from '../src/metrics/evaluate.js';
-import { defaultEmojiFeaturesPath, FeatureNetwork, loadFeatureNetwork } from '../src/metrics/features.js';
+import { distances, type Features } from '../src/metrics/evaluate.js';
+import { defaultEmojiFeaturesPath, type FeatureNetwork, loadFeatureNetwork } from '../src/metrics/features.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { Rng } from '../src/rng.js';
 import { testBackend } from './helpers.js';
@@ -26,7 +26,9 @@ let halfB: Uint8Array[];
 
 async function features(images: Uint8Array[]): Promise<Features> {
   const u8 = new Uint8Array(images.length * R * R * 3);
-  images.forEach((im, i) => u8.set(im, i * R * R * 3));
+  images.forEach((im, i) => {
+    u8.set(im, i * R * R * 3);
+  });
   return { data: await net.features(u8, images.length, R, R, 3), n: images.length, dim: net.dim };
 }
 
@@ -37,10 +39,14 @@ const raw = (img: Uint8Array) => sharp(Buffer.from(img), { raw: { width: R, heig
 const out = async (s: sharp.Sharp) => new Uint8Array(await s.raw().toBuffer());
 const DEGRADATIONS: [string, number[], Degrade][] = [
   ['blur (gaussian sigma)', [0.6, 1.2, 2.4], (img, s) => out(raw(img).blur(s))],
-  ['noise (gaussian sigma, 8-bit levels)', [8, 24, 64], async (img, s, rng) => {
-    const n = rng.normalArray(img.length);
-    return Uint8Array.from(img, (v, i) => Math.max(0, Math.min(255, Math.round(v + s * n[i]))));
-  }],
+  [
+    'noise (gaussian sigma, 8-bit levels)',
+    [8, 24, 64],
+    async (img, s, rng) => {
+      const n = rng.normalArray(img.length);
+      return Uint8Array.from(img, (v, i) => Math.max(0, Math.min(255, Math.round(v + s * n[i]))));
+    },
+  ],
   ['colour shift (hue rotation, degrees)', [30, 90, 180], (img, deg) => out(raw(img).modulate({ hue: deg }))],
 ];
 
@@ -50,11 +56,15 @@ describe('FED with the bundled emoji network', { skip }, () => {
   before(async () => {
     await testBackend();
     net = await loadFeatureNetwork({ kind: 'emoji' });
-    const { data, info } = await sharp(path.join(ROOT, 'test', 'fixtures', 'noto-emoji-512.png')).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(path.join(ROOT, 'test', 'fixtures', 'noto-emoji-512.png'))
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const cols = info.width / R;
     const imgs = Array.from({ length: cols * (info.height / R) }, (_, k) => {
       const im = new Uint8Array(R * R * 3);
-      const cx = (k % cols) * R, cy = Math.floor(k / cols) * R;
+      const cx = (k % cols) * R,
+        cy = Math.floor(k / cols) * R;
       for (let y = 0; y < R; y++) im.set(data.subarray(((cy + y) * info.width + cx) * 3, ((cy + y) * info.width + cx + R) * 3), y * R * 3);
       return im;
     });
@@ -100,13 +110,45 @@ describe('FED with the bundled emoji network', { skip }, () => {
   });
 
   test('CLI: fid --features emoji reports FED/KED, never FID', () => {
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'fid', '--network', path.join(ROOT, 'pretrained', 'emoji32.safetensors'),
-      '--data', path.join(ROOT, 'samples'), '--features', 'emoji', '--num', '64', '--kid', '--no-cache', '--backend', 'cpu'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist', 'src', 'cli', 'main.js'),
+        'fid',
+        '--network',
+        path.join(ROOT, 'pretrained', 'emoji32.safetensors'),
+        '--data',
+        path.join(ROOT, 'samples'),
+        '--features',
+        'emoji',
+        '--num',
+        '64',
+        '--kid',
+        '--no-cache',
+        '--backend',
+        'cpu',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^FED \d+\.\d+ {2}KED -?\d+\.\d+ {2}\(emoji feature network, 66 real vs 64 generated\)/);
     assert.doesNotMatch(r.stdout, /FID|KID/);
-    const j = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'fid', path.join(ROOT, 'samples'), path.join(ROOT, 'samples'),
-      '--features', 'emoji', '--json', '--no-cache', '--backend', 'cpu'], { encoding: 'utf8' });
+    const j = spawnSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'dist', 'src', 'cli', 'main.js'),
+        'fid',
+        path.join(ROOT, 'samples'),
+        path.join(ROOT, 'samples'),
+        '--features',
+        'emoji',
+        '--json',
+        '--no-cache',
+        '--backend',
+        'cpu',
+      ],
+      { encoding: 'utf8' },
+    );
     const d = JSON.parse(j.stdout);
     assert.equal(d.metric, 'FED');
     assert.equal(d.features, 'emoji');

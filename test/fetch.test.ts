@@ -23,13 +23,24 @@ const requests: string[] = [];
 before(async () => {
   server = http.createServer((req, res) => {
     requests.push(req.url ?? '');
-    if (req.url === '/redirect') { res.writeHead(302, { Location: '/net.pkl' }); res.end(); return; }
-    if (req.url !== '/net.pkl') { res.writeHead(404); res.end(); return; }
+    if (req.url === '/redirect') {
+      res.writeHead(302, { Location: '/net.pkl' });
+      res.end();
+      return;
+    }
+    if (req.url !== '/net.pkl') {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
     const range = req.headers.range;
     if (range) ranges.push(range);
     const start = range ? Number(/bytes=(\d+)-/.exec(range)![1]) : 0;
     const chunk = body.subarray(start);
-    res.writeHead(range ? 206 : 200, { 'Content-Length': chunk.length, ...(range ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+    res.writeHead(range ? 206 : 200, {
+      'Content-Length': chunk.length,
+      ...(range ? { 'Content-Range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}),
+    });
     if (dropAfter !== null) {
       const n = dropAfter;
       dropAfter = null;
@@ -85,24 +96,36 @@ describe('fetch', () => {
   test('checksum mismatch deletes the download; offline and unknown names are clear errors', async () => {
     const dir = await tempDir('fetch');
     const bad = await manifest(dir, { url: `${base}/net.pkl`, sha256: '0'.repeat(64) });
-    await assert.rejects(fetchNetwork('tiny', { manifest: bad, cache: dir, log: () => {} }), /sha256 [0-9a-f]{64} does not match the manifest's 0{64}; the download was deleted/);
+    await assert.rejects(
+      fetchNetwork('tiny', { manifest: bad, cache: dir, log: () => {} }),
+      /sha256 [0-9a-f]{64} does not match the manifest's 0{64}; the download was deleted/,
+    );
     await assert.rejects(fs.stat(path.join(dir, 'net.pkl.part')));
     const closed = http.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
     const off = await manifest(dir, { url: `http://127.0.0.1:${port}/x.pkl`, sha256: null });
-    await assert.rejects(fetchNetwork('tiny', { manifest: off, cache: dir, log: () => {} }), /cannot download .* \(ECONNREFUSED: offline or unreachable\); download it where you have access and pass the file with --network/);
+    await assert.rejects(
+      fetchNetwork('tiny', { manifest: off, cache: dir, log: () => {} }),
+      /cannot download .* \(ECONNREFUSED: offline or unreachable\); download it where you have access and pass the file with --network/,
+    );
     await assert.rejects(fetchNetwork('nope', { manifest: off, cache: dir }), /unknown network 'nope'; known: tiny/);
   });
 
   test('a URL that names no file, and HTTP 404, are refused at once (a 404 used to be retried as an interruption)', async () => {
     const dir = await tempDir('fetch');
-    await assert.rejects(fetchNetwork(`${base}/`, { cache: dir, log: () => {} }), /http:\/\/127\.0\.0\.1:\d+\/ names no file; give the URL of the network file itself/);
+    await assert.rejects(
+      fetchNetwork(`${base}/`, { cache: dir, log: () => {} }),
+      /http:\/\/127\.0\.0\.1:\d+\/ names no file; give the URL of the network file itself/,
+    );
     await assert.rejects(fetchNetwork(base, { cache: dir, log: () => {} }), /names no file/);
     requests.length = 0;
     const lines: string[] = [];
-    await assert.rejects(fetchNetwork(`${base}/missing.pkl`, { cache: dir, log: (l) => lines.push(l) }), /server answered HTTP 404 Not Found for .*\/missing\.pkl: check the URL/);
+    await assert.rejects(
+      fetchNetwork(`${base}/missing.pkl`, { cache: dir, log: (l) => lines.push(l) }),
+      /server answered HTTP 404 Not Found for .*\/missing\.pkl: check the URL/,
+    );
     assert.deepEqual(requests, ['/missing.pkl'], 'asked once');
     assert.deepEqual(lines, []);
     assert.deepEqual(await fs.readdir(dir), [], 'nothing kept');
@@ -110,7 +133,8 @@ describe('fetch', () => {
 });
 
 describe('info and convert commands', () => {
-  const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
 
   test('info --json reports the architecture', () => {
     const r = cli('info', path.join(FIXTURES, 'tiny16.pkl'), '--json');
@@ -145,10 +169,14 @@ test('progress lines count images as images and bytes as MB (image counts used t
   const write = process.stderr.write;
   const tty = process.stderr.isTTY;
   process.stderr.isTTY = false;
-  process.stderr.write = ((s: string) => { lines.push(s); return true; }) as typeof process.stderr.write;
+  process.stderr.write = ((s: string) => {
+    lines.push(s);
+    return true;
+  }) as typeof process.stderr.write;
   try {
     const img = progressReporter('features x', 'images');
-    img(5, 10); img(10, 10);
+    img(5, 10);
+    img(10, 10);
     const bytes = progressReporter('net.pkl');
     bytes(3 * 2 ** 20, 6 * 2 ** 20);
   } finally {

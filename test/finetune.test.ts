@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
-import { finetune, FinetuneArgs } from '../src/train/run.js';
+import { finetune, type FinetuneArgs } from '../src/train/run.js';
 import { loadNetwork } from '../src/io/network.js';
 import { Trainer } from '../src/train/trainer.js';
 import { UPSTREAM_CONSTANTS } from '../src/train/options.js';
@@ -31,11 +31,23 @@ before(async () => {
 });
 
 const base = (over: Partial<FinetuneArgs> = {}): FinetuneArgs => ({
-  data, network: ckpt, outdir: path.join(dir, 'runs'), batch: 4, kimg: 0.016, tick: 0.008, snap: 1, grid: [4, 2], backend: 'cpu', ...over,
+  data,
+  network: ckpt,
+  outdir: path.join(dir, 'runs'),
+  batch: 4,
+  kimg: 0.016,
+  tick: 0.008,
+  snap: 1,
+  grid: [4, 2],
+  backend: 'cpu',
+  ...over,
 });
 
 async function readStats(runDir: string): Promise<Record<string, number>[]> {
-  return (await fs.readFile(path.join(runDir, 'stats.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  return (await fs.readFile(path.join(runDir, 'stats.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 describe('finetune', () => {
@@ -44,7 +56,16 @@ describe('finetune', () => {
       const r = await finetune(base({ loss, aug: 'fixed', p: 0.3 }), quiet);
       assert.equal(r.stopped, 'done');
       const files = await fs.readdir(r.runDir);
-      for (const f of ['training_options.json', 'reals.png', 'fakes_init.png', 'fakes0000.008.png', 'fakes0000.016.png', 'network-snapshot-0000.016.safetensors', 'stats.jsonl', 'log.txt']) {
+      for (const f of [
+        'training_options.json',
+        'reals.png',
+        'fakes_init.png',
+        'fakes0000.008.png',
+        'fakes0000.016.png',
+        'network-snapshot-0000.016.safetensors',
+        'stats.jsonl',
+        'log.txt',
+      ]) {
         assert.ok(files.includes(f), `${f} missing from ${files}`);
       }
       const opts = JSON.parse(await fs.readFile(path.join(r.runDir, 'training_options.json'), 'utf8'));
@@ -52,7 +73,8 @@ describe('finetune', () => {
       assert.equal(opts.G_kwargs.img_resolution, 16);
       const stats = await readStats(r.runDir);
       assert.equal(stats.length, 2);
-      for (const s of stats) for (const k of ['Loss/G/loss', 'Loss/D/loss', 'Loss/scores/real', 'Loss/scores/fake']) assert.ok(Number.isFinite(s[k]), `${k} = ${s[k]}`);
+      for (const s of stats)
+        for (const k of ['Loss/G/loss', 'Loss/D/loss', 'Loss/scores/real', 'Loss/scores/fake']) assert.ok(Number.isFinite(s[k]), `${k} = ${s[k]}`);
       // The rooted G loss k(1+e^-l)^(1/k) is >= k*1 = 2 > softplus values seen here: the objective really differs.
       if (loss === 'rooted') assert.ok(stats[0]['Loss/G/loss'] > 1.5);
       else assert.ok(stats[0]['Loss/G/loss'] < 1.5);
@@ -68,7 +90,8 @@ describe('finetune', () => {
     const a2 = await finetune({ ...base(), resume: a.runDir, kimg: 1 }, { ...quiet, maxIterations: 5 });
     const b = await finetune(base({ ...common, runDir: path.join(dir, 'resume-b') }), { ...quiet, maxIterations: 10 });
     assert.equal(a2.kimg, b.kimg);
-    const na = await loadNetwork(a2.lastSnapshot!), nb = await loadNetwork(b.lastSnapshot!);
+    const na = await loadNetwork(a2.lastSnapshot!),
+      nb = await loadNetwork(b.lastSnapshot!);
     let worst = 0;
     for (const part of ['G', 'D', 'G_ema'] as const) {
       for (const [k, v] of nb[part]!) {
@@ -87,7 +110,10 @@ describe('finetune', () => {
     const fast = { data: tiny, kimg: 0.064, tick: 0.016, snap: 100, glr: 1e-6, dlr: 0.002, gamma: 0, adaKimg: 0.1 };
     const r = await finetune(base({ ...fast, aug: 'ada', runDir: path.join(dir, 'ada') }), quiet);
     const stats = await readStats(r.runDir);
-    assert.ok(stats.some((s) => s['Loss/signs/real'] > 0.6), `E[sign(D(reals))] never exceeded the target: ${stats.map((s) => s['Loss/signs/real'])}`);
+    assert.ok(
+      stats.some((s) => s['Loss/signs/real'] > 0.6),
+      `E[sign(D(reals))] never exceeded the target: ${stats.map((s) => s['Loss/signs/real'])}`,
+    );
     assert.ok(Math.max(...stats.map((s) => s.augment_p)) > 0, `augment p stayed at ${stats.map((s) => s.augment_p)}`);
     const n = await finetune(base({ ...fast, aug: 'none', runDir: path.join(dir, 'noaug') }), quiet);
     assert.ok((await readStats(n.runDir)).every((s) => s.augment_p === 0));
@@ -96,28 +122,72 @@ describe('finetune', () => {
   test('ADA heuristic: p += sign(E[sign(D(x))] - target) * batch * interval / (ada_kimg * 1000)', async () => {
     const { json } = await loadTiny16();
     const rng = new Rng(2);
-    const G = new Generator(json.G_kwargs, rng), D = new Discriminator(json.D_kwargs, rng), Ge = new Generator(json.G_kwargs);
+    const G = new Generator(json.G_kwargs, rng),
+      D = new Discriminator(json.D_kwargs, rng),
+      Ge = new Generator(json.G_kwargs);
     D.params.set('b4.out.bias', { shape: [1], data: Float32Array.of(1000) }); // D(x) > 0 for every x: sign = 1 > target
     const aug = new AugmentPipe('bgc', 0);
-    const tr = new Trainer(G, D, Ge, {
-      ...UPSTREAM_CONSTANTS, objective: rooted(2), batch: 4, batchGpu: 4, glr: 1e-9, dlr: 1e-9, r1Gamma: 0.1, plWeight: 0,
-      styleMixingProb: 0, emaKimg: 1, emaRampup: null, adaTarget: 0.6, adaKimg: 1,
-    }, rng, aug);
+    const tr = new Trainer(
+      G,
+      D,
+      Ge,
+      {
+        ...UPSTREAM_CONSTANTS,
+        objective: rooted(2),
+        batch: 4,
+        batchGpu: 4,
+        glr: 1e-9,
+        dlr: 1e-9,
+        r1Gamma: 0.1,
+        plWeight: 0,
+        styleMixingProb: 0,
+        emaKimg: 1,
+        emaRampup: null,
+        adaTarget: 0.6,
+        adaKimg: 1,
+      },
+      rng,
+      aug,
+    );
     const reals = { img: tf.zeros([4, 16, 16, 3]) as tf.Tensor4D, c: null };
     for (let i = 0; i < 8; i++) tr.step(reals, null);
-    assert.ok(Math.abs(aug.p - 2 * (4 * 4) / 1000) < 1e-12, `p = ${aug.p}`);
-    tr.dispose(); G.dispose(); D.dispose(); Ge.dispose(); reals.img.dispose();
+    assert.ok(Math.abs(aug.p - (2 * (4 * 4)) / 1000) < 1e-12, `p = ${aug.p}`);
+    tr.dispose();
+    G.dispose();
+    D.dispose();
+    Ge.dispose();
+    reals.img.dispose();
   });
 
   test('tf.memory().numTensors is constant across training steps', async () => {
     const { st, json } = await loadTiny16();
     void st;
     const rng = new Rng(1);
-    const G = new Generator(json.G_kwargs, rng), D = new Discriminator(json.D_kwargs, rng), Ge = new Generator(json.G_kwargs);
-    const tr = new Trainer(G, D, Ge, {
-      ...UPSTREAM_CONSTANTS, objective: rooted(2), batch: 4, batchGpu: 2, glr: 0.002, dlr: 0.002, r1Gamma: 0.1, plWeight: 2,
-      styleMixingProb: 0.9, emaKimg: 1, emaRampup: 0.05, adaTarget: 0.6, adaKimg: 1,
-    }, rng, new AugmentPipe('bgc', 0.2));
+    const G = new Generator(json.G_kwargs, rng),
+      D = new Discriminator(json.D_kwargs, rng),
+      Ge = new Generator(json.G_kwargs);
+    const tr = new Trainer(
+      G,
+      D,
+      Ge,
+      {
+        ...UPSTREAM_CONSTANTS,
+        objective: rooted(2),
+        batch: 4,
+        batchGpu: 2,
+        glr: 0.002,
+        dlr: 0.002,
+        r1Gamma: 0.1,
+        plWeight: 2,
+        styleMixingProb: 0.9,
+        emaKimg: 1,
+        emaRampup: 0.05,
+        adaTarget: 0.6,
+        adaKimg: 1,
+      },
+      rng,
+      new AugmentPipe('bgc', 0.2),
+    );
     const reals = { img: tf.randomUniform([4, 16, 16, 3], -1, 1, 'float32', 3) as tf.Tensor4D, c: null };
     const counts: number[] = [];
     for (let i = 0; i < 34; i++) {
@@ -128,7 +198,11 @@ describe('finetune', () => {
       }
     }
     assert.equal(new Set(counts).size, 1, `tensor counts after steps 1, 17, 33: ${counts}`);
-    tr.dispose(); G.dispose(); D.dispose(); Ge.dispose(); reals.img.dispose();
+    tr.dispose();
+    G.dispose();
+    D.dispose();
+    Ge.dispose();
+    reals.img.dispose();
   });
 });
 
@@ -136,11 +210,41 @@ describe('finetune control', () => {
   test('SIGTERM: finishes the iteration, writes a snapshot, exits 0', async () => {
     const { spawn } = await import('node:child_process');
     const rd = path.join(dir, 'sigterm');
-    const child = spawn(process.execPath, [path.resolve('dist/src/cli/main.js'), 'finetune', '--network', ckpt, '--data', data, '--run-dir', rd,
-      '--batch', '4', '--kimg', '100', '--tick', '0.004', '--snap', '1000', '--backend', 'cpu'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '', out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    await new Promise<void>((resolve) => child.stderr.on('data', (d) => { err += d; if (/tick 1 /.test(err)) resolve(); }));
+    const child = spawn(
+      process.execPath,
+      [
+        path.resolve('dist/src/cli/main.js'),
+        'finetune',
+        '--network',
+        ckpt,
+        '--data',
+        data,
+        '--run-dir',
+        rd,
+        '--batch',
+        '4',
+        '--kimg',
+        '100',
+        '--tick',
+        '0.004',
+        '--snap',
+        '1000',
+        '--backend',
+        'cpu',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let err = '',
+      out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (d) => {
+        err += d;
+        if (/tick 1 /.test(err)) resolve();
+      }),
+    );
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 0, err);
@@ -156,18 +260,47 @@ describe('finetune control', () => {
   async function spawnRun(name: string, extra: string[], ready: RegExp) {
     const { spawn } = await import('node:child_process');
     const rd = path.join(dir, name);
-    const child = spawn(process.execPath, [path.resolve('dist/src/cli/main.js'), 'finetune', '--network', ckpt, '--data', data, '--run-dir', rd,
-      '--batch', '4', '--kimg', '100', '--snap', '1000', '--backend', 'cpu', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        path.resolve('dist/src/cli/main.js'),
+        'finetune',
+        '--network',
+        ckpt,
+        '--data',
+        data,
+        '--run-dir',
+        rd,
+        '--batch',
+        '4',
+        '--kimg',
+        '100',
+        '--snap',
+        '1000',
+        '--backend',
+        'cpu',
+        ...extra,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const io = { err: '', out: '' };
-    child.stdout.on('data', (d) => { io.out += d; });
-    await new Promise<void>((resolve) => child.stderr.on('data', (d) => { io.err += d; if (ready.test(io.err)) resolve(); }));
+    child.stdout.on('data', (d) => {
+      io.out += d;
+    });
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (d) => {
+        io.err += d;
+        if (ready.test(io.err)) resolve();
+      }),
+    );
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     return { child, rd, io, exited };
   }
 
   // Bound that protects users: a stop request must act within an iteration, not at the end of a
   // tick (here the tick is 100 kimg: without it the run would never stop).
-  const within = <T>(p: Promise<T>, ms: number, what: string) => Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} took over ${ms / 1000} s`)), ms))]);
+  const within = <T>(p: Promise<T>, ms: number, what: string) =>
+    Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} took over ${ms / 1000} s`)), ms))]);
 
   test('SIGINT mid-tick stops within an iteration, with a snapshot', async () => {
     const r = await spawnRun('sigint-midtick', ['--tick', '100'], /started:/);
@@ -184,7 +317,18 @@ describe('finetune control', () => {
     const r = await spawnRun('sigint-twice', ['--tick', '100'], /started:/);
     await new Promise((res) => setTimeout(res, 1500));
     r.child.kill('SIGINT');
-    await within(new Promise<void>((resolve) => { const t = setInterval(() => { if (/SIGINT: finishing/.test(r.io.err)) { clearInterval(t); resolve(); } }, 20); }), 60_000, 'the first SIGINT');
+    await within(
+      new Promise<void>((resolve) => {
+        const t = setInterval(() => {
+          if (/SIGINT: finishing/.test(r.io.err)) {
+            clearInterval(t);
+            resolve();
+          }
+        }, 20);
+      }),
+      60_000,
+      'the first SIGINT',
+    );
     r.child.kill('SIGINT');
     assert.equal(await within(r.exited, 60_000, 'stopping after two SIGINTs'), 0, r.io.err);
     const res = JSON.parse(r.io.out.trim());
@@ -216,14 +360,21 @@ describe('finetune control', () => {
 });
 
 describe('finetune bad input', () => {
-  const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
 
   test('missing folder: one line, exit 1, no run directory', async () => {
     const out = path.join(dir, 'bad-runs');
     const r = cli('finetune', '--network', ckpt, '--data', path.join(dir, 'nope'), '--outdir', out);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^stylegan-rlo: dataset folder .*nope does not exist\n$/m);
-    assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('stylegan-rlo:')).length, 1);
+    assert.equal(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('stylegan-rlo:')).length,
+      1,
+    );
     assert.ok(!r.stderr.includes('    at '), 'no stack trace');
     await assert.rejects(fs.stat(out));
   });

@@ -12,7 +12,16 @@ import { randomArray } from './reference_ops.js';
 
 const addon = nativeAddon();
 
-interface Case { m: number; n: number; k: number; ta: boolean; tb: boolean; alpha: number; beta: number; pad: number }
+interface Case {
+  m: number;
+  n: number;
+  k: number;
+  ta: boolean;
+  tb: boolean;
+  alpha: number;
+  beta: number;
+  pad: number;
+}
 
 function reference(c: Case, a: Float32Array, b: Float32Array, c0: Float32Array, lda: number, ldb: number, ldc: number): Float64Array {
   const out = Float64Array.from(c0);
@@ -27,13 +36,23 @@ function reference(c: Case, a: Float32Array, b: Float32Array, c0: Float32Array, 
 }
 
 function check(engine: string, c: Case, seed: number): void {
-  const lda = (c.ta ? c.m : c.k) + c.pad, ldb = (c.tb ? c.k : c.n) + c.pad, ldc = c.n + c.pad;
+  const lda = (c.ta ? c.m : c.k) + c.pad,
+    ldb = (c.tb ? c.k : c.n) + c.pad,
+    ldc = c.n + c.pad;
   const a = Float32Array.from(randomArray((c.ta ? c.k : c.m) * lda, seed), (v) => v - 0.5);
   const b = Float32Array.from(randomArray((c.tb ? c.n : c.k) * ldb, seed + 1), (v) => v - 0.5);
   const c0 = Float32Array.from(randomArray(c.m * ldc, seed + 2), (v) => v - 0.5);
   // beta == 0 must not read C: NaN there must not reach the result.
   if (c.beta === 0) for (let i = 0; i < c.m; i++) c0[i * ldc] = NaN;
-  const e = reference(c, a, b, c0.map((v) => (Number.isNaN(v) ? 0 : v)), lda, ldb, ldc);
+  const e = reference(
+    c,
+    a,
+    b,
+    c0.map((v) => (Number.isNaN(v) ? 0 : v)),
+    lda,
+    ldb,
+    ldc,
+  );
   const out = c0.slice();
   addon!.sgemm(a, b, out, [c.m, c.n, c.k, lda, ldb, ldc, c.ta ? 1 : 0, c.tb ? 1 : 0], c.alpha, c.beta);
   const atol = 1e-5 * Math.sqrt(Math.max(c.k, 1)) * Math.max(Math.abs(c.alpha), 1);
@@ -58,13 +77,35 @@ function check(engine: string, c: Case, seed: number): void {
 // (A read in place) and > 256 (A packed), m <= 64 (B read in place) and > 64, few rows with many
 // flops (threads split micro-tiles) and many rows (threads split row blocks).
 const SHAPES: [number, number, number][] = [
-  [1, 1, 1], [5, 3, 2], [6, 16, 8], [12, 32, 8], [7, 17, 300], [13, 33, 129], [40, 300, 70],
-  [300, 40, 70], [100, 64, 300], [250, 3, 2], [3, 4100, 5], [520, 20, 9], [64, 512, 100], [577, 65, 300],
+  [1, 1, 1],
+  [5, 3, 2],
+  [6, 16, 8],
+  [12, 32, 8],
+  [7, 17, 300],
+  [13, 33, 129],
+  [40, 300, 70],
+  [300, 40, 70],
+  [100, 64, 300],
+  [250, 3, 2],
+  [3, 4100, 5],
+  [520, 20, 9],
+  [64, 512, 100],
+  [577, 65, 300],
 ];
 
 describe('sgemm matches a float64 reference', { skip: addon ? false : `native addon not loaded (${nativeStatus().detail})` }, () => {
-  const kernels = addon ? addon.gemmKernels().split(',').map((k) => `ours:${k}`) : [];
-  const engines = addon ? addon.gemmEngines().split(',').filter((e) => e !== 'ours') : [];
+  const kernels = addon
+    ? addon
+        .gemmKernels()
+        .split(',')
+        .map((k) => `ours:${k}`)
+    : [];
+  const engines = addon
+    ? addon
+        .gemmEngines()
+        .split(',')
+        .filter((e) => e !== 'ours')
+    : [];
   for (const engine of [...kernels, ...engines]) {
     test(engine, () => {
       assert.ok(addon!.gemmSelect(engine), `${engine} could not be selected`);
@@ -95,7 +136,9 @@ describe('sgemm matches a float64 reference', { skip: addon ? false : `native ad
   });
 
   test('sizes that do not fit the arrays are refused before anything is read', () => {
-    const a = new Float32Array(6), b = new Float32Array(6), c = new Float32Array(4);
+    const a = new Float32Array(6),
+      b = new Float32Array(6),
+      c = new Float32Array(4);
     assert.throws(() => addon!.sgemm(a, b, c, [2, 2, 4, 4, 2, 2, 0, 0], 1, 0), /sizes do not fit/);
     assert.throws(() => addon!.sgemm(a, b, c, [2, 2, 3, 2, 2, 2, 0, 0], 1, 0), /sizes do not fit/);
     assert.throws(() => addon!.sgemm(a, b, c, [-1, 2, 3, 3, 2, 2, 0, 0], 1, 0), /sizes do not fit/);

@@ -41,7 +41,12 @@ describe('generate', () => {
 
   test('CLI writes one PNG per seed and a grid from tiny16.pkl; refuses to overwrite', async () => {
     const out = await tempDir('gen');
-    const run = (...args: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'generate', '--network', path.join(FIXTURES, 'tiny16.pkl'), '--outdir', out, '--backend', 'cpu', ...args], { encoding: 'utf8' });
+    const run = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [path.resolve('dist/src/cli/main.js'), 'generate', '--network', path.join(FIXTURES, 'tiny16.pkl'), '--outdir', out, '--backend', 'cpu', ...args],
+        { encoding: 'utf8' },
+      );
     const r = run('--seeds', '0-5', '--grid', '3x2', '--trunc', '0.5');
     assert.equal(r.status, 0, r.stderr);
     const files = (await fs.readdir(out)).sort();
@@ -56,7 +61,12 @@ describe('generate', () => {
     const r = await styleMix(G, [1, 2], [3, 4, 5], [0, 1, 2], { noiseMode: 'const' });
     assert.equal(r.cells.length, 2);
     assert.equal(r.cells[0].length, 3);
-    const all = await styleMix(G, [1], [3], Array.from({ length: G.numWs }, (_, i) => i));
+    const all = await styleMix(
+      G,
+      [1],
+      [3],
+      Array.from({ length: G.numWs }, (_, i) => i),
+    );
     assert.deepEqual(all.cells[0][0], all.cols[0]); // every layer from the column: the column image
     const none = await styleMix(G, [1], [3], []);
     assert.deepEqual(none.cells[0][0], none.rows[0]);
@@ -65,7 +75,18 @@ describe('generate', () => {
   });
 
   test('conditional networks need a class in range', async () => {
-    const C = new Generator({ z_dim: 8, c_dim: 3, w_dim: 8, img_resolution: 8, img_channels: 3, mapping_kwargs: { num_layers: 1 }, synthesis_kwargs: { channel_base: 64, channel_max: 8 } }, new Rng(1));
+    const C = new Generator(
+      {
+        z_dim: 8,
+        c_dim: 3,
+        w_dim: 8,
+        img_resolution: 8,
+        img_channels: 3,
+        mapping_kwargs: { num_layers: 1 },
+        synthesis_kwargs: { channel_base: 64, channel_max: 8 },
+      },
+      new Rng(1),
+    );
     await assert.rejects(generateImages(C, [0]), /conditional \(3 classes\): give --class 0\.\.2/);
     await assert.rejects(generateImages(C, [0], { classIdx: 3 }), /--class 3 is out of range 0\.\.2/);
     const [a] = await generateImages(C, [0], { classIdx: 0 });
@@ -85,11 +106,29 @@ test('--backend wasm generates the same images as cpu (inference only)', async (
   const dir = await tempDir('wasm');
   const run = (backend: string) => {
     const out = path.join(dir, backend);
-    const r = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'generate', '--network', path.join(FIXTURES, 'tiny16.pkl'), '--seeds', '0-2', '--trunc', '0.7', '--outdir', out, '--backend', backend], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.resolve('dist/src/cli/main.js'),
+        'generate',
+        '--network',
+        path.join(FIXTURES, 'tiny16.pkl'),
+        '--seeds',
+        '0-2',
+        '--trunc',
+        '0.7',
+        '--outdir',
+        out,
+        '--backend',
+        backend,
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     assert.equal(r.status, 0, r.stderr);
     return { out, stderr: r.stderr };
   };
-  const wasm = run('wasm'), cpu = run('cpu');
+  const wasm = run('wasm'),
+    cpu = run('cpu');
   assert.match(wasm.stderr, /^backend: wasm/m);
   const sharp = (await import('sharp')).default;
   for (const f of await fs.readdir(cpu.out)) {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
-import { readSafetensors, StTensor } from '../src/io/safetensors.js';
+import { readSafetensors, type StTensor } from '../src/io/safetensors.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
 
@@ -15,20 +15,25 @@ export function testBackend(): Promise<unknown> {
 }
 
 export interface Closeness {
-  maxAbs: number;     // max |a - e|
-  worst: number;      // max |a - e| / (atol + rtol |e|): <= 1 passes
+  maxAbs: number; // max |a - e|
+  worst: number; // max |a - e| / (atol + rtol |e|): <= 1 passes
   index: number;
 }
 
 /** Elementwise |a - e| <= atol + rtol * |e|; reports the worst ratio. NaN anywhere fails. */
 export function closeness(a: ArrayLike<number>, e: ArrayLike<number>, atol: number, rtol: number): Closeness {
   if (a.length !== e.length) throw new Error(`length mismatch: ${a.length} vs ${e.length}`);
-  let maxAbs = 0, worst = 0, index = -1;
+  let maxAbs = 0,
+    worst = 0,
+    index = -1;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i] - e[i]);
     const r = Number.isNaN(d) ? Infinity : d / (atol + rtol * Math.abs(e[i]));
     if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Infinity : d;
-    if (r > worst) { worst = r; index = i; }
+    if (r > worst) {
+      worst = r;
+      index = i;
+    }
   }
   return { maxAbs, worst, index };
 }
@@ -61,7 +66,7 @@ export async function loadTiny16() {
 /** Tensors under `prefix/` as an upstream state dict. */
 export function stateDict(st: Map<string, StTensor>, prefix: string): Map<string, { shape: number[]; data: Float32Array }> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [k, v] of st) if (k.startsWith(prefix + '/')) out.set(k.slice(prefix.length + 1), { shape: v.shape, data: v.data as Float32Array });
+  for (const [k, v] of st) if (k.startsWith(`${prefix}/`)) out.set(k.slice(prefix.length + 1), { shape: v.shape, data: v.data as Float32Array });
   return out;
 }
 

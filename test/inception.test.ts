@@ -10,8 +10,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { imageFeatures, InceptionV3, pytorchFidInput, tf1Resize } from '../src/metrics/inception.js';
 import { featureStats, frechetDistance, frechetDistanceFromFeatures, kernelInceptionDistance, traceSqrtProduct } from '../src/metrics/fid.js';
-import { readSafetensors, StTensor } from '../src/io/safetensors.js';
-import { NamedArray } from '../src/networks/params.js';
+import { readSafetensors, type StTensor } from '../src/io/safetensors.js';
 import { assertClose, assertNoLeak, FIXTURES, testBackend } from './helpers.js';
 import { fixtureStateDict, fnv1a32 } from './inception_fixture.js';
 
@@ -73,7 +72,11 @@ describe('Inception input protocols', () => {
 });
 
 describe('Inception features (atol 1e-3 + rtol 1e-3)', () => {
-  const cases: [string, string, number, number][] = [['images_u8_64', '64', 4, 64], ['images_u8_32', '32', 2, 32], ['image_u8_299', '299', 1, 299]];
+  const cases: [string, string, number, number][] = [
+    ['images_u8_64', '64', 4, 64],
+    ['images_u8_32', '32', 2, 32],
+    ['image_u8_299', '299', 1, 299],
+  ];
   for (const protocol of ['pytorch-fid', 'nvidia'] as const) {
     for (const [img, tag, n, s] of cases) {
       test(`${protocol} protocol, ${s}x${s} images`, async () => {
@@ -109,15 +112,28 @@ describe('FID and KID formulas (float64, 1e-6 relative)', () => {
     test(`FID ${pair}: pytorch-fid (N-1) and stylegan2-ada (N) covariances`, () => {
       const [a, b] = pair.split('_').map(set);
       const e = ref.fid[pair];
-      for (const [ddof, want] of [[1, e.fid_pytorch_fid], [0, e.fid_stylegan2ada_cov_div_n]] as const) {
-        const sa = featureStats(a.data, a.n, 64, ddof), sb = featureStats(b.data, b.n, 64, ddof);
+      for (const [ddof, want] of [
+        [1, e.fid_pytorch_fid],
+        [0, e.fid_stylegan2ada_cov_div_n],
+      ] as const) {
+        const sa = featureStats(a.data, a.n, 64, ddof),
+          sb = featureStats(b.data, b.n, 64, ddof);
         // Every route: eigenvectors, Cholesky + eigenvalues, and (when n < d) the low-rank identity.
         const routes = {
           stats: frechetDistance(sa, sb),
-          eigenvectors: (() => { let m = 0, t = 0; for (let i = 0; i < 64; i++) { m += (sa.mu[i] - sb.mu[i]) ** 2; t += sa.sigma[i * 65] + sb.sigma[i * 65]; } return m + t - 2 * traceSqrtProduct(sa.sigma, sb.sigma, 64); })(),
+          eigenvectors: (() => {
+            let m = 0,
+              t = 0;
+            for (let i = 0; i < 64; i++) {
+              m += (sa.mu[i] - sb.mu[i]) ** 2;
+              t += sa.sigma[i * 65] + sb.sigma[i * 65];
+            }
+            return m + t - 2 * traceSqrtProduct(sa.sigma, sb.sigma, 64);
+          })(),
           features: frechetDistanceFromFeatures(a.data, a.n, b.data, b.n, 64, ddof),
         };
-        for (const [route, got] of Object.entries(routes)) assert.ok(Math.abs(got - want) <= 1e-6 * Math.abs(want), `${pair} ddof ${ddof} ${route}: ${got} vs ${want}`);
+        for (const [route, got] of Object.entries(routes))
+          assert.ok(Math.abs(got - want) <= 1e-6 * Math.abs(want), `${pair} ddof ${ddof} ${route}: ${got} vs ${want}`);
       }
     });
   }
@@ -126,8 +142,9 @@ describe('FID and KID formulas (float64, 1e-6 relative)', () => {
     const s = featureStats(a.data, a.n, 64, 1);
     assert.ok(Math.abs(frechetDistance(s, s)) < 1e-6);
     // 12 and 9 random points in 300 dimensions: both routes (300 x 300 vs 9 x 9).
-    const r = (n: number, seed: number) => Float32Array.from({ length: n * 300 }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 43758.5453 % 1);
-    const x = r(12, 1), y = r(9, 2);
+    const r = (n: number, seed: number) => Float32Array.from({ length: n * 300 }, (_, i) => (Math.sin(i * 12.9898 + seed * 78.233) * 43758.5453) % 1);
+    const x = r(12, 1),
+      y = r(9, 2);
     const full = frechetDistance(featureStats(x, 12, 300, 1), featureStats(y, 9, 300, 1));
     const low = frechetDistanceFromFeatures(x, 12, y, 9, 300, 1);
     assert.ok(Math.abs(full - low) <= 1e-6 * Math.abs(full), `${full} vs ${low}`);
@@ -135,11 +152,14 @@ describe('FID and KID formulas (float64, 1e-6 relative)', () => {
   for (const key of Object.keys(ref.kid)) {
     test(`KID ${key} with the reference subsets`, () => {
       const k = ref.kid[key];
-      const real = set(k.real_set), gen = set(k.gen_set);
-      const gi = st.get(`kid_${key}_idx_gen`)!, ri = st.get(`kid_${key}_idx_real`)!;
+      const real = set(k.real_set),
+        gen = set(k.gen_set);
+      const gi = st.get(`kid_${key}_idx_gen`)!,
+        ri = st.get(`kid_${key}_idx_real`)!;
       const [num, m] = gi.shape;
       const subsets = Array.from({ length: num }, (_, s) => ({
-        gen: Array.from((gi.data as Float32Array).subarray(s * m, (s + 1) * m)), real: Array.from((ri.data as Float32Array).subarray(s * m, (s + 1) * m)),
+        gen: Array.from((gi.data as Float32Array).subarray(s * m, (s + 1) * m)),
+        real: Array.from((ri.data as Float32Array).subarray(s * m, (s + 1) * m)),
       }));
       const got = kernelInceptionDistance(real.data, gen.data, 64, subsets);
       const want = k.kid_float64;

@@ -1,7 +1,7 @@
 // The shared Inception fixture's closed-form weight generator (shared/reference/inception/README.md).
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { NamedArray } from '../src/networks/params.js';
+import type { NamedArray } from '../src/networks/params.js';
 import { FIXTURES } from './helpers.js';
 
 const ref = JSON.parse(readFileSync(path.join(FIXTURES, 'inception', 'inception_io.json'), 'utf8'));
@@ -13,8 +13,10 @@ export function fnv1a32(s: string): number {
 }
 export function fmix32(x0: number): number {
   let x = x0 >>> 0;
-  x ^= x >>> 16; x = Math.imul(x, 0x85ebca6b) >>> 0;
-  x ^= x >>> 13; x = Math.imul(x, 0xc2b2ae35) >>> 0;
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b) >>> 0;
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35) >>> 0;
   x ^= x >>> 16;
   return x >>> 0;
 }
@@ -45,4 +47,3 @@ export function fixtureStateDict(): Map<string, NamedArray> {
   }
   return out;
 }
-

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { buildGenerator, loadNetwork } from '../src/io/network.js';
 import { generateImages } from '../src/generate.js';
 import { latentWalk, slerp, truncationSweep } from '../src/interpolate.js';
-import { Generator } from '../src/networks/generator.js';
+import type { Generator } from '../src/networks/generator.js';
 import { tempDir, tiny16Checkpoint } from './train_helpers.js';
 import { testBackend } from './helpers.js';
 
@@ -26,14 +26,15 @@ before(async () => {
 const maxDiff = (a: Uint8Array, b: Uint8Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 test('slerp: endpoints exact, constant norm between orthogonal unit vectors', () => {
-  const a = Float32Array.from([1, 0, 0]), b = Float32Array.from([0, 1, 0]);
+  const a = Float32Array.from([1, 0, 0]),
+    b = Float32Array.from([0, 1, 0]);
   assert.deepEqual(Array.from(slerp(a, b, 0)), [1, 0, 0]);
   const mid = slerp(a, b, 0.5);
   assert.ok(Math.abs(Math.hypot(...mid) - 1) < 1e-6, 'norm kept');
   assert.ok(Math.abs(mid[0] - Math.SQRT1_2) < 1e-6);
 });
 
-test('walks: keyframes are the seeds\' images, loops return, z and w walks, deterministic, no leaks', async () => {
+test("walks: keyframes are the seeds' images, loops return, z and w walks, deterministic, no leaks", async () => {
   const before = tf.memory().numTensors;
   const keys = await generateImages(G, [3, 7]);
   for (const space of ['z', 'w'] as const) {
@@ -55,7 +56,8 @@ test('walks: keyframes are the seeds\' images, loops return, z and w walks, dete
 });
 
 test('CLI: animated WebP and GIF with a page per frame, frame folder, grid; bad options are one line', async () => {
-  const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'interpolate', '--network', ckpt, '--backend', 'cpu', ...args], { encoding: 'utf8' });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'interpolate', '--network', ckpt, '--backend', 'cpu', ...args], { encoding: 'utf8' });
   const webp = path.join(dir, 'walk.webp');
   let r = cli('--seeds', '1,2,3', '--frames', '2', '--grid', '2x1', '--out', webp, '--frames-dir', path.join(dir, 'frames'));
   assert.equal(r.status, 0, r.stderr);

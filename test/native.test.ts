@@ -31,7 +31,14 @@ async function same(name: string, f: () => tf.Tensor | tf.Tensor[]) {
   });
 }
 
-const t4 = (shape: [number, number, number, number], seed: number) => tf.tensor4d(randomArray(shape.reduce((p, q) => p * q), seed), shape);
+const t4 = (shape: [number, number, number, number], seed: number) =>
+  tf.tensor4d(
+    randomArray(
+      shape.reduce((p, q) => p * q),
+      seed,
+    ),
+    shape,
+  );
 
 test('CI runs the native fast path', { skip: process.env.CI ? false : 'only enforced under CI, where npm ci must have built the addon' }, () => {
   assert.ok(nativeStatus().loaded, `native addon not loaded under CI: ${nativeStatus().detail}`);
@@ -45,7 +52,19 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
     { x: [2, 9, 7, 5], k: 3, cout: 6, stride: 2, pad: 'valid', dil: 1 },
     { x: [1, 8, 8, 4], k: 3, cout: 3, stride: 1, pad: 'same', dil: 2 },
     { x: [3, 6, 6, 7], k: 1, cout: 4, stride: 1, pad: 'valid', dil: 1 },
-    { x: [1, 10, 9, 3], k: 5, cout: 2, stride: 2, pad: [[0, 0], [2, 1], [0, 2], [0, 0]], dil: 1 },
+    {
+      x: [1, 10, 9, 3],
+      k: 5,
+      cout: 2,
+      stride: 2,
+      pad: [
+        [0, 0],
+        [2, 1],
+        [0, 2],
+        [0, 0],
+      ],
+      dil: 1,
+    },
     { x: [1, 5, 5, 2], k: 4, cout: 3, stride: 3, pad: 1, dil: 1 },
   ];
   for (const c of convCases) {
@@ -74,7 +93,14 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
   });
 
   test('matMul: plain, transposed, batched and broadcast', async () => {
-    const r = (s: number[], seed: number) => tf.tensor(randomArray(s.reduce((p, q) => p * q), seed), s);
+    const r = (s: number[], seed: number) =>
+      tf.tensor(
+        randomArray(
+          s.reduce((p, q) => p * q),
+          seed,
+        ),
+        s,
+      );
     await same('matmul', () => [
       tf.matMul(r([7, 5], 1) as tf.Tensor2D, r([5, 3], 2) as tf.Tensor2D),
       tf.matMul(r([5, 7], 3) as tf.Tensor2D, r([3, 5], 4) as tf.Tensor2D, true, true),
@@ -83,16 +109,43 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
     ]);
   });
 
-  const r = (sh: number[], seed: number) => tf.tensor(randomArray(sh.reduce((p, q) => p * q, 1), seed), sh);
+  const r = (sh: number[], seed: number) =>
+    tf.tensor(
+      randomArray(
+        sh.reduce((p, q) => p * q, 1),
+        seed,
+      ),
+      sh,
+    );
 
   test('broadcasting binary ops (add, sub, mul, div, max, min, squared difference), NaN propagation', async () => {
-    const pairs: [number[], number[]][] = [[[2, 3, 4, 5], [2, 3, 4, 5]], [[2, 3, 4, 5], [2, 1, 1, 5]], [[1, 3, 1, 5], [2, 1, 4, 1]], [[2, 3], []], [[], [4, 1]], [[5], [3, 1, 5]]];
-    await same('binary', () => pairs.flatMap(([sa, sb], i) => {
-      const a = r(sa, 10 + i), b = r(sb, 20 + i).add(sb.length === 0 ? 3 : 0);
-      return [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.div(a, b), tf.maximum(a, b), tf.minimum(a, b), tf.squaredDifference(a, b)];
-    }));
+    const pairs: [number[], number[]][] = [
+      [
+        [2, 3, 4, 5],
+        [2, 3, 4, 5],
+      ],
+      [
+        [2, 3, 4, 5],
+        [2, 1, 1, 5],
+      ],
+      [
+        [1, 3, 1, 5],
+        [2, 1, 4, 1],
+      ],
+      [[2, 3], []],
+      [[], [4, 1]],
+      [[5], [3, 1, 5]],
+    ];
+    await same('binary', () =>
+      pairs.flatMap(([sa, sb], i) => {
+        const a = r(sa, 10 + i),
+          b = r(sb, 20 + i).add(sb.length === 0 ? 3 : 0);
+        return [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.div(a, b), tf.maximum(a, b), tf.minimum(a, b), tf.squaredDifference(a, b)];
+      }),
+    );
     await same('NaN', () => {
-      const a = tf.tensor1d([NaN, 1, 2]), b = tf.tensor1d([0, NaN, 1]);
+      const a = tf.tensor1d([NaN, 1, 2]),
+        b = tf.tensor1d([0, NaN, 1]);
       return [tf.maximum(a, b).isNaN().cast('float32'), tf.minimum(a, b).isNaN().cast('float32'), tf.mul(a, b).isNaN().cast('float32')];
     });
   });
@@ -114,8 +167,13 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
   test('max and average pooling (same/valid, stride 1 and 2; averages count valid inputs only)', async () => {
     await same('pool', () => {
       const x = r([2, 9, 8, 5], 60);
-      return [tf.avgPool(x as tf.Tensor4D, 3, 1, 'same'), tf.avgPool(x as tf.Tensor4D, 3, 2, 'valid'), tf.maxPool(x as tf.Tensor4D, 3, 2, 'valid'),
-        tf.maxPool(x as tf.Tensor4D, 3, 1, 'same'), tf.avgPool(x as tf.Tensor4D, [2, 3], [2, 1], 'same')];
+      return [
+        tf.avgPool(x as tf.Tensor4D, 3, 1, 'same'),
+        tf.avgPool(x as tf.Tensor4D, 3, 2, 'valid'),
+        tf.maxPool(x as tf.Tensor4D, 3, 2, 'valid'),
+        tf.maxPool(x as tf.Tensor4D, 3, 1, 'same'),
+        tf.avgPool(x as tf.Tensor4D, [2, 3], [2, 1], 'same'),
+      ];
     });
   });
 
@@ -128,7 +186,12 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
       const f = setupFilter([1, 3, 3, 1]);
       const ba = (xi: tf.Tensor, bi: tf.Tensor) => biasAct(xi, bi, { act: 'lrelu', clamp: 2 });
       const uf = (xi: tf.Tensor) => upfirdn2d(xi as tf.Tensor4D, f, { up: 2, down: 1, padding: [2, 1, 1, 2], gain: 4 });
-      return [ba(x, b), ...tf.grads((xi: tf.Tensor, bi: tf.Tensor) => ba(xi, bi).mul(x).sum())([x, b]), uf(x), tf.grad((xi: tf.Tensor) => uf(xi).square().sum())(x)];
+      return [
+        ba(x, b),
+        ...tf.grads((xi: tf.Tensor, bi: tf.Tensor) => ba(xi, bi).mul(x).sum())([x, b]),
+        uf(x),
+        tf.grad((xi: tf.Tensor) => uf(xi).square().sum())(x),
+      ];
     });
   });
 });

@@ -11,17 +11,27 @@ import { minibatchStd, normalize2ndMoment } from '../src/ops/misc.js';
 import { modulatedConv2d, demodCoefs } from '../src/ops/modulated_conv2d.js';
 import { stopGradient } from '../src/ops/stop_gradient.js';
 import { assertClose, assertNoLeak, testBackend } from './helpers.js';
-import { normalizedFilter, randomArray, refConv2dResample, refUpfirdn2d, Shape4 } from './reference_ops.js';
+import { normalizedFilter, randomArray, refConv2dResample, refUpfirdn2d, type Shape4 } from './reference_ops.js';
 
 const TOL = { atol: 1e-5, rtol: 1e-4 };
 before(() => testBackend());
 
 function dotTest(name: string, op: (x: tf.Tensor4D) => tf.Tensor, xShape: Shape4, seed: number) {
   tf.tidy(() => {
-    const x = tf.tensor4d(randomArray(xShape.reduce((a, b) => a * b), seed), xShape);
+    const x = tf.tensor4d(
+      randomArray(
+        xShape.reduce((a, b) => a * b),
+        seed,
+      ),
+      xShape,
+    );
     const y0 = op(x);
     const y = tf.tensor(randomArray(y0.size, seed + 1), y0.shape);
-    const g = tf.grad((xi: tf.Tensor) => op(xi as tf.Tensor4D).mul(y).sum())(x);
+    const g = tf.grad((xi: tf.Tensor) =>
+      op(xi as tf.Tensor4D)
+        .mul(y)
+        .sum(),
+    )(x);
     const lhs = y0.mul(y).sum().dataSync()[0];
     const rhs = x.mul(g).sum().dataSync()[0];
     assertClose(`${name} adjoint`, [rhs], [lhs], 1e-4, 1e-4);
@@ -43,7 +53,8 @@ describe('upfirdn2d', () => {
       const xData = randomArray(2 * 7 * 6 * 3, 7);
       const f = normalizedFilter(k.taps);
       const exp = refUpfirdn2d(xData, xs, f, k.up, k.down, k.pad, k.flip, k.gain);
-      const op = (x: tf.Tensor4D) => upfirdn2d(x, setupFilter(k.taps), { up: k.up, down: k.down, padding: k.pad as [number, number, number, number], flipFilter: k.flip, gain: k.gain });
+      const op = (x: tf.Tensor4D) =>
+        upfirdn2d(x, setupFilter(k.taps), { up: k.up, down: k.down, padding: k.pad as [number, number, number, number], flipFilter: k.flip, gain: k.gain });
       tf.tidy(() => {
         const y = op(tf.tensor4d(xData, xs));
         assert.deepEqual(y.shape, exp.shape);
@@ -53,7 +64,17 @@ describe('upfirdn2d', () => {
       // The gradient map dy -> A^T dy is itself an upfirdn2d, so it can be differentiated again
       // (R1 / PL need that): check its own adjoint the same way.
       const x0 = tf.tensor4d(randomArray(2 * 7 * 6 * 3, 3), xs);
-      dotTest('upfirdn2d gradient', (dy) => tf.grad((xi: tf.Tensor) => op(xi as tf.Tensor4D).mul(dy).sum())(x0) as tf.Tensor4D, exp.shape, 5);
+      dotTest(
+        'upfirdn2d gradient',
+        (dy) =>
+          tf.grad((xi: tf.Tensor) =>
+            op(xi as tf.Tensor4D)
+              .mul(dy)
+              .sum(),
+          )(x0) as tf.Tensor4D,
+        exp.shape,
+        5,
+      );
       x0.dispose();
     });
   }
@@ -74,7 +95,13 @@ describe('upfirdn2d', () => {
   test('setupFilter normalizes, flips and scales', () => {
     const f = setupFilter([1, 2], { flipFilter: true, gain: 2 });
     assert.equal(f.fh, 2);
-    assertClose('filter', f.data, [4 / 9 * 2 / 4 * 1, 2 / 9, 2 / 9, 2 / 9 * 0.5].map((_, i) => [8 / 9, 4 / 9, 4 / 9, 2 / 9][i]), 1e-7, 0);
+    assertClose(
+      'filter',
+      f.data,
+      [(((4 / 9) * 2) / 4) * 1, 2 / 9, 2 / 9, (2 / 9) * 0.5].map((_, i) => [8 / 9, 4 / 9, 4 / 9, 2 / 9][i]),
+      1e-7,
+      0,
+    );
     assert.throws(() => setupFilter([]), /no taps/);
   });
 
@@ -87,9 +114,14 @@ describe('upfirdn2d', () => {
 
 describe('conv2dResample', () => {
   const cases: { k: number; up: number; down: number; pad: number }[] = [
-    { k: 3, up: 1, down: 1, pad: 1 }, { k: 3, up: 2, down: 1, pad: 1 }, { k: 3, up: 1, down: 2, pad: 1 },
-    { k: 1, up: 2, down: 1, pad: 0 }, { k: 1, up: 1, down: 2, pad: 0 }, { k: 3, up: 1, down: 1, pad: 0 },
-    { k: 3, up: 2, down: 2, pad: 1 }, { k: 5, up: 2, down: 1, pad: 2 },
+    { k: 3, up: 1, down: 1, pad: 1 },
+    { k: 3, up: 2, down: 1, pad: 1 },
+    { k: 3, up: 1, down: 2, pad: 1 },
+    { k: 1, up: 2, down: 1, pad: 0 },
+    { k: 1, up: 1, down: 2, pad: 0 },
+    { k: 3, up: 1, down: 1, pad: 0 },
+    { k: 3, up: 2, down: 2, pad: 1 },
+    { k: 5, up: 2, down: 1, pad: 2 },
   ];
   for (const c of cases) {
     test(`k ${c.k} up ${c.up} down ${c.down} pad ${c.pad} matches upstream's generic path`, () => {
@@ -119,7 +151,10 @@ describe('conv2dResample', () => {
   });
 
   test('bad input: channel mismatch', () => {
-    assert.throws(() => tf.tidy(() => conv2dResample(tf.zeros([1, 4, 4, 3]) as tf.Tensor4D, tf.zeros([3, 3, 2, 4]) as tf.Tensor4D)), /3 channels but the weight expects 2/);
+    assert.throws(
+      () => tf.tidy(() => conv2dResample(tf.zeros([1, 4, 4, 3]) as tf.Tensor4D, tf.zeros([3, 3, 2, 4]) as tf.Tensor4D)),
+      /3 channels but the weight expects 2/,
+    );
   });
 });
 
@@ -150,7 +185,12 @@ describe('biasAct', () => {
         assertClose('db', gb.dataSync(), numB, 1e-3, 1e-3);
         // d/dy of sum((d sum(y * r)/dx)^2): the mask is constant, so this is 2 * mask^2 * r summed.
         const r = tf.tensor2d(randomArray(20, 12), [4, 5]);
-        const gg = tf.grad((rr: tf.Tensor) => tf.grad((xi: tf.Tensor) => biasAct(xi, bt, { act: c.act, gain: c.gain, clamp: c.clamp }).mul(rr).sum())(xt).square().sum())(r);
+        const gg = tf.grad((rr: tf.Tensor) =>
+          tf
+            .grad((xi: tf.Tensor) => biasAct(xi, bt, { act: c.act, gain: c.gain, clamp: c.clamp }).mul(rr).sum())(xt)
+            .square()
+            .sum(),
+        )(r);
         const expGG = Array.from(x, (_, i) => 2 * num[i] * num[i] * r.dataSync()[i]);
         assertClose('second order', gg.dataSync(), expGG, 1e-3, 1e-3);
       });
@@ -167,21 +207,27 @@ describe('misc ops', () => {
   test('minibatchStd matches its definition (groups are samples i, i + N/G)', () => {
     const [n, h, w, c] = [4, 2, 3, 4];
     const x = randomArray(n * h * w * c, 21);
-    const G = 2, F = 2, cc = c / F, groups = n / G;
+    const G = 2,
+      F = 2,
+      cc = c / F,
+      groups = n / G;
     tf.tidy(() => {
       const y = minibatchStd(tf.tensor4d(x, [n, h, w, c]), G, F);
       assert.deepEqual(y.shape, [n, h, w, c + F]);
       const yd = y.dataSync();
-      for (let j = 0; j < groups; j++) for (let f = 0; f < F; f++) {
-        let acc = 0;
-        for (let yy = 0; yy < h; yy++) for (let xx = 0; xx < w; xx++) for (let k = 0; k < cc; k++) {
-          const vals = [0, 1].map((g) => x[(((g * groups + j) * h + yy) * w + xx) * c + f * cc + k]);
-          const m = (vals[0] + vals[1]) / 2;
-          acc += Math.sqrt(((vals[0] - m) ** 2 + (vals[1] - m) ** 2) / 2 + 1e-8);
+      for (let j = 0; j < groups; j++)
+        for (let f = 0; f < F; f++) {
+          let acc = 0;
+          for (let yy = 0; yy < h; yy++)
+            for (let xx = 0; xx < w; xx++)
+              for (let k = 0; k < cc; k++) {
+                const vals = [0, 1].map((g) => x[(((g * groups + j) * h + yy) * w + xx) * c + f * cc + k]);
+                const m = (vals[0] + vals[1]) / 2;
+                acc += Math.sqrt(((vals[0] - m) ** 2 + (vals[1] - m) ** 2) / 2 + 1e-8);
+              }
+          const s = acc / (h * w * cc);
+          for (const g of [0, 1]) assertClose('mbstd', [yd[(((g * groups + j) * h + 1) * w + 2) * (c + F) + c + f]], [s], 1e-6, 1e-5);
         }
-        const s = acc / (h * w * cc);
-        for (const g of [0, 1]) assertClose('mbstd', [yd[(((g * groups + j) * h + 1) * w + 2) * (c + F) + c + f]], [s], 1e-6, 1e-5);
-      }
     });
     assert.throws(() => tf.tidy(() => minibatchStd(tf.zeros([3, 2, 2, 4]) as tf.Tensor4D, 2)), /not divisible by the group size 2/);
   });
@@ -197,7 +243,13 @@ describe('misc ops', () => {
     tf.tidy(() => {
       const w = tf.tensor4d(randomArray(3 * 3 * 4 * 5, 1), [3, 3, 4, 5]);
       const s = tf.tensor2d(randomArray(2 * 4, 2), [2, 4]);
-      const direct = w.expandDims(0).mul(s.reshape([2, 1, 1, 4, 1])).square().sum([1, 2, 3]).add(1e-8).rsqrt();
+      const direct = w
+        .expandDims(0)
+        .mul(s.reshape([2, 1, 1, 4, 1]))
+        .square()
+        .sum([1, 2, 3])
+        .add(1e-8)
+        .rsqrt();
       assertClose('dcoefs', demodCoefs(w, s).dataSync(), direct.dataSync(), 1e-6, 1e-5);
       assert.throws(() => modulatedConv2d(tf.zeros([2, 4, 4, 3]) as tf.Tensor4D, w, s), /shapes do not agree/);
     });
@@ -211,13 +263,15 @@ describe('misc ops', () => {
   });
 
   test('ops leak no tensors', async () => {
-    await assertNoLeak('ops', () => tf.tidy(() => {
-      const x = tf.ones([2, 8, 8, 3]) as tf.Tensor4D;
-      const f = setupFilter([1, 3, 3, 1]);
-      tf.grad((xi: tf.Tensor) => upsample2d(downsample2d(xi as tf.Tensor4D, f), f).sum())(x);
-      tf.grad((xi: tf.Tensor) => biasAct(xi, tf.zeros([3]), { act: 'lrelu', clamp: 1 }).sum())(x);
-      tf.grad((xi: tf.Tensor) => conv2dResample(xi as tf.Tensor4D, tf.ones([3, 3, 3, 2]) as tf.Tensor4D, { f, up: 2, padding: 1 }).sum())(x);
-      minibatchStd(x, 2);
-    }));
+    await assertNoLeak('ops', () =>
+      tf.tidy(() => {
+        const x = tf.ones([2, 8, 8, 3]) as tf.Tensor4D;
+        const f = setupFilter([1, 3, 3, 1]);
+        tf.grad((xi: tf.Tensor) => upsample2d(downsample2d(xi as tf.Tensor4D, f), f).sum())(x);
+        tf.grad((xi: tf.Tensor) => biasAct(xi, tf.zeros([3]), { act: 'lrelu', clamp: 1 }).sum())(x);
+        tf.grad((xi: tf.Tensor) => conv2dResample(xi as tf.Tensor4D, tf.ones([3, 3, 3, 2]) as tf.Tensor4D, { f, up: 2, padding: 1 }).sum())(x);
+        minibatchStd(x, 2);
+      }),
+    );
   });
 });

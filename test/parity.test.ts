@@ -7,11 +7,11 @@ import * as tf from '@tensorflow/tfjs';
 import { Discriminator } from '../src/networks/discriminator.js';
 import { Generator } from '../src/networks/generator.js';
 import { dLogits, dMainLoss, gMainLoss, plRegLoss, r1RegLoss, synthesizer } from '../src/losses/phases.js';
-import { logistic, Objective, rooted } from '../src/losses/objectives.js';
+import { logistic, type Objective, rooted } from '../src/losses/objectives.js';
 import { disposeGradients, gradientsToUpstream, paramGradients } from '../src/losses/gradients.js';
 import { assertClose, loadTiny16, nchwToNhwc, nhwcToNchwArray, stateDict, testBackend } from './helpers.js';
-import { StTensor } from '../src/io/safetensors.js';
-import { ParamStore } from '../src/networks/params.js';
+import type { StTensor } from '../src/io/safetensors.js';
+import type { ParamStore } from '../src/networks/params.js';
 
 const FWD = { atol: 1e-4, rtol: 1e-4 };
 const GRAD = { atol: 1e-5, rtol: 1e-3 };
@@ -20,6 +20,7 @@ const report: string[] = [];
 let G: Generator;
 let D: Discriminator;
 let st: Map<string, StTensor>;
+// biome-ignore lint/suspicious/noExplicitAny: the reference JSON's shape is checked by use
 let cfg: any;
 
 before(async () => {
@@ -43,7 +44,9 @@ async function checkGrads(prefix: string, store: ParamStore, loss: () => tf.Scal
   const g = paramGradients(store, loss);
   const up = await gradientsToUpstream(store, g.grads);
   disposeGradients(g);
-  let worst = 0, maxAbs = 0, n = 0;
+  let worst = 0,
+    maxAbs = 0,
+    n = 0;
   // R1 gradients peak at 4e-5, so atol 1e-5 alone could not catch a wrong R1: also check against
   // the scale of the whole gradient set.
   let scale = 0;
@@ -59,78 +62,86 @@ async function checkGrads(prefix: string, store: ParamStore, loss: () => tf.Scal
 }
 
 // Both CPU paths: 'cpu' (native kernels when built) and 'cpu-js' (tfjs' own kernels).
-for (const backend of ['cpu', 'cpu-js']) describe(`tiny16 parity on ${backend}`, () => {
-before(() => tf.setBackend(backend));
-describe('forward', () => {
-  test('mapping: ws and ws_trunc', () => {
-    tf.tidy(() => {
-      const z = tf.tensor(ref('z'), [4, 32]);
-      const c = assertClose('ws', G.mapZ(z, null).dataSync(), ref('ws'), FWD.atol, FWD.rtol);
-      const c2 = assertClose('ws_trunc', G.mapZ(z, null, { truncation_psi: cfg.truncation_psi }).dataSync(), ref('ws_trunc'), FWD.atol, FWD.rtol);
-      report.push(`ws max abs err ${c.maxAbs.toExponential(2)}; ws_trunc ${c2.maxAbs.toExponential(2)}`);
-    });
-  });
-
-  test('synthesis: img_const, img_none, img_trunc', () => {
-    tf.tidy(() => {
-      for (const [name, wsName, mode] of [['img_const', 'ws', 'const'], ['img_none', 'ws', 'none'], ['img_trunc', 'ws_trunc', 'const']] as const) {
-        const ws = tf.tensor3d(ref(wsName), [4, 6, 32]);
-        const img = G.synthesize(ws, { noise_mode: mode });
-        const c = assertClose(name, nhwcToNchwArray(img), ref(name), FWD.atol, FWD.rtol);
-        report.push(`${name} max abs err ${c.maxAbs.toExponential(2)}`);
-      }
-    });
-  });
-
-  test('discriminator: logits_real, logits_fake', () => {
-    tf.tidy(() => {
-      const reals = nchwToNhwc(st.get('reals')!);
-      const fakes = nchwToNhwc(st.get('img_const')!);
-      const a = assertClose('logits_real', D.apply(reals, null).dataSync(), ref('logits_real'), FWD.atol, FWD.rtol);
-      const b = assertClose('logits_fake', D.apply(fakes, null).dataSync(), ref('logits_fake'), FWD.atol, FWD.rtol);
-      report.push(`logits_real max abs err ${a.maxAbs.toExponential(2)}; logits_fake ${b.maxAbs.toExponential(2)}`);
-    });
-  });
-});
-
-describe('gradients', () => {
-  const objectives: [string, () => Objective][] = [['logistic', logistic], ['rooted', () => rooted(2)]];
-  for (const [name, obj] of objectives) {
-    test(`G ${name}`, async () => {
-      const z = tf.tensor(ref('z'), [4, 32]);
-      await checkGrads(`grad_G_${name}`, G.params, () => {
-        const ws = G.mapZ(z, null);
-        return gMainLoss(synthesizer(G, { noise_mode: 'const' }), dLogits(D), ws, null, obj()).loss;
+for (const backend of ['cpu', 'cpu-js'])
+  describe(`tiny16 parity on ${backend}`, () => {
+    before(() => tf.setBackend(backend));
+    describe('forward', () => {
+      test('mapping: ws and ws_trunc', () => {
+        tf.tidy(() => {
+          const z = tf.tensor(ref('z'), [4, 32]);
+          const c = assertClose('ws', G.mapZ(z, null).dataSync(), ref('ws'), FWD.atol, FWD.rtol);
+          const c2 = assertClose('ws_trunc', G.mapZ(z, null, { truncation_psi: cfg.truncation_psi }).dataSync(), ref('ws_trunc'), FWD.atol, FWD.rtol);
+          report.push(`ws max abs err ${c.maxAbs.toExponential(2)}; ws_trunc ${c2.maxAbs.toExponential(2)}`);
+        });
       });
-      z.dispose();
-    });
-    test(`D ${name}`, async () => {
-      const reals = nchwToNhwc(st.get('reals')!);
-      const fakes = nchwToNhwc(st.get('img_const')!);
-      await checkGrads(`grad_D_${name}`, D.params, () => dMainLoss(dLogits(D), fakes, null, reals, null, obj()).loss);
-      tf.dispose([reals, fakes]);
-    });
-  }
 
-  test('D R1 (second order)', async () => {
-    const reals = nchwToNhwc(st.get('reals')!);
-    await checkGrads('grad_D_r1', D.params, () => r1RegLoss(dLogits(D), reals, null, cfg.r1_gamma).loss);
-    reals.dispose();
-  });
+      test('synthesis: img_const, img_none, img_trunc', () => {
+        tf.tidy(() => {
+          for (const [name, wsName, mode] of [
+            ['img_const', 'ws', 'const'],
+            ['img_none', 'ws', 'none'],
+            ['img_trunc', 'ws_trunc', 'const'],
+          ] as const) {
+            const ws = tf.tensor3d(ref(wsName), [4, 6, 32]);
+            const img = G.synthesize(ws, { noise_mode: mode });
+            const c = assertClose(name, nhwcToNchwArray(img), ref(name), FWD.atol, FWD.rtol);
+            report.push(`${name} max abs err ${c.maxAbs.toExponential(2)}`);
+          }
+        });
+      });
 
-  test('G path length (second order)', async () => {
-    const z = tf.tensor(ref('z'), [4, 32]).slice([0, 0], [2, 32]);
-    const noise = nchwToNhwc(st.get('pl_noise')!);
-    await checkGrads('grad_G_pl', G.params, () => {
-      const ws = G.mapZ(z, null);
-      return plRegLoss(synthesizer(G, { noise_mode: 'const' }), ws, noise, 0, cfg.pl.decay, cfg.pl.weight).loss;
+      test('discriminator: logits_real, logits_fake', () => {
+        tf.tidy(() => {
+          const reals = nchwToNhwc(st.get('reals')!);
+          const fakes = nchwToNhwc(st.get('img_const')!);
+          const a = assertClose('logits_real', D.apply(reals, null).dataSync(), ref('logits_real'), FWD.atol, FWD.rtol);
+          const b = assertClose('logits_fake', D.apply(fakes, null).dataSync(), ref('logits_fake'), FWD.atol, FWD.rtol);
+          report.push(`logits_real max abs err ${a.maxAbs.toExponential(2)}; logits_fake ${b.maxAbs.toExponential(2)}`);
+        });
+      });
     });
-    tf.dispose([z, noise]);
-  });
 
-  test('report', () => {
-    console.log(report.map((l) => `  parity (${backend}): ${l}`).join('\n'));
-    report.length = 0;
+    describe('gradients', () => {
+      const objectives: [string, () => Objective][] = [
+        ['logistic', logistic],
+        ['rooted', () => rooted(2)],
+      ];
+      for (const [name, obj] of objectives) {
+        test(`G ${name}`, async () => {
+          const z = tf.tensor(ref('z'), [4, 32]);
+          await checkGrads(`grad_G_${name}`, G.params, () => {
+            const ws = G.mapZ(z, null);
+            return gMainLoss(synthesizer(G, { noise_mode: 'const' }), dLogits(D), ws, null, obj()).loss;
+          });
+          z.dispose();
+        });
+        test(`D ${name}`, async () => {
+          const reals = nchwToNhwc(st.get('reals')!);
+          const fakes = nchwToNhwc(st.get('img_const')!);
+          await checkGrads(`grad_D_${name}`, D.params, () => dMainLoss(dLogits(D), fakes, null, reals, null, obj()).loss);
+          tf.dispose([reals, fakes]);
+        });
+      }
+
+      test('D R1 (second order)', async () => {
+        const reals = nchwToNhwc(st.get('reals')!);
+        await checkGrads('grad_D_r1', D.params, () => r1RegLoss(dLogits(D), reals, null, cfg.r1_gamma).loss);
+        reals.dispose();
+      });
+
+      test('G path length (second order)', async () => {
+        const z = tf.tensor(ref('z'), [4, 32]).slice([0, 0], [2, 32]);
+        const noise = nchwToNhwc(st.get('pl_noise')!);
+        await checkGrads('grad_G_pl', G.params, () => {
+          const ws = G.mapZ(z, null);
+          return plRegLoss(synthesizer(G, { noise_mode: 'const' }), ws, noise, 0, cfg.pl.decay, cfg.pl.weight).loss;
+        });
+        tf.dispose([z, noise]);
+      });
+
+      test('report', () => {
+        console.log(report.map((l) => `  parity (${backend}): ${l}`).join('\n'));
+        report.length = 0;
+      });
+    });
   });
-});
-});

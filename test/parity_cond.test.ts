@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
-import { readSafetensors, StTensor } from '../src/io/safetensors.js';
+import { readSafetensors, type StTensor } from '../src/io/safetensors.js';
 import { gMainLoss, dLogits, synthesizer } from '../src/losses/phases.js';
 import { rooted } from '../src/losses/objectives.js';
 import { disposeGradients, gradientsToUpstream, paramGradients } from '../src/losses/gradients.js';
@@ -30,7 +30,8 @@ before(async () => {
 describe('cond16 parity (conditional, grayscale, resnet G, skip D)', () => {
   test('ws, synthesis, discriminator on reals and fakes', () => {
     tf.tidy(() => {
-      const z = tf.tensor2d(ref('z'), [2, 16]), c = tf.tensor2d(ref('c'), [2, 3]);
+      const z = tf.tensor2d(ref('z'), [2, 16]),
+        c = tf.tensor2d(ref('c'), [2, 3]);
       const ws = G.mapZ(z, c);
       assertClose('ws', ws.dataSync(), ref('ws'), 1e-4, 1e-4);
       const img = G.synthesize(ws, { noise_mode: 'const' });
@@ -41,7 +42,8 @@ describe('cond16 parity (conditional, grayscale, resnet G, skip D)', () => {
   });
 
   test('G rooted-loss gradients w.r.t. every parameter', async () => {
-    const z = tf.tensor2d(ref('z'), [2, 16]), c = tf.tensor2d(ref('c'), [2, 3]);
+    const z = tf.tensor2d(ref('z'), [2, 16]),
+      c = tf.tensor2d(ref('c'), [2, 3]);
     const g = paramGradients(G.params, () => gMainLoss(synthesizer(G, { noise_mode: 'const' }), dLogits(D), G.mapZ(z, c), c, rooted(cfg.rooted_k)).loss);
     const up = await gradientsToUpstream(G.params, g.grads);
     disposeGradients(g);

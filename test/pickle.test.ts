@@ -6,8 +6,8 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadNetwork, buildGenerator, buildDiscriminator, parseNetwork } from '../src/io/network.js';
-import { readTorchFile, TorchTensor } from '../src/io/torch.js';
-import { PyDict, unpickle } from '../src/io/pickle.js';
+import { readTorchFile, type TorchTensor } from '../src/io/torch.js';
+import { type PyDict, unpickle } from '../src/io/pickle.js';
 import { saveCheckpoint } from '../src/io/checkpoint.js';
 import { assertClose, FIXTURES, loadTiny16, nchwToNhwc, nhwcToNchwArray, testBackend } from './helpers.js';
 import { PickleWriter } from './pickle_writer.js';
@@ -28,12 +28,19 @@ describe('network pickles', () => {
     assert.equal(net.D_kwargs!.channel_base, 256);
     const st = await refTensors();
     let n = 0;
-    for (const [part, pre] of [['G', 'G'], ['D', 'D'], ['G_ema', 'G']] as const) {
+    for (const [part, pre] of [
+      ['G', 'G'],
+      ['D', 'D'],
+      ['G_ema', 'G'],
+    ] as const) {
       for (const [k, v] of net[part]!) {
         const r = st.get(`${pre}/${k}`)!;
         assert.ok(r, `${pre}/${k} in the reference`);
         assert.deepEqual(v.shape, r.shape, k);
-        assert.ok(v.data.every((x, i) => Object.is(x, (r.data as Float32Array)[i])), `${part}/${k} differs`);
+        assert.ok(
+          v.data.every((x, i) => Object.is(x, (r.data as Float32Array)[i])),
+          `${part}/${k} differs`,
+        );
         n++;
       }
     }
@@ -42,7 +49,8 @@ describe('network pickles', () => {
 
   test('tiny16.pkl networks reproduce the reference outputs', async () => {
     const net = await loadNetwork(path.join(FIXTURES, 'tiny16.pkl'));
-    const G = buildGenerator(net), D = buildDiscriminator(net);
+    const G = buildGenerator(net),
+      D = buildDiscriminator(net);
     const st = await refTensors();
     tf.tidy(() => {
       const ws = G.mapZ(tf.tensor(st.get('z')!.data as Float32Array, [4, 32]), null);
@@ -50,7 +58,8 @@ describe('network pickles', () => {
       assertClose('img_const', nhwcToNchwArray(G.synthesize(ws, { noise_mode: 'const' })), st.get('img_const')!.data as Float32Array, 1e-4, 1e-4);
       assertClose('logits_real', D.apply(nchwToNhwc(st.get('reals')!), null).dataSync(), st.get('logits_real')!.data as Float32Array, 1e-4, 1e-4);
     });
-    G.dispose(); D.dispose();
+    G.dispose();
+    D.dispose();
   });
 
   test('TensorFlow pickle (fixture from scripts/make-tf-pickle-fixture.py) maps to the same parameters', async () => {
@@ -58,12 +67,20 @@ describe('network pickles', () => {
     assert.equal(net.format, 'tensorflow-pickle');
     assert.equal(net.G_kwargs.synthesis_kwargs!.channel_base, 256); // fmap_base * 2
     const st = await refTensors();
-    for (const [part, pre] of [['G', 'G'], ['D', 'D'], ['G_ema', 'G']] as const) {
+    for (const [part, pre] of [
+      ['G', 'G'],
+      ['D', 'D'],
+      ['G_ema', 'G'],
+    ] as const) {
       for (const [k, v] of net[part]!) {
         const r = st.get(`${pre}/${k}`)!.data as Float32Array;
         // TF stores mod_bias = bias - 1: adding 1 back rounds once in float32.
         if (k.endsWith('affine.bias')) assertClose(k, v.data, r, 2 ** -23 * 2, 0);
-        else assert.ok(v.data.every((x, i) => Object.is(x, r[i])), `${part}/${k} differs`);
+        else
+          assert.ok(
+            v.data.every((x, i) => Object.is(x, r[i])),
+            `${part}/${k} differs`,
+          );
       }
     }
   });
@@ -71,16 +88,27 @@ describe('network pickles', () => {
   test('pickle -> our checkpoint -> load gives identical parameters', async () => {
     const dir = await tempDir('pkl');
     const net = await loadNetwork(path.join(FIXTURES, 'tiny16.pkl'));
-    const G = buildGenerator(net, 'G'), D = buildDiscriminator(net), Ge = buildGenerator(net, 'G_ema');
+    const G = buildGenerator(net, 'G'),
+      D = buildDiscriminator(net),
+      Ge = buildGenerator(net, 'G_ema');
     const file = path.join(dir, 'tiny16.safetensors');
-    await saveCheckpoint(file, { format: 'stylegan-rlo', version: 1, G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs }, { G: G.params, D: D.params, G_ema: Ge.params });
+    await saveCheckpoint(
+      file,
+      { format: 'stylegan-rlo', version: 1, G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs },
+      { G: G.params, D: D.params, G_ema: Ge.params },
+    );
     const back = await loadNetwork(file);
     assert.equal(back.format, 'checkpoint');
     for (const part of ['G', 'D', 'G_ema'] as const) {
       for (const [k, v] of net[part]!) assert.deepEqual(Array.from(back[part]!.get(k)!.data), Array.from(v.data), `${part}/${k}`);
     }
-    await assert.rejects(saveCheckpoint(file, { format: 'stylegan-rlo', version: 1, G_kwargs: net.G_kwargs, D_kwargs: null }, { G: G.params }), /already exists/);
-    G.dispose(); D.dispose(); Ge.dispose();
+    await assert.rejects(
+      saveCheckpoint(file, { format: 'stylegan-rlo', version: 1, G_kwargs: net.G_kwargs, D_kwargs: null }, { G: G.params }),
+      /already exists/,
+    );
+    G.dispose();
+    D.dispose();
+    Ge.dispose();
   });
 });
 
@@ -90,7 +118,9 @@ describe('torch.save files', () => {
     test(`${fmt} format: values, dtypes, strides and offsets, _metadata`, () => {
       const obj = readTorchFile(readFileSync(path.join(FIXTURES, 'torch', `small_state.${fmt}.pth`)), fmt) as PyDict;
       assert.deepEqual([...obj.keys()], expected.keys_in_order);
-      for (const [k, e] of Object.entries(expected.entries as Record<string, { dtype: string; shape: number[]; stride: number[]; storage_offset: number; values: unknown }>)) {
+      for (const [k, e] of Object.entries(
+        expected.entries as Record<string, { dtype: string; shape: number[]; stride: number[]; storage_offset: number; values: unknown }>,
+      )) {
         const t = obj.get(k) as TorchTensor;
         assert.equal(t.dtype, e.dtype, k);
         assert.deepEqual(t.shape, e.shape, k);
@@ -150,10 +180,35 @@ describe('bad input: clear errors, nothing executed', () => {
 
   test('unknown globals stay inert; a StyleGAN3 or other class is an unsupported architecture', () => {
     const persistent = (className: string, synthModules: string[]) => {
-      const w = new PickleWriter().emptyDict().mark().str('G').global('torch_utils.persistence', '_reconstruct_persistent_obj').mark().emptyDict().mark()
-        .str('class_name').str(className).str('state').emptyDict().mark().str('_modules').emptyDict().mark().str('synthesis')
-        .global('torch_utils.persistence', '_reconstruct_persistent_obj').mark().emptyDict().mark().str('class_name').str('SynthesisNetwork')
-        .str('state').emptyDict().mark().str('_modules').emptyDict().mark();
+      const w = new PickleWriter()
+        .emptyDict()
+        .mark()
+        .str('G')
+        .global('torch_utils.persistence', '_reconstruct_persistent_obj')
+        .mark()
+        .emptyDict()
+        .mark()
+        .str('class_name')
+        .str(className)
+        .str('state')
+        .emptyDict()
+        .mark()
+        .str('_modules')
+        .emptyDict()
+        .mark()
+        .str('synthesis')
+        .global('torch_utils.persistence', '_reconstruct_persistent_obj')
+        .mark()
+        .emptyDict()
+        .mark()
+        .str('class_name')
+        .str('SynthesisNetwork')
+        .str('state')
+        .emptyDict()
+        .mark()
+        .str('_modules')
+        .emptyDict()
+        .mark();
       for (const m of synthModules) w.str(m).none();
       // Close: synth modules, synth state, synth meta; reduce; outer modules, outer state, outer meta; reduce; top dict.
       return w.setitems().setitems().setitems().tuple().reduce().setitems().setitems().setitems().tuple().reduce().setitems().stop();

@@ -22,7 +22,10 @@ before(async () => {
 
 function script(kimg: string, work: string, pre: string, data: string) {
   const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'pretrain-emoji.sh'), kimg, work], {
-    cwd: ROOT, encoding: 'utf8', env: { ...process.env, PRETRAINED_DIR: pre, EMOJI_DATA: data, EXPORT: 'always' }, timeout: 300_000,
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, PRETRAINED_DIR: pre, EMOJI_DATA: data, EXPORT: 'always' },
+    timeout: 300_000,
   });
   assert.equal(r.status, 0, `pretrain-emoji.sh ${kimg} failed: ${r.stderr.slice(-2000)}`);
   return r.stderr;
@@ -49,11 +52,13 @@ test('pretrain-emoji.sh continues from the committed state on a machine without 
   assert.equal(await trainingKimg(path.join(pre, 'emoji32-state.safetensors')), 0.064);
   const runs = await fs.readdir(path.join(dir, 'machine2', 'runs'));
   assert.equal(runs.length, 1);
-  const stats = (await fs.readFile(path.join(dir, 'machine2', 'runs', runs[0], 'log.txt'), 'utf8'));
+  const stats = await fs.readFile(path.join(dir, 'machine2', 'runs', runs[0], 'log.txt'), 'utf8');
   assert.doesNotMatch(stats, /started: from scratch/, 'machine 2 must not start over');
 });
 
-test('the committed pre-training state is complete and has the bundled network\'s architecture', { skip: existsSync(path.join(ROOT, 'pretrained', 'emoji32-state.safetensors')) ? false : 'no committed state' }, async () => {
+test("the committed pre-training state is complete and has the bundled network's architecture", {
+  skip: existsSync(path.join(ROOT, 'pretrained', 'emoji32-state.safetensors')) ? false : 'no committed state',
+}, async () => {
   const state = await loadNetwork(path.join(ROOT, 'pretrained', 'emoji32-state.safetensors'));
   const tr = state.training as Record<string, unknown>;
   for (const k of ['options', 'trainer', 'rng', 'sampler', 'augmentP']) assert.ok(k in tr, `state lacks ${k}`);

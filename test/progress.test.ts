@@ -14,9 +14,28 @@ before(async () => {
   ({ dir, ckpt, data } = await tinyTrainingFixture('progress'));
 });
 
-const args = (rd: string) => [path.resolve('dist/src/cli/main.js'), 'finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--batch', '4', '--kimg', '0.016', '--tick', '0.008', '--backend', 'cpu'];
+const args = (rd: string) => [
+  path.resolve('dist/src/cli/main.js'),
+  'finetune',
+  '--network',
+  ckpt,
+  '--data',
+  data,
+  '--run-dir',
+  rd,
+  '--batch',
+  '4',
+  '--kimg',
+  '0.016',
+  '--tick',
+  '0.008',
+  '--backend',
+  'cpu',
+];
 
-test('a TTY gets a progress bar with images/s and ETA; a pipe gets one line per tick', { skip: existsSync('/usr/bin/script') ? false : 'util-linux script is not installed' }, async () => {
+test('a TTY gets a progress bar with images/s and ETA; a pipe gets one line per tick', {
+  skip: existsSync('/usr/bin/script') ? false : 'util-linux script is not installed',
+}, async () => {
   const log = path.join(dir, 'tty.txt');
   const cmd = [process.execPath, ...args(path.join(dir, 'tty'))].map((a) => `'${a}'`).join(' ');
   const r = spawnSync('script', ['-qec', cmd, log], { encoding: 'utf8', timeout: 120_000 });

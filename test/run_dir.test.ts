@@ -18,22 +18,35 @@ before(async () => {
 
 const CLI = path.resolve('dist/src/cli/main.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
-const statsKimg = async (rd: string) => (await fs.readFile(path.join(rd, 'stats.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).kimg as number);
+const statsKimg = async (rd: string) =>
+  (await fs.readFile(path.join(rd, 'stats.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).kimg as number);
 
 test('run numbers stay unique when many runs start at once', async () => {
   const out = path.join(dir, 'concurrent');
-  const made = await Promise.all(Array.from({ length: 12 }, (_, i) => nextRunDir(out, `run${String.fromCharCode(97 + (i * 7) % 12)}`)));
+  const made = await Promise.all(Array.from({ length: 12 }, (_, i) => nextRunDir(out, `run${String.fromCharCode(97 + ((i * 7) % 12))}`)));
   const ids = made.map((d) => path.basename(d).slice(0, 5));
   assert.equal(new Set(ids).size, 12, `numbers: ${ids.sort()}`);
   assert.equal((await fs.readdir(out)).length, 12, 'no leftover directories or claims');
   // Across processes: 6 at once, 4 runs each.
   const out2 = path.join(dir, 'concurrent-procs');
   const mod = JSON.stringify(path.resolve('dist/src/train/run_dir.js'));
-  await Promise.all(Array.from({ length: 6 }, (_, p) => new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e',
-      `const { nextRunDir } = await import(${mod}); await Promise.all([0, 1, 2, 3].map((i) => nextRunDir(${JSON.stringify(out2)}, 'p${p}-' + i)));`]);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child exited ${code}`))));
-  })));
+  await Promise.all(
+    Array.from(
+      { length: 6 },
+      (_, p) =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn(process.execPath, [
+            '--input-type=module',
+            '-e',
+            `const { nextRunDir } = await import(${mod}); await Promise.all([0, 1, 2, 3].map((i) => nextRunDir(${JSON.stringify(out2)}, 'p${p}-' + i)));`,
+          ]);
+          child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`child exited ${code}`))));
+        }),
+    ),
+  );
   const names = await fs.readdir(out2);
   assert.equal(names.length, 24, `no leftovers: ${names}`);
   assert.equal(new Set(names.map((n) => n.slice(0, 5))).size, 24, `numbers: ${names.sort()}`);
@@ -51,27 +64,39 @@ test('tidyForResume: removes temporary files of dead writers, drops rows after t
   assert.deepEqual(r, { removedTemp: 1, droppedRows: 3 });
   assert.deepEqual(await statsKimg(rd), [0.004, 0.008]);
   assert.equal(await fs.readFile(path.join(rd, 'metric-fed.jsonl'), 'utf8'), '{"kimg":0.008,"value":1}\n');
-  assert.deepEqual((await fs.readdir(rd)).filter((f) => f.endsWith('.tmp')), [`.stats.jsonl.${process.pid}.1700000000000.tmp`]);
+  assert.deepEqual(
+    (await fs.readdir(rd)).filter((f) => f.endsWith('.tmp')),
+    [`.stats.jsonl.${process.pid}.1700000000000.tmp`],
+  );
 });
 
 test('SIGKILL at varying points, then --resume: continues from the last complete snapshot, each kimg once', async () => {
   const rd = path.join(dir, 'killed');
- const run = (args: string[], killAfterTicks: number | null, delayMs: number) => new Promise<void>((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'finetune', ...args, '--backend', 'cpu'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '', killed = false;
-    child.stderr.on('data', (d) => {
-      err += d;
-      const ticks = (err.match(/^tick \d+/gm) ?? []).length;
-      if (killAfterTicks !== null && !killed && ticks >= killAfterTicks) { killed = true; setTimeout(() => child.kill('SIGKILL'), delayMs); }
+  const run = (args: string[], killAfterTicks: number | null, delayMs: number) =>
+    new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'finetune', ...args, '--backend', 'cpu'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '',
+        killed = false;
+      child.stderr.on('data', (d) => {
+        err += d;
+        const ticks = (err.match(/^tick \d+/gm) ?? []).length;
+        if (killAfterTicks !== null && !killed && ticks >= killAfterTicks) {
+          killed = true;
+          setTimeout(() => child.kill('SIGKILL'), delayMs);
+        }
+      });
+      child.on('exit', (code, signal) => {
+        if (killAfterTicks === null) assert.equal(code, 0, err);
+        else assert.ok(signal === 'SIGKILL' || code === 0, `exit ${code} ${signal}: ${err}`);
+        resolve();
+      });
     });
-    child.on('exit', (code, signal) => {
-      if (killAfterTicks === null) assert.equal(code, 0, err);
-      else assert.ok(signal === 'SIGKILL' || code === 0, `exit ${code} ${signal}: ${err}`);
-      resolve();
-    });
-  });
   await run(['--network', ckpt, '--data', data, '--run-dir', rd, '--kimg', '1', '--batch', '4', '--tick', '0.004', '--snap', '2'], 3, 0);
-  for (const [ticks, delay] of [[2, 150], [1, 400], [3, 50]] as const) {
+  for (const [ticks, delay] of [
+    [2, 150],
+    [1, 400],
+    [3, 50],
+  ] as const) {
     const before = await listSnapshots(rd);
     await run(['--resume', rd, '--kimg', '1'], ticks, delay);
     const after = await listSnapshots(rd);
@@ -79,28 +104,59 @@ test('SIGKILL at varying points, then --resume: continues from the last complete
   }
   await run(['--resume', rd, '--kimg', String((await listSnapshots(rd)).at(-1)!.kimg + 0.016)], null, 0);
   const kimg = await statsKimg(rd);
-  assert.deepEqual(kimg, [...kimg].sort((a, b) => a - b), 'stats rows in order');
+  assert.deepEqual(
+    kimg,
+    [...kimg].sort((a, b) => a - b),
+    'stats rows in order',
+  );
   assert.equal(new Set(kimg).size, kimg.length, `each kimg once: ${kimg}`);
   for (let i = 1; i < kimg.length; i++) assert.ok(Math.abs(kimg[i] - kimg[i - 1] - 0.004) < 1e-9, `a tick is missing or repeated at ${kimg[i]}: ${kimg}`);
-  assert.deepEqual((await fs.readdir(rd)).filter((f) => f.endsWith('.tmp')), []);
+  assert.deepEqual(
+    (await fs.readdir(rd)).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
   assert.ok((await loadNetwork((await listSnapshots(rd)).at(-1)!.file)).training);
 });
 
 test('resuming an older snapshot: refused up front in place; --run-dir branches with the history up to it', async () => {
   const rd = path.join(dir, 'older');
-  const r0 = cli('finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--batch', '4', '--kimg', '0.016', '--tick', '0.004', '--snap', '1', '--backend', 'cpu');
+  const r0 = cli(
+    'finetune',
+    '--network',
+    ckpt,
+    '--data',
+    data,
+    '--run-dir',
+    rd,
+    '--batch',
+    '4',
+    '--kimg',
+    '0.016',
+    '--tick',
+    '0.004',
+    '--snap',
+    '1',
+    '--backend',
+    'cpu',
+  );
   assert.equal(r0.status, 0, r0.stderr);
   const old = path.join(rd, 'network-snapshot-0000.008.safetensors');
   const refused = cli('finetune', '--resume', old, '--kimg', '0.016', '--backend', 'cpu');
   assert.equal(refused.status, 1);
-  assert.match(refused.stderr, /--resume .*0000\.008\.safetensors: the run directory already has 2 later snapshot\(s\), up to kimg 0\.016; .*--run-dir NEW_DIR to branch/);
+  assert.match(
+    refused.stderr,
+    /--resume .*0000\.008\.safetensors: the run directory already has 2 later snapshot\(s\), up to kimg 0\.016; .*--run-dir NEW_DIR to branch/,
+  );
   assert.equal((await listSnapshots(rd)).length, 4, 'nothing written');
   const branch = path.join(dir, 'older-branch');
   const r1 = cli('finetune', '--resume', old, '--run-dir', branch, '--kimg', '0.016', '--backend', 'cpu');
   assert.equal(r1.status, 0, r1.stderr);
   assert.match(r1.stderr, /branching .*older into .*older-branch at kimg 0\.008 \(dropped 2 log rows/);
   assert.deepEqual(await statsKimg(branch), [0.004, 0.008, 0.012, 0.016]);
-  assert.deepEqual((await listSnapshots(branch)).map((s) => s.kimg), [0.012, 0.016]);
+  assert.deepEqual(
+    (await listSnapshots(branch)).map((s) => s.kimg),
+    [0.012, 0.016],
+  );
   assert.deepEqual(await statsKimg(rd), [0.004, 0.008, 0.012, 0.016], 'the original run is untouched');
 });
 
@@ -119,7 +175,10 @@ test('--resume with a smaller --data starts a new shuffle instead of serving ima
   assert.equal(ds.restoreSampler({ order: [3, 0, 1, 2], pos: 1 }), false);
   const { Rng } = await import('../src/rng.js');
   const idx = ds.nextIndices(8, new Rng('x'));
-  assert.ok(idx.every((i) => i === 0 || i === 1), `indices ${idx}`);
+  assert.ok(
+    idx.every((i) => i === 0 || i === 1),
+    `indices ${idx}`,
+  );
   assert.equal(ds.restoreSampler({ order: [1, 0], pos: 1 }), true);
   assert.deepEqual(ds.nextIndices(1, new Rng('x')), [0]);
 });

@@ -31,7 +31,8 @@ test("Welch's t: worked example, symmetric, degenerate groups", () => {
 });
 
 test('bootstrap CI covers the difference and narrows with more data', () => {
-  const a = [10, 11, 12, 13, 14], b = [0, 1, 2, 3, 4];
+  const a = [10, 11, 12, 13, 14],
+    b = [0, 1, 2, 3, 4];
   const [lo, hi] = bootstrapDiffCI(a, b);
   assert.ok(lo <= 10 && hi >= 10 && lo > 5, `[${lo}, ${hi}]`);
   const wide = bootstrapDiffCI([1, 9], [5, 5]);
@@ -41,10 +42,18 @@ test('bootstrap CI covers the difference and narrows with more data', () => {
 
 test('aggregate: mean ± sample sd per variant and kimg; the plot has one band per variant', () => {
   const cells = aggregate([
-    { variant: 'logistic', seed: 0, kimg: 1, value: 10, kernel: 1 }, { variant: 'logistic', seed: 1, kimg: 1, value: 14, kernel: 3 },
-    { variant: 'rooted k=2', seed: 0, kimg: 1, value: 8, kernel: null }, { variant: 'rooted k=2', seed: 1, kimg: 1.0000001, value: 8, kernel: 2 },
+    { variant: 'logistic', seed: 0, kimg: 1, value: 10, kernel: 1 },
+    { variant: 'logistic', seed: 1, kimg: 1, value: 14, kernel: 3 },
+    { variant: 'rooted k=2', seed: 0, kimg: 1, value: 8, kernel: null },
+    { variant: 'rooted k=2', seed: 1, kimg: 1.0000001, value: 8, kernel: 2 },
   ]);
-  assert.deepEqual(cells.map((c) => [c.variant, c.kimg, c.n, c.mean]), [['logistic', 1, 2, 12], ['rooted k=2', 1, 2, 8]]);
+  assert.deepEqual(
+    cells.map((c) => [c.variant, c.kimg, c.n, c.mean]),
+    [
+      ['logistic', 1, 2, 12],
+      ['rooted k=2', 1, 2, 8],
+    ],
+  );
   near(cells[0].sd, Math.sqrt(8), 1e-12, 'sd');
   assert.equal(cells[0].kernelMean, 2);
   assert.equal(cells[1].kernelMean, null, 'a missing kernel value leaves the mean undefined');

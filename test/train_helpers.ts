@@ -15,22 +15,34 @@ export async function tempDir(prefix: string): Promise<string> {
 /** tiny16 (G, D, G_ema = G) as one of our checkpoints. */
 export async function tiny16Checkpoint(dir: string): Promise<string> {
   const { st, json } = await loadTiny16();
-  const G = new Generator(json.G_kwargs), D = new Discriminator(json.D_kwargs);
+  const G = new Generator(json.G_kwargs),
+    D = new Discriminator(json.D_kwargs);
   G.params.setAll(stateDict(st.tensors, 'G'));
   D.params.setAll(stateDict(st.tensors, 'D'));
   const file = path.join(dir, 'tiny16.safetensors');
-  await saveCheckpoint(file, { format: 'stylegan-rlo', version: 1, G_kwargs: json.G_kwargs, D_kwargs: json.D_kwargs }, { G: G.params, D: D.params, G_ema: G.params });
-  G.dispose(); D.dispose();
+  await saveCheckpoint(
+    file,
+    { format: 'stylegan-rlo', version: 1, G_kwargs: json.G_kwargs, D_kwargs: json.D_kwargs },
+    { G: G.params, D: D.params, G_ema: G.params },
+  );
+  G.dispose();
+  D.dispose();
   return file;
 }
 
 /** A conditional network (cond16's architecture: 3 classes, grayscale; freshly initialized) as a checkpoint. */
 export async function conditionalCheckpoint(dir: string): Promise<string> {
   const json = JSON.parse(await fs.readFile(path.join(FIXTURES, 'cond16.json'), 'utf8'));
-  const G = new Generator(json.G_kwargs), D = new Discriminator(json.D_kwargs);
+  const G = new Generator(json.G_kwargs),
+    D = new Discriminator(json.D_kwargs);
   const file = path.join(dir, 'cond16.safetensors');
-  await saveCheckpoint(file, { format: 'stylegan-rlo', version: 1, G_kwargs: json.G_kwargs, D_kwargs: json.D_kwargs }, { G: G.params, D: D.params, G_ema: G.params });
-  G.dispose(); D.dispose();
+  await saveCheckpoint(
+    file,
+    { format: 'stylegan-rlo', version: 1, G_kwargs: json.G_kwargs, D_kwargs: json.D_kwargs },
+    { G: G.params, D: D.params, G_ema: G.params },
+  );
+  G.dispose();
+  D.dispose();
   return file;
 }
 
@@ -39,12 +51,17 @@ export async function imageFolder(dir: string, n: number, opts: { channels?: 1 |
   await fs.mkdir(dir, { recursive: true });
   const ch = opts.channels ?? 3;
   for (let i = 0; i < n; i++) {
-    const w = opts.width ?? 20 + (i % 3) * 4, h = opts.height ?? 24;
+    const w = opts.width ?? 20 + (i % 3) * 4,
+      h = opts.height ?? 24;
     const px = Buffer.alloc(w * h * ch);
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < ch; c++) {
-      px[(y * w + x) * ch + c] = c === 3 ? 255 : (37 * i + 11 * x + 7 * y + 90 * c) % 256;
-    }
-    await sharp(px, { raw: { width: w, height: h, channels: ch } }).png().toFile(path.join(dir, `img${String(i).padStart(3, '0')}.png`));
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let c = 0; c < ch; c++) {
+          px[(y * w + x) * ch + c] = c === 3 ? 255 : (37 * i + 11 * x + 7 * y + 90 * c) % 256;
+        }
+    await sharp(px, { raw: { width: w, height: h, channels: ch } })
+      .png()
+      .toFile(path.join(dir, `img${String(i).padStart(3, '0')}.png`));
   }
   return dir;
 }

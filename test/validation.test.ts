@@ -19,7 +19,10 @@ const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve('di
 
 function refused(r: ReturnType<typeof cli>, pattern: RegExp) {
   assert.equal(r.status, 1, `exit ${r.status}: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('backend:'));
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('backend:'));
   assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
   assert.match(lines[0], pattern);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
@@ -32,8 +35,14 @@ test('seeds at or above 2^32 are refused (2^53 used to loop forever)', () => {
 });
 
 test('generate: --trunc x, --trunc-cutoff -1, --class 0.5', () => {
-  refused(cli('generate', '--network', ckpt, '--seeds', '0', '--trunc', 'x', '--outdir', path.join(dir, 'g2'), '--backend', 'cpu'), /--trunc NaN: give a number/);
-  refused(cli('generate', '--network', ckpt, '--seeds', '0', '--trunc-cutoff', '-1', '--outdir', path.join(dir, 'g3'), '--backend', 'cpu'), /--trunc-cutoff -1/);
+  refused(
+    cli('generate', '--network', ckpt, '--seeds', '0', '--trunc', 'x', '--outdir', path.join(dir, 'g2'), '--backend', 'cpu'),
+    /--trunc NaN: give a number/,
+  );
+  refused(
+    cli('generate', '--network', ckpt, '--seeds', '0', '--trunc-cutoff', '-1', '--outdir', path.join(dir, 'g3'), '--backend', 'cpu'),
+    /--trunc-cutoff -1/,
+  );
   refused(cli('generate', '--network', ckpt, '--seeds', '0', '--class', '0.5', '--outdir', path.join(dir, 'g4'), '--backend', 'cpu'), /--class 0.5/);
 });
 
@@ -54,10 +63,29 @@ test('finetune: --ada-kimg 0, --seed -1 / 0.5 / NaN, --k 1e-3 / 1e6, --backend w
   ];
   for (const [extra, pattern] of probes) {
     const rd = path.join(dir, `run-${extra.join('')}`);
-    refused(cli('finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--kimg', '0.004', '--batch', '4', ...(extra[0] === '--backend' ? extra : [...extra, '--backend', 'cpu'])), pattern);
+    refused(
+      cli(
+        'finetune',
+        '--network',
+        ckpt,
+        '--data',
+        data,
+        '--run-dir',
+        rd,
+        '--kimg',
+        '0.004',
+        '--batch',
+        '4',
+        ...(extra[0] === '--backend' ? extra : [...extra, '--backend', 'cpu']),
+      ),
+      pattern,
+    );
     assert.ok(!existsSync(rd), `${extra.join(' ')} created ${rd}`);
   }
-  assert.deepEqual((await fs.readdir(dir)).filter((f) => f.startsWith('run-')), []);
+  assert.deepEqual(
+    (await fs.readdir(dir)).filter((f) => f.startsWith('run-')),
+    [],
+  );
 });
 
 test('an option given twice is refused, whichever command (it used to reach the reader as an array)', () => {
@@ -70,10 +98,22 @@ test('an option given twice is refused, whichever command (it used to reach the 
 test('an output folder that is a file, or under one, is refused before any work', async () => {
   const file = path.join(dir, 'a-file');
   await fs.writeFile(file, 'x');
-  refused(cli('generate', '--network', ckpt, '--seeds', '0', '--outdir', file, '--backend', 'cpu'), /--outdir .*a-file is a file, not a folder; choose another --outdir/);
-  refused(cli('generate', '--network', ckpt, '--seeds', '0', '--outdir', path.join(file, 'sub'), '--backend', 'cpu'), /--outdir .*a-file\/sub lies under .*a-file, which is a file/);
-  refused(cli('finetune', '--network', ckpt, '--data', data, '--outdir', file, '--kimg', '0.004', '--backend', 'cpu'), /--outdir .*a-file is a file, not a folder/);
-  refused(cli('finetune', '--network', ckpt, '--data', data, '--run-dir', path.join(file, 'run'), '--kimg', '0.004', '--backend', 'cpu'), /--run-dir .*a-file\/run lies under .*a-file, which is a file/);
+  refused(
+    cli('generate', '--network', ckpt, '--seeds', '0', '--outdir', file, '--backend', 'cpu'),
+    /--outdir .*a-file is a file, not a folder; choose another --outdir/,
+  );
+  refused(
+    cli('generate', '--network', ckpt, '--seeds', '0', '--outdir', path.join(file, 'sub'), '--backend', 'cpu'),
+    /--outdir .*a-file\/sub lies under .*a-file, which is a file/,
+  );
+  refused(
+    cli('finetune', '--network', ckpt, '--data', data, '--outdir', file, '--kimg', '0.004', '--backend', 'cpu'),
+    /--outdir .*a-file is a file, not a folder/,
+  );
+  refused(
+    cli('finetune', '--network', ckpt, '--data', data, '--run-dir', path.join(file, 'run'), '--kimg', '0.004', '--backend', 'cpu'),
+    /--run-dir .*a-file\/run lies under .*a-file, which is a file/,
+  );
   refused(cli('compare', path.join(dir, 'no-run'), '--features', 'emoji', '--out', file, '--backend', 'cpu'), /--out .*a-file is a file/);
   // compare: an existing output is refused before the evaluation, not after it.
   const out = path.join(dir, 'cmp');
@@ -83,12 +123,20 @@ test('an output folder that is a file, or under one, is refused before any work'
 });
 
 test('--grid too large for memory is refused with the largest grid that fits', () => {
-  refused(cli('generate', '--network', ckpt, '--seeds', '0', '--grid', '100000x100000', '--outdir', path.join(dir, 'g6'), '--backend', 'cpu'),
-    /--grid 100000x100000 of 16px images makes a 1600000x1600000 picture; keep it within 16384 px a side \(up to 1024x1024 at 16px\)/);
+  refused(
+    cli('generate', '--network', ckpt, '--seeds', '0', '--grid', '100000x100000', '--outdir', path.join(dir, 'g6'), '--backend', 'cpu'),
+    /--grid 100000x100000 of 16px images makes a 1600000x1600000 picture; keep it within 16384 px a side \(up to 1024x1024 at 16px\)/,
+  );
   const rd = path.join(dir, 'run-grid');
-  refused(cli('finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--grid', '5000x5000', '--kimg', '0.004', '--backend', 'cpu'), /--grid 5000x5000 of 16px images/);
+  refused(
+    cli('finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--grid', '5000x5000', '--kimg', '0.004', '--backend', 'cpu'),
+    /--grid 5000x5000 of 16px images/,
+  );
   assert.ok(!existsSync(rd));
-  refused(cli('interpolate', '--network', ckpt, '--seeds', '0,1', '--grid', '2000x1', '--out', path.join(dir, 'walk.webp'), '--backend', 'cpu'), /--grid 2000x1 of \d+px images makes a \d+x\d+ picture/);
+  refused(
+    cli('interpolate', '--network', ckpt, '--seeds', '0,1', '--grid', '2000x1', '--out', path.join(dir, 'walk.webp'), '--backend', 'cpu'),
+    /--grid 2000x1 of \d+px images makes a \d+x\d+ picture/,
+  );
 });
 
 test('malformed dataset.json entries are named, not crashed on', async () => {
@@ -112,7 +160,7 @@ test('options resolve in one library function: defaults, derived values, and the
   const sc = scratchConfigs({ res: 16 });
   const o = resolveTrainingOptions({ data: 'd', batch: 8 }, { G_kwargs: sc.G, D_kwargs: sc.D }, 'cpu');
   assert.equal(o.gamma, (DEFAULTS.gammaPerPixel * 16 * 16) / 8);
-  assert.equal(o.emaKimg, 8 * 10 / 32);
+  assert.equal(o.emaKimg, (8 * 10) / 32);
   assert.equal(o.batchGpu, 8);
   assert.equal(o.loss, 'rooted');
   assert.equal(o.k, 2);
@@ -137,7 +185,10 @@ test('finetune --resume with a different training option is refused; with the sa
   const rd = path.join(dir, 'resume-rule');
   const first = cli('finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--kimg', '0.004', '--batch', '4', '--backend', 'cpu');
   assert.equal(first.status, 0, first.stderr);
-  refused(cli('finetune', '--resume', rd, '--batch', '8', '--backend', 'cpu'), /--resume continues a run with its own settings; --batch cannot change \(the run has 4\)/);
+  refused(
+    cli('finetune', '--resume', rd, '--batch', '8', '--backend', 'cpu'),
+    /--resume continues a run with its own settings; --batch cannot change \(the run has 4\)/,
+  );
   const same = cli('finetune', '--resume', rd, '--batch', '4', '--kimg', '0.008', '--backend', 'cpu');
   assert.equal(same.status, 0, same.stderr);
   assert.match(same.stderr, /resumed at kimg 0\.004/);

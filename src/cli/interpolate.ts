@@ -14,31 +14,47 @@ import { parseGrid } from './finetune.js';
 import { resolveNetworkArg } from './generate.js';
 
 interface Args {
-  network: string; seeds: string; space: 'z' | 'w'; frames: number; fps: number; loop: boolean; trunc: number; 'trunc-sweep'?: string;
-  grid?: string; scale: number; out: string; 'frames-dir'?: string; force: boolean; backend: string;
+  network: string;
+  seeds: string;
+  space: 'z' | 'w';
+  frames: number;
+  fps: number;
+  loop: boolean;
+  trunc: number;
+  'trunc-sweep'?: string;
+  grid?: string;
+  scale: number;
+  out: string;
+  'frames-dir'?: string;
+  force: boolean;
+  backend: string;
 }
 
 export const interpolateCommand: CommandModule<object, Args> = {
   command: 'interpolate',
   describe: 'Latent walks between seeds, or truncation sweeps, as an animated WebP or GIF',
-  builder: (y: Argv) => y
-    .option('network', { type: 'string', demandOption: true, describe: 'Network pickle, checkpoint, or manifest name' })
-    .option('seeds', { type: 'string', default: '0-3', describe: 'Keyframe seeds of the walk, in order (a sweep: one seed per grid cell)' })
-    .option('space', { choices: ['z', 'w'] as const, default: 'z' as const, describe: 'Interpolate z (spherical) or w (linear, after mapping)' })
-    .option('frames', { type: 'number', default: 30, describe: 'Frames from one seed to the next (a sweep: frames in all)' })
-    .option('fps', { type: 'number', default: 24, describe: 'Frames per second of the animation' })
-    .option('loop', { type: 'boolean', default: true, describe: 'Walk back to the first seed (--no-loop to stop at the last)' })
-    .option('trunc', { type: 'number', default: 1, describe: 'Truncation psi of the walk' })
-    .option('trunc-sweep', { type: 'string', describe: 'Instead of a walk: sweep truncation psi FROM:TO (e.g. 0:1) for each seed' })
-    .option('grid', { type: 'string', describe: 'COLSxROWS walks side by side; cell j walks the seeds + j' })
-    .option('scale', { type: 'number', default: 4, describe: 'Upscale factor of the animation (nearest neighbour)' })
-    .option('out', { type: 'string', demandOption: true, describe: 'Output animation: .webp or .gif' })
-    .option('frames-dir', { type: 'string', describe: 'Also write every frame as frameNNNN.png into this folder' })
-    .option('force', { type: 'boolean', default: false, describe: 'Replace existing files' })
-    .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
-    .example('$0 interpolate --network pretrained/emoji32.safetensors --seeds 0,1,2,3 --grid 4x2 --out walk.webp', 'Eight looping walks in z')
-    .example('$0 interpolate --network ffhq.pkl --seeds 5,9 --space w --frames 60 --fps 30 --out walk.gif', 'A walk in w')
-    .example('$0 interpolate --network pretrained/emoji32.safetensors --seeds 0-7 --trunc-sweep 0:1 --frames 40 --grid 4x2 --out psi.webp', 'Truncation sweep') as unknown as Argv<Args>,
+  builder: (y: Argv) =>
+    y
+      .option('network', { type: 'string', demandOption: true, describe: 'Network pickle, checkpoint, or manifest name' })
+      .option('seeds', { type: 'string', default: '0-3', describe: 'Keyframe seeds of the walk, in order (a sweep: one seed per grid cell)' })
+      .option('space', { choices: ['z', 'w'] as const, default: 'z' as const, describe: 'Interpolate z (spherical) or w (linear, after mapping)' })
+      .option('frames', { type: 'number', default: 30, describe: 'Frames from one seed to the next (a sweep: frames in all)' })
+      .option('fps', { type: 'number', default: 24, describe: 'Frames per second of the animation' })
+      .option('loop', { type: 'boolean', default: true, describe: 'Walk back to the first seed (--no-loop to stop at the last)' })
+      .option('trunc', { type: 'number', default: 1, describe: 'Truncation psi of the walk' })
+      .option('trunc-sweep', { type: 'string', describe: 'Instead of a walk: sweep truncation psi FROM:TO (e.g. 0:1) for each seed' })
+      .option('grid', { type: 'string', describe: 'COLSxROWS walks side by side; cell j walks the seeds + j' })
+      .option('scale', { type: 'number', default: 4, describe: 'Upscale factor of the animation (nearest neighbour)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'Output animation: .webp or .gif' })
+      .option('frames-dir', { type: 'string', describe: 'Also write every frame as frameNNNN.png into this folder' })
+      .option('force', { type: 'boolean', default: false, describe: 'Replace existing files' })
+      .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
+      .example('$0 interpolate --network pretrained/emoji32.safetensors --seeds 0,1,2,3 --grid 4x2 --out walk.webp', 'Eight looping walks in z')
+      .example('$0 interpolate --network ffhq.pkl --seeds 5,9 --space w --frames 60 --fps 30 --out walk.gif', 'A walk in w')
+      .example(
+        '$0 interpolate --network pretrained/emoji32.safetensors --seeds 0-7 --trunc-sweep 0:1 --frames 40 --grid 4x2 --out psi.webp',
+        'Truncation sweep',
+      ) as unknown as Argv<Args>,
   handler: async (a: ArgumentsCamelCase<Args>) => {
     const format = a.out.toLowerCase().endsWith('.gif') ? 'gif' : a.out.toLowerCase().endsWith('.webp') ? 'webp' : null;
     if (!format) throw new Error(`--out ${a.out}: give a .webp or .gif file`);
@@ -54,7 +70,8 @@ export const interpolateCommand: CommandModule<object, Args> = {
     let sweep: [number, number] | null = null;
     if (a['trunc-sweep'] !== undefined) {
       const m = /^(-?[\d.]+):(-?[\d.]+)$/.exec(a['trunc-sweep']);
-      if (!m || !Number.isFinite(Number(m[1])) || !Number.isFinite(Number(m[2]))) throw new Error(`--trunc-sweep ${a['trunc-sweep']}: expected FROM:TO, e.g. 0:1`);
+      if (!m || !Number.isFinite(Number(m[1])) || !Number.isFinite(Number(m[2])))
+        throw new Error(`--trunc-sweep ${a['trunc-sweep']}: expected FROM:TO, e.g. 0:1`);
       sweep = [Number(m[1]), Number(m[2])];
       if (seeds.length < cols * rows) throw new Error(`--trunc-sweep with --grid ${a.grid} needs ${cols * rows} seeds, got ${seeds.length}`);
     } else if (seeds.length < 2) throw new Error(`--seeds ${a.seeds}: a walk needs at least 2 seeds`);
@@ -64,13 +81,21 @@ export const interpolateCommand: CommandModule<object, Args> = {
       checkGrid([cols, rows], G.imgResolution * a.scale);
       const walks: Uint8Array[][] = [];
       for (let j = 0; j < cols * rows; j++) {
-        walks.push(sweep
-          ? await truncationSweep(G, seeds[j], sweep[0], sweep[1], a.frames)
-          : await latentWalk(G, seeds.map((s) => (s + j) % 0x100000000), { space: a.space, framesPerSeed: a.frames, loop: a.loop, truncationPsi: a.trunc }));
+        walks.push(
+          sweep
+            ? await truncationSweep(G, seeds[j], sweep[0], sweep[1], a.frames)
+            : await latentWalk(
+                G,
+                seeds.map((s) => (s + j) % 0x100000000),
+                { space: a.space, framesPerSeed: a.frames, loop: a.loop, truncationPsi: a.trunc },
+              ),
+        );
       }
-      const res = G.imgResolution, ch = G.imgChannels;
+      const res = G.imgResolution,
+        ch = G.imgChannels;
       const frames = cols * rows === 1 ? walks[0] : tileFrames(walks, res, ch, cols);
-      const w = cols * res, h = rows * res;
+      const w = cols * res,
+        h = rows * res;
       if (a['frames-dir']) {
         await fs.mkdir(a['frames-dir'], { recursive: true });
         for (const [i, f] of frames.entries()) await writePng(path.join(a['frames-dir'], `frame${String(i).padStart(4, '0')}.png`), f, w, h, ch, a.force);

@@ -14,8 +14,12 @@ export class UsageError extends Error {}
 /** Prints one line for a failure and exits non-zero; stacks only with STYLEGAN_RLO_DEBUG=1. */
 export function fail(e: unknown): never {
   const err = e as Error;
-  if (process.env.STYLEGAN_RLO_DEBUG === '1' && err?.stack) process.stderr.write(err.stack + '\n');
-  const msg = (err?.message ?? String(e)).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  if (process.env.STYLEGAN_RLO_DEBUG === '1' && err?.stack) process.stderr.write(`${err.stack}\n`);
+  const msg = (err?.message ?? String(e))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
   process.stderr.write(`stylegan-rlo: ${msg}\n`);
   process.exit(1);
 }
@@ -28,7 +32,8 @@ export async function main(argv: string[]): Promise<void> {
     .middleware((a) => {
       const arrays = new Set((parser as unknown as { getOptions(): { array: string[] } }).getOptions().array); // untyped in @types/yargs
       for (const [k, v] of Object.entries(a)) {
-        if (k !== '_' && k.length > 1 && Array.isArray(v) && !arrays.has(k) && !/[A-Z]/.test(k)) throw new UsageError(`--${k} was given ${v.length} times; give it once`);
+        if (k !== '_' && k.length > 1 && Array.isArray(v) && !arrays.has(k) && !/[A-Z]/.test(k))
+          throw new UsageError(`--${k} was given ${v.length} times; give it once`);
       }
     }, true)
     .usage('$0 <command> [options]\n\nFine-tune StyleGAN2 with the rooted logistic objective (RLO).')

@@ -7,15 +7,16 @@ import { loadNetwork } from '../io/network.js';
 export const infoCommand: CommandModule<object, { network: string; json: boolean }> = {
   command: 'info <network>',
   describe: 'Describe a network file: format, architecture, dimensions, parameter counts',
-  builder: (y: Argv) => y
-    .positional('network', { type: 'string', demandOption: true, describe: 'Network pickle (.pkl) or checkpoint (.safetensors)' })
-    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' })
-    .example('$0 info pretrained/emoji32.safetensors', '')
-    .example('$0 info ffhq.pkl --json', '') as unknown as Argv<{ network: string; json: boolean }>,
+  builder: (y: Argv) =>
+    y
+      .positional('network', { type: 'string', demandOption: true, describe: 'Network pickle (.pkl) or checkpoint (.safetensors)' })
+      .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' })
+      .example('$0 info pretrained/emoji32.safetensors', '')
+      .example('$0 info ffhq.pkl --json', '') as unknown as Argv<{ network: string; json: boolean }>,
   handler: async (a: ArgumentsCamelCase<{ network: string; json: boolean }>) => {
     await initBackend(process.env.STYLEGAN_RLO_BACKEND ?? 'cpu', false);
     const info = describeNetwork(await loadNetwork(a.network));
-    process.stdout.write((a.json ? JSON.stringify(info, null, 2) : formatInfo(info)) + '\n');
+    process.stdout.write(`${a.json ? JSON.stringify(info, null, 2) : formatInfo(info)}\n`);
   },
 };
 
@@ -24,13 +25,17 @@ type ConvertArgs = { source: string; dest: string; force: boolean; networks: str
 export const convertCommand: CommandModule<object, ConvertArgs> = {
   command: 'convert <source> <dest>',
   describe: 'Convert an official network pickle (PyTorch or TensorFlow) to a stylegan-rlo checkpoint',
-  builder: (y: Argv) => y
-    .positional('source', { type: 'string', demandOption: true, describe: 'Network pickle or checkpoint' })
-    .positional('dest', { type: 'string', demandOption: true, describe: 'Output .safetensors checkpoint' })
-    .option('force', { type: 'boolean', default: false, describe: 'Replace dest if it exists' })
-    .option('networks', { type: 'string', default: 'G,D,G_ema', describe: 'Which networks to keep, e.g. G_ema,D for a smaller file to fine-tune from' })
-    .example('$0 convert ffhq.pkl ffhq.safetensors', '')
-    .example('$0 convert runs/00000-x/network-snapshot-0100.000.safetensors model.safetensors --networks G_ema,D', 'Export a snapshot without optimizer state') as unknown as Argv<ConvertArgs>,
+  builder: (y: Argv) =>
+    y
+      .positional('source', { type: 'string', demandOption: true, describe: 'Network pickle or checkpoint' })
+      .positional('dest', { type: 'string', demandOption: true, describe: 'Output .safetensors checkpoint' })
+      .option('force', { type: 'boolean', default: false, describe: 'Replace dest if it exists' })
+      .option('networks', { type: 'string', default: 'G,D,G_ema', describe: 'Which networks to keep, e.g. G_ema,D for a smaller file to fine-tune from' })
+      .example('$0 convert ffhq.pkl ffhq.safetensors', '')
+      .example(
+        '$0 convert runs/00000-x/network-snapshot-0100.000.safetensors model.safetensors --networks G_ema,D',
+        'Export a snapshot without optimizer state',
+      ) as unknown as Argv<ConvertArgs>,
   handler: async (a: ArgumentsCamelCase<ConvertArgs>) => {
     await initBackend(process.env.STYLEGAN_RLO_BACKEND ?? 'cpu', false);
     const parts = a.networks.split(',').map((s) => s.trim());

@@ -3,9 +3,9 @@
 // opt_D); metadata {"format": "stylegan-rlo", "config": <JSON>} with the network kwargs and, for
 // training snapshots, the complete training state. Written atomically; never replaces a file
 // unless asked.
-import { DiscriminatorConfig, GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
-import { NamedArray, ParamStore } from '../networks/params.js';
-import { parseSafetensors, serializeSafetensors, StTensor } from './safetensors.js';
+import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
+import type { NamedArray, ParamStore } from '../networks/params.js';
+import { parseSafetensors, serializeSafetensors, type StTensor } from './safetensors.js';
 import { writeFileAtomic } from './atomic.js';
 import type { TrainingState } from './training_state.js';
 
@@ -85,7 +85,7 @@ export function parseCheckpoint(buf: Uint8Array, source: string): LoadedCheckpoi
 export function section(tensors: Map<string, StTensor>, prefix: string): Map<string, NamedArray> {
   const out = new Map<string, NamedArray>();
   for (const [k, v] of tensors) {
-    if (k.startsWith(prefix + '/')) {
+    if (k.startsWith(`${prefix}/`)) {
       if (v.dtype !== 'F32') throw new Error(`tensor ${k} is ${v.dtype}, expected F32`);
       out.set(k.slice(prefix.length + 1), { shape: v.shape, data: v.data as Float32Array });
     }

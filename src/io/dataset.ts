@@ -3,8 +3,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../rng.js';
-import { decodeImage, ResizeFilter } from './images.js';
+import type { Rng } from '../rng.js';
+import { decodeImage, type ResizeFilter } from './images.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
 
@@ -13,9 +13,9 @@ export interface DatasetOptions {
   channels: 1 | 3;
   filter?: ResizeFilter;
   requireSquare?: boolean;
-  mirror?: boolean;          // Add x-flipped copies (upstream --mirror: doubles the dataset).
-  cDim?: number;             // Label size the network expects (0 = unconditional).
-  maxImages?: number;        // Use at most this many images (first in sorted order).
+  mirror?: boolean; // Add x-flipped copies (upstream --mirror: doubles the dataset).
+  cDim?: number; // Label size the network expects (0 = unconditional).
+  maxImages?: number; // Use at most this many images (first in sorted order).
 }
 
 export interface LoadReport {
@@ -56,9 +56,13 @@ async function readLabels(root: string, files: string[], cDim: number): Promise<
   }
   if (!Array.isArray(labels)) throw new Error(`${file}: expected {"labels": [[path, label], ...]}`);
   labels.forEach((entry, i) => {
-    const ok = Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string' &&
+    const ok =
+      Array.isArray(entry) &&
+      entry.length === 2 &&
+      typeof entry[0] === 'string' &&
       (typeof entry[1] === 'number' || (Array.isArray(entry[1]) && entry[1].every((x) => typeof x === 'number' && Number.isFinite(x))));
-    if (!ok) throw new Error(`${file}: labels[${i}] is ${JSON.stringify(entry)?.slice(0, 60)}; each entry must be [relative path, class index or list of numbers]`);
+    if (!ok)
+      throw new Error(`${file}: labels[${i}] is ${JSON.stringify(entry)?.slice(0, 60)}; each entry must be [relative path, class index or list of numbers]`);
   });
   const map = new Map(labels.map(([p, l]) => [p.replace(/\\/g, '/'), l]));
   return files.map((f) => {
@@ -81,8 +85,13 @@ export class ImageDataset {
   private order: number[] = [];
   private pos = 0;
 
-  private constructor(readonly root: string, readonly images: Uint8Array[], readonly labels: Float32Array[] | null,
-    readonly o: DatasetOptions, readonly report: LoadReport) {}
+  private constructor(
+    readonly root: string,
+    readonly images: Uint8Array[],
+    readonly labels: Float32Array[] | null,
+    readonly o: DatasetOptions,
+    readonly report: LoadReport,
+  ) {}
 
   /** Loads and decodes every image of `root` (recursively). Throws when no image is usable. */
   static async load(root: string, o: DatasetOptions): Promise<ImageDataset> {
@@ -115,19 +124,25 @@ export class ImageDataset {
     return this.images.length * (this.o.mirror ? 2 : 1);
   }
 
-  get resolution(): number { return this.o.resolution; }
-  get channels(): number { return this.o.channels; }
+  get resolution(): number {
+    return this.o.resolution;
+  }
+  get channels(): number {
+    return this.o.channels;
+  }
 
   /** Sample i as uint8 HWC (mirrored when i >= number of images). */
   pixels(i: number): Uint8Array {
     const n = this.images.length;
     const img = this.images[i % n];
     if (i < n) return img;
-    const r = this.o.resolution, c = this.o.channels;
+    const r = this.o.resolution,
+      c = this.o.channels;
     const out = new Uint8Array(img.length);
-    for (let y = 0; y < r; y++) for (let x = 0; x < r; x++) {
-      out.set(img.subarray((y * r + x) * c, (y * r + x + 1) * c), (y * r + (r - 1 - x)) * c);
-    }
+    for (let y = 0; y < r; y++)
+      for (let x = 0; x < r; x++) {
+        out.set(img.subarray((y * r + x) * c, (y * r + x + 1) * c), (y * r + (r - 1 - x)) * c);
+      }
     return out;
   }
 
@@ -175,7 +190,8 @@ export class ImageDataset {
 
   /** Images at `indices` as a float NHWC tensor in [-1, 1], and their labels (or null). */
   batch(indices: number[]): { img: tf.Tensor4D; c: tf.Tensor2D | null } {
-    const r = this.o.resolution, ch = this.o.channels;
+    const r = this.o.resolution,
+      ch = this.o.channels;
     const data = new Float32Array(indices.length * r * r * ch);
     indices.forEach((idx, k) => {
       const px = this.pixels(idx);
@@ -186,7 +202,9 @@ export class ImageDataset {
     if (this.labels) {
       const cd = this.labels[0].length;
       const ld = new Float32Array(indices.length * cd);
-      indices.forEach((idx, k) => ld.set(this.label(idx)!, k * cd));
+      indices.forEach((idx, k) => {
+        ld.set(this.label(idx)!, k * cd);
+      });
       c = tf.tensor2d(ld, [indices.length, cd]);
     }
     return { img, c };

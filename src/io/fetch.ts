@@ -13,7 +13,7 @@ export interface ManifestEntry {
   description: string;
   resolution: number;
   url: string | null;
-  file?: string;          // shipped in pretrained/ (no download)
+  file?: string; // shipped in pretrained/ (no download)
   size: number | null;
   sha256: string | null;
   license: string;
@@ -22,7 +22,6 @@ export interface ManifestEntry {
 export function defaultManifestPath(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'pretrained', 'manifest.json');
 }
-
 
 export async function readManifest(file = process.env.STYLEGAN_RLO_MANIFEST ?? defaultManifestPath()): Promise<ManifestEntry[]> {
   let raw: string;
@@ -39,7 +38,7 @@ export async function readManifest(file = process.env.STYLEGAN_RLO_MANIFEST ?? d
 export interface FetchOptions {
   manifest?: string;
   cache?: string;
-  attempts?: number;                 // download attempts, each resuming the .part file (default 3)
+  attempts?: number; // download attempts, each resuming the .part file (default 3)
   progress?: (done: number, total: number | null) => void;
   log?: (line: string) => void;
   timeoutMs?: number;
@@ -71,14 +70,27 @@ function get(url: string, headers: Record<string, string>, timeoutMs: number, re
 /** One attempt: appends to `part` from its current size. Resolves when the body ended complete. */
 /** An HTTP status the server answered with; 4xx (other than timeouts and rate limits) will not change on retry. */
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) { super(message); }
-  get final(): boolean { return this.status >= 400 && this.status < 500 && this.status !== 408 && this.status !== 429; }
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+  get final(): boolean {
+    return this.status >= 400 && this.status < 500 && this.status !== 408 && this.status !== 429;
+  }
 }
 
 async function downloadOnce(url: string, part: string, o: FetchOptions): Promise<void> {
-  const have = await fs.stat(part).then((s) => s.size, () => 0);
+  const have = await fs.stat(part).then(
+    (s) => s.size,
+    () => 0,
+  );
   const res = await get(url, have > 0 ? { Range: `bytes=${have}-` } : {}, o.timeoutMs ?? 30000);
-  if (res.statusCode === 416) { res.resume(); return; } // already complete
+  if (res.statusCode === 416) {
+    res.resume();
+    return;
+  } // already complete
   if (res.statusCode !== 200 && res.statusCode !== 206) {
     res.resume();
     throw new HttpError(res.statusCode ?? 0, `server answered HTTP ${res.statusCode}${res.statusMessage ? ` ${res.statusMessage}` : ''} for ${url}`);
@@ -89,7 +101,10 @@ async function downloadOnce(url: string, part: string, o: FetchOptions): Promise
   let done = resumed ? have : 0;
   const out = createWriteStream(part, { flags: resumed ? 'a' : 'w' });
   await new Promise<void>((resolve, reject) => {
-    res.on('data', (c: Buffer) => { done += c.length; o.progress?.(done, total); });
+    res.on('data', (c: Buffer) => {
+      done += c.length;
+      o.progress?.(done, total);
+    });
     res.on('aborted', () => reject(new Error('connection closed mid-download')));
     res.on('error', reject);
     out.on('error', reject);
@@ -101,14 +116,16 @@ async function downloadOnce(url: string, part: string, o: FetchOptions): Promise
 function networkError(e: NodeJS.ErrnoException, url: string, dest: string): Error {
   const code = e.code ?? '';
   if (['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET'].includes(code)) {
-    return new Error(`cannot download ${url} (${code}: offline or unreachable); download it where you have access and pass the file with --network, or place it at ${dest}`);
+    return new Error(
+      `cannot download ${url} (${code}: offline or unreachable); download it where you have access and pass the file with --network, or place it at ${dest}`,
+    );
   }
   return e;
 }
 
 /** Resolves a manifest name (or an http(s) URL) to a local file, downloading it when needed. */
 export async function fetchNetwork(nameOrUrl: string, o: FetchOptions = {}): Promise<string> {
-  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   let entry: ManifestEntry | undefined;
   if (/^https?:\/\//.test(nameOrUrl)) {
     let name: string;
@@ -117,7 +134,8 @@ export async function fetchNetwork(nameOrUrl: string, o: FetchOptions = {}): Pro
     } catch {
       throw new Error(`${nameOrUrl} is not a valid URL`);
     }
-    if (!name || name === '.' || name === '..' || nameOrUrl.endsWith('/')) throw new Error(`${nameOrUrl} names no file; give the URL of the network file itself (…/name.pkl)`);
+    if (!name || name === '.' || name === '..' || nameOrUrl.endsWith('/'))
+      throw new Error(`${nameOrUrl} names no file; give the URL of the network file itself (…/name.pkl)`);
     entry = { name: name, description: '', resolution: 0, url: nameOrUrl, size: null, sha256: null, license: 'unknown' };
   } else {
     const list = await readManifest(o.manifest);
@@ -125,7 +143,9 @@ export async function fetchNetwork(nameOrUrl: string, o: FetchOptions = {}): Pro
     if (!entry) throw new Error(`unknown network '${nameOrUrl}'; known: ${list.map((e) => e.name).join(', ')} (or give an http(s) URL)`);
     if (entry.file) {
       const f = path.resolve(path.dirname(o.manifest ?? process.env.STYLEGAN_RLO_MANIFEST ?? defaultManifestPath()), entry.file);
-      await fs.access(f).catch(() => { throw new Error(`${entry!.name} should ship in ${f}, which is missing`); });
+      await fs.access(f).catch(() => {
+        throw new Error(`${entry!.name} should ship in ${f}, which is missing`);
+      });
       return f;
     }
   }
@@ -136,7 +156,8 @@ export async function fetchNetwork(nameOrUrl: string, o: FetchOptions = {}): Pro
   const existing = await fs.stat(dest).catch(() => null);
   if (existing && !existing.isFile()) throw new Error(`${dest} exists but is not a file; move it away and fetch again`);
   if (existing) {
-    if (entry.sha256 && (await sha256File(dest)) !== entry.sha256) throw new Error(`${dest} exists but its sha256 does not match the manifest; delete it and fetch again`);
+    if (entry.sha256 && (await sha256File(dest)) !== entry.sha256)
+      throw new Error(`${dest} exists but its sha256 does not match the manifest; delete it and fetch again`);
     return dest;
   }
   const part = `${dest}.part`;
@@ -151,7 +172,10 @@ export async function fetchNetwork(nameOrUrl: string, o: FetchOptions = {}): Pro
       const unreachable = ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH'].includes((e as NodeJS.ErrnoException).code ?? '');
       if (e instanceof HttpError && e.final) throw new Error(`${e.message}: check the URL (nothing was retried or kept)`);
       if (a >= attempts || unreachable) {
-        const have = await fs.stat(part).then((s) => s.size, () => 0);
+        const have = await fs.stat(part).then(
+          (s) => s.size,
+          () => 0,
+        );
         throw new Error(`${err.message}${have ? ` (${have} bytes kept in ${part}; run fetch again to resume)` : ''}`);
       }
       log(`download interrupted (${(e as Error).message}); resuming, attempt ${a + 1} of ${attempts}`);
@@ -186,8 +210,11 @@ export function progressReporter(label: string, unit: 'bytes' | 'images' = 'byte
     }
     const pct = Math.floor((done / total) * 100);
     if (tty) {
-      const w = 30, fill = Math.round((w * done) / total);
-      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${pct}% ${unit === 'bytes' ? `${(done / 2 ** 20).toFixed(1)}/${amount(total)}` : `${done}/${amount(total)}`}`);
+      const w = 30,
+        fill = Math.round((w * done) / total);
+      process.stderr.write(
+        `\r${label} [${'#'.repeat(fill)}${'.'.repeat(w - fill)}] ${pct}% ${unit === 'bytes' ? `${(done / 2 ** 20).toFixed(1)}/${amount(total)}` : `${done}/${amount(total)}`}`,
+      );
       if (done >= total) process.stderr.write('\n');
     } else if (pct >= lastPct + 10 || done >= total) {
       lastPct = pct;

@@ -26,7 +26,11 @@ export async function checkOutputFolder(dir: string, option: string): Promise<vo
   for (;;) {
     const st = await fs.stat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? null : Promise.reject(e)));
     if (st && !st.isDirectory()) {
-      throw new Error(p === path.resolve(dir) ? `${option} ${dir} is a file, not a folder; choose another ${option}` : `${option} ${dir} lies under ${p}, which is a file; choose another ${option}`);
+      throw new Error(
+        p === path.resolve(dir)
+          ? `${option} ${dir} is a file, not a folder; choose another ${option}`
+          : `${option} ${dir} lies under ${p}, which is a file; choose another ${option}`,
+      );
     }
     if (st) return;
     const parent = path.dirname(p);
@@ -39,6 +43,12 @@ export async function checkOutputFolder(dir: string, option: string): Promise<vo
 export async function checkNoOverwrite(dir: string, names: string[], force: boolean): Promise<void> {
   if (force) return;
   for (const n of names) {
-    if (await fs.stat(path.join(dir, n)).then(() => true, () => false)) throw new Error(`${path.join(dir, n)} already exists; add --force to replace it, or choose another folder`);
+    if (
+      await fs.stat(path.join(dir, n)).then(
+        () => true,
+        () => false,
+      )
+    )
+      throw new Error(`${path.join(dir, n)} already exists; add --force to replace it, or choose another folder`);
   }
 }

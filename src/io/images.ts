@@ -8,10 +8,10 @@ export type ResizeFilter = 'lanczos3' | 'lanczos2' | 'cubic' | 'mitchell' | 'lin
 export const RESIZE_FILTERS: ResizeFilter[] = ['lanczos3', 'lanczos2', 'cubic', 'mitchell', 'linear', 'nearest'];
 
 export interface DecodeOptions {
-  resolution: number;        // Output width and height.
-  channels: 1 | 3;           // 1 = grayscale, 3 = RGB.
-  filter?: ResizeFilter;     // Resampling filter (default lanczos3).
-  requireSquare?: boolean;   // Refuse non-square sources instead of center-cropping them.
+  resolution: number; // Output width and height.
+  channels: 1 | 3; // 1 = grayscale, 3 = RGB.
+  filter?: ResizeFilter; // Resampling filter (default lanczos3).
+  requireSquare?: boolean; // Refuse non-square sources instead of center-cropping them.
   background?: [number, number, number]; // Alpha is composited onto this (default white).
 }
 
@@ -19,7 +19,8 @@ export interface DecodeOptions {
 export async function decodeImage(file: string, o: DecodeOptions): Promise<Uint8Array> {
   let img = sharp(file, { failOn: 'error' }).rotate(); // rotate() with no angle applies EXIF orientation
   const meta = await img.metadata();
-  let w = meta.width ?? 0, h = meta.height ?? 0;
+  let w = meta.width ?? 0,
+    h = meta.height ?? 0;
   if (meta.orientation && meta.orientation >= 5) [w, h] = [h, w];
   if (!w || !h) throw new Error('no image size');
   if (o.requireSquare && w !== h) throw new Error(`not square (${w}x${h})`);
@@ -61,7 +62,9 @@ export const MAX_GRID_SIDE = 16384;
 export function checkGrid([cols, rows]: [number, number], res: number, option = '--grid'): void {
   if (cols * res > MAX_GRID_SIDE || rows * res > MAX_GRID_SIDE) {
     const most = Math.max(1, Math.floor(MAX_GRID_SIDE / res));
-    throw new Error(`${option} ${cols}x${rows} of ${res}px images makes a ${cols * res}x${rows * res} picture; keep it within ${MAX_GRID_SIDE} px a side (up to ${most}x${most} at ${res}px)`);
+    throw new Error(
+      `${option} ${cols}x${rows} of ${res}px images makes a ${cols * res}x${rows * res} picture; keep it within ${MAX_GRID_SIDE} px a side (up to ${most}x${most} at ${res}px)`,
+    );
   }
 }
 
@@ -71,10 +74,12 @@ export function checkGrid([cols, rows]: [number, number], res: number, option = 
  */
 export function tileGrid(images: Uint8Array, n: number, res: number, channels: number, cols: number): { pixels: Uint8Array; width: number; height: number } {
   const rows = Math.ceil(n / cols);
-  const width = cols * res, height = rows * res;
+  const width = cols * res,
+    height = rows * res;
   const out = new Uint8Array(width * height * channels);
   for (let k = 0; k < n; k++) {
-    const gx = k % cols, gy = Math.floor(k / cols);
+    const gx = k % cols,
+      gy = Math.floor(k / cols);
     for (let y = 0; y < res; y++) {
       const src = (k * res * res + y * res) * channels;
       const dst = ((gy * res + y) * width + gx * res) * channels;
@@ -90,11 +95,14 @@ export function toUint8(data: Float32Array | ArrayLike<number>, lo = -1, hi = 1)
   const s = 255 / (hi - lo);
   for (let i = 0; i < data.length; i++) {
     const v = Math.round((data[i] - lo) * s);
-    out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    out[i] = v < 0 ? 0 : Math.min(v, 255);
   }
   return out;
 }
 
 export async function isDirectory(p: string): Promise<boolean> {
-  return fs.stat(p).then((s) => s.isDirectory(), () => false);
+  return fs.stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }

@@ -1,15 +1,35 @@
 // What `info` reports about a network file, and `convert` (any network file -> our checkpoint).
-import { LoadedNetwork, buildGenerator, buildDiscriminator, loadNetwork } from './network.js';
+import { type LoadedNetwork, buildGenerator, buildDiscriminator, loadNetwork } from './network.js';
 import { resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import { saveCheckpoint } from './checkpoint.js';
-import { TrainingOptions, trainingStateOf } from './training_state.js';
+import { type TrainingOptions, trainingStateOf } from './training_state.js';
 
 export interface NetworkInfo {
   file: string;
   format: string;
-  networks: string[];                 // which of G, D, G_ema the file holds
-  generator: { architecture: string; z_dim: number; w_dim: number; c_dim: number; resolution: number; channels: number; num_ws: number; mapping_layers: number; channel_base: number; channel_max: number; parameters: number };
-  discriminator: { architecture: string; c_dim: number; resolution: number; channels: number; mbstd_group_size: number | null; freeze_layers: number; parameters: number } | null;
+  networks: string[]; // which of G, D, G_ema the file holds
+  generator: {
+    architecture: string;
+    z_dim: number;
+    w_dim: number;
+    c_dim: number;
+    resolution: number;
+    channels: number;
+    num_ws: number;
+    mapping_layers: number;
+    channel_base: number;
+    channel_max: number;
+    parameters: number;
+  };
+  discriminator: {
+    architecture: string;
+    c_dim: number;
+    resolution: number;
+    channels: number;
+    mbstd_group_size: number | null;
+    freeze_layers: number;
+    parameters: number;
+  } | null;
   training: { kimg: number; loss: TrainingOptions['loss']; k: number; augment_p: number } | null;
 }
 
@@ -17,12 +37,21 @@ export function describeNetwork(net: LoadedNetwork): NetworkInfo {
   const G = buildGenerator(net);
   const g = resolveGeneratorConfig(net.G_kwargs);
   const info: NetworkInfo = {
-    file: net.source, format: net.format,
+    file: net.source,
+    format: net.format,
     networks: (['G', 'D', 'G_ema'] as const).filter((k) => net[k] !== null),
     generator: {
-      architecture: `StyleGAN2 (${g.synthesis_kwargs.architecture})`, z_dim: g.z_dim, w_dim: g.w_dim, c_dim: g.c_dim, resolution: g.img_resolution,
-      channels: g.img_channels, num_ws: G.numWs, mapping_layers: g.mapping_kwargs.num_layers, channel_base: g.synthesis_kwargs.channel_base,
-      channel_max: g.synthesis_kwargs.channel_max, parameters: G.params.numParams(),
+      architecture: `StyleGAN2 (${g.synthesis_kwargs.architecture})`,
+      z_dim: g.z_dim,
+      w_dim: g.w_dim,
+      c_dim: g.c_dim,
+      resolution: g.img_resolution,
+      channels: g.img_channels,
+      num_ws: G.numWs,
+      mapping_layers: g.mapping_kwargs.num_layers,
+      channel_base: g.synthesis_kwargs.channel_base,
+      channel_max: g.synthesis_kwargs.channel_max,
+      parameters: G.params.numParams(),
     },
     discriminator: null,
     training: null,
@@ -32,8 +61,13 @@ export function describeNetwork(net: LoadedNetwork): NetworkInfo {
     const D = buildDiscriminator(net);
     const d = resolveDiscriminatorConfig(net.D_kwargs);
     info.discriminator = {
-      architecture: `StyleGAN2 (${d.architecture})`, c_dim: d.c_dim, resolution: d.img_resolution, channels: d.img_channels,
-      mbstd_group_size: d.epilogue_kwargs.mbstd_group_size, freeze_layers: d.block_kwargs.freeze_layers, parameters: D.params.numParams(),
+      architecture: `StyleGAN2 (${d.architecture})`,
+      c_dim: d.c_dim,
+      resolution: d.img_resolution,
+      channels: d.img_channels,
+      mbstd_group_size: d.epilogue_kwargs.mbstd_group_size,
+      freeze_layers: d.block_kwargs.freeze_layers,
+      parameters: D.params.numParams(),
     };
     D.dispose();
   }
@@ -51,9 +85,14 @@ export function formatInfo(i: NetworkInfo): string {
   ];
   if (i.discriminator) {
     const d = i.discriminator;
-    lines.push(`discriminator  ${d.architecture}, ${d.resolution}x${d.resolution}x${d.channels}, c ${d.c_dim}, mbstd group ${d.mbstd_group_size ?? 'batch'}, freeze ${d.freeze_layers}, ${d.parameters.toLocaleString('en-US')} parameters`);
+    lines.push(
+      `discriminator  ${d.architecture}, ${d.resolution}x${d.resolution}x${d.channels}, c ${d.c_dim}, mbstd group ${d.mbstd_group_size ?? 'batch'}, freeze ${d.freeze_layers}, ${d.parameters.toLocaleString('en-US')} parameters`,
+    );
   }
-  if (i.training) lines.push(`training       kimg ${i.training.kimg}, loss ${String(i.training.loss)}${i.training.loss === 'rooted' ? ` k=${String(i.training.k)}` : ''}, augment p ${Number(i.training.augment_p ?? 0).toFixed(3)}`);
+  if (i.training)
+    lines.push(
+      `training       kimg ${i.training.kimg}, loss ${String(i.training.loss)}${i.training.loss === 'rooted' ? ` k=${String(i.training.k)}` : ''}, augment p ${Number(i.training.augment_p ?? 0).toFixed(3)}`,
+    );
   return lines.join('\n');
 }
 
@@ -64,10 +103,16 @@ export async function convertNetwork(src: string, dst: string, overwrite = false
   const Ge = net.G_ema && parts.includes('G_ema') ? buildGenerator(net, 'G_ema') : null;
   const D = net.D && parts.includes('D') ? buildDiscriminator(net) : null;
   try {
-    await saveCheckpoint(dst, { format: 'stylegan-rlo', version: 1, G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs },
-      { G: G?.params, D: D?.params, G_ema: Ge?.params }, { overwrite });
+    await saveCheckpoint(
+      dst,
+      { format: 'stylegan-rlo', version: 1, G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs },
+      { G: G?.params, D: D?.params, G_ema: Ge?.params },
+      { overwrite },
+    );
   } finally {
-    G?.dispose(); Ge?.dispose(); D?.dispose();
+    G?.dispose();
+    Ge?.dispose();
+    D?.dispose();
   }
   return describeNetwork(await loadNetwork(dst));
 }

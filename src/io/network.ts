@@ -1,28 +1,15 @@
 // loadNetwork: our checkpoints, upstream PyTorch network pickles and the older TensorFlow
 // StyleGAN2 pickles, told apart by their first bytes, into one shape: network kwargs plus
 // upstream-named state dicts for G, D and G_ema.
-import { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
+import type { DiscriminatorConfig } from '../networks/config.js';
 import { Generator } from '../networks/generator.js';
 import { Discriminator } from '../networks/discriminator.js';
-import { NamedArray } from '../networks/params.js';
 import { isCheckpointBuffer, parseCheckpoint, section } from './checkpoint.js';
-import { StTensor } from './safetensors.js';
 import { loadNetworkPickle } from './network_pickle.js';
 import { readRegularFile } from './files.js';
+import type { LoadedNetwork } from './loaded_network.js';
 
-export type NetworkFormat = 'checkpoint' | 'pytorch-pickle' | 'tensorflow-pickle';
-
-export interface LoadedNetwork {
-  format: NetworkFormat;
-  source: string;
-  G_kwargs: GeneratorConfig;
-  D_kwargs: DiscriminatorConfig | null;
-  G: Map<string, NamedArray> | null;
-  D: Map<string, NamedArray> | null;
-  G_ema: Map<string, NamedArray> | null;
-  training?: unknown;            // a checkpoint's training record, unchecked: see trainingStateOf
-  tensors?: Map<string, StTensor>; // all checkpoint tensors (optimizer state)
-}
+export type { LoadedNetwork, NetworkFormat } from './loaded_network.js';
 
 export async function loadNetwork(file: string): Promise<LoadedNetwork> {
   return parseNetwork(await readRegularFile(file, 'network file'), file);
@@ -36,8 +23,15 @@ export function parseNetwork(buf: Uint8Array, source: string): LoadedNetwork {
       return s.size ? s : null;
     };
     return {
-      format: 'checkpoint', source, G_kwargs: ck.config.G_kwargs, D_kwargs: ck.config.D_kwargs ?? null,
-      G: opt('G'), D: opt('D'), G_ema: opt('G_ema'), training: ck.config.training, tensors: ck.tensors,
+      format: 'checkpoint',
+      source,
+      G_kwargs: ck.config.G_kwargs,
+      D_kwargs: ck.config.D_kwargs ?? null,
+      G: opt('G'),
+      D: opt('D'),
+      G_ema: opt('G_ema'),
+      training: ck.config.training,
+      tensors: ck.tensors,
     };
   }
   if (buf.length >= 2 && buf[0] === 0x80) return loadNetworkPickle(buf, source);

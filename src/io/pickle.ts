@@ -5,14 +5,21 @@
 // them (os.system, builtins.eval, subprocess, ...) are refused outright with an error.
 
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
-  get qualname(): string { return `${this.module}.${this.name}`; }
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
+  get qualname(): string {
+    return `${this.module}.${this.name}`;
+  }
 }
 
 /** A Python dict (keys may be any hashable; strings and numbers keep their identity). */
 export class PyDict extends Map<unknown, unknown> {
   attrs: Record<string, unknown> = {}; // BUILD state of an OrderedDict subclass (e.g. torch's _metadata)
-  override get<T = unknown>(k: unknown): T { return super.get(k) as T; }
+  override get<T = unknown>(k: unknown): T {
+    return super.get(k) as T;
+  }
 }
 
 /**
@@ -22,8 +29,15 @@ export class PyDict extends Map<unknown, unknown> {
 export class PyObject extends PyDict {
   state: unknown = undefined;
   readonly list: unknown[] = [];
-  constructor(readonly cls: PyGlobal | unknown, readonly args: unknown[]) { super(); }
-  get className(): string { return this.cls instanceof PyGlobal ? this.cls.qualname : 'unknown'; }
+  constructor(
+    readonly cls: PyGlobal | unknown,
+    readonly args: unknown[],
+  ) {
+    super();
+  }
+  get className(): string {
+    return this.cls instanceof PyGlobal ? this.cls.qualname : 'unknown';
+  }
 }
 
 export type Reducer = (args: unknown[]) => unknown;
@@ -38,12 +52,63 @@ export interface UnpickleOptions {
   maxMemo?: number;
 }
 
-const DANGEROUS_MODULES = new Set(['os', 'posix', 'nt', 'subprocess', 'sys', 'shutil', 'socket', 'importlib', 'pickle', '_pickle', 'marshal',
-  'runpy', 'code', 'codeop', 'pty', 'ctypes', 'webbrowser', 'multiprocessing', 'threading', 'signal', 'pathlib', 'io', 'tempfile',
-  'platform', 'commands', 'popen2', 'shelve', 'dill', 'cloudpickle', 'types', 'inspect', 'operator', 'functools', 'timeit', 'pdb', 'bdb']);
+const DANGEROUS_MODULES = new Set([
+  'os',
+  'posix',
+  'nt',
+  'subprocess',
+  'sys',
+  'shutil',
+  'socket',
+  'importlib',
+  'pickle',
+  '_pickle',
+  'marshal',
+  'runpy',
+  'code',
+  'codeop',
+  'pty',
+  'ctypes',
+  'webbrowser',
+  'multiprocessing',
+  'threading',
+  'signal',
+  'pathlib',
+  'io',
+  'tempfile',
+  'platform',
+  'commands',
+  'popen2',
+  'shelve',
+  'dill',
+  'cloudpickle',
+  'types',
+  'inspect',
+  'operator',
+  'functools',
+  'timeit',
+  'pdb',
+  'bdb',
+]);
 // The builtins a data pickle may legitimately name; any other builtin (eval, exec, getattr, open,
 // __import__, compile, ...) is refused.
-const SAFE_BUILTINS = new Set(['set', 'frozenset', 'bytearray', 'bytes', 'complex', 'slice', 'range', 'list', 'dict', 'tuple', 'str', 'int', 'float', 'bool', 'object']);
+const SAFE_BUILTINS = new Set([
+  'set',
+  'frozenset',
+  'bytearray',
+  'bytes',
+  'complex',
+  'slice',
+  'range',
+  'list',
+  'dict',
+  'tuple',
+  'str',
+  'int',
+  'float',
+  'bool',
+  'object',
+]);
 
 export class UnpickleError extends Error {}
 
@@ -53,8 +118,6 @@ function isDangerous(module: string, name: string): boolean {
   if ((module === 'builtins' || module === '__builtin__') && !SAFE_BUILTINS.has(name)) return true;
   return false;
 }
-
-const MARK = Symbol('mark');
 
 export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): unknown {
   return new Unpickler(buf, 0, opts).load().value;
@@ -68,7 +131,11 @@ export class Unpickler {
   private readonly view: DataView;
   private readonly src: string;
 
-  constructor(private readonly buf: Uint8Array, start: number, private readonly opts: UnpickleOptions = {}) {
+  constructor(
+    private readonly buf: Uint8Array,
+    start: number,
+    private readonly opts: UnpickleOptions = {},
+  ) {
     this.pos = start;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.src = opts.source ?? 'pickle';
@@ -84,10 +151,28 @@ export class Unpickler {
     }
   }
 
-  private u8(): number { this.need(1, 'opcode argument'); return this.buf[this.pos++]; }
-  private u16(): number { this.need(2, 'opcode argument'); const v = this.view.getUint16(this.pos, true); this.pos += 2; return v; }
-  private i32(): number { this.need(4, 'opcode argument'); const v = this.view.getInt32(this.pos, true); this.pos += 4; return v; }
-  private u32(): number { this.need(4, 'opcode argument'); const v = this.view.getUint32(this.pos, true); this.pos += 4; return v; }
+  private u8(): number {
+    this.need(1, 'opcode argument');
+    return this.buf[this.pos++];
+  }
+  private u16(): number {
+    this.need(2, 'opcode argument');
+    const v = this.view.getUint16(this.pos, true);
+    this.pos += 2;
+    return v;
+  }
+  private i32(): number {
+    this.need(4, 'opcode argument');
+    const v = this.view.getInt32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  private u32(): number {
+    this.need(4, 'opcode argument');
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
   private u64(): number {
     this.need(8, 'opcode argument');
     const v = this.view.getBigUint64(this.pos, true);
@@ -95,7 +180,12 @@ export class Unpickler {
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`declared length ${v} is absurd`);
     return Number(v);
   }
-  private bytes(n: number, what: string): Uint8Array { this.need(n, what); const b = this.buf.subarray(this.pos, this.pos + n); this.pos += n; return b; }
+  private bytes(n: number, what: string): Uint8Array {
+    this.need(n, what);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
   private line(): string {
     const end = this.buf.indexOf(0x0a, this.pos);
     if (end < 0) this.fail('truncated: missing newline in a text opcode');
@@ -103,7 +193,9 @@ export class Unpickler {
     this.pos = end + 1;
     return s;
   }
-  private utf8(n: number, what: string): string { return new TextDecoder('utf-8').decode(this.bytes(n, what)); }
+  private utf8(n: number, what: string): string {
+    return new TextDecoder('utf-8').decode(this.bytes(n, what));
+  }
   private pop(): unknown {
     if (!this.stack.length) this.fail('corrupt: stack underflow');
     return this.stack.pop();
@@ -158,100 +250,303 @@ export class Unpickler {
       if (this.pos >= this.buf.length) this.fail('truncated: no STOP opcode');
       const op = this.buf[this.pos++];
       switch (op) {
-        case 0x80: { const p = this.u8(); if (p > 5) this.fail(`unsupported pickle protocol ${p}`); break; } // PROTO
-        case 0x95: this.u64(); break; // FRAME (length ignored: we read the whole buffer)
-        case 0x2e: { const value = this.pop(); return { value, end: this.pos }; } // STOP
-        case 0x28: this.metastack.push(this.stack); this.stack = []; break; // MARK
-        case 0x30: this.pop(); break; // POP
-        case 0x31: this.popMark(); break; // POP_MARK
-        case 0x32: this.stack.push(this.top()); break; // DUP
-        case 0x4e: this.stack.push(null); break; // NONE
-        case 0x88: this.stack.push(true); break; // NEWTRUE
-        case 0x89: this.stack.push(false); break; // NEWFALSE
-        case 0x49: { // INT
+        case 0x80: {
+          const p = this.u8();
+          if (p > 5) this.fail(`unsupported pickle protocol ${p}`);
+          break;
+        } // PROTO
+        case 0x95:
+          this.u64();
+          break; // FRAME (length ignored: we read the whole buffer)
+        case 0x2e: {
+          const value = this.pop();
+          return { value, end: this.pos };
+        } // STOP
+        case 0x28:
+          this.metastack.push(this.stack);
+          this.stack = [];
+          break; // MARK
+        case 0x30:
+          this.pop();
+          break; // POP
+        case 0x31:
+          this.popMark();
+          break; // POP_MARK
+        case 0x32:
+          this.stack.push(this.top());
+          break; // DUP
+        case 0x4e:
+          this.stack.push(null);
+          break; // NONE
+        case 0x88:
+          this.stack.push(true);
+          break; // NEWTRUE
+        case 0x89:
+          this.stack.push(false);
+          break; // NEWFALSE
+        case 0x49: {
+          // INT
           const s = this.line();
           this.stack.push(s === '01' ? true : s === '00' ? false : parseIntStrict(s, this));
           break;
         }
-        case 0x4a: this.stack.push(this.i32()); break; // BININT
-        case 0x4b: this.stack.push(this.u8()); break; // BININT1
-        case 0x4d: this.stack.push(this.u16()); break; // BININT2
-        case 0x4c: this.stack.push(parseIntStrict(this.line().replace(/L$/, ''), this)); break; // LONG
-        case 0x8a: this.stack.push(decodeLong(this.bytes(this.u8(), 'LONG1'))); break; // LONG1
-        case 0x8b: { // LONG4
+        case 0x4a:
+          this.stack.push(this.i32());
+          break; // BININT
+        case 0x4b:
+          this.stack.push(this.u8());
+          break; // BININT1
+        case 0x4d:
+          this.stack.push(this.u16());
+          break; // BININT2
+        case 0x4c:
+          this.stack.push(parseIntStrict(this.line().replace(/L$/, ''), this));
+          break; // LONG
+        case 0x8a:
+          this.stack.push(decodeLong(this.bytes(this.u8(), 'LONG1')));
+          break; // LONG1
+        case 0x8b: {
+          // LONG4
           const n = this.i32();
           if (n > MAX_LONG_BYTES) this.fail(`an integer of ${n} bytes (LONG4) is larger than any network pickle holds`);
           this.stack.push(decodeLong(this.bytes(n, 'LONG4')));
           break;
         }
-        case 0x46: this.stack.push(parseFloat(this.line())); break; // FLOAT
-        case 0x47: { this.need(8, 'BINFLOAT'); this.stack.push(this.view.getFloat64(this.pos, false)); this.pos += 8; break; } // BINFLOAT
-        case 0x53: this.stack.push(unquote(this.line())); break; // STRING
-        case 0x54: { const n = this.i32(); this.stack.push(new TextDecoder('latin1').decode(this.bytes(n, 'BINSTRING'))); break; } // BINSTRING
-        case 0x55: { const n = this.u8(); this.stack.push(new TextDecoder('latin1').decode(this.bytes(n, 'SHORT_BINSTRING'))); break; }
-        case 0x56: this.stack.push(this.line()); break; // UNICODE (raw-unicode-escape; ASCII in practice)
-        case 0x58: { const n = this.u32(); this.stack.push(this.utf8(n, 'BINUNICODE')); break; }
-        case 0x8c: { const n = this.u8(); this.stack.push(this.utf8(n, 'SHORT_BINUNICODE')); break; }
-        case 0x8d: { const n = this.u64(); this.stack.push(this.utf8(n, 'BINUNICODE8')); break; }
-        case 0x42: { const n = this.u32(); this.stack.push(this.bytes(n, 'BINBYTES').slice()); break; }
-        case 0x43: { const n = this.u8(); this.stack.push(this.bytes(n, 'SHORT_BINBYTES').slice()); break; }
-        case 0x8e: { const n = this.u64(); this.stack.push(this.bytes(n, 'BINBYTES8').slice()); break; }
-        case 0x96: { const n = this.u64(); this.stack.push(this.bytes(n, 'BYTEARRAY8').slice()); break; }
-        case 0x97: case 0x98: this.fail('out-of-band buffers (pickle protocol 5 NEXT_BUFFER) are not supported');
-        // fallthrough impossible
-        case 0x5d: this.stack.push([]); break; // EMPTY_LIST
-        case 0x61: { const v = this.pop(); this.listOf(this.top()).push(v); break; } // APPEND
-        case 0x65: { const items = this.popMark(); this.listOf(this.top()).push(...items); break; } // APPENDS
-        case 0x6c: { const items = this.popMark(); this.stack.push(items); break; } // LIST (popMark swaps this.stack: call it first)
-        case 0x29: this.stack.push([]); break; // EMPTY_TUPLE
-        case 0x74: { const items = this.popMark(); this.stack.push(items); break; } // TUPLE
-        case 0x85: this.stack.push([this.pop()]); break; // TUPLE1
-        case 0x86: { const b = this.pop(), a = this.pop(); this.stack.push([a, b]); break; }
-        case 0x87: { const c = this.pop(), b = this.pop(), a = this.pop(); this.stack.push([a, b, c]); break; }
-        case 0x7d: this.stack.push(new PyDict()); break; // EMPTY_DICT
-        case 0x64: { // DICT
+        case 0x46:
+          this.stack.push(parseFloat(this.line()));
+          break; // FLOAT
+        case 0x47: {
+          this.need(8, 'BINFLOAT');
+          this.stack.push(this.view.getFloat64(this.pos, false));
+          this.pos += 8;
+          break;
+        } // BINFLOAT
+        case 0x53:
+          this.stack.push(unquote(this.line()));
+          break; // STRING
+        case 0x54: {
+          const n = this.i32();
+          this.stack.push(new TextDecoder('latin1').decode(this.bytes(n, 'BINSTRING')));
+          break;
+        } // BINSTRING
+        case 0x55: {
+          const n = this.u8();
+          this.stack.push(new TextDecoder('latin1').decode(this.bytes(n, 'SHORT_BINSTRING')));
+          break;
+        }
+        case 0x56:
+          this.stack.push(this.line());
+          break; // UNICODE (raw-unicode-escape; ASCII in practice)
+        case 0x58: {
+          const n = this.u32();
+          this.stack.push(this.utf8(n, 'BINUNICODE'));
+          break;
+        }
+        case 0x8c: {
+          const n = this.u8();
+          this.stack.push(this.utf8(n, 'SHORT_BINUNICODE'));
+          break;
+        }
+        case 0x8d: {
+          const n = this.u64();
+          this.stack.push(this.utf8(n, 'BINUNICODE8'));
+          break;
+        }
+        case 0x42: {
+          const n = this.u32();
+          this.stack.push(this.bytes(n, 'BINBYTES').slice());
+          break;
+        }
+        case 0x43: {
+          const n = this.u8();
+          this.stack.push(this.bytes(n, 'SHORT_BINBYTES').slice());
+          break;
+        }
+        case 0x8e: {
+          const n = this.u64();
+          this.stack.push(this.bytes(n, 'BINBYTES8').slice());
+          break;
+        }
+        case 0x96: {
+          const n = this.u64();
+          this.stack.push(this.bytes(n, 'BYTEARRAY8').slice());
+          break;
+        }
+        case 0x97:
+        case 0x98:
+          return this.fail('out-of-band buffers (pickle protocol 5 NEXT_BUFFER) are not supported');
+        case 0x5d:
+          this.stack.push([]);
+          break; // EMPTY_LIST
+        case 0x61: {
+          const v = this.pop();
+          this.listOf(this.top()).push(v);
+          break;
+        } // APPEND
+        case 0x65: {
+          const items = this.popMark();
+          this.listOf(this.top()).push(...items);
+          break;
+        } // APPENDS
+        case 0x6c: {
+          const items = this.popMark();
+          this.stack.push(items);
+          break;
+        } // LIST (popMark swaps this.stack: call it first)
+        case 0x29:
+          this.stack.push([]);
+          break; // EMPTY_TUPLE
+        case 0x74: {
+          const items = this.popMark();
+          this.stack.push(items);
+          break;
+        } // TUPLE
+        case 0x85:
+          this.stack.push([this.pop()]);
+          break; // TUPLE1
+        case 0x86: {
+          const b = this.pop(),
+            a = this.pop();
+          this.stack.push([a, b]);
+          break;
+        }
+        case 0x87: {
+          const c = this.pop(),
+            b = this.pop(),
+            a = this.pop();
+          this.stack.push([a, b, c]);
+          break;
+        }
+        case 0x7d:
+          this.stack.push(new PyDict());
+          break; // EMPTY_DICT
+        case 0x64: {
+          // DICT
           const items = this.popMark();
           const d = new PyDict();
           for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
           this.stack.push(d);
           break;
         }
-        case 0x73: { const v = this.pop(), k = this.pop(); const d = this.top(); if (!(d instanceof Map)) this.fail('corrupt: SETITEM on a non-dict'); d.set(k, v); break; }
-        case 0x75: { // SETITEMS
+        case 0x73: {
+          const v = this.pop(),
+            k = this.pop();
+          const d = this.top();
+          if (!(d instanceof Map)) this.fail('corrupt: SETITEM on a non-dict');
+          d.set(k, v);
+          break;
+        }
+        case 0x75: {
+          // SETITEMS
           const items = this.popMark();
           const d = this.top();
           if (!(d instanceof Map)) this.fail('corrupt: SETITEMS on a non-dict');
           for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
           break;
         }
-        case 0x8f: this.stack.push(new Set()); break; // EMPTY_SET
-        case 0x90: { const items = this.popMark(); const s = this.top(); if (!(s instanceof Set)) this.fail('corrupt: ADDITEMS on a non-set'); for (const i of items) s.add(i); break; }
-        case 0x91: { const items = this.popMark(); this.stack.push(new Set(items)); break; } // FROZENSET
-        case 0x70: this.setMemo(parseIntStrict(this.line(), this), this.top()); break; // PUT
-        case 0x71: this.setMemo(this.u8(), this.top()); break; // BINPUT
-        case 0x72: this.setMemo(this.u32(), this.top()); break; // LONG_BINPUT
-        case 0x94: this.setMemo(this.memo.size, this.top()); break; // MEMOIZE
-        case 0x67: this.stack.push(this.getMemo(parseIntStrict(this.line(), this))); break; // GET
-        case 0x68: this.stack.push(this.getMemo(this.u8())); break; // BINGET
-        case 0x6a: this.stack.push(this.getMemo(this.u32())); break; // LONG_BINGET
-        case 0x63: { const module = this.line(), name = this.line(); this.stack.push(this.global(module, name)); break; } // GLOBAL
-        case 0x93: { // STACK_GLOBAL
-          const name = this.pop(), module = this.pop();
+        case 0x8f:
+          this.stack.push(new Set());
+          break; // EMPTY_SET
+        case 0x90: {
+          const items = this.popMark();
+          const s = this.top();
+          if (!(s instanceof Set)) this.fail('corrupt: ADDITEMS on a non-set');
+          for (const i of items) s.add(i);
+          break;
+        }
+        case 0x91: {
+          const items = this.popMark();
+          this.stack.push(new Set(items));
+          break;
+        } // FROZENSET
+        case 0x70:
+          this.setMemo(parseIntStrict(this.line(), this), this.top());
+          break; // PUT
+        case 0x71:
+          this.setMemo(this.u8(), this.top());
+          break; // BINPUT
+        case 0x72:
+          this.setMemo(this.u32(), this.top());
+          break; // LONG_BINPUT
+        case 0x94:
+          this.setMemo(this.memo.size, this.top());
+          break; // MEMOIZE
+        case 0x67:
+          this.stack.push(this.getMemo(parseIntStrict(this.line(), this)));
+          break; // GET
+        case 0x68:
+          this.stack.push(this.getMemo(this.u8()));
+          break; // BINGET
+        case 0x6a:
+          this.stack.push(this.getMemo(this.u32()));
+          break; // LONG_BINGET
+        case 0x63: {
+          const module = this.line(),
+            name = this.line();
+          this.stack.push(this.global(module, name));
+          break;
+        } // GLOBAL
+        case 0x93: {
+          // STACK_GLOBAL
+          const name = this.pop(),
+            module = this.pop();
           if (typeof module !== 'string' || typeof name !== 'string') this.fail('corrupt: STACK_GLOBAL needs two strings');
           this.stack.push(this.global(module, name));
           break;
         }
-        case 0x52: { const args = this.pop(), fn = this.pop(); this.stack.push(this.reduce(fn, asArgs(args, this))); break; } // REDUCE
-        case 0x81: { const args = this.pop(), cls = this.pop(); this.stack.push(this.reduce(cls, asArgs(args, this))); break; } // NEWOBJ
-        case 0x92: { const kw = this.pop(), args = this.pop(), cls = this.pop(); this.stack.push(this.reduce(cls, [...asArgs(args, this), kw])); break; } // NEWOBJ_EX
-        case 0x69: { const module = this.line(), name = this.line(); const args = this.popMark(); this.stack.push(this.reduce(this.global(module, name), args)); break; } // INST
-        case 0x6f: { const items = this.popMark(); const [cls, ...args] = items; this.stack.push(this.reduce(cls, args)); break; } // OBJ
-        case 0x62: { const state = this.pop(); this.setState(this.top(), state); break; } // BUILD
-        case 0x50: { const pid = this.line(); this.stack.push(this.persistent(pid)); break; } // PERSID
-        case 0x51: { const pid = this.pop(); this.stack.push(this.persistent(pid)); break; } // BINPERSID
-        case 0x82: case 0x83: case 0x84: this.fail('copyreg extension codes (EXT1/2/4) are not supported');
-        // fallthrough impossible
-        default: this.fail(`not a pickle, or corrupt: unknown opcode 0x${op.toString(16).padStart(2, '0')} at offset ${this.pos - 1}`);
+        case 0x52: {
+          const args = this.pop(),
+            fn = this.pop();
+          this.stack.push(this.reduce(fn, asArgs(args, this)));
+          break;
+        } // REDUCE
+        case 0x81: {
+          const args = this.pop(),
+            cls = this.pop();
+          this.stack.push(this.reduce(cls, asArgs(args, this)));
+          break;
+        } // NEWOBJ
+        case 0x92: {
+          const kw = this.pop(),
+            args = this.pop(),
+            cls = this.pop();
+          this.stack.push(this.reduce(cls, [...asArgs(args, this), kw]));
+          break;
+        } // NEWOBJ_EX
+        case 0x69: {
+          const module = this.line(),
+            name = this.line();
+          const args = this.popMark();
+          this.stack.push(this.reduce(this.global(module, name), args));
+          break;
+        } // INST
+        case 0x6f: {
+          const items = this.popMark();
+          const [cls, ...args] = items;
+          this.stack.push(this.reduce(cls, args));
+          break;
+        } // OBJ
+        case 0x62: {
+          const state = this.pop();
+          this.setState(this.top(), state);
+          break;
+        } // BUILD
+        case 0x50: {
+          const pid = this.line();
+          this.stack.push(this.persistent(pid));
+          break;
+        } // PERSID
+        case 0x51: {
+          const pid = this.pop();
+          this.stack.push(this.persistent(pid));
+          break;
+        } // BINPERSID
+        case 0x82:
+        case 0x83:
+        case 0x84:
+          return this.fail('copyreg extension codes (EXT1/2/4) are not supported');
+        default:
+          this.fail(`not a pickle, or corrupt: unknown opcode 0x${op.toString(16).padStart(2, '0')} at offset ${this.pos - 1}`);
       }
     }
   }
@@ -267,7 +562,9 @@ export class Unpickler {
     return this.opts.persistentLoad(pid);
   }
 
-  get offset(): number { return this.pos; }
+  get offset(): number {
+    return this.pos;
+  }
 }
 
 function asArgs(a: unknown, u: Unpickler): unknown[] {

@@ -1,6 +1,3 @@
-// safetensors: u64 little-endian header length, a JSON header {name: {dtype, shape,
-// data_offsets}}, then raw little-endian data. Read with full validation; written atomically.
-import { promises as fs } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
 import { readRegularFile } from './files.js';
 
@@ -50,7 +47,8 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): StFil
       continue;
     }
     const e = raw as { dtype?: string; shape?: unknown; data_offsets?: unknown };
-    if (!e || typeof e.dtype !== 'string' || !Object.hasOwn(DTYPE_SIZE, e.dtype)) fail(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(e?.dtype)}`);
+    if (!e || typeof e.dtype !== 'string' || !Object.hasOwn(DTYPE_SIZE, e.dtype))
+      fail(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(e?.dtype)}`);
     const dtype = e.dtype as DType;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(source, `tensor '${name}' has a bad shape`);
     const shape = e.shape as number[];
@@ -66,12 +64,23 @@ export function parseSafetensors(buf: Uint8Array, source = 'safetensors'): StFil
     const ab = bytes.buffer;
     let data: StTensor['data'];
     switch (dtype) {
-      case 'F32': data = new Float32Array(ab, 0, count); break;
-      case 'F64': data = new Float64Array(ab, 0, count); break;
-      case 'I32': data = new Int32Array(ab, 0, count); break;
-      case 'I64': data = new BigInt64Array(ab, 0, count); break;
-      case 'I8': data = new Int8Array(ab, 0, count); break;
-      default: data = new Uint8Array(ab, 0, count);
+      case 'F32':
+        data = new Float32Array(ab, 0, count);
+        break;
+      case 'F64':
+        data = new Float64Array(ab, 0, count);
+        break;
+      case 'I32':
+        data = new Int32Array(ab, 0, count);
+        break;
+      case 'I64':
+        data = new BigInt64Array(ab, 0, count);
+        break;
+      case 'I8':
+        data = new Int8Array(ab, 0, count);
+        break;
+      default:
+        data = new Uint8Array(ab, 0, count);
     }
     tensors.set(name, { dtype, shape, data });
   }
@@ -120,7 +129,11 @@ export function serializeSafetensors(tensors: Map<string, { shape: number[]; dat
   return Buffer.concat([len, hb, ...parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))]);
 }
 
-export async function writeSafetensors(path: string, tensors: Map<string, { shape: number[]; data: StTensor['data'] }>,
-  metadata: Record<string, string> = {}, opts: { overwrite?: boolean } = {}): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: Map<string, { shape: number[]; data: StTensor['data'] }>,
+  metadata: Record<string, string> = {},
+  opts: { overwrite?: boolean } = {},
+): Promise<void> {
   await writeFileAtomic(path, serializeSafetensors(tensors, metadata), opts);
 }

@@ -2,29 +2,49 @@
 // 2019-era files use) read without torch or Python: tensors rebuilt from storages honouring
 // storage offset and strides. Nothing in the file is executed (see pickle.ts).
 import { inflateRawSync } from 'node:zlib';
-import { PyGlobal, PyObject, Reducer, Unpickler, UnpickleOptions } from './pickle.js';
+import { PyGlobal, PyObject, type Reducer, Unpickler, type UnpickleOptions } from './pickle.js';
 
 export type TorchDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 const STORAGE_TYPES: Record<string, { dtype: TorchDType; size: number }> = {
-  FloatStorage: { dtype: 'float32', size: 4 }, DoubleStorage: { dtype: 'float64', size: 8 }, HalfStorage: { dtype: 'float16', size: 2 },
-  BFloat16Storage: { dtype: 'bfloat16', size: 2 }, LongStorage: { dtype: 'int64', size: 8 }, IntStorage: { dtype: 'int32', size: 4 },
-  ShortStorage: { dtype: 'int16', size: 2 }, CharStorage: { dtype: 'int8', size: 1 }, ByteStorage: { dtype: 'uint8', size: 1 },
+  FloatStorage: { dtype: 'float32', size: 4 },
+  DoubleStorage: { dtype: 'float64', size: 8 },
+  HalfStorage: { dtype: 'float16', size: 2 },
+  BFloat16Storage: { dtype: 'bfloat16', size: 2 },
+  LongStorage: { dtype: 'int64', size: 8 },
+  IntStorage: { dtype: 'int32', size: 4 },
+  ShortStorage: { dtype: 'int16', size: 2 },
+  CharStorage: { dtype: 'int8', size: 1 },
+  ByteStorage: { dtype: 'uint8', size: 1 },
   BoolStorage: { dtype: 'bool', size: 1 },
 };
 
 /** A storage whose bytes may arrive after the pickle that references it (legacy format). */
 export class TorchStorage {
   bytes: Uint8Array | null = null;
-  constructor(readonly dtype: TorchDType, readonly elementSize: number, readonly numel: number, readonly key: string) {}
+  constructor(
+    readonly dtype: TorchDType,
+    readonly elementSize: number,
+    readonly numel: number,
+    readonly key: string,
+  ) {}
 }
 
 /** A tensor view on a storage. `values()` materializes the logical row-major values. */
 export class TorchTensor {
-  constructor(readonly storage: TorchStorage, readonly offset: number, readonly shape: number[], readonly stride: number[]) {}
+  constructor(
+    readonly storage: TorchStorage,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
 
-  get dtype(): TorchDType { return this.storage.dtype; }
-  get numel(): number { return this.shape.reduce((a, b) => a * b, 1); }
+  get dtype(): TorchDType {
+    return this.storage.dtype;
+  }
+  get numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
 
   /** Row-major with no gaps (strides of size-1 axes do not matter). */
   contiguous(): boolean {
@@ -49,7 +69,9 @@ export class TorchTensor {
     // A view with more elements than its storage repeats elements (a stride-0 or overlapping view):
     // tensors are never saved that way, and expanding one would allocate without bound.
     if (n > s.numel) {
-      throw new Error(`tensor view (shape [${this.shape}], stride [${this.stride}]) has ${n} elements but its storage only ${s.numel}: a broadcast view, which network weights never are`);
+      throw new Error(
+        `tensor view (shape [${this.shape}], stride [${this.stride}]) has ${n} elements but its storage only ${s.numel}: a broadcast view, which network weights never are`,
+      );
     }
   }
 
@@ -67,17 +89,40 @@ export class TorchTensor {
       for (let d = 0; d < idx.length; d++) e += idx[d] * this.stride[d];
       const o = e * s.elementSize;
       switch (s.dtype) {
-        case 'float32': (out as Float64Array)[k] = dv.getFloat32(o, true); break;
-        case 'float64': (out as Float64Array)[k] = dv.getFloat64(o, true); break;
-        case 'float16': (out as Float64Array)[k] = half(dv.getUint16(o, true)); break;
-        case 'bfloat16': { const b = new DataView(new ArrayBuffer(4)); b.setUint16(2, dv.getUint16(o, true)); (out as Float64Array)[k] = b.getFloat32(0); break; }
-        case 'int64': (out as BigInt64Array)[k] = dv.getBigInt64(o, true); break;
-        case 'int32': (out as Float64Array)[k] = dv.getInt32(o, true); break;
-        case 'int16': (out as Float64Array)[k] = dv.getInt16(o, true); break;
-        case 'int8': (out as Float64Array)[k] = dv.getInt8(o); break;
-        default: (out as Float64Array)[k] = dv.getUint8(o);
+        case 'float32':
+          (out as Float64Array)[k] = dv.getFloat32(o, true);
+          break;
+        case 'float64':
+          (out as Float64Array)[k] = dv.getFloat64(o, true);
+          break;
+        case 'float16':
+          (out as Float64Array)[k] = half(dv.getUint16(o, true));
+          break;
+        case 'bfloat16': {
+          const b = new DataView(new ArrayBuffer(4));
+          b.setUint16(2, dv.getUint16(o, true));
+          (out as Float64Array)[k] = b.getFloat32(0);
+          break;
+        }
+        case 'int64':
+          (out as BigInt64Array)[k] = dv.getBigInt64(o, true);
+          break;
+        case 'int32':
+          (out as Float64Array)[k] = dv.getInt32(o, true);
+          break;
+        case 'int16':
+          (out as Float64Array)[k] = dv.getInt16(o, true);
+          break;
+        case 'int8':
+          (out as Float64Array)[k] = dv.getInt8(o);
+          break;
+        default:
+          (out as Float64Array)[k] = dv.getUint8(o);
       }
-      for (let d = idx.length - 1; d >= 0; d--) { if (++idx[d] < this.shape[d]) break; idx[d] = 0; }
+      for (let d = idx.length - 1; d >= 0; d--) {
+        if (++idx[d] < this.shape[d]) break;
+        idx[d] = 0;
+      }
     }
     return out;
   }
@@ -97,7 +142,9 @@ export class TorchTensor {
 }
 
 function half(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    f = h & 0x3ff;
   if (e === 0) return s * 2 ** -14 * (f / 1024);
   if (e === 31) return f ? NaN : s * Infinity;
   return s * 2 ** (e - 15) * (1 + f / 1024);
@@ -147,7 +194,11 @@ export function readTorchFile(buf: Uint8Array, source: string, extra: Record<str
 
 /** Legacy format: magic, protocol, sys info, the object (persistent storage ids), storage keys, then raw storages. */
 export function readTorchLegacy(buf: Uint8Array, source: string, extra: Record<string, Reducer> = {}): unknown {
-  const opts = (persistentLoad?: UnpickleOptions['persistentLoad']): UnpickleOptions => ({ source, reducers: { ...torchReducers(source), ...extra }, persistentLoad });
+  const opts = (persistentLoad?: UnpickleOptions['persistentLoad']): UnpickleOptions => ({
+    source,
+    reducers: { ...torchReducers(source), ...extra },
+    persistentLoad,
+  });
   let u = new Unpickler(buf, 0, opts());
   const magic = u.load();
   if (typeof magic.value !== 'bigint' || magic.value !== LEGACY_MAGIC) throw new Error(`${source}: wrong magic number: not a legacy torch.save file`);
@@ -157,19 +208,24 @@ export function readTorchLegacy(buf: Uint8Array, source: string, extra: Record<s
   u = new Unpickler(buf, proto.end, opts());
   const sysInfo = u.load();
   const storages = new Map<string, TorchStorage>();
-  u = new Unpickler(buf, sysInfo.end, opts((pid) => {
-    if (!Array.isArray(pid) || pid[0] !== 'storage') throw new Error(`${source}: unsupported persistent id ${JSON.stringify(pid)}`);
-    const [, type, key, , numel, view] = pid as [string, unknown, string, string, number, unknown];
-    if (view !== null && view !== undefined) throw new Error(`${source}: storage views are not supported`);
-    let s = storages.get(String(key));
-    if (!s) {
-      const t = storageType(type);
-      if (!Number.isInteger(numel) || numel < 0 || numel * t.size > buf.length) throw new Error(`${source}: storage ${key} declares ${numel} elements, more than the file holds`);
-      s = new TorchStorage(t.dtype, t.size, numel, String(key));
-      storages.set(String(key), s);
-    }
-    return s;
-  }));
+  u = new Unpickler(
+    buf,
+    sysInfo.end,
+    opts((pid) => {
+      if (!Array.isArray(pid) || pid[0] !== 'storage') throw new Error(`${source}: unsupported persistent id ${JSON.stringify(pid)}`);
+      const [, type, key, , numel, view] = pid as [string, unknown, string, string, number, unknown];
+      if (view !== null && view !== undefined) throw new Error(`${source}: storage views are not supported`);
+      let s = storages.get(String(key));
+      if (!s) {
+        const t = storageType(type);
+        if (!Number.isInteger(numel) || numel < 0 || numel * t.size > buf.length)
+          throw new Error(`${source}: storage ${key} declares ${numel} elements, more than the file holds`);
+        s = new TorchStorage(t.dtype, t.size, numel, String(key));
+        storages.set(String(key), s);
+      }
+      return s;
+    }),
+  );
   const obj = u.load();
   u = new Unpickler(buf, obj.end, opts());
   const keyList = u.load();
@@ -192,12 +248,22 @@ export function readTorchLegacy(buf: Uint8Array, source: string, extra: Record<s
   return obj.value;
 }
 
-interface ZipEntry { name: string; offset: number; compSize: number; size: number; method: number }
+interface ZipEntry {
+  name: string;
+  offset: number;
+  compSize: number;
+  size: number;
+  method: number;
+}
 
 function zipEntries(buf: Uint8Array, source: string): Map<string, ZipEntry> {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65557); i--) if (dv.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65557); i--)
+    if (dv.getUint32(i, true) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
   if (eocd < 0) throw new Error(`${source}: truncated zip archive (no end of central directory)`);
   let count = dv.getUint16(eocd + 10, true);
   let cdOff = dv.getUint32(eocd + 16, true);
@@ -215,8 +281,11 @@ function zipEntries(buf: Uint8Array, source: string): Map<string, ZipEntry> {
   for (let i = 0; i < count; i++) {
     if (p + 46 > buf.length || dv.getUint32(p, true) !== 0x02014b50) throw new Error(`${source}: corrupt zip central directory`);
     const method = dv.getUint16(p + 10, true);
-    let compSize = dv.getUint32(p + 20, true), size = dv.getUint32(p + 24, true);
-    const nameLen = dv.getUint16(p + 28, true), extraLen = dv.getUint16(p + 30, true), commentLen = dv.getUint16(p + 32, true);
+    let compSize = dv.getUint32(p + 20, true),
+      size = dv.getUint32(p + 24, true);
+    const nameLen = dv.getUint16(p + 28, true),
+      extraLen = dv.getUint16(p + 30, true),
+      commentLen = dv.getUint16(p + 32, true);
     let local = dv.getUint32(p + 42, true);
     const name = new TextDecoder().decode(buf.subarray(p + 46, p + 46 + nameLen));
     // ZIP64 extra field (bounds-checked: a corrupt length must not read past the archive).
@@ -224,7 +293,8 @@ function zipEntries(buf: Uint8Array, source: string): Map<string, ZipEntry> {
     const eEnd = e + extraLen;
     if (eEnd + commentLen > buf.length) throw new Error(`${source}: corrupt zip central directory (entry ${name} runs past the end of the file)`);
     while (e + 4 <= eEnd) {
-      const id = dv.getUint16(e, true), len = dv.getUint16(e + 2, true);
+      const id = dv.getUint16(e, true),
+        len = dv.getUint16(e + 2, true);
       if (e + 4 + len > eEnd) throw new Error(`${source}: corrupt zip extra field in entry ${name}`);
       if (id === 1) {
         let q = e + 4;
@@ -262,7 +332,8 @@ const MAX_DEFLATE_RATIO = 1032;
  */
 function entryData(buf: Uint8Array, e: ZipEntry, source: string, limit: number): Uint8Array {
   if (e.size > limit) throw new Error(`${source}: zip entry ${e.name} declares ${e.size} bytes, more than the ${limit} it can hold`);
-  if (e.method === 8 && e.size > e.compSize * MAX_DEFLATE_RATIO + 64) throw new Error(`${source}: zip entry ${e.name} declares ${e.size} bytes from ${e.compSize} compressed: corrupt or a decompression bomb`);
+  if (e.method === 8 && e.size > e.compSize * MAX_DEFLATE_RATIO + 64)
+    throw new Error(`${source}: zip entry ${e.name} declares ${e.size} bytes from ${e.compSize} compressed: corrupt or a decompression bomb`);
   const raw = buf.subarray(e.offset, e.offset + e.compSize);
   if (e.method === 0) return raw.subarray(0, Math.min(raw.length, limit));
   if (e.method === 8) {
@@ -296,7 +367,8 @@ export function readTorchZip(buf: Uint8Array, source: string, extra: Record<stri
         const t = storageType(type);
         const e = entries.get(`${root}data/${key}`);
         if (!e) throw new Error(`${source}: storage record data/${key} is missing`);
-        if (!(Number.isSafeInteger(numel) && numel >= 0 && numel * t.size <= MAX_STORAGE_BYTES)) throw new Error(`${source}: storage ${key} declares ${numel} elements, beyond any network's tensor (at most ${MAX_STORAGE_BYTES} bytes)`);
+        if (!(Number.isSafeInteger(numel) && numel >= 0 && numel * t.size <= MAX_STORAGE_BYTES))
+          throw new Error(`${source}: storage ${key} declares ${numel} elements, beyond any network's tensor (at most ${MAX_STORAGE_BYTES} bytes)`);
         const bytes = entryData(buf, e, source, numel * t.size);
         if (bytes.length < numel * t.size) throw new Error(`${source}: storage ${key} has ${bytes.length} bytes, needs ${numel * t.size}`);
         s = new TorchStorage(t.dtype, t.size, numel, String(key));

@@ -1,10 +1,10 @@
 // Gradients of a scalar loss w.r.t. a network's trainable parameters, keyed by upstream name.
 import * as tf from '@tensorflow/tfjs';
-import { NamedArray, ParamStore } from '../networks/params.js';
+import type { NamedArray, ParamStore } from '../networks/params.js';
 
 export interface ParamGradients {
-  value: tf.Scalar;                 // The loss.
-  grads: Map<string, tf.Tensor>;    // Upstream name -> gradient in the internal layout.
+  value: tf.Scalar; // The loss.
+  grads: Map<string, tf.Tensor>; // Upstream name -> gradient in the internal layout.
 }
 
 /**

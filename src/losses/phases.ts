@@ -4,10 +4,10 @@
 // augmentation and what is held constant. Each returns the scalar to differentiate (batch mean)
 // and the per-sample values the training statistics report.
 import * as tf from '@tensorflow/tfjs';
-import { Discriminator } from '../networks/discriminator.js';
-import { Generator } from '../networks/generator.js';
-import { SynthesisForwardOptions } from '../networks/synthesis.js';
-import { discriminatorFakeLoss, discriminatorRealLoss, generatorLoss, Objective } from './objectives.js';
+import type { Discriminator } from '../networks/discriminator.js';
+import type { Generator } from '../networks/generator.js';
+import type { SynthesisForwardOptions } from '../networks/synthesis.js';
+import { discriminatorFakeLoss, discriminatorRealLoss, generatorLoss, type Objective } from './objectives.js';
 import { pathLengthPenalty, r1Penalty } from './regularizers.js';
 
 /** D(img, c): discriminator logits, with any augmentation applied first. */
@@ -26,8 +26,13 @@ export function synthesizer(G: Generator, synth: SynthesisForwardOptions = {}): 
 }
 
 /** Gmain: mean f(-D(G(ws))). */
-export function gMainLoss(synthesize: SynthesizeFn, logits: LogitsFn, ws: tf.Tensor3D, c: tf.Tensor | null, obj: Objective):
-  { loss: tf.Scalar; perSample: tf.Tensor; fakeLogits: tf.Tensor } {
+export function gMainLoss(
+  synthesize: SynthesizeFn,
+  logits: LogitsFn,
+  ws: tf.Tensor3D,
+  c: tf.Tensor | null,
+  obj: Objective,
+): { loss: tf.Scalar; perSample: tf.Tensor; fakeLogits: tf.Tensor } {
   return tf.tidy(() => {
     const fakeLogits = logits(synthesize(ws), c);
     const perSample = generatorLoss(obj, fakeLogits);
@@ -36,20 +41,31 @@ export function gMainLoss(synthesize: SynthesizeFn, logits: LogitsFn, ws: tf.Ten
 }
 
 /** Dmain: mean f(D(fakes)) + mean f(-D(reals)); `fakes` are constants here (G is not trained). */
-export function dMainLoss(logits: LogitsFn, fakes: tf.Tensor4D, fakeC: tf.Tensor | null, reals: tf.Tensor4D, realC: tf.Tensor | null,
-  obj: Objective): { loss: tf.Scalar; perSample: tf.Tensor; fakeLogits: tf.Tensor; realLogits: tf.Tensor } {
+export function dMainLoss(
+  logits: LogitsFn,
+  fakes: tf.Tensor4D,
+  fakeC: tf.Tensor | null,
+  reals: tf.Tensor4D,
+  realC: tf.Tensor | null,
+  obj: Objective,
+): { loss: tf.Scalar; perSample: tf.Tensor; fakeLogits: tf.Tensor; realLogits: tf.Tensor } {
   return tf.tidy(() => {
     const fakeLogits = logits(fakes, fakeC);
     const realLogits = logits(reals, realC);
-    const lossGen = discriminatorFakeLoss(obj, fakeLogits), lossReal = discriminatorRealLoss(obj, realLogits);
+    const lossGen = discriminatorFakeLoss(obj, fakeLogits),
+      lossReal = discriminatorRealLoss(obj, realLogits);
     const loss = lossGen.mean().add(lossReal.mean()) as tf.Scalar;
     return { loss, perSample: lossGen.add(lossReal), fakeLogits, realLogits };
   });
 }
 
 /** Dreg: mean(r1_penalty * gamma / 2); also the logits on the reals, computed on the way. */
-export function r1RegLoss(logits: LogitsFn, reals: tf.Tensor4D, c: tf.Tensor | null, gamma: number):
-  { loss: tf.Scalar; perSample: tf.Tensor; penalty: tf.Tensor; realLogits: tf.Tensor } {
+export function r1RegLoss(
+  logits: LogitsFn,
+  reals: tf.Tensor4D,
+  c: tf.Tensor | null,
+  gamma: number,
+): { loss: tf.Scalar; perSample: tf.Tensor; penalty: tf.Tensor; realLogits: tf.Tensor } {
   return tf.tidy(() => {
     let kept: tf.Tensor | null = null; // the logits, taken out of the gradient's scope
     const penalty = r1Penalty((x) => {
@@ -66,8 +82,14 @@ export function r1RegLoss(logits: LogitsFn, reals: tf.Tensor4D, c: tf.Tensor | n
 }
 
 /** Greg: mean(pl_weight * (pl_lengths - pl_mean)^2); returns the new pl_mean (a constant) too. */
-export function plRegLoss(synthesize: SynthesizeFn, ws: tf.Tensor3D, plNoise: tf.Tensor4D, plMean: number | tf.Scalar, decay: number, weight: number):
-  { loss: tf.Scalar; perSample: tf.Tensor; penalty: tf.Tensor; plMean: tf.Scalar } {
+export function plRegLoss(
+  synthesize: SynthesizeFn,
+  ws: tf.Tensor3D,
+  plNoise: tf.Tensor4D,
+  plMean: number | tf.Scalar,
+  decay: number,
+  weight: number,
+): { loss: tf.Scalar; perSample: tf.Tensor; penalty: tf.Tensor; plMean: tf.Scalar } {
   return tf.tidy(() => {
     const r = pathLengthPenalty(synthesize, ws, plNoise, plMean, decay);
     const perSample = r.penalty.mul(weight);

@@ -20,24 +20,33 @@ export function r1Loss(logitsOf: (reals: tf.Tensor4D) => tf.Tensor, reals: tf.Te
 }
 
 export interface PathLengthResult {
-  penalty: tf.Tensor1D;     // (pl_lengths - pl_mean)^2 per sample.
-  lengths: tf.Tensor1D;     // pl_lengths per sample.
-  plMean: tf.Scalar;        // The updated pl_mean (a constant; the caller stores it).
+  penalty: tf.Tensor1D; // (pl_lengths - pl_mean)^2 per sample.
+  lengths: tf.Tensor1D; // pl_lengths per sample.
+  plMean: tf.Scalar; // The updated pl_mean (a constant; the caller stores it).
 }
 
 /**
  * Path-length penalty (upstream Gpl). `synth` maps ws to images; `plNoise` is
  * randn(img.shape) / sqrt(H * W); `plMeanBefore` is the running mean before this step.
  */
-export function pathLengthPenalty(synth: (ws: tf.Tensor3D) => tf.Tensor4D, ws: tf.Tensor3D, plNoise: tf.Tensor4D,
-  plMeanBefore: number | tf.Scalar, decay: number): PathLengthResult {
+export function pathLengthPenalty(
+  synth: (ws: tf.Tensor3D) => tf.Tensor4D,
+  ws: tf.Tensor3D,
+  plNoise: tf.Tensor4D,
+  plMeanBefore: number | tf.Scalar,
+  decay: number,
+): PathLengthResult {
   return tf.tidy(() => {
-  const plGrads = tf.grad((w: tf.Tensor) => synth(w as tf.Tensor3D).mul(plNoise).sum())(ws);
-  const lengths = plGrads.square().sum(2).mean(1).sqrt() as tf.Tensor1D;
-  // pl_mean = lerp(pl_mean, mean(lengths), decay), treated as a constant in the penalty (as the
-  // reference gradients are computed; it is a running statistic, not a function to optimize).
-  const before = typeof plMeanBefore === 'number' ? tf.scalar(plMeanBefore) : plMeanBefore;
-  const plMean = before.add(stopGradient(lengths.mean()).sub(before).mul(decay)) as tf.Scalar;
-  return { penalty: lengths.sub(plMean).square() as tf.Tensor1D, lengths, plMean };
+    const plGrads = tf.grad((w: tf.Tensor) =>
+      synth(w as tf.Tensor3D)
+        .mul(plNoise)
+        .sum(),
+    )(ws);
+    const lengths = plGrads.square().sum(2).mean(1).sqrt() as tf.Tensor1D;
+    // pl_mean = lerp(pl_mean, mean(lengths), decay), treated as a constant in the penalty (as the
+    // reference gradients are computed; it is a running statistic, not a function to optimize).
+    const before = typeof plMeanBefore === 'number' ? tf.scalar(plMeanBefore) : plMeanBefore;
+    const plMean = before.add(stopGradient(lengths.mean()).sub(before).mul(decay)) as tf.Scalar;
+    return { penalty: lengths.sub(plMean).square() as tf.Tensor1D, lengths, plMean };
   });
 }

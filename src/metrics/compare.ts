@@ -6,28 +6,32 @@ import sharp from 'sharp';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readTrainingOptions } from '../io/training_state.js';
-import { distances, folderFeatures, generatorFeatures, ExtractOptions, Features } from './evaluate.js';
-import { FidProtocol, InceptionV3 } from './inception.js';
-import { FeatureNetwork, inceptionFeatureNetwork } from './features.js';
+import { distances, folderFeatures, generatorFeatures, type ExtractOptions, type Features } from './evaluate.js';
+import { type FidProtocol, InceptionV3 } from './inception.js';
+import { type FeatureNetwork, inceptionFeatureNetwork } from './features.js';
 
 export interface CompareRow {
-  run: string; loss: string; k: number | null; kimg: number; snapshot: string;
-  metric: string;            // 'FID' or 'FED'
-  value: number;             // the Fréchet distance
-  kernelMetric: string;      // 'KID' or 'KED'
-  kernel: number | null;     // the kernel distance, when asked for
-  num: number;               // generated images
-  features: string;          // the feature network's id (network, weights, preprocessing)
+  run: string;
+  loss: string;
+  k: number | null;
+  kimg: number;
+  snapshot: string;
+  metric: string; // 'FID' or 'FED'
+  value: number; // the Fréchet distance
+  kernelMetric: string; // 'KID' or 'KED'
+  kernel: number | null; // the kernel distance, when asked for
+  num: number; // generated images
+  features: string; // the feature network's id (network, weights, preprocessing)
 }
 
 export interface CompareOptions {
-  protocol?: FidProtocol;      // with a bare InceptionV3 (default nvidia)
-  num: number;                 // generated images per snapshot
+  protocol?: FidProtocol; // with a bare InceptionV3 (default nvidia)
+  num: number; // generated images per snapshot
   kid?: boolean;
   seed?: number;
   batch?: number;
   cacheDir?: string | null;
-  includeStart?: boolean;      // evaluate the network each run started from (kimg 0)
+  includeStart?: boolean; // evaluate the network each run started from (kimg 0)
   log?: (line: string) => void;
 }
 
@@ -49,14 +53,18 @@ async function recordedRows(dir: string, net: FeatureNetwork, o: CompareOptions)
 
 export async function compareRuns(runDirs: string[], source: FeatureNetwork | InceptionV3, o: CompareOptions): Promise<CompareRow[]> {
   const net = source instanceof InceptionV3 ? { ...inceptionFeatureNetwork(source, o.protocol ?? 'nvidia'), dispose: () => undefined } : source;
-  const log = o.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const ex: ExtractOptions = { batch: o.batch, cacheDir: o.cacheDir };
   const realCache = new Map<string, Features>();
   const rows: CompareRow[] = [];
   for (const dir of runDirs) {
     const ro = await readTrainingOptions(dir);
     const snaps = (await fs.readdir(dir)).filter((f) => /^network-snapshot-.*\.safetensors$/.test(f));
-    const points: { file: string; kimg: number; label: string }[] = snaps.map((f) => ({ file: path.join(dir, f), kimg: Number(/snapshot-([\d.]+)\./.exec(f)![1]), label: f }));
+    const points: { file: string; kimg: number; label: string }[] = snaps.map((f) => ({
+      file: path.join(dir, f),
+      kimg: Number(/snapshot-([\d.]+)\./.exec(f)![1]),
+      label: f,
+    }));
     points.sort((a, b) => a.kimg - b.kimg);
     if (o.includeStart && ro.network) points.unshift({ file: ro.network, kimg: 0, label: 'start' });
     if (!points.length) throw new Error(`${dir} has no snapshots yet`);
@@ -80,8 +88,19 @@ export async function compareRuns(runDirs: string[], source: FeatureNetwork | In
           G.dispose();
         }
       }
-      rows.push({ run: path.basename(dir), loss: ro.loss, k: ro.loss === 'rooted' ? ro.k : null, kimg: p.kimg, snapshot: p.label, metric: net.distanceName, value: r.value,
-        kernelMetric: net.kernelName, kernel: r.kernel, num: o.num, features: net.id });
+      rows.push({
+        run: path.basename(dir),
+        loss: ro.loss,
+        k: ro.loss === 'rooted' ? ro.k : null,
+        kimg: p.kimg,
+        snapshot: p.label,
+        metric: net.distanceName,
+        value: r.value,
+        kernelMetric: net.kernelName,
+        kernel: r.kernel,
+        num: o.num,
+        features: net.id,
+      });
     }
   }
   return rows;
@@ -89,7 +108,14 @@ export async function compareRuns(runDirs: string[], source: FeatureNetwork | In
 
 export function formatTable(rows: CompareRow[]): string {
   const head = ['run', 'loss', 'k', 'kimg', rows[0]?.metric ?? 'FID', rows[0]?.kernelMetric ?? 'KID'];
-  const body = rows.map((r) => [r.run, r.loss, r.k === null ? '-' : String(r.k), r.kimg.toFixed(3), r.value.toFixed(3), r.kernel === null ? '-' : r.kernel.toFixed(5)]);
+  const body = rows.map((r) => [
+    r.run,
+    r.loss,
+    r.k === null ? '-' : String(r.k),
+    r.kimg.toFixed(3),
+    r.value.toFixed(3),
+    r.kernel === null ? '-' : r.kernel.toFixed(5),
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -97,8 +123,12 @@ export function formatTable(rows: CompareRow[]): string {
 
 export function toCsv(rows: CompareRow[]): string {
   const esc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return ['run,loss,k,kimg,snapshot,metric,value,kernel_metric,kernel,num,features', ...rows.map((r) =>
-    [esc(r.run), r.loss, r.k ?? '', r.kimg, esc(r.snapshot), r.metric, r.value, r.kernelMetric, r.kernel ?? '', r.num, esc(r.features)].join(','))].join('\n') + '\n';
+  return `${[
+    'run,loss,k,kimg,snapshot,metric,value,kernel_metric,kernel,num,features',
+    ...rows.map((r) =>
+      [esc(r.run), r.loss, r.k ?? '', r.kimg, esc(r.snapshot), r.metric, r.value, r.kernelMetric, r.kernel ?? '', r.num, esc(r.features)].join(','),
+    ),
+  ].join('\n')}\n`;
 }
 
 export const PLOT_COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
@@ -123,32 +153,42 @@ export function plotSvg(rows: CompareRow[], width = 720, height = 420): string {
   const legendW = Math.max(...runs.map((r) => textWidth(label(r)))) + 30;
   const m = { l: 60, r: 20 + legendW, t: 30, b: 45 };
   const W = width + legendW;
-  const xs = rows.map((r) => r.kimg), ys = rows.map((r) => r.value);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs) === x0 ? x0 + 1 : Math.max(...xs);
-  const ylo = Math.min(...ys), yhi = Math.max(...ys);
+  const xs = rows.map((r) => r.kimg),
+    ys = rows.map((r) => r.value);
+  const x0 = Math.min(...xs),
+    x1 = Math.max(...xs) === x0 ? x0 + 1 : Math.max(...xs);
+  const ylo = Math.min(...ys),
+    yhi = Math.max(...ys);
   const pad = (yhi - ylo) * 0.08 || 1;
-  const y0 = ylo - pad, y1 = yhi + pad;
+  const y0 = ylo - pad,
+    y1 = yhi + pad;
   const X = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
   const Y = (v: number) => height - m.b - ((v - y0) / (y1 - y0)) * (height - m.t - m.b);
   const metric = rows[0]?.metric ?? 'FID';
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<line x1="${m.l}" y1="${height - m.b}" x2="${W - m.r}" y2="${height - m.b}" stroke="black"/>`,
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="black"/>`,
     `<text x="${(W - m.r + m.l) / 2}" y="${height - 10}" text-anchor="middle">kimg</text>`,
-    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${metric} (${rows[0]?.num ?? ''} generated images)</text>`];
+    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${metric} (${rows[0]?.num ?? ''} generated images)</text>`,
+  ];
   // Enough decimals that the five tick labels differ.
   const decimals = (span: number) => Math.min(6, Math.max(0, Math.ceil(-Math.log10(span / 4)) + 1));
-  const dx = decimals(x1 - x0), dy = decimals(y1 - y0);
+  const dx = decimals(x1 - x0),
+    dy = decimals(y1 - y0);
   for (let i = 0; i <= 4; i++) {
-    const xv = x0 + ((x1 - x0) * i) / 4, yv = y0 + ((y1 - y0) * i) / 4;
+    const xv = x0 + ((x1 - x0) * i) / 4,
+      yv = y0 + ((y1 - y0) * i) / 4;
     parts.push(`<text x="${X(xv)}" y="${height - m.b + 16}" text-anchor="middle">${xv.toFixed(dx)}</text>`);
     parts.push(`<text x="${m.l - 6}" y="${Y(yv) + 4}" text-anchor="end">${yv.toFixed(dy)}</text>`);
   }
   runs.forEach((run, i) => {
     const pts = rows.filter((r) => r.run === run).sort((a, b) => a.kimg - b.kimg);
     const color = PLOT_COLORS[i % PLOT_COLORS.length];
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${X(p.kimg).toFixed(1)},${Y(p.value).toFixed(1)}`).join(' ')}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${X(p.kimg).toFixed(1)},${Y(p.value).toFixed(1)}`).join(' ')}"/>`,
+    );
     for (const p of pts) parts.push(`<circle cx="${X(p.kimg).toFixed(1)}" cy="${Y(p.value).toFixed(1)}" r="3" fill="${color}"/>`);
     const lx = W - m.r + 16;
     parts.push(`<rect x="${lx}" y="${m.t + 6 + i * 18}" width="12" height="12" fill="${color}"/>`);
@@ -164,7 +204,10 @@ export async function writeComparison(rows: CompareRow[], outDir: string, force 
   const svg = plotSvg(rows);
   const plot = (rows[0]?.metric ?? 'FID').toLowerCase();
   const files: [string, string | Buffer][] = [
-    ['compare.csv', toCsv(rows)], ['compare.json', JSON.stringify(rows, null, 2) + '\n'], [`${plot}.svg`, svg], [`${plot}.png`, await sharp(Buffer.from(svg)).png().toBuffer()],
+    ['compare.csv', toCsv(rows)],
+    ['compare.json', `${JSON.stringify(rows, null, 2)}\n`],
+    [`${plot}.svg`, svg],
+    [`${plot}.png`, await sharp(Buffer.from(svg)).png().toBuffer()],
   ];
   const written: string[] = [];
   for (const [name, data] of files) {

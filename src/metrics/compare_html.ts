@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { CompareRow, formatTable, plotSvg } from './compare.js';
+import { type CompareRow, formatTable, plotSvg } from './compare.js';
 import { aggregate, studyPlotSvg } from './study.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -30,7 +30,11 @@ export async function writeComparisonHtml(rows: CompareRow[], runDirs: string[],
     const last = files[files.length - 1];
     const r = rows.find((x) => x.run === path.basename(dir));
     const caption = `${esc(path.basename(dir))}${r ? ` (${esc(variantOf(r))})` : ''}${last ? `, kimg ${Number(last.slice(5, -4)).toFixed(3)}` : ''}`;
-    grids.push(last ? `<figure><img alt="${caption}" src="data:image/png;base64,${(await fs.readFile(path.join(dir, last))).toString('base64')}"><figcaption>${caption}</figcaption></figure>` : `<figure><figcaption>${caption}: no grid yet</figcaption></figure>`);
+    grids.push(
+      last
+        ? `<figure><img alt="${caption}" src="data:image/png;base64,${(await fs.readFile(path.join(dir, last))).toString('base64')}"><figcaption>${caption}</figcaption></figure>`
+        : `<figure><figcaption>${caption}: no grid yet</figcaption></figure>`,
+    );
   }
   const metric = rows[0]?.metric ?? 'FID';
   const html = `<!doctype html>

@@ -11,10 +11,10 @@ import { Rng } from '../rng.js';
 import { biasAct } from '../ops/bias_act.js';
 
 export interface EmojiNetConfig {
-  resolution: number;      // Input width and height (inputs of other sizes are resized to it).
-  widths: number[];        // Channels of the conv stages (two 3x3 convs each, the second of stride 2).
-  featureDim: number;      // Width of the penultimate (feature) layer.
-  classes: string[];       // Class names: the emoji subcategories, in logit order.
+  resolution: number; // Input width and height (inputs of other sizes are resized to it).
+  widths: number[]; // Channels of the conv stages (two 3x3 convs each, the second of stride 2).
+  featureDim: number; // Width of the penultimate (feature) layer.
+  classes: string[]; // Class names: the emoji subcategories, in logit order.
 }
 
 export const DEFAULT_EMOJI_NET: Omit<EmojiNetConfig, 'classes'> = { resolution: 32, widths: [32, 64, 128], featureDim: 128 };
@@ -38,7 +38,11 @@ export class EmojiNet {
   readonly params = new Map<string, tf.Variable>();
 
   /** He-initialized (seeded) unless `weights` are given. */
-  constructor(readonly config: EmojiNetConfig, weights?: Map<string, Float32Array>, seed = 0) {
+  constructor(
+    readonly config: EmojiNetConfig,
+    weights?: Map<string, Float32Array>,
+    seed = 0,
+  ) {
     const rng = new Rng(`emoji-net-${seed}`);
     for (const [name, shape] of emojiNetShapes(config)) {
       const n = shape.reduce((a, b) => a * b, 1);
@@ -49,7 +53,10 @@ export class EmojiNet {
         const fanIn = shape.length === 4 ? shape[0] * shape[1] * shape[2] : shape[0];
         data = name.endsWith('.bias') ? new Float32Array(n) : rng.normalArray(n).map((v) => v * Math.sqrt(2 / fanIn));
       }
-      this.params.set(name, tf.tidy(() => tf.variable(tf.tensor(data!, shape), true, `emoji/${name}`)));
+      this.params.set(
+        name,
+        tf.tidy(() => tf.variable(tf.tensor(data!, shape), true, `emoji/${name}`)),
+      );
     }
   }
 
@@ -81,7 +88,10 @@ export class EmojiNet {
     const r = this.config.resolution;
     if (u8.length !== n * h * w * 3) throw new Error(`emoji feature network: expected ${n} RGB images of ${w}x${h}, got ${u8.length} bytes`);
     return tf.tidy(() => {
-      const x = tf.tensor4d(Float32Array.from(u8, (v) => v / 127.5 - 1), [n, h, w, 3]);
+      const x = tf.tensor4d(
+        Float32Array.from(u8, (v) => v / 127.5 - 1),
+        [n, h, w, 3],
+      );
       if (h === r && w === r) return x;
       if (h % r === 0 && w % r === 0) return tf.avgPool(x, [h / r, w / r], [h / r, w / r], 'valid') as tf.Tensor4D;
       return tf.image.resizeBilinear(x, [r, r], false, true);
@@ -90,7 +100,15 @@ export class EmojiNet {
 
   async save(file: string, meta: Record<string, unknown> = {}, overwrite = false): Promise<void> {
     const tensors = new Map([...this.params].map(([k, v]) => [k, { shape: v.shape, data: v.dataSync() as Float32Array }]));
-    await writeFileAtomic(file, serializeSafetensors(tensors, { format: 'stylegan-rlo-emoji-features', config: JSON.stringify(this.config), ...Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])) }), { overwrite });
+    await writeFileAtomic(
+      file,
+      serializeSafetensors(tensors, {
+        format: 'stylegan-rlo-emoji-features',
+        config: JSON.stringify(this.config),
+        ...Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),
+      }),
+      { overwrite },
+    );
   }
 
   static async load(file: string): Promise<EmojiNet> {
@@ -98,7 +116,8 @@ export class EmojiNet {
       throw new Error(`emoji feature network ${file} not found (it ships in pretrained/; retrain it with scripts/train-emoji-features.sh)`);
     });
     const st = await readSafetensors(file);
-    if (st.metadata.format !== 'stylegan-rlo-emoji-features' || !st.metadata.config) throw new Error(`${file} is not an emoji feature network (no stylegan-rlo-emoji-features metadata)`);
+    if (st.metadata.format !== 'stylegan-rlo-emoji-features' || !st.metadata.config)
+      throw new Error(`${file} is not an emoji feature network (no stylegan-rlo-emoji-features metadata)`);
     const config = JSON.parse(st.metadata.config) as EmojiNetConfig;
     return new EmojiNet(config, new Map([...st.tensors].map(([k, t]) => [k, t.data as Float32Array])));
   }

@@ -8,23 +8,27 @@ import * as tf from '@tensorflow/tfjs';
 import { listImages } from '../io/dataset.js';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { Generator } from '../networks/generator.js';
+import type { Generator } from '../networks/generator.js';
 import { Rng } from '../rng.js';
 import { toUint8Generate } from '../generate.js';
 import { frechetDistanceFromFeatures, kernelInceptionDistance, kidSubsets } from './fid.js';
-import { FidProtocol, InceptionV3 } from './inception.js';
-import { FeatureNetwork, inceptionFeatureNetwork } from './features.js';
+import { type FidProtocol, InceptionV3 } from './inception.js';
+import { type FeatureNetwork, inceptionFeatureNetwork } from './features.js';
 
 export const FEATURE_DIM = 2048; // Inception's
 
-export interface Features { data: Float32Array; n: number; dim: number }
+export interface Features {
+  data: Float32Array;
+  n: number;
+  dim: number;
+}
 
 export interface ExtractOptions {
-  protocol?: FidProtocol;                           // Inception's preprocessing (when given an InceptionV3)
-  batch?: number;                                   // images per forward pass (default 16)
-  max?: number;                                     // use at most this many images
+  protocol?: FidProtocol; // Inception's preprocessing (when given an InceptionV3)
+  batch?: number; // images per forward pass (default 16)
+  max?: number; // use at most this many images
   progress?: (done: number, total: number) => void;
-  cacheDir?: string | null;                         // folder feature cache (null = off)
+  cacheDir?: string | null; // folder feature cache (null = off)
 }
 
 /** Any feature network; a bare InceptionV3 runs under `protocol` (default nvidia). */
@@ -67,14 +71,16 @@ export async function folderFeatures(source: FeatureSource, folder: string, o: E
     if (!group.length) return;
     const { w, h } = group[0];
     const u8 = new Uint8Array(group.length * w * h * 3);
-    group.forEach((g, i) => u8.set(g.px, i * w * h * 3));
+    group.forEach((g, i) => {
+      u8.set(g.px, i * w * h * 3);
+    });
     out.set(await net.features(u8, group.length, h, w, 3), done * dim);
     done += group.length;
     group = [];
     o.progress?.(done, files.length);
   };
   for (const f of files) {
-    let img;
+    let img: Awaited<ReturnType<FeatureNetwork['readImage']>>;
     try {
       img = await net.readImage(f);
     } catch (e) {
@@ -86,14 +92,18 @@ export async function folderFeatures(source: FeatureSource, folder: string, o: E
   await flush();
   if (cacheFile) {
     await fs.mkdir(path.dirname(cacheFile), { recursive: true });
-    await writeFileAtomic(cacheFile, serializeSafetensors(new Map([['features', { shape: [files.length, dim], data: out }]]), { folder: path.resolve(folder), features: net.id }), { overwrite: true });
+    await writeFileAtomic(
+      cacheFile,
+      serializeSafetensors(new Map([['features', { shape: [files.length, dim], data: out }]]), { folder: path.resolve(folder), features: net.id }),
+      { overwrite: true },
+    );
   }
   return { data: out, n: files.length, dim };
 }
 
 export interface GeneratorSampling {
-  num: number;                         // images to generate
-  seed?: number;                       // seed of the latent stream
+  num: number; // images to generate
+  seed?: number; // seed of the latent stream
   labels?: (n: number, rng: Rng) => tf.Tensor2D | null; // class labels for conditional networks
   truncationPsi?: number;
 }
@@ -126,16 +136,16 @@ export async function generatorFeatures(source: FeatureSource, G: Generator, s: 
 }
 
 export interface DistanceResult {
-  metric: string;          // 'FID' (Inception) or 'FED' (emoji network)
-  kernelMetric: string;    // 'KID' or 'KED'
-  distance: number;        // the Fréchet distance
-  kernel: number | null;   // the kernel distance, when asked for
-  features: string;        // which network: 'inception' or 'emoji'
+  metric: string; // 'FID' (Inception) or 'FED' (emoji network)
+  kernelMetric: string; // 'KID' or 'KED'
+  distance: number; // the Fréchet distance
+  kernel: number | null; // the kernel distance, when asked for
+  features: string; // which network: 'inception' or 'emoji'
   protocol: FidProtocol | null; // Inception's preprocessing; null for the emoji network
   n1: number;
   n2: number;
-  fid?: number;            // = distance, for Inception
-  kid?: number | null;     // = kernel, for Inception
+  fid?: number; // = distance, for Inception
+  kid?: number | null; // = kernel, for Inception
 }
 
 /**
@@ -158,7 +168,14 @@ export function distances(real: Features, gen: Features, how: FeatureNetwork | F
   }
   const isInception = !net || net.kind === 'inception';
   return {
-    metric: net?.distanceName ?? 'FID', kernelMetric: net?.kernelName ?? 'KID', distance, kernel: k, features: net?.kind ?? 'inception', protocol, n1: real.n, n2: gen.n,
+    metric: net?.distanceName ?? 'FID',
+    kernelMetric: net?.kernelName ?? 'KID',
+    distance,
+    kernel: k,
+    features: net?.kind ?? 'inception',
+    protocol,
+    n1: real.n,
+    n2: gen.n,
     ...(isInception ? { fid: distance, kid: k } : {}),
   };
 }
@@ -167,21 +184,26 @@ export function distances(real: Features, gen: Features, how: FeatureNetwork | F
 function kidWithMatmul(real: Features, gen: Features, subsets: { gen: number[]; real: number[] }[], dim: number): number {
   const m = subsets[0].gen.length;
   if (m * m * dim < 5e7) return kernelInceptionDistance(real.data, gen.data, dim, subsets);
-  const R = tf.tensor2d(real.data, [real.n, dim]), Gt = tf.tensor2d(gen.data, [gen.n, dim]);
+  const R = tf.tensor2d(real.data, [real.n, dim]),
+    Gt = tf.tensor2d(gen.data, [gen.n, dim]);
   let t = 0;
   for (const s of subsets) {
     const [kxx, kyy, kxy] = tf.tidy(() => {
-      const x = tf.gather(Gt, tf.tensor1d(s.gen, 'int32')), y = tf.gather(R, tf.tensor1d(s.real, 'int32'));
+      const x = tf.gather(Gt, tf.tensor1d(s.gen, 'int32')),
+        y = tf.gather(R, tf.tensor1d(s.real, 'int32'));
       const k = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b, false, true).div(dim).add(1).pow(3);
       return [k(x as tf.Tensor2D, x as tf.Tensor2D), k(y as tf.Tensor2D, y as tf.Tensor2D), k(x as tf.Tensor2D, y as tf.Tensor2D)];
     });
     const [a, b, c] = [kxx.dataSync(), kyy.dataSync(), kxy.dataSync()];
-    let sa = 0, ta = 0, sb = 0;
-    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
-      sa += a[i * m + j] + b[i * m + j];
-      sb += c[i * m + j];
-      if (i === j) ta += a[i * m + j] + b[i * m + j];
-    }
+    let sa = 0,
+      ta = 0,
+      sb = 0;
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < m; j++) {
+        sa += a[i * m + j] + b[i * m + j];
+        sb += c[i * m + j];
+        if (i === j) ta += a[i * m + j] + b[i * m + j];
+      }
     t += (sa - ta) / (m - 1) - (2 * sb) / m;
     tf.dispose([kxx, kyy, kxy]);
   }

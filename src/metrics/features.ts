@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { decodeImage } from '../io/images.js';
 import { EmojiNet } from './emoji_net.js';
-import { FidProtocol, imageFeatures, InceptionV3, toRgb } from './inception.js';
+import { type FidProtocol, imageFeatures, InceptionV3, toRgb } from './inception.js';
 import { loadInceptionWeights } from './weights.js';
 
 export const FEATURE_KINDS = ['inception', 'emoji'] as const;
@@ -47,7 +47,11 @@ async function readRgbAsIs(file: string): Promise<{ px: Uint8Array; w: number; h
 
 export function inceptionFeatureNetwork(net: InceptionV3, protocol: FidProtocol): FeatureNetwork {
   return {
-    kind: 'inception', dim: 2048, distanceName: 'FID', kernelName: 'KID', ddof: protocol === 'nvidia' ? 0 : 1,
+    kind: 'inception',
+    dim: 2048,
+    distanceName: 'FID',
+    kernelName: 'KID',
+    ddof: protocol === 'nvidia' ? 0 : 1,
     id: `inception|${protocol}`,
     readImage: readRgbAsIs,
     features: (u8, n, h, w, c) => imageFeatures(net, u8, n, h, w, c, protocol),
@@ -62,7 +66,12 @@ export function inceptionFeatureNetwork(net: InceptionV3, protocol: FidProtocol)
 export function emojiFeatureNetwork(net: EmojiNet, weightsId: string): FeatureNetwork {
   const r = net.config.resolution;
   return {
-    kind: 'emoji', dim: net.config.featureDim, distanceName: 'FED', kernelName: 'KED', ddof: 1, id: `emoji|${weightsId}`,
+    kind: 'emoji',
+    dim: net.config.featureDim,
+    distanceName: 'FED',
+    kernelName: 'KED',
+    ddof: 1,
+    id: `emoji|${weightsId}`,
     readImage: async (file) => ({ px: await decodeImage(file, { resolution: r, channels: 3 }), w: r, h: r }),
     features: async (u8, n, h, w, c) => {
       const rgb = toRgb(u8, n, h, w, c);
@@ -77,9 +86,9 @@ export function emojiFeatureNetwork(net: EmojiNet, weightsId: string): FeatureNe
 
 export interface FeatureNetworkOptions {
   kind: FeatureKind;
-  protocol?: FidProtocol;        // Inception only (default nvidia).
-  inception?: string | null;     // Inception weights (default: the cached pytorch-fid file).
-  emoji?: string | null;         // Emoji network weights (default: pretrained/emoji-features.safetensors).
+  protocol?: FidProtocol; // Inception only (default nvidia).
+  inception?: string | null; // Inception weights (default: the cached pytorch-fid file).
+  emoji?: string | null; // Emoji network weights (default: pretrained/emoji-features.safetensors).
 }
 
 /** Loads the feature network a metric asks for. */
@@ -89,7 +98,10 @@ export async function loadFeatureNetwork(o: FeatureNetworkOptions): Promise<Feat
     const file = o.emoji ?? defaultEmojiFeaturesPath();
     const net = await EmojiNet.load(file);
     // Cached features and recorded values are keyed by the weights' content.
-    const id = createHash('sha256').update(await fs.readFile(file)).digest('hex').slice(0, 16);
+    const id = createHash('sha256')
+      .update(await fs.readFile(file))
+      .digest('hex')
+      .slice(0, 16);
     return emojiFeatureNetwork(net, id);
   }
   throw new Error(`--features ${String(o.kind)}: choose one of ${FEATURE_KINDS.join(', ')}`);

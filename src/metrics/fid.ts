@@ -31,28 +31,38 @@ export function featureStats(feats: ArrayLike<number>, n: number, dim: number, d
     }
   }
   const div = n - ddof;
-  for (let a = 0; a < dim; a++) for (let b = a; b < dim; b++) {
-    const v = sigma[a * dim + b] / div;
-    sigma[a * dim + b] = v;
-    sigma[b * dim + a] = v;
-  }
+  for (let a = 0; a < dim; a++)
+    for (let b = a; b < dim; b++) {
+      const v = sigma[a * dim + b] / div;
+      sigma[a * dim + b] = v;
+      sigma[b * dim + a] = v;
+    }
   return { n, dim, mu, sigma };
 }
 
 /** Eigen-decomposition of a symmetric matrix (Householder tridiagonalization + implicit QL). */
 export function symmetricEigen(a: Float64Array, n: number, wantVectors = true): { values: Float64Array; vectors: Float64Array } {
   const V = Float64Array.from(a); // becomes the eigenvectors (columns)
-  const d = new Float64Array(n), e = new Float64Array(n);
+  const d = new Float64Array(n),
+    e = new Float64Array(n);
   // Householder reduction to tridiagonal form.
   for (let j = 0; j < n; j++) d[j] = V[(n - 1) * n + j];
   for (let i = n - 1; i > 0; i--) {
-    let scale = 0, h = 0;
+    let scale = 0,
+      h = 0;
     for (let k = 0; k < i; k++) scale += Math.abs(d[k]);
     if (scale === 0) {
       e[i] = d[i - 1];
-      for (let j = 0; j < i; j++) { d[j] = V[(i - 1) * n + j]; V[i * n + j] = 0; V[j * n + i] = 0; }
+      for (let j = 0; j < i; j++) {
+        d[j] = V[(i - 1) * n + j];
+        V[i * n + j] = 0;
+        V[j * n + i] = 0;
+      }
     } else {
-      for (let k = 0; k < i; k++) { d[k] /= scale; h += d[k] * d[k]; }
+      for (let k = 0; k < i; k++) {
+        d[k] /= scale;
+        h += d[k] * d[k];
+      }
       let f = d[i - 1];
       let g = Math.sqrt(h);
       if (f > 0) g = -g;
@@ -64,15 +74,22 @@ export function symmetricEigen(a: Float64Array, n: number, wantVectors = true): 
         f = d[j];
         V[j * n + i] = f;
         g = e[j] + V[j * n + j] * f;
-        for (let k = j + 1; k <= i - 1; k++) { g += V[k * n + j] * d[k]; e[k] += V[k * n + j] * f; }
+        for (let k = j + 1; k <= i - 1; k++) {
+          g += V[k * n + j] * d[k];
+          e[k] += V[k * n + j] * f;
+        }
         e[j] = g;
       }
       f = 0;
-      for (let j = 0; j < i; j++) { e[j] /= h; f += e[j] * d[j]; }
+      for (let j = 0; j < i; j++) {
+        e[j] /= h;
+        f += e[j] * d[j];
+      }
       const hh = f / (h + h);
       for (let j = 0; j < i; j++) e[j] -= hh * d[j];
       for (let j = 0; j < i; j++) {
-        f = d[j]; g = e[j];
+        f = d[j];
+        g = e[j];
         for (let k = j; k <= i - 1; k++) V[k * n + j] -= f * e[k] + g * d[k];
         d[j] = V[(i - 1) * n + j];
         V[i * n + j] = 0;
@@ -95,7 +112,10 @@ export function symmetricEigen(a: Float64Array, n: number, wantVectors = true): 
     for (let k = 0; k <= i; k++) V[k * n + i + 1] = 0;
   }
   if (wantVectors) {
-    for (let j = 0; j < n; j++) { d[j] = V[(n - 1) * n + j]; V[(n - 1) * n + j] = 0; }
+    for (let j = 0; j < n; j++) {
+      d[j] = V[(n - 1) * n + j];
+      V[(n - 1) * n + j] = 0;
+    }
     V[(n - 1) * n + n - 1] = 1;
   } else {
     // Without accumulated transformations the diagonal is still in V's diagonal.
@@ -105,12 +125,16 @@ export function symmetricEigen(a: Float64Array, n: number, wantVectors = true): 
   // Implicit QL iterations.
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   e[n - 1] = 0;
-  let f = 0, tst1 = 0;
+  let f = 0,
+    tst1 = 0;
   const eps = 2 ** -52;
   for (let l = 0; l < n; l++) {
     tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
     let m = l;
-    while (m < n) { if (Math.abs(e[m]) <= eps * tst1) break; m++; }
+    while (m < n) {
+      if (Math.abs(e[m]) <= eps * tst1) break;
+      m++;
+    }
     if (m > l) {
       let iter = 0;
       do {
@@ -126,10 +150,16 @@ export function symmetricEigen(a: Float64Array, n: number, wantVectors = true): 
         for (let i = l + 2; i < n; i++) d[i] -= h;
         f += h;
         p = d[m];
-        let c = 1, c2 = c, c3 = c, s = 0, s2 = 0;
+        let c = 1,
+          c2 = c,
+          c3 = c,
+          s = 0,
+          s2 = 0;
         const el1 = e[l + 1];
         for (let i = m - 1; i >= l; i--) {
-          c3 = c2; c2 = c; s2 = s;
+          c3 = c2;
+          c2 = c;
+          s2 = s;
           g = c * e[i];
           h = c * p;
           r = Math.hypot(p, e[i]);
@@ -181,7 +211,12 @@ export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, n: number):
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) Vt[j * n + i] = V[i * n + j];
   const R = matmul(VD, Vt, n);
   const M = matmul(matmul(R, s2, n), R, n);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) { const v = (M[i * n + j] + M[j * n + i]) / 2; M[i * n + j] = v; M[j * n + i] = v; }
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      const v = (M[i * n + j] + M[j * n + i]) / 2;
+      M[i * n + j] = v;
+      M[j * n + i] = v;
+    }
   const ev = symmetricEigen(M, n).values;
   let t = 0;
   for (const v of ev) t += Math.sqrt(Math.max(v, 0));
@@ -199,7 +234,8 @@ function cholesky(a: Float64Array, n: number): Float64Array | null {
     L[j * n + j] = ljj;
     for (let i = j + 1; i < n; i++) {
       let s = a[i * n + j];
-      const li = i * n, lj = j * n;
+      const li = i * n,
+        lj = j * n;
       for (let k = 0; k < j; k++) s -= L[li + k] * L[lj + k];
       L[i * n + j] = s / ljj;
     }
@@ -218,7 +254,12 @@ export function traceSqrtProductFast(s1: Float64Array, s2: Float64Array, n: numb
   const Lt = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) Lt[j * n + i] = L[i * n + j];
   const M = matmul(matmul(Lt, s2, n), L, n);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) { const v = (M[i * n + j] + M[j * n + i]) / 2; M[i * n + j] = v; M[j * n + i] = v; }
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      const v = (M[i * n + j] + M[j * n + i]) / 2;
+      M[i * n + j] = v;
+      M[j * n + i] = v;
+    }
   let t = 0;
   for (const v of symmetricEigen(M, n, false).values) t += Math.sqrt(Math.max(v, 0));
   return t;
@@ -230,32 +271,46 @@ export function traceSqrtProductFast(s1: Float64Array, s2: Float64Array, n: numb
  * c = 1/(n - ddof): a k x k eigenproblem instead of d x d.
  */
 export function frechetDistanceFromFeatures(f1: ArrayLike<number>, n1: number, f2: ArrayLike<number>, n2: number, dim: number, ddof: 0 | 1): number {
-  const s1 = featureStats(f1, n1, dim, ddof), s2 = featureStats(f2, n2, dim, ddof);
+  const s1 = featureStats(f1, n1, dim, ddof),
+    s2 = featureStats(f2, n2, dim, ddof);
   if (Math.min(n1, n2) >= dim) return frechetDistance(s1, s2);
-  let m = 0, t1 = 0, t2 = 0;
-  for (let i = 0; i < dim; i++) { m += (s1.mu[i] - s2.mu[i]) ** 2; t1 += s1.sigma[i * dim + i]; t2 += s2.sigma[i * dim + i]; }
+  let m = 0,
+    t1 = 0,
+    t2 = 0;
+  for (let i = 0; i < dim; i++) {
+    m += (s1.mu[i] - s2.mu[i]) ** 2;
+    t1 += s1.sigma[i * dim + i];
+    t2 += s2.sigma[i * dim + i];
+  }
   const center = (f: ArrayLike<number>, n: number, mu: Float64Array) => {
     const a = new Float64Array(n * dim);
     for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) a[i * dim + j] = f[i * dim + j] - mu[j];
     return a;
   };
-  let A = center(f1, n1, s1.mu), B = center(f2, n2, s2.mu);
-  let na = n1, nb = n2;
-  if (na > nb) { [A, B] = [B, A]; [na, nb] = [nb, na]; }
+  let A = center(f1, n1, s1.mu),
+    B = center(f2, n2, s2.mu);
+  let na = n1,
+    nb = n2;
+  if (na > nb) {
+    [A, B] = [B, A];
+    [na, nb] = [nb, na];
+  }
   // K = (A B^T)(A B^T)^T, na x na.
   const M = new Float64Array(na * nb);
-  for (let i = 0; i < na; i++) for (let j = 0; j < nb; j++) {
-    let v = 0;
-    for (let k = 0; k < dim; k++) v += A[i * dim + k] * B[j * dim + k];
-    M[i * nb + j] = v;
-  }
+  for (let i = 0; i < na; i++)
+    for (let j = 0; j < nb; j++) {
+      let v = 0;
+      for (let k = 0; k < dim; k++) v += A[i * dim + k] * B[j * dim + k];
+      M[i * nb + j] = v;
+    }
   const K = new Float64Array(na * na);
-  for (let i = 0; i < na; i++) for (let j = i; j < na; j++) {
-    let v = 0;
-    for (let k = 0; k < nb; k++) v += M[i * nb + k] * M[j * nb + k];
-    K[i * na + j] = v;
-    K[j * na + i] = v;
-  }
+  for (let i = 0; i < na; i++)
+    for (let j = i; j < na; j++) {
+      let v = 0;
+      for (let k = 0; k < nb; k++) v += M[i * nb + k] * M[j * nb + k];
+      K[i * na + j] = v;
+      K[j * na + i] = v;
+    }
   let tr = 0;
   for (const v of symmetricEigen(K, na, false).values) tr += Math.sqrt(Math.max(v, 0));
   tr *= Math.sqrt(1 / ((n1 - ddof) * (n2 - ddof)));
@@ -265,8 +320,14 @@ export function frechetDistanceFromFeatures(f1: ArrayLike<number>, n1: number, f
 export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
   if (a.dim !== b.dim) throw new Error(`feature dimensions differ: ${a.dim} vs ${b.dim}`);
   const n = a.dim;
-  let m = 0, t1 = 0, t2 = 0;
-  for (let i = 0; i < n; i++) { m += (a.mu[i] - b.mu[i]) ** 2; t1 += a.sigma[i * n + i]; t2 += b.sigma[i * n + i]; }
+  let m = 0,
+    t1 = 0,
+    t2 = 0;
+  for (let i = 0; i < n; i++) {
+    m += (a.mu[i] - b.mu[i]) ** 2;
+    t1 += a.sigma[i * n + i];
+    t2 += b.sigma[i * n + i];
+  }
   return m + t1 + t2 - 2 * traceSqrtProductFast(a.sigma, b.sigma, n);
 }
 
@@ -285,13 +346,17 @@ export function kernelInceptionDistance(real: ArrayLike<number>, gen: ArrayLike<
       for (let k = 0; k < dim; k++) v += A[i * dim + k] * B[j * dim + k];
       return (v / dim + 1) ** 3;
     };
-    let sa = 0, ta = 0, sb = 0;
-    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) {
-      const kxx = dot(gen, s.gen[i], gen, s.gen[j]), kyy = dot(real, s.real[i], real, s.real[j]);
-      sa += kxx + kyy;
-      if (i === j) ta += kxx + kyy;
-      sb += dot(gen, s.gen[i], real, s.real[j]);
-    }
+    let sa = 0,
+      ta = 0,
+      sb = 0;
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < m; j++) {
+        const kxx = dot(gen, s.gen[i], gen, s.gen[j]),
+          kyy = dot(real, s.real[i], real, s.real[j]);
+        sa += kxx + kyy;
+        if (i === j) ta += kxx + kyy;
+        sb += dot(gen, s.gen[i], real, s.real[j]);
+      }
     t += (sa - ta) / (m - 1) - (2 * sb) / m;
   }
   return t / subsets.length / m;
@@ -302,7 +367,10 @@ export function kidSubsets(nReal: number, nGen: number, num: number, maxSize: nu
   const m = Math.min(nReal, nGen, maxSize);
   const choose = (n: number) => {
     const p = Array.from({ length: n }, (_, i) => i);
-    for (let i = n - 1; i > 0; i--) { const j = Math.floor(rand() * (i + 1)); [p[i], p[j]] = [p[j], p[i]]; }
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [p[i], p[j]] = [p[j], p[i]];
+    }
     return p.slice(0, m);
   };
   return Array.from({ length: num }, () => ({ gen: choose(nGen), real: choose(nReal) }));

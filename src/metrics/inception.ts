@@ -6,12 +6,16 @@
 //   nvidia (stylegan2-ada-pytorch fid50k_full): float(u8) -> TF1 bilinear resize (no half-pixel
 //     centers) -> (x-128)/128
 import * as tf from '@tensorflow/tfjs';
-import { NamedArray } from '../networks/params.js';
+import type { NamedArray } from '../networks/params.js';
 import { BIAS_ACT_KERNEL } from '../ops/bias_act.js';
 
 export type FidProtocol = 'nvidia' | 'pytorch-fid';
 
-interface ConvSpec { name: string; stride?: number; pad?: [number, number] }
+interface ConvSpec {
+  name: string;
+  stride?: number;
+  pad?: [number, number];
+}
 
 class BasicConv {
   readonly w: tf.Tensor4D;
@@ -25,16 +29,22 @@ class BasicConv {
       if (!v) throw new Error(`Inception weights: ${s.name}.${k} is missing; is this pytorch-fid's pt_inception-2015-12-05 state dict?`);
       return v;
     };
-    const w = get('conv.weight'), g = get('bn.weight'), beta = get('bn.bias'), mean = get('bn.running_mean'), vr = get('bn.running_var');
+    const w = get('conv.weight'),
+      g = get('bn.weight'),
+      beta = get('bn.bias'),
+      mean = get('bn.running_mean'),
+      vr = get('bn.running_var');
     const [O, I, kh, kw] = w.shape;
     const folded = new Float32Array(kh * kw * I * O);
     const bias = new Float32Array(O);
     for (let o = 0; o < O; o++) {
       const sc = g.data[o] / Math.sqrt(vr.data[o] + 0.001);
       bias[o] = beta.data[o] - mean.data[o] * sc;
-      for (let i = 0; i < I; i++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {
-        folded[((y * kw + x) * I + i) * O + o] = w.data[((o * I + i) * kh + y) * kw + x] * sc;
-      }
+      for (let i = 0; i < I; i++)
+        for (let y = 0; y < kh; y++)
+          for (let x = 0; x < kw; x++) {
+            folded[((y * kw + x) * I + i) * O + o] = w.data[((o * I + i) * kh + y) * kw + x] * sc;
+          }
     }
     this.w = tf.keep(tf.tensor4d(folded, [kh, kw, I, O]));
     this.b = tf.keep(tf.tensor1d(bias));
@@ -44,17 +54,33 @@ class BasicConv {
 
   apply(x: tf.Tensor4D): tf.Tensor4D {
     const [ph, pw] = this.pad;
-    const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] = ph || pw ? [[0, 0], [ph, ph], [pw, pw], [0, 0]] : 'valid';
+    const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
+      ph || pw
+        ? [
+            [0, 0],
+            [ph, ph],
+            [pw, pw],
+            [0, 0],
+          ]
+        : 'valid';
     const y = tf.conv2d(x, this.w, this.stride, pad);
     if (tf.getKernel(BIAS_ACT_KERNEL, tf.getBackend())) {
       // Inference only: one fused bias + relu pass, no gradient mask.
-      const out = tf.engine().runKernel(BIAS_ACT_KERNEL, { x: y, b: this.b }, { act: 'relu', alpha: 0, gain: 1, clamp: null, withMask: false } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const out = tf.engine().runKernel(BIAS_ACT_KERNEL, { x: y, b: this.b }, {
+        act: 'relu',
+        alpha: 0,
+        gain: 1,
+        clamp: null,
+        withMask: false,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor[];
       return out[0] as tf.Tensor4D;
     }
     return tf.relu(y.add(this.b)) as tf.Tensor4D;
   }
 
-  dispose(): void { tf.dispose([this.w, this.b]); }
+  dispose(): void {
+    tf.dispose([this.w, this.b]);
+  }
 }
 
 type Branch = (x: tf.Tensor4D) => tf.Tensor4D;
@@ -65,21 +91,64 @@ export class InceptionV3 {
   /** Builds the network from a pytorch-fid state dict (upstream names and layouts). */
   constructor(sd: Map<string, NamedArray>) {
     const add = (name: string, stride = 1, pad?: [number, number]) => this.convs.set(name, new BasicConv(sd, { name, stride, pad }));
-    add('Conv2d_1a_3x3', 2, [0, 0]); add('Conv2d_2a_3x3', 1, [0, 0]); add('Conv2d_2b_3x3'); add('Conv2d_3b_1x1'); add('Conv2d_4a_3x3', 1, [0, 0]);
-    for (const m of ['Mixed_5b', 'Mixed_5c', 'Mixed_5d']) for (const b of ['branch1x1', 'branch5x5_1', 'branch5x5_2', 'branch3x3dbl_1', 'branch3x3dbl_2', 'branch3x3dbl_3', 'branch_pool']) add(`${m}.${b}`);
-    add('Mixed_6a.branch3x3', 2, [0, 0]); add('Mixed_6a.branch3x3dbl_1'); add('Mixed_6a.branch3x3dbl_2'); add('Mixed_6a.branch3x3dbl_3', 2, [0, 0]);
+    add('Conv2d_1a_3x3', 2, [0, 0]);
+    add('Conv2d_2a_3x3', 1, [0, 0]);
+    add('Conv2d_2b_3x3');
+    add('Conv2d_3b_1x1');
+    add('Conv2d_4a_3x3', 1, [0, 0]);
+    for (const m of ['Mixed_5b', 'Mixed_5c', 'Mixed_5d'])
+      for (const b of ['branch1x1', 'branch5x5_1', 'branch5x5_2', 'branch3x3dbl_1', 'branch3x3dbl_2', 'branch3x3dbl_3', 'branch_pool']) add(`${m}.${b}`);
+    add('Mixed_6a.branch3x3', 2, [0, 0]);
+    add('Mixed_6a.branch3x3dbl_1');
+    add('Mixed_6a.branch3x3dbl_2');
+    add('Mixed_6a.branch3x3dbl_3', 2, [0, 0]);
     for (const m of ['Mixed_6b', 'Mixed_6c', 'Mixed_6d', 'Mixed_6e']) {
-      for (const b of ['branch1x1', 'branch7x7_1', 'branch7x7_2', 'branch7x7_3', 'branch7x7dbl_1', 'branch7x7dbl_2', 'branch7x7dbl_3', 'branch7x7dbl_4', 'branch7x7dbl_5', 'branch_pool']) add(`${m}.${b}`);
+      for (const b of [
+        'branch1x1',
+        'branch7x7_1',
+        'branch7x7_2',
+        'branch7x7_3',
+        'branch7x7dbl_1',
+        'branch7x7dbl_2',
+        'branch7x7dbl_3',
+        'branch7x7dbl_4',
+        'branch7x7dbl_5',
+        'branch_pool',
+      ])
+        add(`${m}.${b}`);
     }
-    add('Mixed_7a.branch3x3_1'); add('Mixed_7a.branch3x3_2', 2, [0, 0]); add('Mixed_7a.branch7x7x3_1'); add('Mixed_7a.branch7x7x3_2'); add('Mixed_7a.branch7x7x3_3'); add('Mixed_7a.branch7x7x3_4', 2, [0, 0]);
+    add('Mixed_7a.branch3x3_1');
+    add('Mixed_7a.branch3x3_2', 2, [0, 0]);
+    add('Mixed_7a.branch7x7x3_1');
+    add('Mixed_7a.branch7x7x3_2');
+    add('Mixed_7a.branch7x7x3_3');
+    add('Mixed_7a.branch7x7x3_4', 2, [0, 0]);
     for (const m of ['Mixed_7b', 'Mixed_7c']) {
-      for (const b of ['branch1x1', 'branch3x3_1', 'branch3x3_2a', 'branch3x3_2b', 'branch3x3dbl_1', 'branch3x3dbl_2', 'branch3x3dbl_3a', 'branch3x3dbl_3b', 'branch_pool']) add(`${m}.${b}`);
+      for (const b of [
+        'branch1x1',
+        'branch3x3_1',
+        'branch3x3_2a',
+        'branch3x3_2b',
+        'branch3x3dbl_1',
+        'branch3x3dbl_2',
+        'branch3x3dbl_3a',
+        'branch3x3dbl_3b',
+        'branch_pool',
+      ])
+        add(`${m}.${b}`);
     }
   }
 
   /** Conv layers with their geometry (for checks against the reference description). */
   layers(): { name: string; kernel: [number, number]; stride: number; padding: [number, number]; in: number; out: number }[] {
-    return [...this.convs.entries()].map(([name, c]) => ({ name, kernel: [c.w.shape[0], c.w.shape[1]], stride: c.stride, padding: c.pad, in: c.w.shape[2], out: c.w.shape[3] }));
+    return [...this.convs.entries()].map(([name, c]) => ({
+      name,
+      kernel: [c.w.shape[0], c.w.shape[1]],
+      stride: c.stride,
+      padding: c.pad,
+      in: c.w.shape[2],
+      out: c.w.shape[3],
+    }));
   }
 
   private c(name: string): Branch {
@@ -95,22 +164,44 @@ export class InceptionV3 {
   private avgPool = (x: tf.Tensor4D) => tf.avgPool(x, 3, 1, 'same') as tf.Tensor4D;
 
   private A(m: string, x: tf.Tensor4D): tf.Tensor4D {
-    return tf.concat([this.c(`${m}.branch1x1`)(x), this.seq(`${m}.branch5x5_1`, `${m}.branch5x5_2`)(x),
-      this.seq(`${m}.branch3x3dbl_1`, `${m}.branch3x3dbl_2`, `${m}.branch3x3dbl_3`)(x), this.c(`${m}.branch_pool`)(this.avgPool(x))], 3);
+    return tf.concat(
+      [
+        this.c(`${m}.branch1x1`)(x),
+        this.seq(`${m}.branch5x5_1`, `${m}.branch5x5_2`)(x),
+        this.seq(`${m}.branch3x3dbl_1`, `${m}.branch3x3dbl_2`, `${m}.branch3x3dbl_3`)(x),
+        this.c(`${m}.branch_pool`)(this.avgPool(x)),
+      ],
+      3,
+    );
   }
 
   private C(m: string, x: tf.Tensor4D): tf.Tensor4D {
-    return tf.concat([this.c(`${m}.branch1x1`)(x), this.seq(`${m}.branch7x7_1`, `${m}.branch7x7_2`, `${m}.branch7x7_3`)(x),
-      this.seq(`${m}.branch7x7dbl_1`, `${m}.branch7x7dbl_2`, `${m}.branch7x7dbl_3`, `${m}.branch7x7dbl_4`, `${m}.branch7x7dbl_5`)(x),
-      this.c(`${m}.branch_pool`)(this.avgPool(x))], 3);
+    return tf.concat(
+      [
+        this.c(`${m}.branch1x1`)(x),
+        this.seq(`${m}.branch7x7_1`, `${m}.branch7x7_2`, `${m}.branch7x7_3`)(x),
+        this.seq(`${m}.branch7x7dbl_1`, `${m}.branch7x7dbl_2`, `${m}.branch7x7dbl_3`, `${m}.branch7x7dbl_4`, `${m}.branch7x7dbl_5`)(x),
+        this.c(`${m}.branch_pool`)(this.avgPool(x)),
+      ],
+      3,
+    );
   }
 
   private E(m: string, x: tf.Tensor4D, maxPool: boolean): tf.Tensor4D {
     const b3 = this.c(`${m}.branch3x3_1`)(x);
     const bd = this.seq(`${m}.branch3x3dbl_1`, `${m}.branch3x3dbl_2`)(x);
-    const pool = maxPool ? tf.maxPool(x, 3, 1, 'same') as tf.Tensor4D : this.avgPool(x);
-    return tf.concat([this.c(`${m}.branch1x1`)(x), this.c(`${m}.branch3x3_2a`)(b3), this.c(`${m}.branch3x3_2b`)(b3),
-      this.c(`${m}.branch3x3dbl_3a`)(bd), this.c(`${m}.branch3x3dbl_3b`)(bd), this.c(`${m}.branch_pool`)(pool)], 3);
+    const pool = maxPool ? (tf.maxPool(x, 3, 1, 'same') as tf.Tensor4D) : this.avgPool(x);
+    return tf.concat(
+      [
+        this.c(`${m}.branch1x1`)(x),
+        this.c(`${m}.branch3x3_2a`)(b3),
+        this.c(`${m}.branch3x3_2b`)(b3),
+        this.c(`${m}.branch3x3dbl_3a`)(bd),
+        this.c(`${m}.branch3x3dbl_3b`)(bd),
+        this.c(`${m}.branch_pool`)(pool),
+      ],
+      3,
+    );
   }
 
   /** Block outputs (0..3, pytorch-fid's) for network inputs [N, 299, 299, 3] in the network's range. */
@@ -121,12 +212,23 @@ export class InceptionV3 {
       h = this.seq('Conv2d_3b_1x1', 'Conv2d_4a_3x3')(b0);
       const b1 = tf.maxPool(h, 3, 2, 'valid') as tf.Tensor4D;
       h = this.A('Mixed_5d', this.A('Mixed_5c', this.A('Mixed_5b', b1)));
-      h = tf.concat([this.c('Mixed_6a.branch3x3')(h), this.seq('Mixed_6a.branch3x3dbl_1', 'Mixed_6a.branch3x3dbl_2', 'Mixed_6a.branch3x3dbl_3')(h),
-        tf.maxPool(h, 3, 2, 'valid') as tf.Tensor4D], 3);
+      h = tf.concat(
+        [
+          this.c('Mixed_6a.branch3x3')(h),
+          this.seq('Mixed_6a.branch3x3dbl_1', 'Mixed_6a.branch3x3dbl_2', 'Mixed_6a.branch3x3dbl_3')(h),
+          tf.maxPool(h, 3, 2, 'valid') as tf.Tensor4D,
+        ],
+        3,
+      );
       const b2 = this.C('Mixed_6e', this.C('Mixed_6d', this.C('Mixed_6c', this.C('Mixed_6b', h))));
-      h = tf.concat([this.seq('Mixed_7a.branch3x3_1', 'Mixed_7a.branch3x3_2')(b2),
-        this.seq('Mixed_7a.branch7x7x3_1', 'Mixed_7a.branch7x7x3_2', 'Mixed_7a.branch7x7x3_3', 'Mixed_7a.branch7x7x3_4')(b2),
-        tf.maxPool(b2, 3, 2, 'valid') as tf.Tensor4D], 3);
+      h = tf.concat(
+        [
+          this.seq('Mixed_7a.branch3x3_1', 'Mixed_7a.branch3x3_2')(b2),
+          this.seq('Mixed_7a.branch7x7x3_1', 'Mixed_7a.branch7x7x3_2', 'Mixed_7a.branch7x7x3_3', 'Mixed_7a.branch7x7x3_4')(b2),
+          tf.maxPool(b2, 3, 2, 'valid') as tf.Tensor4D,
+        ],
+        3,
+      );
       const b3 = this.E('Mixed_7c', this.E('Mixed_7b', h, false), true);
       return [b0, b1, b2, b3];
     });
@@ -160,21 +262,23 @@ export function pytorchFidInput(u8: Uint8Array, n: number, h: number, w: number)
       return { i0, i1: Math.min(i0 + 1, inSize - 1), l0: f(1 - l1), l1 };
     });
   };
-  const ax = axis(w), ay = axis(h);
+  const ax = axis(w),
+    ay = axis(h);
   const out = new Float32Array(n * OUT * OUT * 3);
   const px = (b: number, y: number, x: number, c: number) => f(u8[((b * h + y) * w + x) * 3 + c] / 255);
-  for (let b = 0; b < n; b++) for (let oy = 0; oy < OUT; oy++) {
-    const Y = ay[oy];
-    for (let ox = 0; ox < OUT; ox++) {
-      const X = ax[ox];
-      for (let c = 0; c < 3; c++) {
-        const r0 = f(f(X.l0 * px(b, Y.i0, X.i0, c)) + f(X.l1 * px(b, Y.i0, X.i1, c)));
-        const r1 = f(f(X.l0 * px(b, Y.i1, X.i0, c)) + f(X.l1 * px(b, Y.i1, X.i1, c)));
-        const v = h === OUT && w === OUT ? px(b, oy, ox, c) : f(f(Y.l0 * r0) + f(Y.l1 * r1));
-        out[((b * OUT + oy) * OUT + ox) * 3 + c] = f(2 * v - 1);
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < OUT; oy++) {
+      const Y = ay[oy];
+      for (let ox = 0; ox < OUT; ox++) {
+        const X = ax[ox];
+        for (let c = 0; c < 3; c++) {
+          const r0 = f(f(X.l0 * px(b, Y.i0, X.i0, c)) + f(X.l1 * px(b, Y.i0, X.i1, c)));
+          const r1 = f(f(X.l0 * px(b, Y.i1, X.i0, c)) + f(X.l1 * px(b, Y.i1, X.i1, c)));
+          const v = h === OUT && w === OUT ? px(b, oy, ox, c) : f(f(Y.l0 * r0) + f(Y.l1 * r1));
+          out[((b * OUT + oy) * OUT + ox) * 3 + c] = f(2 * v - 1);
+        }
       }
     }
-  }
   return out;
 }
 
@@ -189,21 +293,23 @@ export function tf1Resize(u8: Uint8Array, n: number, h: number, w: number): Floa
       return { i0, i1: Math.min(i0 + 1, inSize - 1), t: f(src - i0) };
     });
   };
-  const ax = axis(w), ay = axis(h);
+  const ax = axis(w),
+    ay = axis(h);
   const out = new Float32Array(n * OUT * OUT * 3);
   const px = (b: number, y: number, x: number, c: number) => u8[((b * h + y) * w + x) * 3 + c];
   const lerp = (a: number, bb: number, t: number) => f(a + f(f(bb - a) * t));
-  for (let b = 0; b < n; b++) for (let oy = 0; oy < OUT; oy++) {
-    const Y = ay[oy];
-    for (let ox = 0; ox < OUT; ox++) {
-      const X = ax[ox];
-      for (let c = 0; c < 3; c++) {
-        const top = lerp(px(b, Y.i0, X.i0, c), px(b, Y.i0, X.i1, c), X.t);
-        const bot = lerp(px(b, Y.i1, X.i0, c), px(b, Y.i1, X.i1, c), X.t);
-        out[((b * OUT + oy) * OUT + ox) * 3 + c] = lerp(top, bot, Y.t);
+  for (let b = 0; b < n; b++)
+    for (let oy = 0; oy < OUT; oy++) {
+      const Y = ay[oy];
+      for (let ox = 0; ox < OUT; ox++) {
+        const X = ax[ox];
+        for (let c = 0; c < 3; c++) {
+          const top = lerp(px(b, Y.i0, X.i0, c), px(b, Y.i0, X.i1, c), X.t);
+          const bot = lerp(px(b, Y.i1, X.i0, c), px(b, Y.i1, X.i1, c), X.t);
+          out[((b * OUT + oy) * OUT + ox) * 3 + c] = lerp(top, bot, Y.t);
+        }
       }
     }
-  }
   return out;
 }
 
@@ -224,7 +330,15 @@ export function toRgb(u8: Uint8Array, n: number, h: number, w: number, c: number
 }
 
 /** Features [N, 2048] of u8 HWC images of one size, under a protocol. */
-export async function imageFeatures(net: InceptionV3, u8: Uint8Array, n: number, h: number, w: number, c: number, protocol: FidProtocol): Promise<Float32Array> {
+export async function imageFeatures(
+  net: InceptionV3,
+  u8: Uint8Array,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  protocol: FidProtocol,
+): Promise<Float32Array> {
   const rgb = toRgb(u8, n, h, w, c);
   const input = protocol === 'nvidia' ? nvidiaInput(rgb, n, h, w) : pytorchFidInput(rgb, n, h, w);
   const x = tf.tensor4d(input, [n, OUT, OUT, 3]);

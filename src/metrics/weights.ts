@@ -3,7 +3,7 @@
 // error saying which file is needed and where to put it.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { NamedArray } from '../networks/params.js';
+import type { NamedArray } from '../networks/params.js';
 import { readTorchFile, TorchTensor } from '../io/torch.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { readRegularFile } from '../io/files.js';
@@ -23,7 +23,9 @@ export async function loadInceptionWeights(file: string | null = null): Promise<
     buf = await readRegularFile(p, 'Inception weights');
   } catch (e) {
     if (existsSync(p)) throw e;
-    throw new Error(`FID needs the Inception weights ${INCEPTION_FILE} (pytorch-fid's, 91 MB) at ${p}: download ${INCEPTION_URL} and pass it with --inception <file> or put it there`);
+    throw new Error(
+      `FID needs the Inception weights ${INCEPTION_FILE} (pytorch-fid's, 91 MB) at ${p}: download ${INCEPTION_URL} and pass it with --inception <file> or put it there`,
+    );
   }
   // A safetensors state dict (e.g. converted weights) is accepted too.
   if (buf.length > 9 && buf[8] === 0x7b) {
@@ -37,7 +39,8 @@ export async function loadInceptionWeights(file: string | null = null): Promise<
   if (!(sd instanceof Map)) throw new Error(`${p}: not a state dict`);
   const out = new Map<string, NamedArray>();
   for (const [k, v] of sd) {
-    if (v instanceof TorchTensor && (v.dtype === 'float32' || v.dtype === 'float64' || v.dtype === 'float16')) out.set(String(k), { shape: v.shape.slice(), data: v.float32() });
+    if (v instanceof TorchTensor && (v.dtype === 'float32' || v.dtype === 'float64' || v.dtype === 'float16'))
+      out.set(String(k), { shape: v.shape.slice(), data: v.float32() });
   }
   if (!out.has('Mixed_7c.branch_pool.conv.weight')) throw new Error(`${p}: not pytorch-fid's Inception state dict (no Mixed_7c)`);
   return out;

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BIAS_ACT_KERNEL } from '../ops/bias_act.js';
 import { UPFIRDN2D_KERNEL } from '../ops/upfirdn2d.js';
-import { ADAM_UPDATE_KERNEL, AdamUpdateAttrs, AdamUpdateInputs } from '../ops/adam_update.js';
+import { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs, type AdamUpdateInputs } from '../ops/adam_update.js';
 
 export interface NativeAddon {
   info(): string;
@@ -44,7 +44,7 @@ const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
  * native loops see the fewest, longest runs. Returns at least one axis.
  */
 function collapse(shape: number[], strideLists: number[][]): { shape: number[]; strides: number[][] } {
-  const keep = shape.map((d, i) => i).filter((i) => shape[i] !== 1);
+  const keep = shape.map((_, i) => i).filter((i) => shape[i] !== 1);
   let sh = keep.map((i) => shape[i]);
   let st = strideLists.map((l) => keep.map((i) => l[i]));
   if (sh.length === 0) return { shape: [1], strides: strideLists.map(() => [1]) };
@@ -54,10 +54,14 @@ function collapse(shape: number[], strideLists: number[][]): { shape: number[]; 
     const last = outS.length - 1;
     if (st.every((l, k) => outT[k][last] === l[i] * sh[i])) {
       outS[last] *= sh[i];
-      st.forEach((l, k) => { outT[k][last] = l[i]; });
+      st.forEach((l, k) => {
+        outT[k][last] = l[i];
+      });
     } else {
       outS.push(sh[i]);
-      st.forEach((l, k) => outT[k].push(l[i]));
+      st.forEach((l, k) => {
+        outT[k].push(l[i]);
+      });
     }
   }
   sh = outS;
@@ -80,8 +84,23 @@ type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
 /** [n,h,w,c, kh,kw,o, oh,ow, sh,sw, dh,dw, pt,pl] as rlo_native.c reads it. */
 function geom(ci: ConvInfo, depthwise = false): number[] {
-  return [ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.filterHeight, ci.filterWidth, depthwise ? ci.inChannels : ci.outChannels,
-    ci.outHeight, ci.outWidth, ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth, ci.padInfo.top, ci.padInfo.left];
+  return [
+    ci.batchSize,
+    ci.inHeight,
+    ci.inWidth,
+    ci.inChannels,
+    ci.filterHeight,
+    ci.filterWidth,
+    depthwise ? ci.inChannels : ci.outChannels,
+    ci.outHeight,
+    ci.outWidth,
+    ci.strideHeight,
+    ci.strideWidth,
+    ci.dilationHeight,
+    ci.dilationWidth,
+    ci.padInfo.top,
+    ci.padInfo.left,
+  ];
 }
 
 function isNhwc(dataFormat: unknown): boolean {
@@ -95,7 +114,8 @@ function override(name: string, impl: (args: KernelArgs, backend: CpuBackend) =>
   tf.registerKernel({
     kernelName: name,
     backendName: 'cpu',
-    kernelFunc: ((args: KernelArgs) => impl(args, args.backend as CpuBackend) ?? (original.kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo)(args)) as unknown as tf.KernelFunc,
+    kernelFunc: ((args: KernelArgs) =>
+      impl(args, args.backend as CpuBackend) ?? (original.kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo)(args)) as unknown as tf.KernelFunc,
   });
 }
 
@@ -107,7 +127,8 @@ export function registerNativeKernels(addon: NativeAddon): void {
   const bu = tf.backend_util;
 
   tf.registerKernel({
-    kernelName: BIAS_ACT_KERNEL, backendName: 'cpu',
+    kernelName: BIAS_ACT_KERNEL,
+    backendName: 'cpu',
     kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
       const be = backend as CpuBackend;
       const { x, b } = inputs;
@@ -123,7 +144,8 @@ export function registerNativeKernels(addon: NativeAddon): void {
   });
 
   tf.registerKernel({
-    kernelName: UPFIRDN2D_KERNEL, backendName: 'cpu',
+    kernelName: UPFIRDN2D_KERNEL,
+    backendName: 'cpu',
     kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
       const be = backend as CpuBackend;
       const { x } = inputs;
@@ -136,7 +158,8 @@ export function registerNativeKernels(addon: NativeAddon): void {
   });
 
   tf.registerKernel({
-    kernelName: ADAM_UPDATE_KERNEL, backendName: 'cpu',
+    kernelName: ADAM_UPDATE_KERNEL,
+    backendName: 'cpu',
     kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
       const be = backend as CpuBackend;
       const x = inputs as unknown as AdamUpdateInputs;
@@ -159,7 +182,8 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const r = outShape.length;
       const pad = (s: number[]) => [...new Array(r - s.length).fill(1), ...s];
       const bstr = (s: number[]) => {
-        const ps = pad(s), st = stridesOf(ps);
+        const ps = pad(s),
+          st = stridesOf(ps);
         return ps.map((d, i) => (d === 1 && outShape[i] !== 1 ? 0 : st[i]));
       };
       const c = collapse(outShape, [bstr(a.shape), bstr(b.shape)]);
@@ -170,24 +194,26 @@ export function registerNativeKernels(addon: NativeAddon): void {
     });
   }
 
-  const reduce = (mean: boolean) => ({ inputs, attrs }: KernelArgs, backend: CpuBackend) => {
-    const { x } = inputs;
-    if (!allFloat(x)) return null;
-    const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
-    const axes = tf.util.parseAxisParam(axis, x.shape);
-    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    const ost = stridesOf(kept).map((s, i) => (axes.includes(i) ? 0 : s));
-    const c = collapse(x.shape, [stridesOf(x.shape), ost]);
-    if (c.shape.length > 8) return null;
-    const outShape = keepDims ? kept : x.shape.filter((_, i) => !axes.includes(i));
-    const out = new Float32Array(size(outShape));
-    addon.reduceSum(values(backend, x), [c.shape.length, ...c.shape, ...c.strides[1]], out);
-    if (mean) {
-      const n = axes.reduce((p, i) => p * x.shape[i], 1);
-      for (let i = 0; i < out.length; i++) out[i] /= n;
-    }
-    return backend.makeTensorInfo(outShape, 'float32', out);
-  };
+  const reduce =
+    (mean: boolean) =>
+    ({ inputs, attrs }: KernelArgs, backend: CpuBackend) => {
+      const { x } = inputs;
+      if (!allFloat(x)) return null;
+      const { axis, keepDims } = attrs as { axis: number | number[]; keepDims: boolean };
+      const axes = tf.util.parseAxisParam(axis, x.shape);
+      const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const ost = stridesOf(kept).map((s, i) => (axes.includes(i) ? 0 : s));
+      const c = collapse(x.shape, [stridesOf(x.shape), ost]);
+      if (c.shape.length > 8) return null;
+      const outShape = keepDims ? kept : x.shape.filter((_, i) => !axes.includes(i));
+      const out = new Float32Array(size(outShape));
+      addon.reduceSum(values(backend, x), [c.shape.length, ...c.shape, ...c.strides[1]], out);
+      if (mean) {
+        const n = axes.reduce((p, i) => p * x.shape[i], 1);
+        for (let i = 0; i < out.length; i++) out[i] /= n;
+      }
+      return backend.makeTensorInfo(outShape, 'float32', out);
+    };
   override('Sum', reduce(false));
   override('Mean', reduce(true));
 
@@ -197,13 +223,25 @@ export function registerNativeKernels(addon: NativeAddon): void {
     let shape = keep.map((i) => outShape[i]);
     let strides = keep.map((i) => st[i]);
     let md = keep.map((i) => mods[i]);
-    if (shape.length === 0) { shape = [1]; strides = [1]; md = [0]; }
+    if (shape.length === 0) {
+      shape = [1];
+      strides = [1];
+      md = [0];
+    }
     // Merge contiguous axes without modulo.
-    const s2: number[] = [shape[0]], t2: number[] = [strides[0]], m2: number[] = [md[0]];
+    const s2: number[] = [shape[0]],
+      t2: number[] = [strides[0]],
+      m2: number[] = [md[0]];
     for (let i = 1; i < shape.length; i++) {
       const l = s2.length - 1;
-      if (m2[l] === 0 && md[i] === 0 && t2[l] === strides[i] * shape[i]) { s2[l] *= shape[i]; t2[l] = strides[i]; }
-      else { s2.push(shape[i]); t2.push(strides[i]); m2.push(md[i]); }
+      if (m2[l] === 0 && md[i] === 0 && t2[l] === strides[i] * shape[i]) {
+        s2[l] *= shape[i];
+        t2[l] = strides[i];
+      } else {
+        s2.push(shape[i]);
+        t2.push(strides[i]);
+        m2.push(md[i]);
+      }
     }
     if (s2.length > 8) return null;
     const out = new Float32Array(size(outShape));
@@ -216,14 +254,28 @@ export function registerNativeKernels(addon: NativeAddon): void {
     if (!allFloat(x)) return null;
     const { perm } = attrs as { perm: number[] };
     const st = stridesOf(x.shape);
-    return gatherInto(backend, x, perm.map((p) => x.shape[p]), perm.map((p) => st[p]), perm.map(() => 0), 0);
+    return gatherInto(
+      backend,
+      x,
+      perm.map((p) => x.shape[p]),
+      perm.map((p) => st[p]),
+      perm.map(() => 0),
+      0,
+    );
   });
 
   override('Tile', ({ inputs, attrs }, backend) => {
     const { x } = inputs;
     if (!allFloat(x)) return null;
     const { reps } = attrs as { reps: number[] };
-    return gatherInto(backend, x, x.shape.map((d, i) => d * reps[i]), stridesOf(x.shape), x.shape.map((d, i) => (reps[i] > 1 ? d : 0)), 0);
+    return gatherInto(
+      backend,
+      x,
+      x.shape.map((d, i) => d * reps[i]),
+      stridesOf(x.shape),
+      x.shape.map((d, i) => (reps[i] > 1 ? d : 0)),
+      0,
+    );
   });
 
   override('Slice', ({ inputs, attrs }, backend) => {
@@ -232,15 +284,30 @@ export function registerNativeKernels(addon: NativeAddon): void {
     const { begin, size: sz } = attrs as { begin: number | number[]; size: number | number[] };
     const [b, s2] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, sz);
     const st = stridesOf(x.shape);
-    return gatherInto(backend, x, s2, st, st.map(() => 0), b.reduce((p, v, i) => p + v * st[i], 0));
+    return gatherInto(
+      backend,
+      x,
+      s2,
+      st,
+      st.map(() => 0),
+      b.reduce((p, v, i) => p + v * st[i], 0),
+    );
   });
 
   override('Conv2D', ({ inputs, attrs }, backend) => {
     const { x, filter } = inputs;
     const a = attrs as { strides: number | [number, number]; pad: never; dataFormat: string; dilations: number | [number, number]; dimRoundingMode: never };
     if (!isNhwc(a.dataFormat) || !allFloat(x, filter)) return null;
-    const ci = bu.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+    const ci = bu.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      a.strides,
+      a.dilations ?? 1,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     const out = new Float32Array(size(ci.outShape));
     addon.conv2d(values(backend, x), values(backend, filter), geom(ci), out);
     return backend.makeTensorInfo(ci.outShape, 'float32', out);
@@ -248,9 +315,24 @@ export function registerNativeKernels(addon: NativeAddon): void {
 
   override('Conv2DBackpropInput', ({ inputs, attrs }, backend) => {
     const { dy, filter } = inputs;
-    const a = attrs as { inputShape: [number, number, number, number]; strides: number | [number, number]; pad: never; dataFormat: string; dimRoundingMode: never };
+    const a = attrs as {
+      inputShape: [number, number, number, number];
+      strides: number | [number, number];
+      pad: never;
+      dataFormat: string;
+      dimRoundingMode: never;
+    };
     if (!isNhwc(a.dataFormat) || !allFloat(dy, filter)) return null;
-    const ci = bu.computeConv2DInfo(a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+    const ci = bu.computeConv2DInfo(
+      a.inputShape,
+      filter.shape as [number, number, number, number],
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     const dx = new Float32Array(size(ci.inShape));
     addon.conv2dBackpropInput(values(backend, dy), values(backend, filter), geom(ci), dx);
     return backend.makeTensorInfo(ci.inShape, 'float32', dx);
@@ -258,7 +340,13 @@ export function registerNativeKernels(addon: NativeAddon): void {
 
   override('Conv2DBackpropFilter', ({ inputs, attrs }, backend) => {
     const { x, dy } = inputs;
-    const a = attrs as { filterShape: [number, number, number, number]; strides: number | [number, number]; pad: never; dataFormat: string; dimRoundingMode: never };
+    const a = attrs as {
+      filterShape: [number, number, number, number];
+      strides: number | [number, number];
+      pad: never;
+      dataFormat: string;
+      dimRoundingMode: never;
+    };
     if (!isNhwc(a.dataFormat) || !allFloat(x, dy)) return null;
     const ci = bu.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
     const dw = new Float32Array(size(a.filterShape));
@@ -270,14 +358,25 @@ export function registerNativeKernels(addon: NativeAddon): void {
     const { x, filter } = inputs;
     const a = attrs as { strides: number | [number, number]; pad: never; dilations: number | [number, number]; dimRoundingMode: never };
     if (filter.shape[3] !== 1 || !allFloat(x, filter)) return null; // channel multiplier 1 only
-    const ci = bu.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
+    const ci = bu.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      a.strides,
+      a.dilations ?? 1,
+      a.pad,
+      a.dimRoundingMode,
+      true,
+      'channelsLast',
+    );
     const out = new Float32Array(size(ci.outShape));
     addon.depthwiseConv2d(values(backend, x), values(backend, filter), geom(ci, true), out);
     return backend.makeTensorInfo(ci.outShape, 'float32', out);
   });
 
-  for (const [name, isMax] of [['AvgPool', false], ['MaxPool', true]] as const) {
+  for (const [name, isMax] of [
+    ['AvgPool', false],
+    ['MaxPool', true],
+  ] as const) {
     override(name, ({ inputs, attrs }, backend) => {
       const { x } = inputs;
       if (!allFloat(x)) return null;
@@ -293,7 +392,8 @@ export function registerNativeKernels(addon: NativeAddon): void {
     const { a, b } = inputs;
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
     if (!allFloat(a, b) || a.shape.length < 2 || b.shape.length < 2) return null;
-    const ra = a.shape.length, rb = b.shape.length;
+    const ra = a.shape.length,
+      rb = b.shape.length;
     const batchA = a.shape.slice(0, -2).reduce((p, d) => p * d, 1);
     const batchB = b.shape.slice(0, -2).reduce((p, d) => p * d, 1);
     if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
@@ -307,7 +407,12 @@ export function registerNativeKernels(addon: NativeAddon): void {
     if (k !== kb) return null;
     const batch = Math.max(batchA, batchB);
     const out = new Float32Array(batch * m * n);
-    addon.matmul(values(backend, a), values(backend, b), [batch, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0, batchA > 1 || batchA === batch ? 1 : 0, batchB > 1 || batchB === batch ? 1 : 0], out);
+    addon.matmul(
+      values(backend, a),
+      values(backend, b),
+      [batch, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0, batchA > 1 || batchA === batch ? 1 : 0, batchB > 1 || batchB === batch ? 1 : 0],
+      out,
+    );
     return backend.makeTensorInfo([...batchShape, m, n], 'float32', out);
   });
 }

@@ -1,64 +1,64 @@
 // Network configurations, named exactly like upstream's constructor kwargs (training/networks.py)
 // so that a pickle's `_init_kwargs` and a checkpoint's JSON map onto them one to one.
-import { Activation, ACTIVATIONS } from '../ops/bias_act.js';
+import { type Activation, ACTIVATIONS } from '../ops/bias_act.js';
 
 export type Architecture = 'orig' | 'skip' | 'resnet';
 
 export interface MappingKwargs {
-  num_layers?: number;             // Number of mapping layers (default 8).
-  embed_features?: number | null;  // Label embedding size, null = w_dim.
-  layer_features?: number | null;  // Hidden features, null = w_dim.
-  activation?: Activation;         // Default 'lrelu'.
-  lr_multiplier?: number;          // Learning-rate multiplier (default 0.01).
-  w_avg_beta?: number | null;      // Decay of the tracked W average, null = do not track.
+  num_layers?: number; // Number of mapping layers (default 8).
+  embed_features?: number | null; // Label embedding size, null = w_dim.
+  layer_features?: number | null; // Hidden features, null = w_dim.
+  activation?: Activation; // Default 'lrelu'.
+  lr_multiplier?: number; // Learning-rate multiplier (default 0.01).
+  w_avg_beta?: number | null; // Decay of the tracked W average, null = do not track.
 }
 
 export interface SynthesisKwargs {
-  channel_base?: number;           // Overall channel multiplier (default 32768).
-  channel_max?: number;            // Maximum channels in any layer (default 512).
-  num_fp16_res?: number;           // Accepted for compatibility; everything runs in float32.
-  architecture?: Architecture;     // Default 'skip'.
-  resample_filter?: number[];      // Low-pass filter taps (default [1,3,3,1]).
-  conv_clamp?: number | null;      // Clamp conv outputs to +-X, null = off.
-  fp16_channels_last?: boolean;    // Accepted for compatibility; no effect.
-  use_noise?: boolean;             // Noise inputs (default true).
-  activation?: Activation;         // Default 'lrelu'.
-  kernel_size?: number;            // Conv kernel size (default 3).
+  channel_base?: number; // Overall channel multiplier (default 32768).
+  channel_max?: number; // Maximum channels in any layer (default 512).
+  num_fp16_res?: number; // Accepted for compatibility; everything runs in float32.
+  architecture?: Architecture; // Default 'skip'.
+  resample_filter?: number[]; // Low-pass filter taps (default [1,3,3,1]).
+  conv_clamp?: number | null; // Clamp conv outputs to +-X, null = off.
+  fp16_channels_last?: boolean; // Accepted for compatibility; no effect.
+  use_noise?: boolean; // Noise inputs (default true).
+  activation?: Activation; // Default 'lrelu'.
+  kernel_size?: number; // Conv kernel size (default 3).
 }
 
 export interface GeneratorConfig {
-  z_dim: number;                   // Input latent (Z) size.
-  c_dim: number;                   // Conditioning label size, 0 = unconditional.
-  w_dim: number;                   // Intermediate latent (W) size.
-  img_resolution: number;          // Output resolution, a power of two >= 4.
-  img_channels: number;            // Output color channels.
+  z_dim: number; // Input latent (Z) size.
+  c_dim: number; // Conditioning label size, 0 = unconditional.
+  w_dim: number; // Intermediate latent (W) size.
+  img_resolution: number; // Output resolution, a power of two >= 4.
+  img_channels: number; // Output color channels.
   mapping_kwargs?: MappingKwargs;
   synthesis_kwargs?: SynthesisKwargs;
 }
 
 export interface DiscriminatorBlockKwargs {
-  activation?: Activation;         // Default 'lrelu'.
-  resample_filter?: number[];      // Default [1,3,3,1].
-  fp16_channels_last?: boolean;    // Accepted for compatibility; no effect.
-  freeze_layers?: number;          // Freeze-D: number of leading layers whose weights are buffers.
+  activation?: Activation; // Default 'lrelu'.
+  resample_filter?: number[]; // Default [1,3,3,1].
+  fp16_channels_last?: boolean; // Accepted for compatibility; no effect.
+  freeze_layers?: number; // Freeze-D: number of leading layers whose weights are buffers.
 }
 
 export interface EpilogueKwargs {
   mbstd_group_size?: number | null; // Minibatch-stddev group size, null = whole batch (default 4).
-  mbstd_num_channels?: number;      // Minibatch-stddev features, 0 = off (default 1).
-  activation?: Activation;          // Default 'lrelu'.
+  mbstd_num_channels?: number; // Minibatch-stddev features, 0 = off (default 1).
+  activation?: Activation; // Default 'lrelu'.
 }
 
 export interface DiscriminatorConfig {
-  c_dim: number;                   // Conditioning label size, 0 = unconditional.
-  img_resolution: number;          // Input resolution, a power of two >= 4.
-  img_channels: number;            // Input color channels.
-  architecture?: Architecture;     // Default 'resnet'.
-  channel_base?: number;           // Default 32768.
-  channel_max?: number;            // Default 512.
-  num_fp16_res?: number;           // Accepted for compatibility; everything runs in float32.
-  conv_clamp?: number | null;      // Default null.
-  cmap_dim?: number | null;        // Mapped label size, null = channels at 4x4.
+  c_dim: number; // Conditioning label size, 0 = unconditional.
+  img_resolution: number; // Input resolution, a power of two >= 4.
+  img_channels: number; // Input color channels.
+  architecture?: Architecture; // Default 'resnet'.
+  channel_base?: number; // Default 32768.
+  channel_max?: number; // Default 512.
+  num_fp16_res?: number; // Accepted for compatibility; everything runs in float32.
+  conv_clamp?: number | null; // Default null.
+  cmap_dim?: number | null; // Mapped label size, null = channels at 4x4.
   block_kwargs?: DiscriminatorBlockKwargs;
   mapping_kwargs?: MappingKwargs;
   epilogue_kwargs?: EpilogueKwargs;
@@ -78,9 +78,9 @@ function checkKeys(what: string, obj: object, allowed: string[]): void {
 
 // Upper limits far beyond any StyleGAN2 network, checked before anything is built: a config read
 // from a file must not make the process allocate without bound.
-const MAX_FEATURES = 8192;   // z_dim, w_dim, channel_max, embed/layer features, cmap_dim
-const MAX_LAYERS = 64;       // mapping layers, frozen D layers
-const MAX_FILTER_TAPS = 16;  // resample_filter (upstream: 4)
+const MAX_FEATURES = 8192; // z_dim, w_dim, channel_max, embed/layer features, cmap_dim
+const MAX_LAYERS = 64; // mapping layers, frozen D layers
+const MAX_FILTER_TAPS = 16; // resample_filter (upstream: 4)
 
 function checkInt(what: string, name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -107,7 +107,10 @@ function checkArch(what: string, a: unknown): Architecture {
 
 function checkFilter(what: string, f: unknown): number[] {
   if (!Array.isArray(f) || f.length === 0 || f.length > MAX_FILTER_TAPS || !f.every((t) => typeof t === 'number' && Number.isFinite(t))) {
-    fail(what, `resample_filter must be a list of 1 to ${MAX_FILTER_TAPS} numbers, got ${Array.isArray(f) && f.length > MAX_FILTER_TAPS ? `${f.length} taps` : JSON.stringify(f)}`);
+    fail(
+      what,
+      `resample_filter must be a list of 1 to ${MAX_FILTER_TAPS} numbers, got ${Array.isArray(f) && f.length > MAX_FILTER_TAPS ? `${f.length} taps` : JSON.stringify(f)}`,
+    );
   }
   return f as number[];
 }
@@ -134,10 +137,12 @@ export function resolveMappingKwargs(m: MappingKwargs = {}, what = 'mapping'): R
   return r;
 }
 
-export type ResolvedGeneratorConfig = Readonly<Required<Omit<GeneratorConfig, 'mapping_kwargs' | 'synthesis_kwargs'>> & {
-  mapping_kwargs: Readonly<Required<MappingKwargs>>;
-  synthesis_kwargs: Readonly<Required<SynthesisKwargs>>;
-}>;
+export type ResolvedGeneratorConfig = Readonly<
+  Required<Omit<GeneratorConfig, 'mapping_kwargs' | 'synthesis_kwargs'>> & {
+    mapping_kwargs: Readonly<Required<MappingKwargs>>;
+    synthesis_kwargs: Readonly<Required<SynthesisKwargs>>;
+  }
+>;
 
 /** Fills upstream defaults, validates, and returns a frozen copy. */
 export function resolveGeneratorConfig(c: GeneratorConfig): ResolvedGeneratorConfig {
@@ -145,7 +150,18 @@ export function resolveGeneratorConfig(c: GeneratorConfig): ResolvedGeneratorCon
   if (typeof c !== 'object' || c === null) fail(what, 'expected an object');
   checkKeys(what, c, ['z_dim', 'c_dim', 'w_dim', 'img_resolution', 'img_channels', 'mapping_kwargs', 'synthesis_kwargs']);
   const s = c.synthesis_kwargs ?? {};
-  checkKeys('synthesis', s, ['channel_base', 'channel_max', 'num_fp16_res', 'architecture', 'resample_filter', 'conv_clamp', 'fp16_channels_last', 'use_noise', 'activation', 'kernel_size']);
+  checkKeys('synthesis', s, [
+    'channel_base',
+    'channel_max',
+    'num_fp16_res',
+    'architecture',
+    'resample_filter',
+    'conv_clamp',
+    'fp16_channels_last',
+    'use_noise',
+    'activation',
+    'kernel_size',
+  ]);
   const r = {
     z_dim: checkInt(what, 'z_dim', c.z_dim, 0, MAX_FEATURES),
     c_dim: checkInt(what, 'c_dim', c.c_dim ?? 0, 0, 65536),
@@ -170,16 +186,31 @@ export function resolveGeneratorConfig(c: GeneratorConfig): ResolvedGeneratorCon
   return Object.freeze(r);
 }
 
-export type ResolvedDiscriminatorConfig = Readonly<Required<Omit<DiscriminatorConfig, 'block_kwargs' | 'mapping_kwargs' | 'epilogue_kwargs'>> & {
-  block_kwargs: Readonly<Required<DiscriminatorBlockKwargs>>;
-  mapping_kwargs: Readonly<Required<MappingKwargs>>;
-  epilogue_kwargs: Readonly<Required<EpilogueKwargs>>;
-}>;
+export type ResolvedDiscriminatorConfig = Readonly<
+  Required<Omit<DiscriminatorConfig, 'block_kwargs' | 'mapping_kwargs' | 'epilogue_kwargs'>> & {
+    block_kwargs: Readonly<Required<DiscriminatorBlockKwargs>>;
+    mapping_kwargs: Readonly<Required<MappingKwargs>>;
+    epilogue_kwargs: Readonly<Required<EpilogueKwargs>>;
+  }
+>;
 
 export function resolveDiscriminatorConfig(c: DiscriminatorConfig): ResolvedDiscriminatorConfig {
   const what = 'discriminator';
   if (typeof c !== 'object' || c === null) fail(what, 'expected an object');
-  checkKeys(what, c, ['c_dim', 'img_resolution', 'img_channels', 'architecture', 'channel_base', 'channel_max', 'num_fp16_res', 'conv_clamp', 'cmap_dim', 'block_kwargs', 'mapping_kwargs', 'epilogue_kwargs']);
+  checkKeys(what, c, [
+    'c_dim',
+    'img_resolution',
+    'img_channels',
+    'architecture',
+    'channel_base',
+    'channel_max',
+    'num_fp16_res',
+    'conv_clamp',
+    'cmap_dim',
+    'block_kwargs',
+    'mapping_kwargs',
+    'epilogue_kwargs',
+  ]);
   const b = c.block_kwargs ?? {};
   checkKeys('discriminator block', b, ['activation', 'resample_filter', 'fp16_channels_last', 'freeze_layers']);
   const e = c.epilogue_kwargs ?? {};

@@ -1,9 +1,9 @@
 // Discriminator (upstream DiscriminatorBlock, DiscriminatorEpilogue, Discriminator), NHWC.
 import * as tf from '@tensorflow/tfjs';
-import { Activation } from '../ops/bias_act.js';
+import type { Activation } from '../ops/bias_act.js';
 import { minibatchStd } from '../ops/misc.js';
-import { downsample2d, Filter } from '../ops/upfirdn2d.js';
-import { Architecture, DiscriminatorConfig, ResolvedDiscriminatorConfig, resolveDiscriminatorConfig } from './config.js';
+import { downsample2d, type Filter } from '../ops/upfirdn2d.js';
+import { type Architecture, type DiscriminatorConfig, type ResolvedDiscriminatorConfig, resolveDiscriminatorConfig } from './config.js';
 import { Conv2dLayer, FullyConnectedLayer, registerFilter } from './layers.js';
 import { MappingNetwork } from './mapping.js';
 import { ParamStore } from './params.js';
@@ -16,9 +16,21 @@ export class DiscriminatorBlock {
   readonly filter: Filter;
   readonly numLayers: number;
 
-  constructor(store: ParamStore, prefix: string, readonly inChannels: number, tmpChannels: number, outChannels: number,
-    readonly resolution: number, imgChannels: number, firstLayerIdx: number, readonly architecture: Architecture,
-    activation: Activation, resampleFilter: number[], convClamp: number | null, freezeLayers: number) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    readonly inChannels: number,
+    tmpChannels: number,
+    outChannels: number,
+    readonly resolution: number,
+    imgChannels: number,
+    firstLayerIdx: number,
+    readonly architecture: Architecture,
+    activation: Activation,
+    resampleFilter: number[],
+    convClamp: number | null,
+    freezeLayers: number,
+  ) {
     this.filter = registerFilter(store, `${prefix}.resample_filter`, resampleFilter);
     let n = 0;
     const trainable = () => firstLayerIdx + n++ >= freezeLayers; // Freeze-D: early layers become buffers.
@@ -26,9 +38,20 @@ export class DiscriminatorBlock {
       this.fromrgb = new Conv2dLayer(store, `${prefix}.fromrgb`, imgChannels, tmpChannels, 1, { activation, trainable: trainable(), conv_clamp: convClamp });
     }
     this.conv0 = new Conv2dLayer(store, `${prefix}.conv0`, tmpChannels, tmpChannels, 3, { activation, trainable: trainable(), conv_clamp: convClamp });
-    this.conv1 = new Conv2dLayer(store, `${prefix}.conv1`, tmpChannels, outChannels, 3, { activation, down: 2, trainable: trainable(), resample_filter: resampleFilter, conv_clamp: convClamp });
+    this.conv1 = new Conv2dLayer(store, `${prefix}.conv1`, tmpChannels, outChannels, 3, {
+      activation,
+      down: 2,
+      trainable: trainable(),
+      resample_filter: resampleFilter,
+      conv_clamp: convClamp,
+    });
     if (architecture === 'resnet') {
-      this.skip = new Conv2dLayer(store, `${prefix}.skip`, tmpChannels, outChannels, 1, { bias: false, down: 2, trainable: trainable(), resample_filter: resampleFilter });
+      this.skip = new Conv2dLayer(store, `${prefix}.skip`, tmpChannels, outChannels, 1, {
+        bias: false,
+        down: 2,
+        trainable: trainable(),
+        resample_filter: resampleFilter,
+      });
     }
     this.numLayers = n;
   }
@@ -60,12 +83,25 @@ export class DiscriminatorEpilogue {
   readonly fc: FullyConnectedLayer;
   readonly out: FullyConnectedLayer;
 
-  constructor(store: ParamStore, prefix: string, readonly inChannels: number, readonly cmapDim: number, readonly resolution: number,
-    imgChannels: number, readonly architecture: Architecture, readonly mbstdGroupSize: number | null, readonly mbstdNumChannels: number,
-    activation: Activation, convClamp: number | null) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    readonly inChannels: number,
+    readonly cmapDim: number,
+    readonly resolution: number,
+    imgChannels: number,
+    readonly architecture: Architecture,
+    readonly mbstdGroupSize: number | null,
+    readonly mbstdNumChannels: number,
+    activation: Activation,
+    convClamp: number | null,
+  ) {
     if (architecture === 'skip') this.fromrgb = new Conv2dLayer(store, `${prefix}.fromrgb`, imgChannels, inChannels, 1, { activation });
     this.conv = new Conv2dLayer(store, `${prefix}.conv`, inChannels + mbstdNumChannels, inChannels, 3, { activation, conv_clamp: convClamp });
-    this.fc = new FullyConnectedLayer(store, `${prefix}.fc`, inChannels * resolution * resolution, inChannels, { activation, chw: [inChannels, resolution, resolution] });
+    this.fc = new FullyConnectedLayer(store, `${prefix}.fc`, inChannels * resolution * resolution, inChannels, {
+      activation,
+      chw: [inChannels, resolution, resolution],
+    });
     this.out = new FullyConnectedLayer(store, `${prefix}.out`, inChannels, cmapDim === 0 ? 1 : cmapDim);
   }
 
@@ -76,7 +112,11 @@ export class DiscriminatorEpilogue {
     h = this.conv.apply(h);
     let y = this.fc.apply(h.reshape([h.shape[0], -1]));
     y = this.out.apply(y);
-    if (this.cmapDim > 0) y = y.mul(cmap!).sum(1, true).mul(1 / Math.sqrt(this.cmapDim)) as tf.Tensor2D;
+    if (this.cmapDim > 0)
+      y = y
+        .mul(cmap!)
+        .sum(1, true)
+        .mul(1 / Math.sqrt(this.cmapDim)) as tf.Tensor2D;
     return y;
   }
 }
@@ -96,13 +136,26 @@ export class Discriminator {
     const resolutions: number[] = [];
     for (let i = log2; i > 2; i--) resolutions.push(2 ** i);
     const channels = (res: number) => Math.min(Math.floor(c.channel_base / res), c.channel_max);
-    const cmapDim = c.c_dim === 0 ? 0 : c.cmap_dim ?? channels(4);
+    const cmapDim = c.c_dim === 0 ? 0 : (c.cmap_dim ?? channels(4));
     const bk = c.block_kwargs;
     let layerIdx = 0;
     for (const res of resolutions) {
       const inC = res < c.img_resolution ? channels(res) : 0;
-      const block = new DiscriminatorBlock(this.params, `b${res}`, inC, channels(res), channels(res / 2), res, c.img_channels, layerIdx,
-        c.architecture, bk.activation, bk.resample_filter, c.conv_clamp, bk.freeze_layers);
+      const block = new DiscriminatorBlock(
+        this.params,
+        `b${res}`,
+        inC,
+        channels(res),
+        channels(res / 2),
+        res,
+        c.img_channels,
+        layerIdx,
+        c.architecture,
+        bk.activation,
+        bk.resample_filter,
+        c.conv_clamp,
+        bk.freeze_layers,
+      );
       layerIdx += block.numLayers;
       this.blocks.push(block);
     }
@@ -110,13 +163,30 @@ export class Discriminator {
       this.mapping = new MappingNetwork(this.params, 'mapping', 0, c.c_dim, cmapDim, null, { ...c.mapping_kwargs, w_avg_beta: null });
     }
     const e = c.epilogue_kwargs;
-    this.b4 = new DiscriminatorEpilogue(this.params, 'b4', channels(4), cmapDim, 4, c.img_channels, c.architecture,
-      e.mbstd_group_size, e.mbstd_num_channels, e.activation, c.conv_clamp);
+    this.b4 = new DiscriminatorEpilogue(
+      this.params,
+      'b4',
+      channels(4),
+      cmapDim,
+      4,
+      c.img_channels,
+      c.architecture,
+      e.mbstd_group_size,
+      e.mbstd_num_channels,
+      e.activation,
+      c.conv_clamp,
+    );
   }
 
-  get cDim(): number { return this.config.c_dim; }
-  get imgResolution(): number { return this.config.img_resolution; }
-  get imgChannels(): number { return this.config.img_channels; }
+  get cDim(): number {
+    return this.config.c_dim;
+  }
+  get imgResolution(): number {
+    return this.config.img_resolution;
+  }
+  get imgChannels(): number {
+    return this.config.img_channels;
+  }
 
   /** img [N, H, W, C], c [N, c_dim] or null -> logits [N, 1]. */
   apply(img: tf.Tensor4D, c: tf.Tensor | null): tf.Tensor2D {

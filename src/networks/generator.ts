@@ -1,11 +1,11 @@
 // Generator = mapping + synthesis (upstream Generator), with style mixing as the training loss
 // does it (upstream StyleGAN2Loss.run_G).
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../rng.js';
-import { GeneratorConfig, ResolvedGeneratorConfig, resolveGeneratorConfig } from './config.js';
-import { MappingForwardOptions, MappingNetwork } from './mapping.js';
+import type { Rng } from '../rng.js';
+import { type GeneratorConfig, type ResolvedGeneratorConfig, resolveGeneratorConfig } from './config.js';
+import { type MappingForwardOptions, MappingNetwork } from './mapping.js';
 import { ParamStore } from './params.js';
-import { SynthesisForwardOptions, SynthesisNetwork } from './synthesis.js';
+import { type SynthesisForwardOptions, SynthesisNetwork } from './synthesis.js';
 
 export class Generator {
   readonly config: ResolvedGeneratorConfig;
@@ -25,11 +25,21 @@ export class Generator {
     this.mapping = new MappingNetwork(this.params, 'mapping', c.z_dim, c.c_dim, c.w_dim, this.numWs, c.mapping_kwargs);
   }
 
-  get zDim(): number { return this.config.z_dim; }
-  get cDim(): number { return this.config.c_dim; }
-  get wDim(): number { return this.config.w_dim; }
-  get imgResolution(): number { return this.config.img_resolution; }
-  get imgChannels(): number { return this.config.img_channels; }
+  get zDim(): number {
+    return this.config.z_dim;
+  }
+  get cDim(): number {
+    return this.config.c_dim;
+  }
+  get wDim(): number {
+    return this.config.w_dim;
+  }
+  get imgResolution(): number {
+    return this.config.img_resolution;
+  }
+  get imgChannels(): number {
+    return this.config.img_channels;
+  }
 
   /** z [N, z_dim], c [N, c_dim] or null -> ws [N, num_ws, w_dim]. */
   mapZ(z: tf.Tensor | null, c: tf.Tensor | null, opts: MappingForwardOptions = {}): tf.Tensor3D {

@@ -1,16 +1,16 @@
 // Equalized-learning-rate layers (upstream FullyConnectedLayer, Conv2dLayer): weights are stored
 // unscaled, as upstream stores them, and the gains are applied at run time.
 import * as tf from '@tensorflow/tfjs';
-import { Activation, ACTIVATIONS, biasAct } from '../ops/bias_act.js';
+import { type Activation, ACTIVATIONS, biasAct } from '../ops/bias_act.js';
 import { conv2dResample } from '../ops/conv2d_resample.js';
-import { Filter, setupFilter } from '../ops/upfirdn2d.js';
-import { initFull, initRandn, initValues, ParamStore } from './params.js';
+import { type Filter, setupFilter } from '../ops/upfirdn2d.js';
+import { initFull, initRandn, initValues, type ParamStore } from './params.js';
 
 export interface FullyConnectedOptions {
-  bias?: boolean;           // Additive bias before the activation (default true).
-  activation?: Activation;  // Default 'linear'.
-  lr_multiplier?: number;   // Learning-rate multiplier (default 1).
-  bias_init?: number;       // Initial bias value (default 0).
+  bias?: boolean; // Additive bias before the activation (default true).
+  activation?: Activation; // Default 'linear'.
+  lr_multiplier?: number; // Learning-rate multiplier (default 1).
+  bias_init?: number; // Initial bias value (default 0).
   chw?: [number, number, number]; // The input is a flattened NHWC map of this (C, H, W): upstream flattens NCHW.
 }
 
@@ -21,18 +21,37 @@ export class FullyConnectedLayer {
   readonly biasGain: number;
   readonly activation: Activation;
 
-  constructor(store: ParamStore, prefix: string, readonly inFeatures: number, readonly outFeatures: number, opts: FullyConnectedOptions = {}) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: FullyConnectedOptions = {},
+  ) {
     const lr = opts.lr_multiplier ?? 1;
     this.activation = opts.activation ?? 'linear';
     this.weightGain = lr / Math.sqrt(inFeatures);
     this.biasGain = lr;
     this.weight = store.add({
-      name: `${prefix}.weight`, shape: [outFeatures, inFeatures], layout: opts.chw ? 'fc_chw' : 'fc', chw: opts.chw,
-      trainable: true, buffer: false, init: initRandn(outFeatures * inFeatures, 1 / lr),
+      name: `${prefix}.weight`,
+      shape: [outFeatures, inFeatures],
+      layout: opts.chw ? 'fc_chw' : 'fc',
+      chw: opts.chw,
+      trainable: true,
+      buffer: false,
+      init: initRandn(outFeatures * inFeatures, 1 / lr),
     });
-    this.bias = (opts.bias ?? true)
-      ? store.add({ name: `${prefix}.bias`, shape: [outFeatures], layout: 'raw', trainable: true, buffer: false, init: initFull(outFeatures, opts.bias_init ?? 0) })
-      : null;
+    this.bias =
+      (opts.bias ?? true)
+        ? store.add({
+            name: `${prefix}.bias`,
+            shape: [outFeatures],
+            layout: 'raw',
+            trainable: true,
+            buffer: false,
+            init: initFull(outFeatures, opts.bias_init ?? 0),
+          })
+        : null;
   }
 
   /** x [N, in] -> [N, out]. */
@@ -44,13 +63,13 @@ export class FullyConnectedLayer {
 }
 
 export interface Conv2dLayerOptions {
-  bias?: boolean;                 // Default true.
-  activation?: Activation;        // Default 'linear'.
-  up?: number;                    // Integer upsampling factor.
-  down?: number;                  // Integer downsampling factor.
-  resample_filter?: number[];     // Low-pass filter taps (default [1,3,3,1]).
-  conv_clamp?: number | null;     // Clamp the output to +-X.
-  trainable?: boolean;            // false = the weights are buffers (Freeze-D).
+  bias?: boolean; // Default true.
+  activation?: Activation; // Default 'linear'.
+  up?: number; // Integer upsampling factor.
+  down?: number; // Integer downsampling factor.
+  resample_filter?: number[]; // Low-pass filter taps (default [1,3,3,1]).
+  conv_clamp?: number | null; // Clamp the output to +-X.
+  trainable?: boolean; // false = the weights are buffers (Freeze-D).
 }
 
 export class Conv2dLayer {
@@ -76,12 +95,17 @@ export class Conv2dLayer {
     this.weightGain = 1 / Math.sqrt(inChannels * kernelSize * kernelSize);
     this.actGain = ACTIVATIONS[this.activation].defGain;
     this.weight = store.add({
-      name: `${prefix}.weight`, shape: [outChannels, inChannels, kernelSize, kernelSize], layout: 'conv',
-      trainable, buffer: !trainable, init: initRandn(outChannels * inChannels * kernelSize * kernelSize),
+      name: `${prefix}.weight`,
+      shape: [outChannels, inChannels, kernelSize, kernelSize],
+      layout: 'conv',
+      trainable,
+      buffer: !trainable,
+      init: initRandn(outChannels * inChannels * kernelSize * kernelSize),
     });
-    this.bias = (opts.bias ?? true)
-      ? store.add({ name: `${prefix}.bias`, shape: [outChannels], layout: 'raw', trainable, buffer: !trainable, init: initFull(outChannels, 0) })
-      : null;
+    this.bias =
+      (opts.bias ?? true)
+        ? store.add({ name: `${prefix}.bias`, shape: [outChannels], layout: 'raw', trainable, buffer: !trainable, init: initFull(outChannels, 0) })
+        : null;
   }
 
   /** x [N, H, W, in] -> [N, H', W', out]. */
@@ -89,7 +113,9 @@ export class Conv2dLayer {
     const w = this.weight.mul(this.weightGain) as tf.Tensor4D;
     const y = conv2dResample(x, w, { f: this.filter, up: this.up, down: this.down, padding: this.padding, flipWeight: this.up === 1 });
     return biasAct(y, this.bias, {
-      act: this.activation, gain: this.actGain * gain, clamp: this.convClamp !== null ? this.convClamp * gain : null,
+      act: this.activation,
+      gain: this.actGain * gain,
+      clamp: this.convClamp !== null ? this.convClamp * gain : null,
     }) as tf.Tensor4D;
   }
 }

@@ -1,14 +1,14 @@
 // Mapping network z (+ c) -> w (upstream MappingNetwork).
 import * as tf from '@tensorflow/tfjs';
 import { normalize2ndMoment } from '../ops/misc.js';
-import { MappingKwargs, resolveMappingKwargs } from './config.js';
+import { type MappingKwargs, resolveMappingKwargs } from './config.js';
 import { FullyConnectedLayer } from './layers.js';
-import { initFull, ParamStore } from './params.js';
+import { initFull, type ParamStore } from './params.js';
 
 export interface MappingForwardOptions {
-  truncation_psi?: number;           // Lerp towards w_avg: 1 = no truncation.
+  truncation_psi?: number; // Lerp towards w_avg: 1 = no truncation.
   truncation_cutoff?: number | null; // Truncate only the first N ws, null = all.
-  update_w_avg?: boolean;            // Training mode: track the moving average of w (beta w_avg_beta).
+  update_w_avg?: boolean; // Training mode: track the moving average of w (beta w_avg_beta).
 }
 
 export class MappingNetwork {
@@ -17,33 +17,44 @@ export class MappingNetwork {
   readonly wAvg: tf.Variable | null;
   readonly cfg: Required<MappingKwargs>;
 
-  constructor(store: ParamStore, prefix: string, readonly zDim: number, readonly cDim: number, readonly wDim: number,
-    readonly numWs: number | null, kwargs: MappingKwargs = {}) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    readonly zDim: number,
+    readonly cDim: number,
+    readonly wDim: number,
+    readonly numWs: number | null,
+    kwargs: MappingKwargs = {},
+  ) {
     this.cfg = resolveMappingKwargs(kwargs);
-    const embedFeatures = cDim === 0 ? 0 : this.cfg.embed_features ?? wDim;
+    const embedFeatures = cDim === 0 ? 0 : (this.cfg.embed_features ?? wDim);
     const layerFeatures = this.cfg.layer_features ?? wDim;
     const features = [zDim + embedFeatures, ...Array(this.cfg.num_layers - 1).fill(layerFeatures), wDim];
     const p = prefix ? `${prefix}.` : '';
     this.embed = cDim > 0 ? new FullyConnectedLayer(store, `${p}embed`, cDim, embedFeatures) : null;
     for (let i = 0; i < this.cfg.num_layers; i++) {
-      this.layers.push(new FullyConnectedLayer(store, `${p}fc${i}`, features[i], features[i + 1], {
-        activation: this.cfg.activation, lr_multiplier: this.cfg.lr_multiplier,
-      }));
+      this.layers.push(
+        new FullyConnectedLayer(store, `${p}fc${i}`, features[i], features[i + 1], {
+          activation: this.cfg.activation,
+          lr_multiplier: this.cfg.lr_multiplier,
+        }),
+      );
     }
-    this.wAvg = numWs !== null && this.cfg.w_avg_beta !== null
-      ? store.add({ name: `${p}w_avg`, shape: [wDim], layout: 'raw', trainable: false, buffer: true, init: initFull(wDim, 0) })
-      : null;
+    this.wAvg =
+      numWs !== null && this.cfg.w_avg_beta !== null
+        ? store.add({ name: `${p}w_avg`, shape: [wDim], layout: 'raw', trainable: false, buffer: true, init: initFull(wDim, 0) })
+        : null;
   }
 
   /** z [N, z_dim], c [N, c_dim] -> ws [N, num_ws, w_dim] (or [N, w_dim] when num_ws is null). */
   apply(z: tf.Tensor | null, c: tf.Tensor | null, opts: MappingForwardOptions = {}): tf.Tensor {
     let x: tf.Tensor | null = null;
     if (this.zDim > 0) {
-      if (!z || z.rank !== 2 || z.shape[1] !== this.zDim) throw new Error(`mapping: z must have shape [N, ${this.zDim}], got ${z ? `[${z.shape}]` : 'nothing'}`);
+      if (z?.rank !== 2 || z.shape[1] !== this.zDim) throw new Error(`mapping: z must have shape [N, ${this.zDim}], got ${z ? `[${z.shape}]` : 'nothing'}`);
       x = normalize2ndMoment(z);
     }
     if (this.cDim > 0) {
-      if (!c || c.rank !== 2 || c.shape[1] !== this.cDim) throw new Error(`mapping: c must have shape [N, ${this.cDim}], got ${c ? `[${c.shape}]` : 'nothing'}`);
+      if (c?.rank !== 2 || c.shape[1] !== this.cDim) throw new Error(`mapping: c must have shape [N, ${this.cDim}], got ${c ? `[${c.shape}]` : 'nothing'}`);
       const y = normalize2ndMoment(this.embed!.apply(c));
       x = x !== null ? tf.concat([x, y], 1) : y;
     }

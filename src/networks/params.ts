@@ -9,16 +9,16 @@
 //   chw     upstream [C, H, W]        -> internal [H, W, C]
 //   raw     unchanged
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../rng.js';
+import type { Rng } from '../rng.js';
 
 export type Layout = 'raw' | 'fc' | 'fc_chw' | 'conv' | 'chw';
 
 export interface ParamSpec {
-  name: string;           // Upstream state-dict name.
-  shape: number[];        // Upstream shape.
+  name: string; // Upstream state-dict name.
+  shape: number[]; // Upstream shape.
   layout: Layout;
-  trainable: boolean;     // false for buffers and frozen (Freeze-D) layers.
-  buffer: boolean;        // A registered buffer upstream (w_avg, noise_const, resample_filter, frozen weights).
+  trainable: boolean; // false for buffers and frozen (Freeze-D) layers.
+  buffer: boolean; // A registered buffer upstream (w_avg, noise_const, resample_filter, frozen weights).
   init: (rng: Rng | null) => Float32Array; // Upstream initialization, in the upstream layout.
   chw?: [number, number, number]; // For fc_chw: the (C, H, W) of the flattened input.
 }
@@ -35,10 +35,15 @@ function prod(s: number[]): number {
 export function internalShape(spec: ParamSpec): number[] {
   const s = spec.shape;
   switch (spec.layout) {
-    case 'fc': case 'fc_chw': return [s[1], s[0]];
-    case 'conv': return [s[2], s[3], s[1], s[0]];
-    case 'chw': return [s[1], s[2], s[0]];
-    default: return s.slice();
+    case 'fc':
+    case 'fc_chw':
+      return [s[1], s[0]];
+    case 'conv':
+      return [s[2], s[3], s[1], s[0]];
+    case 'chw':
+      return [s[1], s[2], s[0]];
+    default:
+      return s.slice();
   }
 }
 
@@ -53,15 +58,20 @@ export function toInternal(spec: ParamSpec, a: Float32Array): Float32Array {
     const [o] = s;
     const [C, H, W] = spec.chw!;
     for (let r = 0; r < o; r++) {
-      for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-        out[((y * W + x) * C + c) * o + r] = a[r * C * H * W + (c * H + y) * W + x];
-      }
+      for (let c = 0; c < C; c++)
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++) {
+            out[((y * W + x) * C + c) * o + r] = a[r * C * H * W + (c * H + y) * W + x];
+          }
     }
   } else if (spec.layout === 'conv') {
     const [O, I, kh, kw] = s;
-    for (let oo = 0; oo < O; oo++) for (let ii = 0; ii < I; ii++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {
-      out[((y * kw + x) * I + ii) * O + oo] = a[((oo * I + ii) * kh + y) * kw + x];
-    }
+    for (let oo = 0; oo < O; oo++)
+      for (let ii = 0; ii < I; ii++)
+        for (let y = 0; y < kh; y++)
+          for (let x = 0; x < kw; x++) {
+            out[((y * kw + x) * I + ii) * O + oo] = a[((oo * I + ii) * kh + y) * kw + x];
+          }
   } else if (spec.layout === 'chw') {
     const [C, H, W] = s;
     for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[(y * W + x) * C + c] = a[(c * H + y) * W + x];
@@ -82,15 +92,20 @@ export function toUpstream(spec: ParamSpec, a: Float32Array): Float32Array {
     const [o] = s;
     const [C, H, W] = spec.chw!;
     for (let r = 0; r < o; r++) {
-      for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-        out[r * C * H * W + (c * H + y) * W + x] = a[((y * W + x) * C + c) * o + r];
-      }
+      for (let c = 0; c < C; c++)
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++) {
+            out[r * C * H * W + (c * H + y) * W + x] = a[((y * W + x) * C + c) * o + r];
+          }
     }
   } else if (spec.layout === 'conv') {
     const [O, I, kh, kw] = s;
-    for (let oo = 0; oo < O; oo++) for (let ii = 0; ii < I; ii++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) {
-      out[((oo * I + ii) * kh + y) * kw + x] = a[((y * kw + x) * I + ii) * O + oo];
-    }
+    for (let oo = 0; oo < O; oo++)
+      for (let ii = 0; ii < I; ii++)
+        for (let y = 0; y < kh; y++)
+          for (let x = 0; x < kw; x++) {
+            out[((oo * I + ii) * kh + y) * kw + x] = a[((y * kw + x) * I + ii) * O + oo];
+          }
   } else if (spec.layout === 'chw') {
     const [C, H, W] = s;
     for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[(c * H + y) * W + x] = a[(y * W + x) * C + c];
@@ -164,7 +179,8 @@ export class ParamStore {
     }
     if (!opts.partial) {
       const missing = [...this.specs.keys()].filter((k) => !m.has(k));
-      if (missing.length) throw new Error(`missing parameters: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''} (${missing.length} in all)`);
+      if (missing.length)
+        throw new Error(`missing parameters: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''} (${missing.length} in all)`);
     }
     tf.tidy(() => {
       for (const [k, v] of m) if (this.specs.has(k)) this.set(k, v);
@@ -215,11 +231,13 @@ export class ParamStore {
 }
 
 // Initializers in the upstream layout (training/networks.py constructors).
-export const initRandn = (n: number, scale = 1) => (rng: Rng | null): Float32Array => {
-  if (!rng) return new Float32Array(n);
-  const a = rng.normalArray(n);
-  if (scale !== 1) for (let i = 0; i < n; i++) a[i] *= scale;
-  return a;
-};
+export const initRandn =
+  (n: number, scale = 1) =>
+  (rng: Rng | null): Float32Array => {
+    if (!rng) return new Float32Array(n);
+    const a = rng.normalArray(n);
+    if (scale !== 1) for (let i = 0; i < n; i++) a[i] *= scale;
+    return a;
+  };
 export const initFull = (n: number, value: number) => (): Float32Array => new Float32Array(n).fill(value);
 export const initValues = (values: Float32Array) => (): Float32Array => values.slice();

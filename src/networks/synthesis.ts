@@ -1,23 +1,28 @@
 // Synthesis network ws -> image (upstream SynthesisLayer, ToRGBLayer, SynthesisBlock,
 // SynthesisNetwork), NHWC. Always the non-fused modulated convolution (upstream's training path).
 import * as tf from '@tensorflow/tfjs';
-import { Activation, ACTIVATIONS, biasAct } from '../ops/bias_act.js';
+import { type Activation, ACTIVATIONS, biasAct } from '../ops/bias_act.js';
 import { modulatedConv2d } from '../ops/modulated_conv2d.js';
-import { Filter, upsample2d } from '../ops/upfirdn2d.js';
-import { Rng } from '../rng.js';
-import { Architecture, SynthesisKwargs } from './config.js';
+import { type Filter, upsample2d } from '../ops/upfirdn2d.js';
+import type { Rng } from '../rng.js';
+import type { Architecture, SynthesisKwargs } from './config.js';
 import { Conv2dLayer, FullyConnectedLayer, registerFilter } from './layers.js';
-import { initFull, initRandn, ParamStore } from './params.js';
+import { initFull, initRandn, type ParamStore } from './params.js';
 
 export type NoiseMode = 'random' | 'const' | 'none';
 
 export interface SynthesisForwardOptions {
-  noise_mode?: NoiseMode;  // 'random' draws from `rng`, 'const' uses noise_const, 'none' adds nothing.
-  rng?: Rng;               // Needed for noise_mode 'random'.
+  noise_mode?: NoiseMode; // 'random' draws from `rng`, 'const' uses noise_const, 'none' adds nothing.
+  rng?: Rng; // Needed for noise_mode 'random'.
 }
 
 interface LayerOptions {
-  kernel_size: number; up: number; use_noise: boolean; activation: Activation; resample_filter: number[]; conv_clamp: number | null;
+  kernel_size: number;
+  up: number;
+  use_noise: boolean;
+  activation: Activation;
+  resample_filter: number[];
+  conv_clamp: number | null;
 }
 
 export class SynthesisLayer {
@@ -30,16 +35,37 @@ export class SynthesisLayer {
   readonly padding: number;
   readonly actGain: number;
 
-  constructor(store: ParamStore, prefix: string, readonly inChannels: number, readonly outChannels: number, wDim: number,
-    readonly resolution: number, readonly o: LayerOptions) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    wDim: number,
+    readonly resolution: number,
+    readonly o: LayerOptions,
+  ) {
     this.filter = registerFilter(store, `${prefix}.resample_filter`, o.resample_filter);
     this.padding = Math.floor(o.kernel_size / 2);
     this.actGain = ACTIVATIONS[o.activation].defGain;
     this.affine = new FullyConnectedLayer(store, `${prefix}.affine`, wDim, inChannels, { bias_init: 1 });
     const k = o.kernel_size;
-    this.weight = store.add({ name: `${prefix}.weight`, shape: [outChannels, inChannels, k, k], layout: 'conv', trainable: true, buffer: false, init: initRandn(outChannels * inChannels * k * k) });
+    this.weight = store.add({
+      name: `${prefix}.weight`,
+      shape: [outChannels, inChannels, k, k],
+      layout: 'conv',
+      trainable: true,
+      buffer: false,
+      init: initRandn(outChannels * inChannels * k * k),
+    });
     if (o.use_noise) {
-      this.noiseConst = store.add({ name: `${prefix}.noise_const`, shape: [resolution, resolution], layout: 'raw', trainable: false, buffer: true, init: initRandn(resolution * resolution) });
+      this.noiseConst = store.add({
+        name: `${prefix}.noise_const`,
+        shape: [resolution, resolution],
+        layout: 'raw',
+        trainable: false,
+        buffer: true,
+        init: initRandn(resolution * resolution),
+      });
       this.noiseStrength = store.add({ name: `${prefix}.noise_strength`, shape: [], layout: 'raw', trainable: true, buffer: false, init: initFull(1, 0) });
     } else {
       this.noiseConst = this.noiseStrength = null;
@@ -58,7 +84,11 @@ export class SynthesisLayer {
       noise = this.noiseConst!.mul(this.noiseStrength).reshape([1, this.resolution, this.resolution, 1]);
     }
     const y = modulatedConv2d(x, this.weight as tf.Tensor4D, styles, {
-      noise, up: this.o.up, padding: this.padding, resampleFilter: this.filter, flipWeight: this.o.up === 1,
+      noise,
+      up: this.o.up,
+      padding: this.padding,
+      resampleFilter: this.filter,
+      flipWeight: this.o.up === 1,
     });
     const clamp = this.o.conv_clamp !== null ? this.o.conv_clamp * gain : null;
     return biasAct(y, this.bias, { act: this.o.activation, gain: this.actGain * gain, clamp }) as tf.Tensor4D;
@@ -71,10 +101,25 @@ export class ToRGBLayer {
   readonly bias: tf.Variable;
   readonly weightGain: number;
 
-  constructor(store: ParamStore, prefix: string, inChannels: number, outChannels: number, wDim: number, readonly convClamp: number | null, kernelSize = 1) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    inChannels: number,
+    outChannels: number,
+    wDim: number,
+    readonly convClamp: number | null,
+    kernelSize = 1,
+  ) {
     this.affine = new FullyConnectedLayer(store, `${prefix}.affine`, wDim, inChannels, { bias_init: 1 });
     const k = kernelSize;
-    this.weight = store.add({ name: `${prefix}.weight`, shape: [outChannels, inChannels, k, k], layout: 'conv', trainable: true, buffer: false, init: initRandn(outChannels * inChannels * k * k) });
+    this.weight = store.add({
+      name: `${prefix}.weight`,
+      shape: [outChannels, inChannels, k, k],
+      layout: 'conv',
+      trainable: true,
+      buffer: false,
+      init: initRandn(outChannels * inChannels * k * k),
+    });
     this.bias = store.add({ name: `${prefix}.bias`, shape: [outChannels], layout: 'raw', trainable: true, buffer: false, init: initFull(outChannels, 0) });
     this.weightGain = 1 / Math.sqrt(inChannels * k * k);
   }
@@ -96,14 +141,37 @@ export class SynthesisBlock {
   readonly numConv: number;
   readonly numToRGB: number;
 
-  constructor(store: ParamStore, prefix: string, readonly inChannels: number, readonly outChannels: number, readonly wDim: number,
-    readonly resolution: number, readonly imgChannels: number, readonly isLast: boolean, readonly architecture: Architecture,
-    s: Required<SynthesisKwargs>) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly wDim: number,
+    readonly resolution: number,
+    readonly imgChannels: number,
+    readonly isLast: boolean,
+    readonly architecture: Architecture,
+    s: Required<SynthesisKwargs>,
+  ) {
     this.filter = registerFilter(store, `${prefix}.resample_filter`, s.resample_filter);
-    const lo: LayerOptions = { kernel_size: s.kernel_size, up: 1, use_noise: s.use_noise, activation: s.activation, resample_filter: s.resample_filter, conv_clamp: s.conv_clamp };
+    const lo: LayerOptions = {
+      kernel_size: s.kernel_size,
+      up: 1,
+      use_noise: s.use_noise,
+      activation: s.activation,
+      resample_filter: s.resample_filter,
+      conv_clamp: s.conv_clamp,
+    };
     let numConv = 0;
     if (inChannels === 0) {
-      this.const = store.add({ name: `${prefix}.const`, shape: [outChannels, resolution, resolution], layout: 'chw', trainable: true, buffer: false, init: initRandn(outChannels * resolution * resolution) });
+      this.const = store.add({
+        name: `${prefix}.const`,
+        shape: [outChannels, resolution, resolution],
+        layout: 'chw',
+        trainable: true,
+        buffer: false,
+        init: initRandn(outChannels * resolution * resolution),
+      });
     } else {
       this.conv0 = new SynthesisLayer(store, `${prefix}.conv0`, inChannels, outChannels, wDim, resolution, { ...lo, up: 2 });
       numConv++;
@@ -153,8 +221,14 @@ export class SynthesisNetwork {
   readonly blockResolutions: number[] = [];
   readonly numWs: number;
 
-  constructor(store: ParamStore, prefix: string, readonly wDim: number, readonly imgResolution: number, readonly imgChannels: number,
-    readonly s: Required<SynthesisKwargs>) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    readonly wDim: number,
+    readonly imgResolution: number,
+    readonly imgChannels: number,
+    readonly s: Required<SynthesisKwargs>,
+  ) {
     const log2 = Math.log2(imgResolution);
     for (let i = 2; i <= log2; i++) this.blockResolutions.push(2 ** i);
     const channels = (res: number) => Math.min(Math.floor(s.channel_base / res), s.channel_max);

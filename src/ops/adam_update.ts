@@ -10,11 +10,27 @@ import * as tf from '@tensorflow/tfjs';
 export const ADAM_UPDATE_KERNEL = 'RloAdamUpdate';
 
 /** Inputs of RloAdamUpdate: variable, moments, gradient (same shape), t and apply (scalars). */
-export interface AdamUpdateInputs { p: tf.TensorInfo; m: tf.TensorInfo; v: tf.TensorInfo; g: tf.TensorInfo; t: tf.TensorInfo; apply: tf.TensorInfo }
+export interface AdamUpdateInputs {
+  p: tf.TensorInfo;
+  m: tf.TensorInfo;
+  v: tf.TensorInfo;
+  g: tf.TensorInfo;
+  t: tf.TensorInfo;
+  apply: tf.TensorInfo;
+}
 /** Attributes of RloAdamUpdate. Outputs: [p', m', v']. */
-export interface AdamUpdateAttrs { lr: number; beta1: number; beta2: number; eps: number }
+export interface AdamUpdateAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
 
-export interface AdamStep { p: tf.Tensor; m: tf.Tensor; v: tf.Tensor }
+export interface AdamStep {
+  p: tf.Tensor;
+  m: tf.Tensor;
+  v: tf.Tensor;
+}
 
 /** The new variable and moments; `t` is the (float32 scalar) step count after this step. */
 export function adamUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, t: tf.Scalar, apply: tf.Scalar, attrs: AdamUpdateAttrs): AdamStep {
@@ -25,8 +41,15 @@ export function adamUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tenso
   }
   return tf.tidy(() => {
     const { lr, beta1, beta2, eps } = attrs;
-    const stepSize = tf.scalar(1).sub(tf.pow(tf.scalar(beta1), t)).reciprocal().mul(lr);
-    const sqrtBc2 = tf.scalar(1).sub(tf.pow(tf.scalar(beta2), t)).sqrt();
+    const stepSize = tf
+      .scalar(1)
+      .sub(tf.pow(tf.scalar(beta1), t))
+      .reciprocal()
+      .mul(lr);
+    const sqrtBc2 = tf
+      .scalar(1)
+      .sub(tf.pow(tf.scalar(beta2), t))
+      .sqrt();
     const m1 = m.mul(beta1).add(g.mul(1 - beta1));
     const v1 = v.mul(beta2).add(g.square().mul(1 - beta2));
     const p1 = p.sub(m1.div(v1.sqrt().div(sqrtBc2).add(eps)).mul(stepSize));

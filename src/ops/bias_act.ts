@@ -22,9 +22,9 @@ export const ACTIVATIONS: Record<Activation, { defAlpha: number; defGain: number
 };
 
 export interface BiasActOptions {
-  act?: Activation;      // Activation function.
-  alpha?: number;        // Negative slope of lrelu (default 0.2).
-  gain?: number;         // Scale after the activation (default: the activation's def_gain).
+  act?: Activation; // Activation function.
+  alpha?: number; // Negative slope of lrelu (default 0.2).
+  gain?: number; // Scale after the activation (default: the activation's def_gain).
   clamp?: number | null; // Clamp the output to +-clamp, null = no clamping.
 }
 
@@ -58,8 +58,13 @@ export function biasAct(x: tf.Tensor, b: tf.Tensor | null, opts: BiasActOptions 
 
   const forward = (xi: tf.Tensor, bi: tf.Tensor | null): { y: tf.Tensor; mask: tf.Tensor } => {
     if (tf.getKernel(BIAS_ACT_KERNEL, tf.getBackend())) {
-      const [y, mask] = tf.engine().runKernel(BIAS_ACT_KERNEL, bi ? { x: xi, b: bi } : { x: xi },
-        { act, alpha, gain, clamp, withMask: true } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const [y, mask] = tf.engine().runKernel(BIAS_ACT_KERNEL, bi ? { x: xi, b: bi } : { x: xi }, {
+        act,
+        alpha,
+        gain,
+        clamp,
+        withMask: true,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor[];
       return { y, mask };
     }
     const v = bi !== null ? xi.add(bi) : xi;

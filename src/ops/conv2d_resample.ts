@@ -2,14 +2,14 @@
 // NHWC activations, weights [kh, kw, in, out]. Follows upstream's case analysis so that the
 // same configurations take the same (equivalent) paths.
 import * as tf from '@tensorflow/tfjs';
-import { Filter, upfirdn2d, parsePadding, setupFilter } from './upfirdn2d.js';
+import { type Filter, upfirdn2d, parsePadding, setupFilter } from './upfirdn2d.js';
 
 export interface Conv2dResampleOptions {
-  f?: Filter | null;     // Low-pass filter for resampling (setupFilter output), null = identity.
-  up?: number;           // Integer upsampling factor.
-  down?: number;         // Integer downsampling factor.
+  f?: Filter | null; // Low-pass filter for resampling (setupFilter output), null = identity.
+  up?: number; // Integer upsampling factor.
+  down?: number; // Integer downsampling factor.
   padding?: number | [number, number] | [number, number, number, number]; // Padding w.r.t. the upsampled image, [x0, x1, y0, y1].
-  flipWeight?: boolean;  // False = convolution, true = correlation (like torch conv2d). Default true.
+  flipWeight?: boolean; // False = convolution, true = correlation (like torch conv2d). Default true.
 }
 
 /** Weight [kh, kw, in, out] flipped along both spatial axes. */
@@ -21,8 +21,12 @@ function flipSpatial(w: tf.Tensor4D): tf.Tensor4D {
 function conv2dWrapper(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, pad: [number, number], transpose: boolean, flipWeight: boolean): tf.Tensor4D {
   const [kh, kw] = w.shape;
   const wf = flipWeight ? w : flipSpatial(w); // tfjs conv2d, like torch's, is a correlation.
-  const explicit: [[number, number], [number, number], [number, number], [number, number]] =
-    [[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]];
+  const explicit: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [pad[0], pad[0]],
+    [pad[1], pad[1]],
+    [0, 0],
+  ];
   if (!transpose) {
     return tf.conv2d(x, wf, stride, pad[0] === 0 && pad[1] === 0 ? 'valid' : explicit);
   }
@@ -56,12 +60,16 @@ function conv2dResampleImpl(x: tf.Tensor4D, w: tf.Tensor4D, opts: Conv2dResample
   let [px0, px1, py0, py1] = parsePadding(opts.padding);
 
   if (up > 1) {
-    px0 += Math.floor((fw + up - 1) / 2); px1 += Math.floor((fw - up) / 2);
-    py0 += Math.floor((fh + up - 1) / 2); py1 += Math.floor((fh - up) / 2);
+    px0 += Math.floor((fw + up - 1) / 2);
+    px1 += Math.floor((fw - up) / 2);
+    py0 += Math.floor((fh + up - 1) / 2);
+    py1 += Math.floor((fh - up) / 2);
   }
   if (down > 1) {
-    px0 += Math.floor((fw - down + 1) / 2); px1 += Math.floor((fw - down) / 2);
-    py0 += Math.floor((fh - down + 1) / 2); py1 += Math.floor((fh - down) / 2);
+    px0 += Math.floor((fw - down + 1) / 2);
+    px1 += Math.floor((fw - down) / 2);
+    py0 += Math.floor((fh - down + 1) / 2);
+    py1 += Math.floor((fh - down) / 2);
   }
 
   // 1x1 kernel, downsampling only: downsample first, then convolve.
@@ -81,7 +89,10 @@ function conv2dResampleImpl(x: tf.Tensor4D, w: tf.Tensor4D, opts: Conv2dResample
   }
   // Upsampling (with optional downsampling): transposed strided convolution, then filter.
   if (up > 1) {
-    px0 -= kw - 1; px1 -= kw - up; py0 -= kh - 1; py1 -= kh - up;
+    px0 -= kw - 1;
+    px1 -= kw - up;
+    py0 -= kh - 1;
+    py1 -= kh - up;
     const pxt = Math.max(Math.min(-px0, -px1), 0);
     const pyt = Math.max(Math.min(-py0, -py1), 0);
     let y = conv2dWrapper(x, w, up, [pyt, pxt], true, !flipWeight);

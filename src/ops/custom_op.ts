@@ -2,7 +2,10 @@
 // returns the value and its gradient function.
 import * as tf from '@tensorflow/tfjs';
 
-export type CustomForward = (inputs: tf.Tensor[], save: tf.GradSaveFunc) => {
+export type CustomForward = (
+  inputs: tf.Tensor[],
+  save: tf.GradSaveFunc,
+) => {
   value: tf.Tensor;
   gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
 };

@@ -18,12 +18,12 @@ export function minibatchStd(x: tf.Tensor4D, groupSize: number | null, numChanne
   if (n % g !== 0) throw new Error(`minibatchStd: batch size ${n} is not divisible by the group size ${g}; use a batch that is a multiple of ${g}`);
   if (c % f !== 0) throw new Error(`minibatchStd: ${c} channels are not divisible by num_channels ${f}`);
   return tf.tidy(() => {
-  let y: tf.Tensor = x.reshape([g, n / g, h, w, f, c / f]); // [G n H W F c]
-  y = y.sub(y.mean(0));
-  y = y.square().mean(0);            // [n H W F c] variance over the group
-  y = y.add(1e-8).sqrt();
-  y = y.mean([1, 2, 4]);             // [n F]
-  y = y.reshape([n / g, 1, 1, f]).tile([g, h, w, 1]); // [N H W F]
-  return tf.concat([x, y as tf.Tensor4D], 3);
+    let y: tf.Tensor = x.reshape([g, n / g, h, w, f, c / f]); // [G n H W F c]
+    y = y.sub(y.mean(0));
+    y = y.square().mean(0); // [n H W F c] variance over the group
+    y = y.add(1e-8).sqrt();
+    y = y.mean([1, 2, 4]); // [n F]
+    y = y.reshape([n / g, 1, 1, f]).tile([g, h, w, 1]); // [N H W F]
+    return tf.concat([x, y as tf.Tensor4D], 3);
   });
 }

@@ -4,16 +4,16 @@
 // also keeps the weight gradient a plain conv2d filter gradient.
 import * as tf from '@tensorflow/tfjs';
 import { conv2dResample } from './conv2d_resample.js';
-import { Filter } from './upfirdn2d.js';
+import type { Filter } from './upfirdn2d.js';
 
 export interface ModulatedConv2dOptions {
   noise?: tf.Tensor | null; // Added after demodulation, broadcastable to the output [N, H, W, O].
-  up?: number;              // Integer upsampling factor.
-  down?: number;            // Integer downsampling factor.
-  padding?: number;         // Padding with respect to the upsampled image.
+  up?: number; // Integer upsampling factor.
+  down?: number; // Integer downsampling factor.
+  padding?: number; // Padding with respect to the upsampled image.
   resampleFilter?: Filter | null; // Low-pass filter for resampling.
-  demodulate?: boolean;     // Apply weight demodulation (default true).
-  flipWeight?: boolean;     // False = convolution, true = correlation (default true).
+  demodulate?: boolean; // Apply weight demodulation (default true).
+  flipWeight?: boolean; // False = convolution, true = correlation (default true).
 }
 
 /**
@@ -36,12 +36,16 @@ export function modulatedConv2d(x: tf.Tensor4D, weight: tf.Tensor4D, styles: tf.
   }
   const demodulate = opts.demodulate ?? true;
   return tf.tidy(() => {
-  let y = x.mul(styles.reshape([n, 1, 1, cin])) as tf.Tensor4D;
-  y = conv2dResample(y, weight, {
-    f: opts.resampleFilter ?? null, up: opts.up, down: opts.down, padding: opts.padding ?? 0, flipWeight: opts.flipWeight,
-  });
-  if (demodulate) y = y.mul(demodCoefs(weight, styles).reshape([n, 1, 1, cout]));
-  if (opts.noise) y = y.add(opts.noise);
-  return y;
+    let y = x.mul(styles.reshape([n, 1, 1, cin])) as tf.Tensor4D;
+    y = conv2dResample(y, weight, {
+      f: opts.resampleFilter ?? null,
+      up: opts.up,
+      down: opts.down,
+      padding: opts.padding ?? 0,
+      flipWeight: opts.flipWeight,
+    });
+    if (demodulate) y = y.mul(demodCoefs(weight, styles).reshape([n, 1, 1, cout]));
+    if (opts.noise) y = y.add(opts.noise);
+    return y;
   });
 }

@@ -7,11 +7,11 @@ import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom_op.js';
 
 export interface SparseMap {
-  idx: Int32Array;       // [P * K] source rows
+  idx: Int32Array; // [P * K] source rows
   w: Float32Array | null; // [P * K] weights (null = all 1)
-  P: number;             // output rows
-  K: number;             // taps per output row
-  M: number;             // input rows
+  P: number; // output rows
+  K: number; // taps per output row
+  M: number; // input rows
 }
 
 function forward(x: tf.Tensor2D, m: SparseMap): tf.Tensor2D {
@@ -24,7 +24,13 @@ function forward(x: tf.Tensor2D, m: SparseMap): tf.Tensor2D {
 
 function transpose(y: tf.Tensor2D, m: SparseMap): tf.Tensor2D {
   const c = y.shape[1];
-  let u: tf.Tensor = m.K === 1 ? y : y.reshape([m.P, 1, c]).tile([1, m.K, 1]).reshape([m.P * m.K, c]);
+  let u: tf.Tensor =
+    m.K === 1
+      ? y
+      : y
+          .reshape([m.P, 1, c])
+          .tile([1, m.K, 1])
+          .reshape([m.P * m.K, c]);
   if (m.w) u = u.mul(tf.tensor2d(m.w, [m.P * m.K, 1]));
   // scatterND accumulates duplicate indices.
   return tf.scatterND(tf.tensor2d(m.idx, [m.P * m.K, 1], 'int32'), u, [m.M, c]) as tf.Tensor2D;

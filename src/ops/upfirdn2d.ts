@@ -21,9 +21,9 @@ export interface Filter {
 }
 
 export interface SetupFilterOptions {
-  normalize?: boolean;   // Divide by the sum so that DC gain is 1.
-  flipFilter?: boolean;  // Flip both axes.
-  gain?: number;         // Overall scale of the signal.
+  normalize?: boolean; // Divide by the sum so that DC gain is 1.
+  flipFilter?: boolean; // Flip both axes.
+  gain?: number; // Overall scale of the signal.
 }
 
 /**
@@ -56,17 +56,24 @@ export function setupFilter(f: number | number[] | number[][] | null, opts: Setu
 }
 
 export interface UpFirDn2dOptions {
-  up?: number | [number, number];       // Upsampling factor [x, y].
-  down?: number | [number, number];     // Downsampling factor [x, y].
+  up?: number | [number, number]; // Upsampling factor [x, y].
+  down?: number | [number, number]; // Downsampling factor [x, y].
   padding?: number | [number, number] | [number, number, number, number]; // [x0, x1, y0, y1].
-  flipFilter?: boolean;                 // False = convolution, true = correlation.
-  gain?: number;                        // Overall scale of the signal.
+  flipFilter?: boolean; // False = convolution, true = correlation.
+  gain?: number; // Overall scale of the signal.
 }
 
 interface Params {
-  upx: number; upy: number; downx: number; downy: number;
-  px0: number; px1: number; py0: number; py1: number;
-  flipFilter: boolean; gain: number;
+  upx: number;
+  upy: number;
+  downx: number;
+  downy: number;
+  px0: number;
+  px1: number;
+  py0: number;
+  py1: number;
+  flipFilter: boolean;
+  gain: number;
 }
 
 function pair(v: number | [number, number] | undefined, name: string): [number, number] {
@@ -100,22 +107,42 @@ function forward(x: tf.Tensor4D, f: Filter, p: Params, outShape: [number, number
   if (tf.getKernel(UPFIRDN2D_KERNEL, tf.getBackend())) {
     const taps = (p.flipFilter ? f.data : f.data.slice().reverse()).map((v) => v * p.gain);
     return tf.engine().runKernel(UPFIRDN2D_KERNEL, { x }, {
-      taps, fh: f.fh, fw: f.fw, up: [p.upx, p.upy], down: [p.downx, p.downy], pad: [p.px0, p.px1, p.py0, p.py1], outShape,
+      taps,
+      fh: f.fh,
+      fw: f.fw,
+      up: [p.upx, p.upy],
+      down: [p.downx, p.downy],
+      pad: [p.px0, p.px1, p.py0, p.py1],
+      outShape,
     } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
   }
   const [n, h, w, c] = x.shape;
   let y: tf.Tensor4D = x;
   if (p.upx > 1 || p.upy > 1) {
-    y = y.reshape([n, h, 1, w, 1, c])
-      .pad([[0, 0], [0, 0], [0, p.upy - 1], [0, 0], [0, p.upx - 1], [0, 0]])
+    y = y
+      .reshape([n, h, 1, w, 1, c])
+      .pad([
+        [0, 0],
+        [0, 0],
+        [0, p.upy - 1],
+        [0, 0],
+        [0, p.upx - 1],
+        [0, 0],
+      ])
       .reshape([n, h * p.upy, w * p.upx, c]);
   }
   if (p.px0 > 0 || p.px1 > 0 || p.py0 > 0 || p.py1 > 0) {
-    y = y.pad([[0, 0], [Math.max(p.py0, 0), Math.max(p.py1, 0)], [Math.max(p.px0, 0), Math.max(p.px1, 0)], [0, 0]]);
+    y = y.pad([
+      [0, 0],
+      [Math.max(p.py0, 0), Math.max(p.py1, 0)],
+      [Math.max(p.px0, 0), Math.max(p.px1, 0)],
+      [0, 0],
+    ]);
   }
   if (p.px0 < 0 || p.px1 < 0 || p.py0 < 0 || p.py1 < 0) {
     const [, hh, ww] = y.shape;
-    const t = Math.max(-p.py0, 0), l = Math.max(-p.px0, 0);
+    const t = Math.max(-p.py0, 0),
+      l = Math.max(-p.px0, 0);
     y = y.slice([0, t, l, 0], [n, hh - t - Math.max(-p.py1, 0), ww - l - Math.max(-p.px1, 0), c]);
   }
   if (f.fh > 1 || f.fw > 1) {
@@ -146,17 +173,22 @@ function run(x: tf.Tensor4D, f: Filter, p: Params): tf.Tensor4D {
     gradFunc: (dy) => {
       // Upstream _upfirdn2d_cuda.backward: the adjoint is another upfirdn2d.
       const bp: Params = {
-        upx: p.downx, upy: p.downy, downx: p.upx, downy: p.upy,
-        px0: f.fw - p.px0 - 1, px1: iw * p.upx - ow * p.downx + p.px0 - p.upx + 1,
-        py0: f.fh - p.py0 - 1, py1: ih * p.upy - oh * p.downy + p.py0 - p.upy + 1,
-        flipFilter: !p.flipFilter, gain: p.gain,
+        upx: p.downx,
+        upy: p.downy,
+        downx: p.upx,
+        downy: p.upy,
+        px0: f.fw - p.px0 - 1,
+        px1: iw * p.upx - ow * p.downx + p.px0 - p.upx + 1,
+        py0: f.fh - p.py0 - 1,
+        py1: ih * p.upy - oh * p.downy + p.py0 - p.upy + 1,
+        flipFilter: !p.flipFilter,
+        gain: p.gain,
       };
       return run(dy as tf.Tensor4D, f, bp);
     },
   }));
   return op(x) as tf.Tensor4D;
 }
-
 
 /** upfirdn2d on an NHWC tensor. `f` null means the identity filter. */
 export function upfirdn2d(x: tf.Tensor4D, f: Filter | null, opts: UpFirDn2dOptions = {}): tf.Tensor4D {

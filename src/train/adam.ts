@@ -4,8 +4,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { adamUpdate } from '../ops/adam_update.js';
 import { section } from '../io/checkpoint.js';
-import { StTensor } from '../io/safetensors.js';
-import { NamedArray, ParamStore } from '../networks/params.js';
+import type { StTensor } from '../io/safetensors.js';
+import { type NamedArray, ParamStore } from '../networks/params.js';
 
 export interface AdamOptions {
   lr: number;
@@ -20,12 +20,21 @@ export class Adam {
   /** Steps taken (torch's `step`), on the device so that a skipped step does not count. */
   readonly t: tf.Variable;
 
-  constructor(readonly vars: Map<string, tf.Variable>, readonly opts: AdamOptions) {
+  constructor(
+    readonly vars: Map<string, tf.Variable>,
+    readonly opts: AdamOptions,
+  ) {
     // tidy: the initial values are copied into the variables and released (variables survive).
     this.t = tf.tidy(() => tf.variable(tf.scalar(0), false));
     for (const [k, p] of vars) {
-      this.m.set(k, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-      this.v.set(k, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.m.set(
+        k,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
+      this.v.set(
+        k,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
     }
   }
 
@@ -42,7 +51,8 @@ export class Adam {
       for (const [k, p] of this.vars) {
         const g = grads.get(k);
         if (!g) continue;
-        const m = this.m.get(k)!, v = this.v.get(k)!;
+        const m = this.m.get(k)!,
+          v = this.v.get(k)!;
         const next = adamUpdate(p, m, v, g, t, flag, this.opts);
         m.assign(next.m);
         v.assign(next.v);
@@ -67,7 +77,8 @@ export async function adamTensors(opt: Adam, store: ParamStore, prefix: string):
 
 /** Restores Adam moments and step from the checkpoint tensors adamTensors wrote. */
 export function restoreAdam(opt: Adam, store: ParamStore, tensors: Map<string, StTensor>, prefix: string): void {
-  const m = section(tensors, `${prefix}/m`), v = section(tensors, `${prefix}/v`);
+  const m = section(tensors, `${prefix}/m`),
+    v = section(tensors, `${prefix}/v`);
   const t = tensors.get(`${prefix}/t`);
   if (!t) throw new Error(`checkpoint has no optimizer state ${prefix}; it cannot be resumed exactly`);
   const internal = (name: string, a: NamedArray): Float32Array => {
@@ -77,7 +88,8 @@ export function restoreAdam(opt: Adam, store: ParamStore, tensors: Map<string, S
   };
   tf.tidy(() => {
     for (const [k, mv] of opt.m) {
-      const a = m.get(k), b = v.get(k);
+      const a = m.get(k),
+        b = v.get(k);
       if (!a || !b) throw new Error(`checkpoint optimizer state ${prefix} lacks ${k}`);
       mv.assign(tf.tensor(internal(k, a), mv.shape));
       opt.v.get(k)!.assign(tf.tensor(internal(k, b), mv.shape));

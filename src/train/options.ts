@@ -2,9 +2,9 @@
 // upstream constant, the resolved options a run records (training_options.json), the rule for
 // what may change on resume, and the trainer's settings derived from them. The CLI, the scripts
 // and the tests all go through these functions; none repeats a default.
-import { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
-import { ResizeFilter } from '../io/images.js';
-import { AugmentMode, TrainingOptions } from '../io/training_state.js';
+import type { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
+import type { ResizeFilter } from '../io/images.js';
+import type { AugmentMode, TrainingOptions } from '../io/training_state.js';
 import { logistic, rooted } from '../losses/objectives.js';
 import type { TrainerOptions } from './trainer.js';
 
@@ -13,10 +13,10 @@ export type { AugmentMode, TrainingOptions } from '../io/training_state.js';
 /** What a user specifies; everything but `data` has a default (DEFAULTS, or derived as noted). */
 export interface FinetuneArgs {
   data: string;
-  network?: string | null;     // Pretrained network (pickle or checkpoint); absent = from scratch.
-  resume?: string | null;      // Run directory or snapshot to resume exactly.
+  network?: string | null; // Pretrained network (pickle or checkpoint); absent = from scratch.
+  resume?: string | null; // Run directory or snapshot to resume exactly.
   outdir?: string;
-  runDir?: string | null;      // Explicit run directory (must not exist); default: outdir/NNNNN-<desc>. With resume: a branch.
+  runDir?: string | null; // Explicit run directory (must not exist); default: outdir/NNNNN-<desc>. With resume: a branch.
   loss?: 'rooted' | 'logistic';
   k?: number;
   kimg?: number;
@@ -50,19 +50,18 @@ export interface FinetuneArgs {
   cfg?: { res?: number; cbase?: number; cmax?: number; map?: number; zdim?: number; wdim?: number; channels?: number; mbstd?: number };
 }
 
-
 /** Defaults of what a user may set; upstream's 'auto' config (train.py) unless noted. */
 export const DEFAULTS = {
   outdir: 'runs',
   loss: 'rooted' as const,
-  k: 2,                      // the paper's k
+  k: 2, // the paper's k
   kimg: 10,
   batch: 16,
-  lr: 0.0025,                // glr and dlr
-  gammaPerPixel: 0.0002,     // R1 gamma = 0.0002 * res^2 / batch
+  lr: 0.0025, // glr and dlr
+  gammaPerPixel: 0.0002, // R1 gamma = 0.0002 * res^2 / batch
   plWeight: 2,
   styleMixing: 0.9,
-  emaPerBatch: 10 / 32,      // G_ema half-life in kimg = batch * 10 / 32
+  emaPerBatch: 10 / 32, // G_ema half-life in kimg = batch * 10 / 32
   emaRampup: 0.05,
   aug: 'ada' as AugmentMode,
   p: 0,
@@ -72,7 +71,7 @@ export const DEFAULTS = {
   mirror: false,
   freezed: 0,
   seed: 0,
-  tick: 1,                   // kimg per tick (upstream 4; smaller suits CPU runs)
+  tick: 1, // kimg per tick (upstream 4; smaller suits CPU runs)
   snap: 5,
   grid: [8, 4] as [number, number],
   resizeFilter: 'lanczos3' as ResizeFilter,
@@ -85,18 +84,38 @@ export const SCRATCH_DEFAULTS = { res: 32, cbase: 16384, cmax: 512, map: 2, zdim
 
 /** Upstream constants no option changes (training_loop.py, loss.py). */
 export const UPSTREAM_CONSTANTS = {
-  beta1: 0, beta2: 0.99, eps: 1e-8,        // Adam
-  plBatchShrink: 2, plDecay: 0.01,         // path length
-  gRegInterval: 4, dRegInterval: 16,       // lazy regularization
-  adaInterval: 4,                          // iterations between ADA adjustments
+  beta1: 0,
+  beta2: 0.99,
+  eps: 1e-8, // Adam
+  plBatchShrink: 2,
+  plDecay: 0.01, // path length
+  gRegInterval: 4,
+  dRegInterval: 16, // lazy regularization
+  adaInterval: 4, // iterations between ADA adjustments
 };
 
 /** The networks a from-scratch run builds. */
 export function scratchConfigs(cfg: FinetuneArgs['cfg'] = {}): { G: GeneratorConfig; D: DiscriminatorConfig } {
   const c = { ...SCRATCH_DEFAULTS, ...Object.fromEntries(Object.entries(cfg ?? {}).filter(([, v]) => v !== undefined)) };
   return {
-    G: { z_dim: c.zdim, c_dim: 0, w_dim: c.wdim, img_resolution: c.res, img_channels: c.channels, mapping_kwargs: { num_layers: c.map }, synthesis_kwargs: { channel_base: c.cbase, channel_max: c.cmax, conv_clamp: 256 } },
-    D: { c_dim: 0, img_resolution: c.res, img_channels: c.channels, channel_base: c.cbase, channel_max: c.cmax, conv_clamp: 256, epilogue_kwargs: { mbstd_group_size: c.mbstd } },
+    G: {
+      z_dim: c.zdim,
+      c_dim: 0,
+      w_dim: c.wdim,
+      img_resolution: c.res,
+      img_channels: c.channels,
+      mapping_kwargs: { num_layers: c.map },
+      synthesis_kwargs: { channel_base: c.cbase, channel_max: c.cmax, conv_clamp: 256 },
+    },
+    D: {
+      c_dim: 0,
+      img_resolution: c.res,
+      img_channels: c.channels,
+      channel_base: c.cbase,
+      channel_max: c.cmax,
+      conv_clamp: 256,
+      epilogue_kwargs: { mbstd_group_size: c.mbstd },
+    },
   };
 }
 
@@ -104,7 +123,11 @@ export function scratchConfigs(cfg: FinetuneArgs['cfg'] = {}): { G: GeneratorCon
  * Resolves and validates the options of a new run: every default filled, derived ones computed
  * (gamma, ema, batch_gpu), the networks from `start` (a loaded network) or from scratch.
  */
-export function resolveTrainingOptions(args: FinetuneArgs, start: { G_kwargs: GeneratorConfig; D_kwargs: DiscriminatorConfig } | null, backend: string): TrainingOptions {
+export function resolveTrainingOptions(
+  args: FinetuneArgs,
+  start: { G_kwargs: GeneratorConfig; D_kwargs: DiscriminatorConfig } | null,
+  backend: string,
+): TrainingOptions {
   const d = DEFAULTS;
   const sc = start ? null : scratchConfigs(args.cfg);
   const G_kwargs = start ? start.G_kwargs : sc!.G;
@@ -113,16 +136,41 @@ export function resolveTrainingOptions(args: FinetuneArgs, start: { G_kwargs: Ge
   const batch = args.batch ?? d.batch;
   const freezed = args.freezed ?? D0.block_kwargs?.freeze_layers ?? d.freezed;
   const o: TrainingOptions = {
-    network: args.network ?? null, data: args.data, outdir: args.outdir ?? d.outdir, runDir: args.runDir ?? '',
-    loss: args.loss ?? d.loss, k: args.k ?? d.k, kimg: args.kimg ?? d.kimg, batch, batchGpu: args.batchGpu ?? batch,
-    glr: args.glr ?? d.lr, dlr: args.dlr ?? d.lr, gamma: args.gamma ?? (d.gammaPerPixel * res * res) / batch,
-    plWeight: args.plWeight ?? d.plWeight, styleMixing: args.styleMixing ?? d.styleMixing, emaKimg: args.ema ?? batch * d.emaPerBatch,
-    emaRampup: args.emaRampup === undefined ? d.emaRampup : args.emaRampup, aug: args.aug ?? d.aug, p: args.p ?? d.p, target: args.target ?? d.target,
-    adaKimg: args.adaKimg ?? d.adaKimg, augpipe: args.augpipe ?? d.augpipe, mirror: args.mirror ?? d.mirror, freezed, seed: args.seed ?? d.seed,
-    tickKimg: args.tick ?? d.tick, snap: args.snap ?? d.snap, grid: args.grid ?? d.grid, resizeFilter: args.resizeFilter ?? d.resizeFilter,
-    requireSquare: args.requireSquare ?? d.requireSquare, backend, G_kwargs,
+    network: args.network ?? null,
+    data: args.data,
+    outdir: args.outdir ?? d.outdir,
+    runDir: args.runDir ?? '',
+    loss: args.loss ?? d.loss,
+    k: args.k ?? d.k,
+    kimg: args.kimg ?? d.kimg,
+    batch,
+    batchGpu: args.batchGpu ?? batch,
+    glr: args.glr ?? d.lr,
+    dlr: args.dlr ?? d.lr,
+    gamma: args.gamma ?? (d.gammaPerPixel * res * res) / batch,
+    plWeight: args.plWeight ?? d.plWeight,
+    styleMixing: args.styleMixing ?? d.styleMixing,
+    emaKimg: args.ema ?? batch * d.emaPerBatch,
+    emaRampup: args.emaRampup === undefined ? d.emaRampup : args.emaRampup,
+    aug: args.aug ?? d.aug,
+    p: args.p ?? d.p,
+    target: args.target ?? d.target,
+    adaKimg: args.adaKimg ?? d.adaKimg,
+    augpipe: args.augpipe ?? d.augpipe,
+    mirror: args.mirror ?? d.mirror,
+    freezed,
+    seed: args.seed ?? d.seed,
+    tickKimg: args.tick ?? d.tick,
+    snap: args.snap ?? d.snap,
+    grid: args.grid ?? d.grid,
+    resizeFilter: args.resizeFilter ?? d.resizeFilter,
+    requireSquare: args.requireSquare ?? d.requireSquare,
+    backend,
+    G_kwargs,
     D_kwargs: { ...D0, block_kwargs: { ...(D0.block_kwargs ?? {}), freeze_layers: freezed } },
-    metrics: args.metrics ?? [], metricsNum: args.metricsNum ?? d.metricsNum, inception: args.inception ?? null,
+    metrics: args.metrics ?? [],
+    metricsNum: args.metricsNum ?? d.metricsNum,
+    inception: args.inception ?? null,
   };
   validateOptions(o);
   return o;
@@ -133,10 +181,32 @@ export const RESUME_CHANGEABLE = ['resume', 'runDir', 'kimg', 'snap', 'tick', 'd
 
 /** FinetuneArgs fields and the option each one sets, for the resume rule. */
 const ARG_TO_OPTION: Record<string, keyof TrainingOptions> = {
-  network: 'network', outdir: 'outdir', loss: 'loss', k: 'k', batch: 'batch', batchGpu: 'batchGpu', glr: 'glr', dlr: 'dlr', gamma: 'gamma',
-  plWeight: 'plWeight', styleMixing: 'styleMixing', ema: 'emaKimg', emaRampup: 'emaRampup', aug: 'aug', p: 'p', target: 'target',
-  adaKimg: 'adaKimg', augpipe: 'augpipe', mirror: 'mirror', freezed: 'freezed', seed: 'seed', grid: 'grid', resizeFilter: 'resizeFilter',
-  requireSquare: 'requireSquare', metrics: 'metrics', metricsNum: 'metricsNum',
+  network: 'network',
+  outdir: 'outdir',
+  loss: 'loss',
+  k: 'k',
+  batch: 'batch',
+  batchGpu: 'batchGpu',
+  glr: 'glr',
+  dlr: 'dlr',
+  gamma: 'gamma',
+  plWeight: 'plWeight',
+  styleMixing: 'styleMixing',
+  ema: 'emaKimg',
+  emaRampup: 'emaRampup',
+  aug: 'aug',
+  p: 'p',
+  target: 'target',
+  adaKimg: 'adaKimg',
+  augpipe: 'augpipe',
+  mirror: 'mirror',
+  freezed: 'freezed',
+  seed: 'seed',
+  grid: 'grid',
+  resizeFilter: 'resizeFilter',
+  requireSquare: 'requireSquare',
+  metrics: 'metrics',
+  metricsNum: 'metricsNum',
 };
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -150,7 +220,9 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
   for (const [arg, value] of Object.entries(args)) {
     if (value === undefined || (RESUME_CHANGEABLE as readonly string[]).includes(arg)) continue;
     if (arg === 'cfg') {
-      const given = Object.entries(value as object).filter(([, v]) => v !== undefined).map(([k]) => k);
+      const given = Object.entries(value as object)
+        .filter(([, v]) => v !== undefined)
+        .map(([k]) => k);
       if (given.length) throw new Error(`--resume continues a run with its own settings; --${given[0]} (a from-scratch architecture option) cannot change`);
       continue;
     }
@@ -158,10 +230,19 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
     const same = opt !== undefined && JSON.stringify(saved[opt]) === JSON.stringify(value);
     if (!same) {
       const was = opt !== undefined ? ` (the run has ${JSON.stringify(saved[opt])})` : '';
-      throw new Error(`--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and --run-dir branches`);
+      throw new Error(
+        `--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and --run-dir branches`,
+      );
     }
   }
-  const o: TrainingOptions = { ...saved, runDir, backend, metrics: saved.metrics ?? [], metricsNum: saved.metricsNum ?? DEFAULTS.metricsNum, inception: saved.inception ?? null };
+  const o: TrainingOptions = {
+    ...saved,
+    runDir,
+    backend,
+    metrics: saved.metrics ?? [],
+    metricsNum: saved.metricsNum ?? DEFAULTS.metricsNum,
+    inception: saved.inception ?? null,
+  };
   if (args.kimg !== undefined) o.kimg = args.kimg; // a resumed run may be extended
   if (args.snap !== undefined) o.snap = args.snap;
   if (args.tick !== undefined) o.tickKimg = args.tick;
@@ -175,13 +256,28 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
 export function trainerOptions(o: TrainingOptions): TrainerOptions {
   const u = UPSTREAM_CONSTANTS;
   return {
-    objective: o.loss === 'rooted' ? rooted(o.k) : logistic(), batch: o.batch, batchGpu: o.batchGpu, glr: o.glr, dlr: o.dlr,
-    beta1: u.beta1, beta2: u.beta2, eps: u.eps, r1Gamma: o.gamma, plWeight: o.plWeight, plBatchShrink: u.plBatchShrink, plDecay: u.plDecay,
-    styleMixingProb: o.styleMixing, gRegInterval: u.gRegInterval, dRegInterval: u.dRegInterval, emaKimg: o.emaKimg, emaRampup: o.emaRampup,
-    adaTarget: o.aug === 'ada' ? o.target : null, adaInterval: u.adaInterval, adaKimg: o.adaKimg,
+    objective: o.loss === 'rooted' ? rooted(o.k) : logistic(),
+    batch: o.batch,
+    batchGpu: o.batchGpu,
+    glr: o.glr,
+    dlr: o.dlr,
+    beta1: u.beta1,
+    beta2: u.beta2,
+    eps: u.eps,
+    r1Gamma: o.gamma,
+    plWeight: o.plWeight,
+    plBatchShrink: u.plBatchShrink,
+    plDecay: u.plDecay,
+    styleMixingProb: o.styleMixing,
+    gRegInterval: u.gRegInterval,
+    dRegInterval: u.dRegInterval,
+    emaKimg: o.emaKimg,
+    emaRampup: o.emaRampup,
+    adaTarget: o.aug === 'ada' ? o.target : null,
+    adaInterval: u.adaInterval,
+    adaKimg: o.adaKimg,
   };
 }
-
 
 export function validateOptions(o: TrainingOptions): void {
   const bad = (name: string, v: unknown, want: string): never => {
@@ -190,21 +286,31 @@ export function validateOptions(o: TrainingOptions): void {
   if (!(o.k > 0 && Number.isFinite(o.k))) bad('k', o.k, 'the rooted objective needs k > 0');
   // k (1 + e^-l)^(1/k): below ~0.05 the power overflows float32 for ordinary logits; above ~1e4 the
   // constant k swamps the value (float32 keeps ~7 digits), so the gradient is lost in rounding.
-  if (o.loss === 'rooted' && (o.k < 0.05 || o.k > 1e4)) bad('k', o.k, 'use 0.05 <= k <= 10000 (the paper uses k = 2); outside it the rooted loss is not representable in float32');
+  if (o.loss === 'rooted' && (o.k < 0.05 || o.k > 1e4))
+    bad('k', o.k, 'use 0.05 <= k <= 10000 (the paper uses k = 2); outside it the rooted loss is not representable in float32');
   if (!(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 0xffffffff)) bad('seed', o.seed, 'must be a whole number from 0 to 4294967295');
   if (!(o.adaKimg > 0 && Number.isFinite(o.adaKimg))) bad('ada-kimg', o.adaKimg, 'must be > 0 (kimg for augment p to go from 0 to 1)');
   if (!(o.kimg > 0 && Number.isFinite(o.kimg))) bad('kimg', o.kimg, 'must be > 0');
   if (!(Number.isInteger(o.batch) && o.batch >= 1)) bad('batch', o.batch, 'must be a positive integer');
   if (!(Number.isInteger(o.batchGpu) && o.batchGpu >= 1 && o.batch % o.batchGpu === 0)) bad('batch-gpu', o.batchGpu, `must divide --batch ${o.batch}`);
-  for (const [n, v] of [['glr', o.glr], ['dlr', o.dlr]] as const) if (!(v > 0)) bad(n, v, 'must be > 0');
-  for (const [n, v] of [['gamma', o.gamma], ['pl-weight', o.plWeight], ['ema', o.emaKimg]] as const) if (!(v >= 0)) bad(n, v, 'must be >= 0');
+  for (const [n, v] of [
+    ['glr', o.glr],
+    ['dlr', o.dlr],
+  ] as const)
+    if (!(v > 0)) bad(n, v, 'must be > 0');
+  for (const [n, v] of [
+    ['gamma', o.gamma],
+    ['pl-weight', o.plWeight],
+    ['ema', o.emaKimg],
+  ] as const)
+    if (!(v >= 0)) bad(n, v, 'must be >= 0');
   if (!(o.styleMixing >= 0 && o.styleMixing <= 1)) bad('style-mixing', o.styleMixing, 'must be in [0, 1]');
   if (!(o.p >= 0 && o.p <= 1)) bad('p', o.p, 'must be in [0, 1]');
   if (!(o.target > 0 && o.target < 1)) bad('target', o.target, 'must be in (0, 1)');
   if (!(o.tickKimg > 0)) bad('tick', o.tickKimg, 'must be > 0');
   if (!(Number.isInteger(o.snap) && o.snap >= 1)) bad('snap', o.snap, 'must be a positive integer');
   if (!(Number.isInteger(o.freezed) && o.freezed >= 0)) bad('freezed', o.freezed, 'must be an integer >= 0');
-  for (const m of o.metrics) if (m !== 'fid' && m !== 'fed') bad('metrics', m, "choose fid (Inception) or fed (the bundled emoji network)");
+  for (const m of o.metrics) if (m !== 'fid' && m !== 'fed') bad('metrics', m, 'choose fid (Inception) or fed (the bundled emoji network)');
   if (!(Number.isInteger(o.metricsNum) && o.metricsNum >= 2)) bad('metrics-num', o.metricsNum, 'must be an integer >= 2');
   const mb = o.D_kwargs.epilogue_kwargs?.mbstd_group_size;
   if (typeof mb === 'number' && o.batchGpu % Math.min(mb, o.batchGpu) !== 0) {

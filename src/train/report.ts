@@ -8,7 +8,10 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { PLOT_COLORS } from '../metrics/compare.js';
 
-export interface Series { name: string; points: [number, number][] }
+export interface Series {
+  name: string;
+  points: [number, number][];
+}
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -17,28 +20,40 @@ export function lineChartSvg(title: string, series: Series[], width = 360, heigh
   const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   if (!all.length) return '';
   const m = { l: 52, r: 24, t: 22, b: 30 + 16 * Math.ceil(series.length / 2) };
-  const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs) > x0 ? Math.max(...xs) : x0 + 1;
+  const xs = all.map((p) => p[0]),
+    ys = all.map((p) => p[1]);
+  const x0 = Math.min(...xs),
+    x1 = Math.max(...xs) > x0 ? Math.max(...xs) : x0 + 1;
   const pad = (Math.max(...ys) - Math.min(...ys)) * 0.08 || Math.abs(ys[0]) * 0.1 || 1;
-  const y0 = Math.min(...ys) - pad, y1 = Math.max(...ys) + pad;
+  const y0 = Math.min(...ys) - pad,
+    y1 = Math.max(...ys) + pad;
   const X = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (width - m.l - m.r);
   const Y = (v: number) => height - m.b - ((v - y0) / (y1 - y0)) * (height - m.t - m.b);
-  const fmt = (v: number) => (v === 0 ? '0' : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : Math.abs(v) >= 0.01 ? v.toFixed(3) : v.toExponential(1));
-  const parts = [`<svg class="chart" role="img" aria-label="${esc(title)}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg" font-size="11">`,
+  const fmt = (v: number) =>
+    v === 0 ? '0' : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : Math.abs(v) >= 0.01 ? v.toFixed(3) : v.toExponential(1);
+  const parts = [
+    `<svg class="chart" role="img" aria-label="${esc(title)}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg" font-size="11">`,
     `<text x="${m.l}" y="14" font-weight="bold">${esc(title)}</text>`,
     `<line x1="${m.l}" y1="${height - m.b}" x2="${width - m.r}" y2="${height - m.b}" stroke="#444"/>`,
-    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="#444"/>`];
+    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="#444"/>`,
+  ];
   for (let i = 0; i <= 2; i++) {
-    const xv = x0 + ((x1 - x0) * i) / 2, yv = y0 + ((y1 - y0) * i) / 2;
+    const xv = x0 + ((x1 - x0) * i) / 2,
+      yv = y0 + ((y1 - y0) * i) / 2;
     parts.push(`<text x="${X(xv).toFixed(1)}" y="${height - m.b + 13}" text-anchor="middle">${fmt(xv)}</text>`);
     parts.push(`<text x="${m.l - 4}" y="${(Y(yv) + 4).toFixed(1)}" text-anchor="end">${fmt(yv)}</text>`);
   }
   series.forEach((s, i) => {
     const color = PLOT_COLORS[i % PLOT_COLORS.length];
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-    if (pts.length > 1) parts.push(`<polyline class="series" fill="none" stroke="${color}" stroke-width="1.8" points="${pts.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ')}"/>`);
-    for (const [x, y] of pts.length === 1 ? pts : []) parts.push(`<circle class="series" cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="3" fill="${color}"/>`);
-    const lx = m.l + (i % 2) * 150, ly = height - m.b + 28 + Math.floor(i / 2) * 16;
+    if (pts.length > 1)
+      parts.push(
+        `<polyline class="series" fill="none" stroke="${color}" stroke-width="1.8" points="${pts.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ')}"/>`,
+      );
+    for (const [x, y] of pts.length === 1 ? pts : [])
+      parts.push(`<circle class="series" cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="3" fill="${color}"/>`);
+    const lx = m.l + (i % 2) * 150,
+      ly = height - m.b + 28 + Math.floor(i / 2) * 16;
     parts.push(`<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${color}"/><text x="${lx + 14}" y="${ly}">${esc(s.name)}</text>`);
   });
   parts.push('</svg>');
@@ -47,13 +62,16 @@ export function lineChartSvg(title: string, series: Series[], width = 360, heigh
 
 async function readJsonl(file: string): Promise<Record<string, unknown>[]> {
   const txt = await fs.readFile(file, 'utf8').catch(() => '');
-  return txt.split('\n').filter(Boolean).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Record<string, unknown>];
-    } catch {
-      return []; // a line cut by a crash: skipped
-    }
-  });
+  return txt
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return []; // a line cut by a crash: skipped
+      }
+    });
 }
 
 const kimgOfGrid = (f: string) => Number(/^fakes(\d+\.\d+)\.png$/.exec(f)?.[1] ?? NaN);
@@ -63,30 +81,79 @@ export async function writeRunReport(runDir: string): Promise<string> {
   const opts = JSON.parse(await fs.readFile(path.join(runDir, 'training_options.json'), 'utf8').catch(() => '{}')) as Record<string, unknown>;
   const stats = await readJsonl(path.join(runDir, 'stats.jsonl'));
   const files = await fs.readdir(runDir);
-  const series = (pairs: [string, string][]): Series[] => pairs.map(([name, key]) => ({
-    name, points: stats.map((s) => [Number(s.kimg), Number(s[key])] as [number, number]).filter(([, y]) => Number.isFinite(y)),
-  })).filter((s) => s.points.length);
+  const series = (pairs: [string, string][]): Series[] =>
+    pairs
+      .map(([name, key]) => ({
+        name,
+        points: stats.map((s) => [Number(s.kimg), Number(s[key])] as [number, number]).filter(([, y]) => Number.isFinite(y)),
+      }))
+      .filter((s) => s.points.length);
   const charts = [
-    lineChartSvg('Losses', series([['G loss', 'Loss/G/loss'], ['D loss', 'Loss/D/loss']])),
-    lineChartSvg('Regularizers', series([['R1 penalty', 'Loss/r1_penalty'], ['path-length penalty', 'Loss/pl_penalty']])),
-    lineChartSvg('D scores', series([['D(x), reals', 'Loss/scores/real'], ['D(G(z)), fakes', 'Loss/scores/fake']])),
+    lineChartSvg(
+      'Losses',
+      series([
+        ['G loss', 'Loss/G/loss'],
+        ['D loss', 'Loss/D/loss'],
+      ]),
+    ),
+    lineChartSvg(
+      'Regularizers',
+      series([
+        ['R1 penalty', 'Loss/r1_penalty'],
+        ['path-length penalty', 'Loss/pl_penalty'],
+      ]),
+    ),
+    lineChartSvg(
+      'D scores',
+      series([
+        ['D(x), reals', 'Loss/scores/real'],
+        ['D(G(z)), fakes', 'Loss/scores/fake'],
+      ]),
+    ),
     lineChartSvg('Augmentation p', series([['augment p', 'augment_p']])),
     lineChartSvg('Speed', series([['sec/kimg', 'sec_per_kimg']])),
   ];
   for (const f of files.filter((x) => /^metric-\w+\.jsonl$/.test(x)).sort()) {
     const recs = await readJsonl(path.join(runDir, f));
     const name = String(recs[0]?.metric ?? f.replace(/^metric-|\.jsonl$/g, '').toUpperCase());
-    charts.push(lineChartSvg(`${name} (${recs[0]?.num ?? '?'} generated images)`, [{ name, points: recs.map((r) => [Number(r.kimg), Number(r.value ?? r.fid)] as [number, number]) }]));
+    charts.push(
+      lineChartSvg(`${name} (${recs[0]?.num ?? '?'} generated images)`, [
+        { name, points: recs.map((r) => [Number(r.kimg), Number(r.value ?? r.fid)] as [number, number]) },
+      ]),
+    );
   }
   const grids = files.filter((f) => /^fakes\d+\.\d+\.png$/.test(f)).sort((a, b) => kimgOfGrid(a) - kimgOfGrid(b));
   if (files.includes('fakes_init.png')) grids.unshift('fakes_init.png');
   const uri = async (f: string) => `data:image/png;base64,${(await fs.readFile(path.join(runDir, f))).toString('base64')}`;
-  const gridData = await Promise.all(grids.map(async (f) => ({ label: f === 'fakes_init.png' ? 'start' : `kimg ${kimgOfGrid(f).toFixed(3)}`, src: await uri(f) })));
+  const gridData = await Promise.all(
+    grids.map(async (f) => ({ label: f === 'fakes_init.png' ? 'start' : `kimg ${kimgOfGrid(f).toFixed(3)}`, src: await uri(f) })),
+  );
   const reals = files.includes('reals.png') ? await uri('reals.png') : null;
-  const snaps = files.filter((f) => /^network-snapshot-.*\.safetensors$/.test(f)).sort((a, b) => Number(/(\d+\.\d+)/.exec(a)![1]) - Number(/(\d+\.\d+)/.exec(b)![1]));
+  const snaps = files
+    .filter((f) => /^network-snapshot-.*\.safetensors$/.test(f))
+    .sort((a, b) => Number(/(\d+\.\d+)/.exec(a)![1]) - Number(/(\d+\.\d+)/.exec(b)![1]));
   const last = stats[stats.length - 1];
   const title = `${path.basename(runDir)}: ${opts.loss === 'rooted' ? `rooted k=${String(opts.k)}` : String(opts.loss ?? '?')}`;
-  const keyOpts = ['network', 'data', 'loss', 'k', 'kimg', 'batch', 'glr', 'dlr', 'gamma', 'plWeight', 'styleMixing', 'emaKimg', 'aug', 'target', 'mirror', 'freezed', 'seed', 'backend'];
+  const keyOpts = [
+    'network',
+    'data',
+    'loss',
+    'k',
+    'kimg',
+    'batch',
+    'glr',
+    'dlr',
+    'gamma',
+    'plWeight',
+    'styleMixing',
+    'emaKimg',
+    'aug',
+    'target',
+    'mirror',
+    'freezed',
+    'seed',
+    'backend',
+  ];
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
@@ -102,10 +169,17 @@ input[type=range]{width:100%;max-width:512px}.muted{color:#666}
 <p class="muted">${last ? `kimg ${Number(last.kimg).toFixed(3)} of ${esc(String(opts.kimg ?? '?'))}, tick ${esc(String(last.tick))}` : 'no tick yet'}; latest snapshot: ${snaps.length ? `<code>${esc(snaps[snaps.length - 1])}</code>` : 'none yet'}; updated ${new Date().toISOString()}</p>
 <h2>Curves <span class="muted">(x: kimg)</span></h2><div class="charts">${charts.filter(Boolean).join('\n')}</div>
 <h2>Fixed-seed samples over time</h2>
-<div class="grid">${gridData.length ? `<img id="grid" alt="generated samples" src="${gridData[gridData.length - 1].src}"><br>
-<input id="slider" type="range" min="0" max="${gridData.length - 1}" value="${gridData.length - 1}" aria-label="snapshot"> <span id="gridLabel">${esc(gridData[gridData.length - 1].label)}</span>` : '<p>no grids yet</p>'}</div>
+<div class="grid">${
+    gridData.length
+      ? `<img id="grid" alt="generated samples" src="${gridData[gridData.length - 1].src}"><br>
+<input id="slider" type="range" min="0" max="${gridData.length - 1}" value="${gridData.length - 1}" aria-label="snapshot"> <span id="gridLabel">${esc(gridData[gridData.length - 1].label)}</span>`
+      : '<p>no grids yet</p>'
+  }</div>
 ${reals ? `<h2>Training images</h2><div class="grid"><img alt="training images" src="${reals}"></div>` : ''}
-<h2>Options</h2><table>${keyOpts.filter((k) => k in opts).map((k) => `<tr><td>${esc(k)}</td><td>${esc(JSON.stringify(opts[k]))}</td></tr>`).join('')}</table>
+<h2>Options</h2><table>${keyOpts
+    .filter((k) => k in opts)
+    .map((k) => `<tr><td>${esc(k)}</td><td>${esc(JSON.stringify(opts[k]))}</td></tr>`)
+    .join('')}</table>
 <p class="muted">All options: <code>training_options.json</code>; per tick: <code>stats.jsonl</code>.</p>
 ${gridData.map((g) => `<template class="g" data-src="${g.src}"></template>`).join('\n')}
 <script>

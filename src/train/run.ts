@@ -5,24 +5,22 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend.js';
 import { ImageDataset } from '../io/dataset.js';
-import { checkGrid, ResizeFilter, tileGrid, toUint8, writePng } from '../io/images.js';
+import { checkGrid, tileGrid, toUint8, writePng } from '../io/images.js';
 import { checkOutputFolder } from '../io/files.js';
-import { CheckpointConfig, saveCheckpoint } from '../io/checkpoint.js';
+import { type CheckpointConfig, saveCheckpoint } from '../io/checkpoint.js';
 import { adamTensors, restoreAdam } from './adam.js';
-import { buildDiscriminator, buildGenerator, loadNetwork, LoadedNetwork } from '../io/network.js';
+import { buildDiscriminator, buildGenerator, loadNetwork, type LoadedNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
 import { Discriminator } from '../networks/discriminator.js';
 import { Generator } from '../networks/generator.js';
-import { logistic, rooted } from '../losses/objectives.js';
-import { Rng, RngState } from '../rng.js';
+import { Rng } from '../rng.js';
 import { AugmentPipe } from './augment.js';
 import { writeRunReport } from './report.js';
-import { DEFAULTS, FinetuneArgs, resolveTrainingOptions, resumeTrainingOptions, TrainingOptions, trainerOptions } from './options.js';
-import { TrainingState, trainingStateOf } from '../io/training_state.js';
-import { Trainer, TrainerState } from './trainer.js';
+import { DEFAULTS, type FinetuneArgs, resolveTrainingOptions, resumeTrainingOptions, type TrainingOptions, trainerOptions } from './options.js';
+import { type TrainingState, trainingStateOf } from '../io/training_state.js';
+import { Trainer } from './trainer.js';
 import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
-import { FeatureNetwork, loadFeatureNetwork } from '../metrics/features.js';
+import { type FeatureNetwork, loadFeatureNetwork } from '../metrics/features.js';
 import { metricFile } from '../metrics/compare.js';
 import { cacheDir } from '../io/cache_dir.js';
 import { checkResumeInPlace, fakesName, makeNamedRunDir, nextRunDir, resolveResume, snapshotName, tidyForResume } from './run_dir.js';
@@ -30,19 +28,19 @@ import { checkResumeInPlace, fakesName, makeNamedRunDir, nextRunDir, resolveResu
 export type { FinetuneArgs } from './options.js';
 
 export interface RunHooks {
-  log?: (line: string) => void;       // Progress lines (default: stderr).
-  shouldStop?: () => boolean;         // Polled each iteration: true = snapshot and stop.
-  urgentStop?: () => boolean;         // True: the stop snapshot skips its grid and metrics.
+  log?: (line: string) => void; // Progress lines (default: stderr).
+  shouldStop?: () => boolean; // Polled each iteration: true = snapshot and stop.
+  urgentStop?: () => boolean; // True: the stop snapshot skips its grid and metrics.
   progress?: (p: TrainingProgress) => void; // After every iteration (a progress bar on a TTY).
-  maxIterations?: number;             // Stop after this many iterations (tests, benchmarks).
+  maxIterations?: number; // Stop after this many iterations (tests, benchmarks).
 }
 
 export interface TrainingProgress {
   tick: number;
-  tickImages: number;        // images shown in this tick so far
-  tickTotal: number;         // images in a whole tick
-  imagesPerSec: number;      // over this tick so far
-  etaSec: number;            // to the end of the run at that rate
+  tickImages: number; // images shown in this tick so far
+  tickTotal: number; // images in a whole tick
+  imagesPerSec: number; // over this tick so far
+  etaSec: number; // to the end of the run at that rate
 }
 
 export interface RunResult {
@@ -53,17 +51,24 @@ export interface RunResult {
   lastSnapshot: string | null;
 }
 
-
 /** Trains as `args` says; returns when done, stopped or at the iteration limit. */
 export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promise<RunResult> {
-  const log = hooks.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const log = hooks.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const backendChoice = args.backend ?? process.env.STYLEGAN_RLO_BACKEND ?? 'auto';
   // Refused before anything is loaded or created: wasm has no filter-gradient kernel.
-  if (backendChoice === 'wasm') throw new Error('--backend wasm cannot train (tfjs-backend-wasm has no Conv2DBackpropFilter); use cpu, or tensorflow-gpu on a GPU');
+  if (backendChoice === 'wasm')
+    throw new Error('--backend wasm cannot train (tfjs-backend-wasm has no Conv2DBackpropFilter); use cpu, or tensorflow-gpu on a GPU');
   // Where the run will go is checked before anything slow happens.
   if (args.runDir) {
-    if (await fs.stat(args.runDir).then(() => true, () => false)) {
-      throw new Error(`run directory ${args.runDir} already exists; ${args.resume ? '' : `use --resume ${args.runDir} to continue it, or `}choose another --run-dir`);
+    if (
+      await fs.stat(args.runDir).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      throw new Error(
+        `run directory ${args.runDir} already exists; ${args.resume ? '' : `use --resume ${args.runDir} to continue it, or `}choose another --run-dir`,
+      );
     }
     await checkOutputFolder(args.runDir, '--run-dir');
   } else if (!args.resume) {
@@ -95,19 +100,25 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
   checkGrid(o.grid, o.G_kwargs.img_resolution);
   // Metric networks load before any training: missing weights fail here, not at the first snapshot.
   const metricNets: FeatureNetwork[] = [];
-  for (const m of o.metrics) metricNets.push(await loadFeatureNetwork(m === 'fid' ? { kind: 'inception', protocol: 'nvidia', inception: o.inception } : { kind: 'emoji' }));
+  for (const m of o.metrics)
+    metricNets.push(await loadFeatureNetwork(m === 'fid' ? { kind: 'inception', protocol: 'nvidia', inception: o.inception } : { kind: 'emoji' }));
 
   // ---- data (before creating the run directory: a bad folder must not leave an empty run behind)
   const G_kwargs = o.G_kwargs;
   const dataset = await ImageDataset.load(o.data, {
-    resolution: G_kwargs.img_resolution, channels: G_kwargs.img_channels as 1 | 3, filter: o.resizeFilter,
-    requireSquare: o.requireSquare, mirror: o.mirror, cDim: G_kwargs.c_dim,
+    resolution: G_kwargs.img_resolution,
+    channels: G_kwargs.img_channels as 1 | 3,
+    filter: o.resizeFilter,
+    requireSquare: o.requireSquare,
+    mirror: o.mirror,
+    cDim: G_kwargs.c_dim,
   });
   if (dataset.report.skipped.length) {
     const s = dataset.report.skipped;
     log(`warning: skipped ${s.length} unreadable image file${s.length > 1 ? 's' : ''} in ${o.data} (first: ${s[0].file}: ${s[0].reason})`);
   }
-  if (G_kwargs.img_channels !== 1 && G_kwargs.img_channels !== 3) throw new Error(`networks with ${G_kwargs.img_channels} channels cannot be trained on image files (1 or 3 channels)`);
+  if (G_kwargs.img_channels !== 1 && G_kwargs.img_channels !== 3)
+    throw new Error(`networks with ${G_kwargs.img_channels} channels cannot be trained on image files (1 or 3 channels)`);
 
   // ---- networks
   const rng = saved ? new Rng(o.seed, saved.rng) : new Rng(o.seed);
@@ -130,7 +141,9 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
   const dispose = () => {
     for (const n of metricNets) n.dispose();
     trainer.dispose();
-    G.dispose(); D.dispose(); Gema.dispose();
+    G.dispose();
+    D.dispose();
+    Gema.dispose();
   };
   try {
     if (saved && net?.tensors) {
@@ -138,7 +151,9 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       restoreAdam(trainer.optG, G.params, net.tensors, 'opt_G');
       restoreAdam(trainer.optD, D.params, net.tensors, 'opt_D');
       if (!dataset.restoreSampler(saved.sampler)) {
-        log(`resume: the data now has ${dataset.length} images${o.mirror ? ' (with x-flips)' : ''}, the snapshot's order was for ${saved.sampler.order.length}; starting a new shuffle (the run is no longer an exact continuation)`);
+        log(
+          `resume: the data now has ${dataset.length} images${o.mirror ? ' (with x-flips)' : ''}, the snapshot's order was for ${saved.sampler.order.length}; starting a new shuffle (the run is no longer an exact continuation)`,
+        );
       }
       if (augment) augment.p = saved.augmentP;
       trainer.restoreAdaSigns(saved.adaSigns);
@@ -151,11 +166,13 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
         for (const f of await fs.readdir(from)) {
           if (f === 'stats.jsonl' || f === 'log.txt' || /^metric-.*\.jsonl$/.test(f)) await fs.copyFile(path.join(from, f), path.join(args.runDir, f));
         }
-        await writeFileAtomic(path.join(o.runDir, 'training_options.json'), JSON.stringify(o, null, 2) + '\n');
+        await writeFileAtomic(path.join(o.runDir, 'training_options.json'), `${JSON.stringify(o, null, 2)}\n`);
       }
       const tidy = await tidyForResume(o.runDir, trainer.curNimg / 1000);
-      log(`${args.runDir ? `branching ${from} into ${o.runDir}` : `resuming ${o.runDir}`} at kimg ${(trainer.curNimg / 1000).toFixed(3)}` +
-        (tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : ''));
+      log(
+        `${args.runDir ? `branching ${from} into ${o.runDir}` : `resuming ${o.runDir}`} at kimg ${(trainer.curNimg / 1000).toFixed(3)}` +
+          (tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : ''),
+      );
     } else {
       if (args.runDir) {
         await makeNamedRunDir(args.runDir, true);
@@ -163,16 +180,18 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       } else {
         o.runDir = await nextRunDir(o.outdir, `${path.basename(path.resolve(o.data))}-${o.loss}${o.loss === 'rooted' ? `-k${o.k}` : ''}`);
       }
-      await writeFileAtomic(path.join(o.runDir, 'training_options.json'), JSON.stringify(o, null, 2) + '\n');
+      await writeFileAtomic(path.join(o.runDir, 'training_options.json'), `${JSON.stringify(o, null, 2)}\n`);
     }
     const logFile = path.join(o.runDir, 'log.txt');
     const say = async (line: string) => {
       log(line);
-      await fs.appendFile(logFile, line + '\n');
+      await fs.appendFile(logFile, `${line}\n`);
     };
     await say(`backend: ${backend.description}`);
     const origin = o.network ? `from ${o.network}` : 'from scratch';
-    await say(`${saved ? `resumed at kimg ${(trainer.curNimg / 1000).toFixed(3)} (the run started ${origin})` : `started: ${origin}`}, ${dataset.report.used} images from ${o.data}${o.mirror ? ' (+ x-flips)' : ''}, loss ${o.loss === 'rooted' ? `rooted k=${o.k}` : 'logistic'}, ${o.kimg} kimg, batch ${o.batch}`);
+    await say(
+      `${saved ? `resumed at kimg ${(trainer.curNimg / 1000).toFixed(3)} (the run started ${origin})` : `started: ${origin}`}, ${dataset.report.used} images from ${o.data}${o.mirror ? ' (+ x-flips)' : ''}, loss ${o.loss === 'rooted' ? `rooted k=${o.k}` : 'logistic'}, ${o.kimg} kimg, batch ${o.batch}`,
+    );
 
     // ---- fixed grids (their own streams: the training stream does not depend on grid size)
     const [gw, gh] = o.grid;
@@ -188,7 +207,9 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     if (!saved) {
       const idx = Array.from({ length: gridN }, (_, i) => i % dataset.length);
       const reals = new Uint8Array(gridN * G_kwargs.img_resolution ** 2 * G_kwargs.img_channels);
-      idx.forEach((i, k) => reals.set(dataset.pixels(i), k * dataset.pixels(i).length));
+      idx.forEach((i, k) => {
+        reals.set(dataset.pixels(i), k * dataset.pixels(i).length);
+      });
       const g = tileGrid(reals, gridN, G_kwargs.img_resolution, G_kwargs.img_channels, gw);
       await writePng(path.join(o.runDir, 'reals.png'), g.pixels, g.width, g.height, G_kwargs.img_channels);
       await writeFakes('fakes_init.png');
@@ -204,11 +225,17 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     const snapshot = async () => {
       const file = path.join(o.runDir, snapshotName(trainer.curNimg));
       const st: TrainingState = {
-        options: o, trainer: await trainer.state(), rng: rng.state(), sampler: dataset.samplerState(),
-        augmentP: augment?.p ?? 0, adaSigns: await trainer.adaSignsState(), tick, tickStartNimg,
+        options: o,
+        trainer: await trainer.state(),
+        rng: rng.state(),
+        sampler: dataset.samplerState(),
+        augmentP: augment?.p ?? 0,
+        adaSigns: await trainer.adaSignsState(),
+        tick,
+        tickStartNimg,
       };
       const config: CheckpointConfig = { format: 'stylegan-rlo', version: 1, G_kwargs: o.G_kwargs, D_kwargs: o.D_kwargs, training: st };
-      const extra = new Map([...await adamTensors(trainer.optG, G.params, 'opt_G'), ...await adamTensors(trainer.optD, D.params, 'opt_D')]);
+      const extra = new Map([...(await adamTensors(trainer.optG, G.params, 'opt_G')), ...(await adamTensors(trainer.optD, D.params, 'opt_D'))]);
       await saveCheckpoint(file, config, { G: G.params, D: D.params, G_ema: Gema.params, extra });
       lastSnapshot = file;
       if (hooks.urgentStop?.()) return file;
@@ -218,16 +245,31 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
         const real = await folderFeatures(net, o.data, ex);
         const gen = await generatorFeatures(net, Gema, { num: o.metricsNum, seed: o.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
         const d = distances(real, gen, net, true, o.seed);
-        const rec = { kimg: trainer.curNimg / 1000, snapshot: path.basename(file), metric: d.metric, value: d.distance, kernelMetric: d.kernelMetric, kernel: d.kernel, num: o.metricsNum, features: net.id };
-        await fs.appendFile(path.join(o.runDir, metricFile(net)), JSON.stringify(rec) + '\n');
+        const rec = {
+          kimg: trainer.curNimg / 1000,
+          snapshot: path.basename(file),
+          metric: d.metric,
+          value: d.distance,
+          kernelMetric: d.kernelMetric,
+          kernel: d.kernel,
+          num: o.metricsNum,
+          features: net.id,
+        };
+        await fs.appendFile(path.join(o.runDir, metricFile(net)), `${JSON.stringify(rec)}\n`);
         log(`${d.metric} ${d.distance.toFixed(3)}, ${d.kernelMetric} ${d.kernel!.toFixed(5)} (${net.kind} features, ${o.metricsNum} generated images)`);
       }
       return file;
     };
 
     while (trainer.curNimg < totalNimg) {
-      if (hooks.shouldStop?.()) { stopped = 'requested'; break; }
-      if (hooks.maxIterations !== undefined && iterations >= hooks.maxIterations) { stopped = 'limit'; break; }
+      if (hooks.shouldStop?.()) {
+        stopped = 'requested';
+        break;
+      }
+      if (hooks.maxIterations !== undefined && iterations >= hooks.maxIterations) {
+        stopped = 'limit';
+        break;
+      }
       const idx = dataset.nextIndices(o.batch, rng);
       const reals = dataset.batch(idx);
       const genC = dataset.randomLabels(o.batch, rng);
@@ -235,7 +277,8 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       tf.dispose([reals.img, reals.c, genC].filter((t) => t !== null) as tf.Tensor[]);
       iterations++;
       if (hooks.progress) {
-        const sec = (performance.now() - tickStartTime) / 1000, shown = trainer.curNimg - tickStartNimg;
+        const sec = (performance.now() - tickStartTime) / 1000,
+          shown = trainer.curNimg - tickStartNimg;
         const rate = shown / Math.max(sec, 1e-9);
         hooks.progress({ tick, tickImages: shown, tickTotal: Math.round(o.tickKimg * 1000), imagesPerSec: rate, etaSec: (totalNimg - trainer.curNimg) / rate });
       }
@@ -253,16 +296,24 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       const kimgTick = (trainer.curNimg - tickStartNimg) / 1000;
       const secPerKimg = secTick / Math.max(kimgTick, 1e-9);
       const rec: Record<string, unknown> = {
-        tick, kimg: trainer.curNimg / 1000, timestamp: Date.now() / 1000, sec_per_tick: secTick, sec_per_kimg: secPerKimg,
-        augment_p: augment?.p ?? 0, pl_mean: state.plMean, skipped_steps: state.skipped,
+        tick,
+        kimg: trainer.curNimg / 1000,
+        timestamp: Date.now() / 1000,
+        sec_per_tick: secTick,
+        sec_per_kimg: secPerKimg,
+        augment_p: augment?.p ?? 0,
+        pl_mean: state.plMean,
+        skipped_steps: state.skipped,
         memory: { num_tensors: tf.memory().numTensors, num_bytes: tf.memory().numBytes, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) },
       };
       for (const [k, v] of Object.entries(stats)) rec[k] = v.mean;
-      await fs.appendFile(path.join(o.runDir, 'stats.jsonl'), JSON.stringify(rec) + '\n');
+      await fs.appendFile(path.join(o.runDir, 'stats.jsonl'), `${JSON.stringify(rec)}\n`);
       const f = (k: string) => (stats[k] ? stats[k].mean.toFixed(3) : '-');
       const eta = ((totalNimg - trainer.curNimg) / 1000) * secPerKimg;
-      await say(`tick ${tick}  kimg ${(trainer.curNimg / 1000).toFixed(3)}  sec/kimg ${secPerKimg.toFixed(1)}  G ${f('Loss/G/loss')}  D ${f('Loss/D/loss')}  ` +
-        `R1 ${f('Loss/r1_penalty')}  PL ${f('Loss/pl_penalty')}  D(x) ${f('Loss/scores/real')}  D(G(z)) ${f('Loss/scores/fake')}  p ${(augment?.p ?? 0).toFixed(3)}  ETA ${formatSec(eta)}`);
+      await say(
+        `tick ${tick}  kimg ${(trainer.curNimg / 1000).toFixed(3)}  sec/kimg ${secPerKimg.toFixed(1)}  G ${f('Loss/G/loss')}  D ${f('Loss/D/loss')}  ` +
+          `R1 ${f('Loss/r1_penalty')}  PL ${f('Loss/pl_penalty')}  D(x) ${f('Loss/scores/real')}  D(G(z)) ${f('Loss/scores/fake')}  p ${(augment?.p ?? 0).toFixed(3)}  ETA ${formatSec(eta)}`,
+      );
       // Non-finite steps are skipped on the device; stop when they dominate a tick.
       const skippedNow = Object.values(state.skipped).reduce((a, b) => a + b, 0);
       const skippedTick = skippedNow - lastSkipped;
@@ -271,7 +322,9 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       if (skippedTick > 0) await say(`warning: ${skippedTick} phase steps with non-finite losses or gradients were skipped this tick`);
       if (skippedTick >= phaseSteps && phaseSteps > 0) {
         await snapshot();
-        throw new Error(`training diverged: ${skippedTick} steps with non-finite losses or gradients in the last tick; try a lower --glr/--dlr or a higher --gamma (snapshot saved in ${o.runDir})`);
+        throw new Error(
+          `training diverged: ${skippedTick} steps with non-finite losses or gradients in the last tick; try a lower --glr/--dlr or a higher --gamma (snapshot saved in ${o.runDir})`,
+        );
       }
       tick++;
       tickStartNimg = trainer.curNimg;
@@ -308,6 +361,8 @@ export async function renderGrid(G: Generator, z: tf.Tensor, c: tf.Tensor | null
 function formatSec(s: number): string {
   if (!Number.isFinite(s)) return '-';
   s = Math.max(0, s); // the last tick can overshoot the target by part of a batch
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    sec = Math.floor(s % 60);
   return `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`;
 }

@@ -43,14 +43,20 @@ export async function nextRunDir(outdir: string, desc: string): Promise<string> 
   const STALE_CLAIM_MS = 30_000;
   for (let attempt = 0; attempt < 1000; attempt++) {
     const entries = await fs.readdir(outdir);
-    const ids = entries.map((d) => /^(\d+)-/.exec(d)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]));
+    const ids = entries
+      .map((d) => /^(\d+)-/.exec(d))
+      .filter((m): m is RegExpExecArray => !!m)
+      .map((m) => Number(m[1]));
     const id = ids.length ? Math.max(...ids) + 1 : 0;
     const num = String(id).padStart(5, '0');
     const claim = path.join(outdir, `.claim-${num}`);
-    const claimed = await fs.mkdir(claim).then(() => true, (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EEXIST') return false;
-      throw e;
-    });
+    const claimed = await fs.mkdir(claim).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EEXIST') return false;
+        throw e;
+      },
+    );
     if (!claimed) {
       const st = await fs.stat(claim).catch(() => null);
       if (st && Date.now() - st.mtimeMs > STALE_CLAIM_MS) await fs.rmdir(claim).catch(() => {});
@@ -89,8 +95,10 @@ export async function checkResumeInPlace(snapshot: string, kimg: number): Promis
   const later = (await listSnapshots(path.dirname(snapshot))).filter((s) => s.kimg > kimg + 1e-9);
   if (later.length) {
     const last = later[later.length - 1];
-    throw new Error(`--resume ${snapshot}: the run directory already has ${later.length} later snapshot(s), up to kimg ${last.kimg.toFixed(3)}; ` +
-      `resume the run directory to continue from the latest, or add --run-dir NEW_DIR to branch from this one`);
+    throw new Error(
+      `--resume ${snapshot}: the run directory already has ${later.length} later snapshot(s), up to kimg ${last.kimg.toFixed(3)}; ` +
+        `resume the run directory to continue from the latest, or add --run-dir NEW_DIR to branch from this one`,
+    );
   }
 }
 
@@ -111,7 +119,8 @@ function alive(pid: number): boolean {
  * stretch), along with any line a crash cut short.
  */
 export async function tidyForResume(runDir: string, kimg: number): Promise<{ removedTemp: number; droppedRows: number }> {
-  let removedTemp = 0, droppedRows = 0;
+  let removedTemp = 0,
+    droppedRows = 0;
   for (const f of await fs.readdir(runDir)) {
     const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(f);
     if (m && !alive(Number(m[1]))) {
@@ -131,7 +140,7 @@ export async function tidyForResume(runDir: string, kimg: number): Promise<{ rem
       });
       if (kept.length !== lines.length) {
         droppedRows += lines.length - kept.length;
-        await writeFileAtomic(file, kept.map((l) => l + '\n').join(''), { overwrite: true });
+        await writeFileAtomic(file, kept.map((l) => `${l}\n`).join(''), { overwrite: true });
       }
     }
   }

@@ -2,9 +2,17 @@
 // back once per tick: no per-step synchronization.
 import * as tf from '@tensorflow/tfjs';
 
-interface Acc { sum: tf.Tensor; sq: tf.Tensor; n: number }
+interface Acc {
+  sum: tf.Tensor;
+  sq: tf.Tensor;
+  n: number;
+}
 
-export interface StatSummary { mean: number; std: number; num: number }
+export interface StatSummary {
+  mean: number;
+  std: number;
+  num: number;
+}
 
 export class Stats {
   private acc = new Map<string, Acc>();
@@ -18,7 +26,8 @@ export class Stats {
     });
     // Kept: report() is called inside tidy scopes (and gradient tapes) that must not free these.
     if (prev) {
-      const ns = tf.keep(prev.sum.add(s)), nq = tf.keep(prev.sq.add(q));
+      const ns = tf.keep(prev.sum.add(s)),
+        nq = tf.keep(prev.sq.add(q));
       tf.dispose([prev.sum, prev.sq, s, q]);
       this.acc.set(name, { sum: ns, sq: nq, n: prev.n + t.size });
     } else {

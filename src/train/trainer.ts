@@ -4,11 +4,11 @@
 // batch_gpu rounds (summed, as upstream), Adam, G_ema with ramp-up, and the ADA heuristic.
 // Non-finite losses or gradients skip that phase's update on the device and are counted.
 import * as tf from '@tensorflow/tfjs';
-import { Discriminator } from '../networks/discriminator.js';
-import { Generator } from '../networks/generator.js';
-import { Objective } from '../losses/objectives.js';
-import { dLogits, dMainLoss, gMainLoss, LogitsFn, plRegLoss, r1RegLoss, synthesizer } from '../losses/phases.js';
-import { ParamStore } from '../networks/params.js';
+import type { Discriminator } from '../networks/discriminator.js';
+import type { Generator } from '../networks/generator.js';
+import type { Objective } from '../losses/objectives.js';
+import { dLogits, dMainLoss, gMainLoss, type LogitsFn, plRegLoss, r1RegLoss, synthesizer } from '../losses/phases.js';
+import type { ParamStore } from '../networks/params.js';
 import { Rng } from '../rng.js';
 import { Adam } from './adam.js';
 import { Stats } from './stats.js';
@@ -17,31 +17,31 @@ import type { PhaseName, TrainerState } from '../io/training_state.js';
 export type { PhaseName, TrainerState } from '../io/training_state.js';
 
 export interface TrainerOptions {
-  objective: Objective;       // Adversarial loss: logistic or rooted.
-  batch: number;              // Images per iteration.
-  batchGpu: number;           // Images per accumulation round (batch must be a multiple).
-  glr: number;                // G learning rate (before the lazy-regularization adjustment).
-  dlr: number;                // D learning rate.
-  beta1: number;              // Adam beta1 (upstream 0).
-  beta2: number;              // Adam beta2 (upstream 0.99).
-  eps: number;                // Adam epsilon (upstream 1e-8).
-  r1Gamma: number;            // R1 weight; 0 disables Dreg.
-  plWeight: number;           // Path-length weight; 0 disables Greg.
-  plBatchShrink: number;      // Greg runs on batch / shrink samples.
-  plDecay: number;            // pl_mean decay.
-  styleMixingProb: number;    // Probability of mixing two latents.
-  gRegInterval: number;       // Lazy regularization interval for G (upstream 4).
-  dRegInterval: number;       // Lazy regularization interval for D (upstream 16).
-  emaKimg: number;            // Half-life of G_ema in thousands of images.
-  emaRampup: number | null;   // EMA ramp-up: half-life at most cur_nimg * rampup.
-  adaTarget: number | null;   // ADA target for E[sign(D(reals))], null = no adaptation.
-  adaInterval: number;        // Iterations between ADA adjustments (upstream 4).
-  adaKimg: number;            // ADA speed: p can go 0 -> 1 in this many kimg (upstream 500).
+  objective: Objective; // Adversarial loss: logistic or rooted.
+  batch: number; // Images per iteration.
+  batchGpu: number; // Images per accumulation round (batch must be a multiple).
+  glr: number; // G learning rate (before the lazy-regularization adjustment).
+  dlr: number; // D learning rate.
+  beta1: number; // Adam beta1 (upstream 0).
+  beta2: number; // Adam beta2 (upstream 0.99).
+  eps: number; // Adam epsilon (upstream 1e-8).
+  r1Gamma: number; // R1 weight; 0 disables Dreg.
+  plWeight: number; // Path-length weight; 0 disables Greg.
+  plBatchShrink: number; // Greg runs on batch / shrink samples.
+  plDecay: number; // pl_mean decay.
+  styleMixingProb: number; // Probability of mixing two latents.
+  gRegInterval: number; // Lazy regularization interval for G (upstream 4).
+  dRegInterval: number; // Lazy regularization interval for D (upstream 16).
+  emaKimg: number; // Half-life of G_ema in thousands of images.
+  emaRampup: number | null; // EMA ramp-up: half-life at most cur_nimg * rampup.
+  adaTarget: number | null; // ADA target for E[sign(D(reals))], null = no adaptation.
+  adaInterval: number; // Iterations between ADA adjustments (upstream 4).
+  adaKimg: number; // ADA speed: p can go 0 -> 1 in this many kimg (upstream 500).
 }
 
 export interface Batch {
-  img: tf.Tensor4D;           // Reals, NHWC in [-1, 1].
-  c: tf.Tensor | null;        // Their labels [N, c_dim], or null.
+  img: tf.Tensor4D; // Reals, NHWC in [-1, 1].
+  c: tf.Tensor | null; // Their labels [N, c_dim], or null.
 }
 
 /** Differentiable augmentation with a probability `p` (ADA); identity when absent. */
@@ -49,7 +49,6 @@ export interface Augment {
   apply(img: tf.Tensor4D, rng: Rng): tf.Tensor4D;
   p: number;
 }
-
 
 export class Trainer {
   readonly optG: Adam;
@@ -63,8 +62,14 @@ export class Trainer {
   phaseTimes: Record<string, number[]> | null = null;
   private adaSigns = { sum: null as tf.Tensor | null, n: 0 };
 
-  constructor(readonly G: Generator, readonly D: Discriminator, readonly Gema: Generator, readonly opts: TrainerOptions,
-    readonly rng: Rng, readonly augment: Augment | null = null) {
+  constructor(
+    readonly G: Generator,
+    readonly D: Discriminator,
+    readonly Gema: Generator,
+    readonly opts: TrainerOptions,
+    readonly rng: Rng,
+    readonly augment: Augment | null = null,
+  ) {
     if (opts.batch % opts.batchGpu !== 0) throw new Error(`batch ${opts.batch} must be a multiple of batch-gpu ${opts.batchGpu}`);
     // Lazy regularization (upstream training_loop.py): lr *= r/(r+1), betas **= r/(r+1).
     const lazy = (lr: number, interval: number) => {
@@ -116,7 +121,9 @@ export class Trainer {
         // Dmain's fakes come from G outside the gradient tape: G is not trained in that phase, and
         // recording its forward pass would only cost time and memory.
         const fakes = phase.name === 'Dmain' ? tf.tidy(() => this.runG(z, c).img) : null;
-        const { value, grads } = tf.tidy(() => tf.variableGrads(() => this.phaseLoss(phase.name, z, c, realImg, realC, fakes).mul(gain) as tf.Scalar, store.trainableVariables()));
+        const { value, grads } = tf.tidy(() =>
+          tf.variableGrads(() => this.phaseLoss(phase.name, z, c, realImg, realC, fakes).mul(gain) as tf.Scalar, store.trainableVariables()),
+        );
         tf.dispose([z, c, realImg, realC, fakes].filter((t): t is tf.Tensor => t !== null));
         const named = new Map<string, tf.Tensor>();
         for (const v of store.trainableVariables()) named.set(store.nameOf(v), grads[v.name] ?? tf.zerosLike(v));
@@ -140,7 +147,8 @@ export class Trainer {
       tf.dispose([...acc!.values(), okAll, genZ]);
       if (this.phaseTimes) {
         skipped.dataSync(); // sync point, benchmarks only
-        (this.phaseTimes[phase.name] ??= []).push(performance.now() - t0);
+        this.phaseTimes[phase.name] ??= [];
+        this.phaseTimes[phase.name].push(performance.now() - t0);
       }
     }
 
@@ -155,7 +163,7 @@ export class Trainer {
     // ADA heuristic: every adaInterval iterations, p += sign(E[sign(D(reals))] - target) * speed.
     if (this.augment && o.adaTarget !== null && this.batchIdx % o.adaInterval === 0 && this.adaSigns.sum) {
       const mean = this.adaSigns.sum.dataSync()[0] / this.adaSigns.n; // one read per adaInterval iterations
-      const adjust = Math.sign(mean - o.adaTarget) * (o.batch * o.adaInterval) / (o.adaKimg * 1000);
+      const adjust = (Math.sign(mean - o.adaTarget) * (o.batch * o.adaInterval)) / (o.adaKimg * 1000);
       this.augment.p = Math.max(this.augment.p + adjust, 0);
       this.adaSigns.sum.dispose();
       this.adaSigns = { sum: null, n: 0 };
@@ -176,8 +184,14 @@ export class Trainer {
    * losses/phases.ts; here only the draws (latents, mixing, noise, augmentation) in upstream's
    * order, and the statistics.
    */
-  private phaseLoss(phase: PhaseName, genZ: tf.Tensor, genC: tf.Tensor | null, realImg: tf.Tensor4D, realC: tf.Tensor | null,
-    fakes: tf.Tensor4D | null): tf.Scalar {
+  private phaseLoss(
+    phase: PhaseName,
+    genZ: tf.Tensor,
+    genC: tf.Tensor | null,
+    realImg: tf.Tensor4D,
+    realC: tf.Tensor | null,
+    fakes: tf.Tensor4D | null,
+  ): tf.Scalar {
     const o = this.opts;
     const { G, D } = this;
     const runD: LogitsFn = dLogits(D, this.augment ? (img) => this.augment!.apply(img, this.rng) : undefined);
@@ -199,7 +213,14 @@ export class Trainer {
       const plNoise = this.rng.normal([n, h, w, ch]).div(Math.sqrt(h * w)) as tf.Tensor4D;
       // The synthesis noise must be the same in the forward pass and the gradient: fix its seed.
       const noiseSeed = this.rng.tfSeed();
-      const r = plRegLoss((wsi) => G.synthesize(wsi, { noise_mode: 'random', rng: new Rng(noiseSeed) }), ws, plNoise, this.plMean as tf.Scalar, o.plDecay, o.plWeight);
+      const r = plRegLoss(
+        (wsi) => G.synthesize(wsi, { noise_mode: 'random', rng: new Rng(noiseSeed) }),
+        ws,
+        plNoise,
+        this.plMean as tf.Scalar,
+        o.plDecay,
+        o.plWeight,
+      );
       this.plMean.assign(r.plMean);
       this.stats.report('Loss/pl_penalty', r.penalty);
       this.stats.report('Loss/G/reg', r.perSample);
@@ -295,7 +316,8 @@ function allFinite(ts: tf.Tensor[]): tf.Tensor {
 export function updateEma(ema: ParamStore, src: ParamStore, beta: number): void {
   tf.tidy(() => {
     for (const [name, spec] of src.specs) {
-      const p = src.get(name), pe = ema.get(name);
+      const p = src.get(name),
+        pe = ema.get(name);
       if (spec.buffer) pe.assign(p);
       else pe.assign(p.add(pe.sub(p).mul(beta)));
     }
