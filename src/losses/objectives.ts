@@ -43,7 +43,3 @@ export function discriminatorFakeLoss(obj: Objective, fakeLogits: tf.Tensor): tf
 export function discriminatorRealLoss(obj: Objective, realLogits: tf.Tensor): tf.Tensor {
   return term(obj, realLogits.neg());
 }
-
-export function describeObjective(obj: Objective): string {
-  return obj.kind === 'logistic' ? 'logistic' : `rooted (k=${obj.k})`;
-}

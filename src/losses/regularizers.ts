@@ -14,11 +14,6 @@ export function r1Penalty(logitsOf: (reals: tf.Tensor4D) => tf.Tensor, reals: tf
   });
 }
 
-/** R1 loss per sample: r1_penalty * gamma / 2. */
-export function r1Loss(logitsOf: (reals: tf.Tensor4D) => tf.Tensor, reals: tf.Tensor4D, gamma: number): tf.Tensor1D {
-  return tf.tidy(() => r1Penalty(logitsOf, reals).mul(gamma / 2) as tf.Tensor1D);
-}
-
 export interface PathLengthResult {
   penalty: tf.Tensor1D; // (pl_lengths - pl_mean)^2 per sample.
   lengths: tf.Tensor1D; // pl_lengths per sample.

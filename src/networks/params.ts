@@ -164,7 +164,8 @@ export class ParamStore {
     if (value.shape.length !== spec.shape.length || value.shape.some((d, i) => d !== spec.shape[i])) {
       throw new Error(`parameter '${name}' has shape [${value.shape}], this network configuration expects [${spec.shape}]`);
     }
-    this.vars.get(name)!.assign(tf.tensor(toInternal(spec, value.data), internalShape(spec)));
+    const v = this.vars.get(name)!;
+    tf.tidy(() => v.assign(tf.tensor(toInternal(spec, value.data), internalShape(spec)))); // the value tensor is released
   }
 
   /**
