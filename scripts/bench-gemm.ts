@@ -64,7 +64,7 @@ export async function benchGemm(argv: string[]): Promise<void> {
     const a = new Float32Array(s.m * s.k).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
     const b = new Float32Array(s.k * s.n).map((_, i) => ((i * 104729) % 1000) / 1000 - 0.5);
     const c = new Float32Array(s.m * s.n);
-    const params = [s.m, s.n, s.k, s.ta ? s.m : s.k, s.tb ? s.k : s.n, s.n, s.ta ? 1 : 0, s.tb ? 1 : 0];
+    const params = { m: s.m, n: s.n, k: s.k, lda: s.ta ? s.m : s.k, ldb: s.tb ? s.k : s.n, ldc: s.n, transA: Boolean(s.ta), transB: Boolean(s.tb) };
     const flops = 2 * s.m * s.n * s.k;
     const samples: Record<string, number[]> = Object.fromEntries(engines.map((e) => [e, []]));
     for (let r = 0; r < rounds; r++) {

@@ -54,7 +54,7 @@ function check(engine: string, c: Case, seed: number): void {
     ldc,
   );
   const out = c0.slice();
-  addon!.sgemm(a, b, out, [c.m, c.n, c.k, lda, ldb, ldc, c.ta ? 1 : 0, c.tb ? 1 : 0], c.alpha, c.beta);
+  addon!.sgemm(a, b, out, { m: c.m, n: c.n, k: c.k, lda, ldb, ldc, transA: Boolean(c.ta), transB: Boolean(c.tb) }, c.alpha, c.beta);
   const atol = 1e-5 * Math.sqrt(Math.max(c.k, 1)) * Math.max(Math.abs(c.alpha), 1);
   for (let i = 0; i < c.m; i++) {
     for (let j = 0; j < ldc; j++) {
@@ -139,9 +139,9 @@ describe('sgemm matches a float64 reference', { skip: addon ? false : `native ad
     const a = new Float32Array(6),
       b = new Float32Array(6),
       c = new Float32Array(4);
-    assert.throws(() => addon!.sgemm(a, b, c, [2, 2, 4, 4, 2, 2, 0, 0], 1, 0), /sizes do not fit/);
-    assert.throws(() => addon!.sgemm(a, b, c, [2, 2, 3, 2, 2, 2, 0, 0], 1, 0), /sizes do not fit/);
-    assert.throws(() => addon!.sgemm(a, b, c, [-1, 2, 3, 3, 2, 2, 0, 0], 1, 0), /sizes do not fit/);
+    assert.throws(() => addon!.sgemm(a, b, c, { m: 2, n: 2, k: 4, lda: 4, ldb: 2, ldc: 2, transA: false, transB: false }, 1, 0), /sizes do not fit/);
+    assert.throws(() => addon!.sgemm(a, b, c, { m: 2, n: 2, k: 3, lda: 2, ldb: 2, ldc: 2, transA: false, transB: false }, 1, 0), /sizes do not fit/);
+    assert.throws(() => addon!.sgemm(a, b, c, { m: -1, n: 2, k: 3, lda: 3, ldb: 2, ldc: 2, transA: false, transB: false }, 1, 0), /sizes do not fit/);
     assert.equal(addon!.gemmSelect('no-such-engine'), false);
     assert.equal(addon!.gemmSelect('ours:no-such-kernel'), false);
   });

@@ -195,3 +195,25 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
     });
   });
 });
+
+test('the addon reads parameter objects by name: a missing or mistyped field is a TypeError naming it', {
+  skip: !nativeStatus().loaded && 'native addon not built',
+}, async () => {
+  const { nativeAddon } = await import('../src/native/index.js');
+  const addon = nativeAddon()!;
+  const geom = { n: 1, h: 2, w: 2, c: 1, kh: 1, kw: 1, o: 1, oh: 2, ow: 2, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 };
+  const x = Float32Array.of(1, 2, 3, 4),
+    w = Float32Array.of(2),
+    out = new Float32Array(4);
+  addon.conv2d(x, w, geom, out);
+  assert.deepEqual(Array.from(out), [2, 4, 6, 8]);
+  const { pl: _pl, ...noPl } = geom;
+  assert.throws(() => addon.conv2d(x, w, noPl as typeof geom, out), { name: 'TypeError', message: /parameter 'pl' is missing/ });
+  assert.throws(() => addon.conv2d(x, w, { ...geom, n: 'one' } as unknown as typeof geom, out), {
+    name: 'TypeError',
+    message: /parameter 'n' must be an integer/,
+  });
+  assert.throws(() => addon.conv2d(x, w, geom, new Float32Array(3)), /output has 3 values, expected 4/);
+  assert.throws(() => addon.binary(0, x, x, { shape: [4], aStrides: [1], bStrides: [] }, out), /binary shape and strides must have one rank/);
+  assert.throws(() => (addon.gather as (...a: unknown[]) => void)(x, { shape: [4], inStrides: [1], mods: [0], base: 0 }), /gather expects 3 arguments, got 2/);
+});

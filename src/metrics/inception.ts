@@ -7,7 +7,7 @@
 //     centers) -> (x-128)/128
 import * as tf from '@tensorflow/tfjs';
 import type { NamedArray } from '../networks/params.js';
-import { BIAS_ACT_KERNEL } from '../ops/bias_act.js';
+import { biasReluInference } from '../ops/bias_act.js';
 
 export type FidProtocol = 'nvidia' | 'pytorch-fid';
 
@@ -64,18 +64,7 @@ class BasicConv {
           ]
         : 'valid';
     const y = tf.conv2d(x, this.w, this.stride, pad);
-    if (tf.getKernel(BIAS_ACT_KERNEL, tf.getBackend())) {
-      // Inference only: one fused bias + relu pass, no gradient mask.
-      const out = tf.engine().runKernel(BIAS_ACT_KERNEL, { x: y, b: this.b }, {
-        act: 'relu',
-        alpha: 0,
-        gain: 1,
-        clamp: null,
-        withMask: false,
-      } as unknown as tf.NamedAttrMap) as tf.Tensor[];
-      return out[0] as tf.Tensor4D;
-    }
-    return tf.relu(y.add(this.b)) as tf.Tensor4D;
+    return biasReluInference(y, this.b) as tf.Tensor4D; // one fused pass where the backend has it
   }
 
   dispose(): void {

@@ -2,32 +2,12 @@
 // kernel of the same name for the cases it supports (NHWC, float32) and defers to the original
 // kernel otherwise. Gradients are unchanged: tfjs' gradient functions call these kernels by name.
 import * as tf from '@tensorflow/tfjs';
-import { BIAS_ACT_KERNEL } from '../ops/bias_act.js';
-import { UPFIRDN2D_KERNEL } from '../ops/upfirdn2d.js';
+import { BIAS_ACT_KERNEL, type BiasActKernelAttrs } from '../ops/bias_act.js';
+import { UPFIRDN2D_KERNEL, type UpFirDn2dKernelAttrs } from '../ops/upfirdn2d.js';
 import { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs, type AdamUpdateInputs } from '../ops/adam_update.js';
+import { BINARY_OPS, type ConvGeom, type NativeAddon } from './contracts.js';
 
-export interface NativeAddon {
-  info(): string;
-  setThreads(n: number): void;
-  conv2d(x: Float32Array, w: Float32Array, geom: number[], out: Float32Array): void;
-  conv2dBackpropInput(dy: Float32Array, w: Float32Array, geom: number[], dx: Float32Array): void;
-  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, geom: number[], dw: Float32Array): void;
-  depthwiseConv2d(x: Float32Array, f: Float32Array, geom: number[], out: Float32Array): void;
-  matmul(a: Float32Array, b: Float32Array, params: number[], out: Float32Array): void;
-  biasAct(x: Float32Array, b: Float32Array | null, ints: number[], floats: number[], y: Float32Array, mask: Float32Array | null): void;
-  upfirdn2d(x: Float32Array, taps: Float32Array, params: number[], out: Float32Array): void;
-  binary(op: number, a: Float32Array, b: Float32Array, params: number[], out: Float32Array): void;
-  reduceSum(x: Float32Array, params: number[], out: Float32Array): void;
-  gather(x: Float32Array, params: number[], out: Float32Array): void;
-  pool2d(x: Float32Array, geom: number[], isMax: boolean, out: Float32Array): void;
-  adamUpdate(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, hyper: number[], p1: Float32Array, m1: Float32Array, v1: Float32Array): void;
-  /** Row-major C = alpha * op(A) op(B) + beta * C; params [m, n, k, lda, ldb, ldc, transA, transB]. */
-  sgemm(a: Float32Array, b: Float32Array, c: Float32Array, params: number[], alpha: number, beta: number): void;
-  /** 'ours', 'ours:<kernel>', 'onednn' or 'openblas'; false when unavailable here. */
-  gemmSelect(engine: string): boolean;
-  gemmKernels(): string;
-  gemmEngines(): string;
-}
+export type { NativeAddon } from './contracts.js';
 
 const ACT_CODES: Record<string, number> = { linear: 0, relu: 1, lrelu: 2 };
 
@@ -82,25 +62,25 @@ function values(backend: CpuBackend, t: tf.TensorInfo): Float32Array {
 
 type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
-/** [n,h,w,c, kh,kw,o, oh,ow, sh,sw, dh,dw, pt,pl] as rlo_native.c reads it. */
-function geom(ci: ConvInfo, depthwise = false): number[] {
-  return [
-    ci.batchSize,
-    ci.inHeight,
-    ci.inWidth,
-    ci.inChannels,
-    ci.filterHeight,
-    ci.filterWidth,
-    depthwise ? ci.inChannels : ci.outChannels,
-    ci.outHeight,
-    ci.outWidth,
-    ci.strideHeight,
-    ci.strideWidth,
-    ci.dilationHeight,
-    ci.dilationWidth,
-    ci.padInfo.top,
-    ci.padInfo.left,
-  ];
+/** The geometry object native/conv.c reads. */
+function geom(ci: ConvInfo, depthwise = false): ConvGeom {
+  return {
+    n: ci.batchSize,
+    h: ci.inHeight,
+    w: ci.inWidth,
+    c: ci.inChannels,
+    kh: ci.filterHeight,
+    kw: ci.filterWidth,
+    o: depthwise ? ci.inChannels : ci.outChannels,
+    oh: ci.outHeight,
+    ow: ci.outWidth,
+    sh: ci.strideHeight,
+    sw: ci.strideWidth,
+    dh: ci.dilationHeight,
+    dw: ci.dilationWidth,
+    pt: ci.padInfo.top,
+    pl: ci.padInfo.left,
+  };
 }
 
 function isNhwc(dataFormat: unknown): boolean {
@@ -132,11 +112,17 @@ export function registerNativeKernels(addon: NativeAddon): void {
     kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
       const be = backend as CpuBackend;
       const { x, b } = inputs;
-      const a = attrs as { act: string; alpha: number; gain: number; clamp: number | null; withMask: boolean };
+      const a = attrs as unknown as BiasActKernelAttrs;
       const n = size(x.shape);
       const y = new Float32Array(n);
       const mask = a.withMask ? new Float32Array(n) : null;
-      addon.biasAct(values(be, x), b ? values(be, b) : null, [x.shape[x.shape.length - 1], ACT_CODES[a.act]], [a.alpha, a.gain, a.clamp ?? -1], y, mask);
+      addon.biasAct(
+        values(be, x),
+        b ? values(be, b) : null,
+        { channels: x.shape[x.shape.length - 1], act: ACT_CODES[a.act], alpha: a.alpha, gain: a.gain, clamp: a.clamp ?? -1 },
+        y,
+        mask,
+      );
       const out = [be.makeTensorInfo(x.shape, 'float32', y)];
       if (mask) out.push(be.makeTensorInfo(x.shape, 'float32', mask));
       return out;
@@ -149,10 +135,30 @@ export function registerNativeKernels(addon: NativeAddon): void {
     kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
       const be = backend as CpuBackend;
       const { x } = inputs;
-      const a = attrs as { taps: Float32Array; fh: number; fw: number; up: [number, number]; down: [number, number]; pad: number[]; outShape: number[] };
+      const a = attrs as unknown as UpFirDn2dKernelAttrs;
       const [n, h, w, c] = x.shape;
       const out = new Float32Array(size(a.outShape));
-      addon.upfirdn2d(values(be, x), a.taps, [n, h, w, c, a.fh, a.fw, a.up[0], a.up[1], a.down[0], a.down[1], ...a.pad, a.outShape[1], a.outShape[2]], out);
+      addon.upfirdn2d(
+        values(be, x),
+        a.taps,
+        {
+          n,
+          h,
+          w,
+          c,
+          fh: a.fh,
+          fw: a.fw,
+          upx: a.up[0],
+          upy: a.up[1],
+          downx: a.down[0],
+          downy: a.down[1],
+          padx0: a.pad[0],
+          pady0: a.pad[2],
+          oh: a.outShape[1],
+          ow: a.outShape[2],
+        },
+        out,
+      );
       return be.makeTensorInfo(a.outShape, 'float32', out);
     }) as unknown as tf.KernelFunc,
   });
@@ -168,13 +174,21 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const [p1, m1, v1] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
       const t = values(be, x.t)[0];
       const apply = (be.data.get(x.apply.dataId).values as ArrayLike<number>)[0];
-      addon.adamUpdate(values(be, x.p), values(be, x.m), values(be, x.v), values(be, x.g), [a.lr, a.beta1, a.beta2, a.eps, t, apply ? 1 : 0], p1, m1, v1);
+      addon.adamUpdate(
+        values(be, x.p),
+        values(be, x.m),
+        values(be, x.v),
+        values(be, x.g),
+        { lr: a.lr, beta1: a.beta1, beta2: a.beta2, eps: a.eps, t, apply: Boolean(apply) },
+        p1,
+        m1,
+        v1,
+      );
       return [p1, m1, v1].map((d) => be.makeTensorInfo(x.p.shape, 'float32', d));
     }) as unknown as tf.KernelFunc,
   });
 
-  const binaryOps: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 };
-  for (const [name, code] of Object.entries(binaryOps)) {
+  for (const [name, code] of Object.entries(BINARY_OPS)) {
     override(name, ({ inputs }, backend) => {
       const { a, b } = inputs;
       if (!allFloat(a, b)) return null;
@@ -189,7 +203,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const c = collapse(outShape, [bstr(a.shape), bstr(b.shape)]);
       if (c.shape.length > 8) return null;
       const out = new Float32Array(size(outShape));
-      addon.binary(code, values(backend, a), values(backend, b), [c.shape.length, ...c.shape, ...c.strides[0], ...c.strides[1]], out);
+      addon.binary(code, values(backend, a), values(backend, b), { shape: c.shape, aStrides: c.strides[0], bStrides: c.strides[1] }, out);
       return backend.makeTensorInfo(outShape, 'float32', out);
     });
   }
@@ -207,7 +221,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       if (c.shape.length > 8) return null;
       const outShape = keepDims ? kept : x.shape.filter((_, i) => !axes.includes(i));
       const out = new Float32Array(size(outShape));
-      addon.reduceSum(values(backend, x), [c.shape.length, ...c.shape, ...c.strides[1]], out);
+      addon.reduceSum(values(backend, x), { shape: c.shape, outStrides: c.strides[1] }, out);
       if (mean) {
         const n = axes.reduce((p, i) => p * x.shape[i], 1);
         for (let i = 0; i < out.length; i++) out[i] /= n;
@@ -245,7 +259,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
     }
     if (s2.length > 8) return null;
     const out = new Float32Array(size(outShape));
-    addon.gather(values(backend, x), [s2.length, ...s2, ...t2, ...m2, base], out);
+    addon.gather(values(backend, x), { shape: s2, inStrides: t2, mods: m2, base }, out);
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
 
@@ -410,7 +424,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
     addon.matmul(
       values(backend, a),
       values(backend, b),
-      [batch, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0, batchA > 1 || batchA === batch ? 1 : 0, batchB > 1 || batchB === batch ? 1 : 0],
+      { batch, m, k, n, transA: transposeA, transB: transposeB, aBatched: batchA > 1 || batchA === batch, bBatched: batchB > 1 || batchB === batch },
       out,
     );
     return backend.makeTensorInfo([...batchShape, m, n], 'float32', out);

@@ -6,6 +6,7 @@
 // A fused kernel (RloAdamUpdate, native on the cpu backend) does all of it in one pass; elsewhere
 // the same arithmetic runs as tfjs ops, in the same float32 order.
 import * as tf from '@tensorflow/tfjs';
+import { runCustomKernel } from './kernel_contract.js';
 
 export const ADAM_UPDATE_KERNEL = 'RloAdamUpdate';
 
@@ -35,8 +36,7 @@ export interface AdamStep {
 /** The new variable and moments; `t` is the (float32 scalar) step count after this step. */
 export function adamUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, t: tf.Scalar, apply: tf.Scalar, attrs: AdamUpdateAttrs): AdamStep {
   if (tf.getKernel(ADAM_UPDATE_KERNEL, tf.getBackend())) {
-    const inputs: AdamUpdateInputs = { p, m, v, g, t, apply };
-    const [p1, m1, v1] = tf.engine().runKernel(ADAM_UPDATE_KERNEL, inputs as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    const [p1, m1, v1] = runCustomKernel<AdamUpdateInputs, AdamUpdateAttrs>(ADAM_UPDATE_KERNEL, { p, m, v, g, t, apply }, attrs);
     return { p: p1, m: m1, v: v1 };
   }
   return tf.tidy(() => {

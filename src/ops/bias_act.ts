@@ -6,12 +6,34 @@
 // differentiate through it. tfjs' built-in leakyRelu gradient cannot be differentiated again.
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom_op.js';
+import { runCustomKernel } from './kernel_contract.js';
+
+/** Name of the optional fused kernel (the native addon registers it for the cpu backend). Outputs [y, mask = dy/dx] (mask only withMask). */
+export const BIAS_ACT_KERNEL = 'RloBiasAct';
+export interface BiasActKernelInputs {
+  x: tf.Tensor;
+  b?: tf.Tensor;
+}
+export interface BiasActKernelAttrs {
+  act: Activation;
+  alpha: number;
+  gain: number;
+  clamp: number | null;
+  withMask: boolean;
+}
+
+function runBiasActKernel(x: tf.Tensor, b: tf.Tensor | null, attrs: BiasActKernelAttrs): tf.Tensor[] {
+  return runCustomKernel<BiasActKernelInputs, BiasActKernelAttrs>(BIAS_ACT_KERNEL, b ? { x, b } : { x }, attrs);
+}
 
 /**
- * Name of the optional fused kernel (the native addon registers it for the cpu backend). Inputs
- * {x, b?}; attrs {act, alpha, gain, clamp, withMask}; outputs [y, mask = dy/dx].
+ * relu(x + b) for inference (no gradient): the fused kernel in one pass where the backend has it.
+ * The Inception network's every layer.
  */
-export const BIAS_ACT_KERNEL = 'RloBiasAct';
+export function biasReluInference(x: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (tf.getKernel(BIAS_ACT_KERNEL, tf.getBackend())) return runBiasActKernel(x, b, { act: 'relu', alpha: 0, gain: 1, clamp: null, withMask: false })[0];
+  return tf.tidy(() => tf.relu(x.add(b)));
+}
 
 export type Activation = 'linear' | 'relu' | 'lrelu';
 
@@ -58,13 +80,7 @@ export function biasAct(x: tf.Tensor, b: tf.Tensor | null, opts: BiasActOptions 
 
   const forward = (xi: tf.Tensor, bi: tf.Tensor | null): { y: tf.Tensor; mask: tf.Tensor } => {
     if (tf.getKernel(BIAS_ACT_KERNEL, tf.getBackend())) {
-      const [y, mask] = tf.engine().runKernel(BIAS_ACT_KERNEL, bi ? { x: xi, b: bi } : { x: xi }, {
-        act,
-        alpha,
-        gain,
-        clamp,
-        withMask: true,
-      } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const [y, mask] = runBiasActKernel(xi, bi, { act, alpha, gain, clamp, withMask: true });
       return { y, mask };
     }
     const v = bi !== null ? xi.add(bi) : xi;

@@ -5,13 +5,23 @@
 // exactly as upstream's CUDA op defines it. That makes gradients of any order available without
 // ever differentiating the depthwise convolution kernel.
 import * as tf from '@tensorflow/tfjs';
+import { runCustomKernel } from './kernel_contract.js';
 import { customOp } from './custom_op.js';
 
-/**
- * Name of the optional fused kernel (the native addon registers it for the cpu backend). Inputs
- * {x}; attrs {taps (correlation order, gain applied), fh, fw, up [x,y], down [x,y], pad, outShape}.
- */
+/** Name of the optional fused kernel (the native addon registers it for the cpu backend). */
 export const UPFIRDN2D_KERNEL = 'RloUpFirDn2d';
+export interface UpFirDn2dKernelInputs {
+  x: tf.Tensor4D;
+}
+export interface UpFirDn2dKernelAttrs {
+  taps: Float32Array; // correlation order, gain applied, [fh, fw] row-major
+  fh: number;
+  fw: number;
+  up: [number, number]; // [x, y]
+  down: [number, number]; // [x, y]
+  pad: [number, number, number, number]; // [x0, x1, y0, y1]
+  outShape: [number, number, number, number];
+}
 
 /** A prepared 2-D FIR filter, row-major [fh, fw] (upstream setup_filter output). */
 export interface Filter {
@@ -106,15 +116,16 @@ function outSize(n: number, up: number, p0: number, p1: number, ftaps: number, d
 function forward(x: tf.Tensor4D, f: Filter, p: Params, outShape: [number, number, number, number]): tf.Tensor4D {
   if (tf.getKernel(UPFIRDN2D_KERNEL, tf.getBackend())) {
     const taps = (p.flipFilter ? f.data : f.data.slice().reverse()).map((v) => v * p.gain);
-    return tf.engine().runKernel(UPFIRDN2D_KERNEL, { x }, {
-      taps,
+    const attrs: UpFirDn2dKernelAttrs = {
+      taps: Float32Array.from(taps),
       fh: f.fh,
       fw: f.fw,
       up: [p.upx, p.upy],
       down: [p.downx, p.downy],
       pad: [p.px0, p.px1, p.py0, p.py1],
       outShape,
-    } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    };
+    return runCustomKernel<UpFirDn2dKernelInputs, UpFirDn2dKernelAttrs>(UPFIRDN2D_KERNEL, { x }, attrs)[0] as tf.Tensor4D;
   }
   const [n, h, w, c] = x.shape;
   let y: tf.Tensor4D = x;

@@ -1,0 +1,89 @@
+// The fused ops of upstream's torch_utils/ops: bias_act (bias + activation + gain + clamp, with
+// the gradient mask) and upfirdn2d (upsample, FIR filter, downsample) over NHWC tensors.
+#include "kernels.h"
+#include <math.h>
+#include <omp.h>
+
+// biasAct(x, b|null, {channels, act, alpha, gain, clamp}, y, mask|null): y = clamp(act(x + b) * gain);
+// mask = dy/dx (0 where clamped). act: 0 linear, 1 relu, 2 lrelu; clamp < 0 disables clamping.
+napi_value rlo_bias_act(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  float *x, *b, *y, *mask;
+  size_t lx, lb, ly, lm;
+  int channels, act;
+  double alpha, gain, clamp;
+  if (!rlo_get_args(env, info, 5, argv, "biasAct") || !rlo_get_f32(env, argv[0], &x, &lx) || !rlo_get_f32_opt(env, argv[1], &b, &lb) ||
+      !rlo_get_f32(env, argv[3], &y, &ly) || !rlo_get_f32_opt(env, argv[4], &mask, &lm)) return NULL;
+  if (!rlo_int_field(env, argv[2], "channels", &channels) || !rlo_int_field(env, argv[2], "act", &act) || !rlo_double_field(env, argv[2], "alpha", &alpha) ||
+      !rlo_double_field(env, argv[2], "gain", &gain) || !rlo_double_field(env, argv[2], "clamp", &clamp)) return NULL;
+  const int64_t C = channels;
+  if (C <= 0 || lx % C != 0 || (b && lb != (size_t)C) || !rlo_check_len(env, ly, lx, "y") || (mask && !rlo_check_len(env, lm, lx, "mask"))) {
+    napi_throw_range_error(env, NULL, "rlo_native: biasAct shapes do not agree");
+    return NULL;
+  }
+  const float fa = (float)alpha, fg = (float)gain, fc = (float)clamp;
+  const int64_t rows = (int64_t)lx / C;
+  #pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * C;
+    float* yr = y + r * C;
+    float* mr = mask ? mask + r * C : NULL;
+    for (int64_t c = 0; c < C; c++) {
+      float v = xr[c] + (b ? b[c] : 0.f);
+      float d = fg;
+      if (act == 1) { if (!(v > 0.f)) { v = 0.f; d = 0.f; } }
+      else if (act == 2) { if (!(v > 0.f)) { v *= fa; d = fg * fa; } }
+      v *= fg;
+      if (fc >= 0.f) {
+        if (fabsf(v) > fc) { d = 0.f; v = v > 0.f ? fc : -fc; }
+      }
+      yr[c] = v;
+      if (mr) mr[c] = d;
+    }
+  }
+  return NULL;
+}
+
+// upfirdn2d(x, taps, {n,h,w,c, fh,fw, upx,upy, downx,downy, padx0,pady0, oh,ow}, out): NHWC.
+// `taps` are in correlation order and already scaled: out = sum U(oy*dy+ky, ox*dx+kx) * taps[ky,kx],
+// U the zero-inserted, padded input.
+napi_value rlo_upfirdn2d(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  float *x, *taps, *out;
+  size_t lx, lt, lo;
+  int n, h, w, c, fh, fw, upx, upy, dnx, dny, px0, py0, oh, ow;
+  if (!rlo_get_args(env, info, 4, argv, "upfirdn2d") || !rlo_get_f32(env, argv[0], &x, &lx) || !rlo_get_f32(env, argv[1], &taps, &lt) || !rlo_get_f32(env, argv[3], &out, &lo)) return NULL;
+  const napi_value p = argv[2];
+  if (!rlo_int_field(env, p, "n", &n) || !rlo_int_field(env, p, "h", &h) || !rlo_int_field(env, p, "w", &w) || !rlo_int_field(env, p, "c", &c) ||
+      !rlo_int_field(env, p, "fh", &fh) || !rlo_int_field(env, p, "fw", &fw) || !rlo_int_field(env, p, "upx", &upx) || !rlo_int_field(env, p, "upy", &upy) ||
+      !rlo_int_field(env, p, "downx", &dnx) || !rlo_int_field(env, p, "downy", &dny) || !rlo_int_field(env, p, "padx0", &px0) || !rlo_int_field(env, p, "pady0", &py0) ||
+      !rlo_int_field(env, p, "oh", &oh) || !rlo_int_field(env, p, "ow", &ow)) return NULL;
+  if (upx < 1 || upy < 1 || dnx < 1 || dny < 1) { napi_throw_range_error(env, NULL, "rlo_native: upfirdn2d factors must be >= 1"); return NULL; }
+  if (!rlo_check_len(env, lx, (size_t)n * h * w * c, "x") || !rlo_check_len(env, lt, (size_t)fh * fw, "taps") || !rlo_check_len(env, lo, (size_t)n * oh * ow * c, "output")) return NULL;
+  const int64_t rows = (int64_t)n * oh;
+  #pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t img = r / oh;
+    const int oy = (int)(r % oh);
+    for (int ox = 0; ox < ow; ox++) {
+      float* d = out + (r * ow + ox) * c;
+      for (int ch = 0; ch < c; ch++) d[ch] = 0.f;
+      for (int ky = 0; ky < fh; ky++) {
+        const int yy = oy * dny + ky - py0;
+        if (yy < 0 || yy % upy) continue;
+        const int iy = yy / upy;
+        if (iy >= h) continue;
+        for (int kx = 0; kx < fw; kx++) {
+          const int xx = ox * dnx + kx - px0;
+          if (xx < 0 || xx % upx) continue;
+          const int ix = xx / upx;
+          if (ix >= w) continue;
+          const float t = taps[ky * fw + kx];
+          const float* s = x + ((img * h + iy) * (int64_t)w + ix) * c;
+          for (int ch = 0; ch < c; ch++) d[ch] += s[ch] * t;
+        }
+      }
+    }
+  }
+  return NULL;
+}
