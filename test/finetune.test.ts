@@ -381,6 +381,40 @@ describe('finetune control', () => {
     assert.match(await fs.readFile(log, 'utf8'), /^stopped: /m);
   });
 
+  test('a stop while loading, or before the first iteration, leaves no run directory behind', async () => {
+    const early = path.join(dir, 'stop-loading');
+    const r1 = await finetune(base({ runDir: early }), { ...quiet, shouldStop: () => true });
+    assert.deepEqual([r1.stopped, r1.iterations, r1.runDir, r1.lastSnapshot], ['requested', 0, '', null]);
+    await assert.rejects(fs.stat(early), 'nothing was created');
+    // Asked after the directory exists but before any iteration: it is removed again.
+    const late = path.join(dir, 'stop-first-iteration');
+    let calls = 0;
+    const r2 = await finetune(base({ runDir: late }), { ...quiet, shouldStop: () => ++calls > 1 });
+    assert.deepEqual([r2.stopped, r2.iterations, r2.runDir], ['requested', 0, '']);
+    await assert.rejects(fs.stat(late), 'the empty run directory was removed');
+    // Ctrl-C through the CLI while the data is still loading.
+    const { spawn } = await import('node:child_process');
+    const many = await imageFolder(path.join(dir, 'many'), 120);
+    const rd = path.join(dir, 'sigint-loading');
+    const child = spawn(
+      process.execPath,
+      [path.resolve('dist/src/cli/main.js'), 'finetune', '--network', ckpt, '--data', many, '--run-dir', rd, '--batch', '4', '--kimg', '1', '--backend', 'cpu'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let err = '';
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (d) => {
+        err += d;
+        if (/^backend: /m.test(err)) resolve();
+      }),
+    );
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 0, err);
+    assert.match(err, /stopped before (training started|the first iteration)/);
+    await assert.rejects(fs.stat(rd), 'no dead run directory');
+  });
+
   test('Freeze-D: the first N discriminator layers are not trained', async () => {
     const r = await finetune(base({ freezed: 2, kimg: 0.008, runDir: path.join(dir, 'freezed') }), quiet);
     const before = await loadNetwork(ckpt);

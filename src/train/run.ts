@@ -146,6 +146,12 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     Gema.dispose();
   };
   try {
+    // A stop requested while the network and data were loading: nothing has been created yet.
+    if (hooks.shouldStop?.()) {
+      log('stopped before training started: no run directory was created');
+      return { runDir: '', kimg: saved ? saved.trainer.curNimg / 1000 : 0, iterations: 0, stopped: 'requested', lastSnapshot: null };
+    }
+    const createdRunDir = !saved || Boolean(args.runDir);
     if (saved && net?.tensors) {
       trainer.restore(saved.trainer);
       restoreAdam(trainer.optG, G.params, net.tensors, 'opt_G');
@@ -331,6 +337,14 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       tickStartTime = performance.now();
       if (done || tick % o.snap === 0) await say(`snapshot: ${await snapshot()}`);
       await writeRunReport(o.runDir);
+    }
+    // Stopped before the first iteration: a run directory made for this run holds nothing to
+    // resume, so it is removed rather than left behind.
+    if (stopped === 'requested' && iterations === 0 && createdRunDir) {
+      tf.dispose(gridC ? [gridZ, gridC] : [gridZ]);
+      await fs.rm(o.runDir, { recursive: true, force: true });
+      log(`stopped before the first iteration: removed ${o.runDir}`);
+      return { runDir: '', kimg: trainer.curNimg / 1000, iterations: 0, stopped, lastSnapshot: null };
     }
     // A stop between ticks still leaves an exact snapshot to resume from.
     if (stopped !== 'done' && iterations > 0 && lastSnapshot !== path.join(o.runDir, snapshotName(trainer.curNimg))) {
