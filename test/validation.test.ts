@@ -193,3 +193,17 @@ test('finetune --resume with a different training option is refused; with the sa
   assert.equal(same.status, 0, same.stderr);
   assert.match(same.stderr, /resumed at kimg 0\.004/);
 });
+
+test('NaN or infinite weights are refused by name (they used to give all-black images and exit 0)', async () => {
+  const { readSafetensors, writeSafetensors } = await import('../src/io/safetensors.js');
+  const st = await readSafetensors(ckpt);
+  const w = st.tensors.get('G_ema/synthesis.b8.conv0.weight')!;
+  (w.data as Float32Array)[3] = Number.POSITIVE_INFINITY;
+  const bad = path.join(dir, 'inf.safetensors');
+  await writeSafetensors(bad, st.tensors, st.metadata);
+  refused(
+    cli('generate', '--network', bad, '--seeds', '0', '--outdir', path.join(dir, 'g-inf'), '--backend', 'cpu'),
+    /inf\.safetensors: parameter 'synthesis\.b8\.conv0\.weight' holds Infinity at index 3: the network file is corrupt/,
+  );
+  assert.ok(!existsSync(path.join(dir, 'g-inf', 'seed0000.png')));
+});

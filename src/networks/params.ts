@@ -164,6 +164,9 @@ export class ParamStore {
     if (value.shape.length !== spec.shape.length || value.shape.some((d, i) => d !== spec.shape[i])) {
       throw new Error(`parameter '${name}' has shape [${value.shape}], this network configuration expects [${spec.shape}]`);
     }
+    const bad = firstNonFinite(value.data);
+    if (bad >= 0)
+      throw new Error(`parameter '${name}' holds ${value.data[bad]} at index ${bad}: the network file is corrupt (or training diverged before it was saved)`);
     const v = this.vars.get(name)!;
     tf.tidy(() => v.assign(tf.tensor(toInternal(spec, value.data), internalShape(spec)))); // the value tensor is released
   }
@@ -242,3 +245,9 @@ export const initRandn =
   };
 export const initFull = (n: number, value: number) => (): Float32Array => new Float32Array(n).fill(value);
 export const initValues = (values: Float32Array) => (): Float32Array => values.slice();
+
+/** Index of the first NaN or infinity, or -1. */
+function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
+}
