@@ -134,7 +134,7 @@ for (const backend of ['cpu', 'cpu-js'])
         const noise = nchwToNhwc(st.get('pl_noise')!);
         await checkGrads('grad_G_pl', G.params, () => {
           const ws = G.mapZ(z, null);
-          return plRegLoss(synthesizer(G, { noise_mode: 'const' }), ws, noise, 0, cfg.pl.decay, cfg.pl.weight).loss;
+          return plRegLoss(synthesizer(G, { noise_mode: 'const' }), ws, noise, 0, cfg.pl.decay, cfg.pl.weight, true).loss; // the reference holds pl_mean constant
         });
         tf.dispose([z, noise]);
       });

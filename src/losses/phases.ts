@@ -85,13 +85,14 @@ export function r1RegLoss(
 export function plRegLoss(
   synthesize: SynthesizeFn,
   ws: tf.Tensor3D,
-  plNoise: tf.Tensor4D,
+  plNoise: tf.Tensor4D | ((img: tf.Tensor4D) => tf.Tensor4D),
   plMean: number | tf.Scalar,
   decay: number,
   weight: number,
+  holdMeanConstant = false,
 ): { loss: tf.Scalar; perSample: tf.Tensor; penalty: tf.Tensor; plMean: tf.Scalar } {
   return tf.tidy(() => {
-    const r = pathLengthPenalty(synthesize, ws, plNoise, plMean, decay);
+    const r = pathLengthPenalty(synthesize, ws, plNoise, plMean, decay, holdMeanConstant);
     const perSample = r.penalty.mul(weight);
     return { loss: perSample.mean() as tf.Scalar, perSample, penalty: r.penalty, plMean: r.plMean };
   });

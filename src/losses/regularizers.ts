@@ -22,26 +22,30 @@ export interface PathLengthResult {
 
 /**
  * Path-length penalty (upstream Gpl). `synth` maps ws to images; `plNoise` is
- * randn(img.shape) / sqrt(H * W); `plMeanBefore` is the running mean before this step.
+ * randn(img.shape) / sqrt(H * W), given, or drawn from the images once they exist (upstream draws
+ * it after the synthesis, whose noise comes first from the same stream); `plMeanBefore` is the
+ * running mean before this step.
  */
 export function pathLengthPenalty(
   synth: (ws: tf.Tensor3D) => tf.Tensor4D,
   ws: tf.Tensor3D,
-  plNoise: tf.Tensor4D,
+  plNoise: tf.Tensor4D | ((img: tf.Tensor4D) => tf.Tensor4D),
   plMeanBefore: number | tf.Scalar,
   decay: number,
+  holdMeanConstant = false,
 ): PathLengthResult {
   return tf.tidy(() => {
-    const plGrads = tf.grad((w: tf.Tensor) =>
-      synth(w as tf.Tensor3D)
-        .mul(plNoise)
-        .sum(),
-    )(ws);
+    const plGrads = tf.grad((w: tf.Tensor) => {
+      const img = synth(w as tf.Tensor3D);
+      return img.mul(typeof plNoise === 'function' ? plNoise(img) : plNoise).sum();
+    })(ws);
     const lengths = plGrads.square().sum(2).mean(1).sqrt() as tf.Tensor1D;
-    // pl_mean = lerp(pl_mean, mean(lengths), decay), treated as a constant in the penalty (as the
-    // reference gradients are computed; it is a running statistic, not a function to optimize).
+    // pl_mean = lerp(pl_mean, mean(lengths), decay). Upstream's training differentiates the
+    // penalty through it (the decay-weighted mean of this batch's lengths); the shared reference
+    // gradients hold it constant, which `holdMeanConstant` reproduces.
     const before = typeof plMeanBefore === 'number' ? tf.scalar(plMeanBefore) : plMeanBefore;
-    const plMean = before.add(stopGradient(lengths.mean()).sub(before).mul(decay)) as tf.Scalar;
+    const batchMean = holdMeanConstant ? stopGradient(lengths.mean()) : lengths.mean();
+    const plMean = before.add(batchMean.sub(before).mul(decay)) as tf.Scalar;
     return { penalty: lengths.sub(plMean).square() as tf.Tensor1D, lengths, plMean };
   });
 }

@@ -9,7 +9,7 @@ import type { Generator } from '../networks/generator.js';
 import type { Objective } from '../losses/objectives.js';
 import { dLogits, dMainLoss, gMainLoss, type LogitsFn, plRegLoss, r1RegLoss, synthesizer } from '../losses/phases.js';
 import type { ParamStore } from '../networks/params.js';
-import { Rng } from '../rng.js';
+import type { Rng } from '../rng.js';
 import { Adam } from './adam.js';
 import { Stats } from './stats.js';
 import type { PhaseName, TrainerState } from '../io/training_state.js';
@@ -76,8 +76,9 @@ export class Trainer {
       const r = interval > 0 ? interval / (interval + 1) : 1;
       return { lr: lr * r, beta1: opts.beta1 ** r, beta2: opts.beta2 ** r, eps: opts.eps };
     };
-    this.optG = new Adam(trainableMap(G.params), lazy(opts.glr, opts.plWeight !== 0 ? opts.gRegInterval : 0));
-    this.optD = new Adam(trainableMap(D.params), lazy(opts.dlr, opts.r1Gamma !== 0 ? opts.dRegInterval : 0));
+    // As upstream, by the interval alone: a zero regularization weight still leaves lr and betas adjusted.
+    this.optG = new Adam(trainableMap(G.params), lazy(opts.glr, opts.gRegInterval));
+    this.optD = new Adam(trainableMap(D.params), lazy(opts.dlr, opts.dRegInterval));
     this.plMean = tf.variable(tf.scalar(0), false);
     this.skippedT = { Gmain: zeroVar(), Greg: zeroVar(), Dmain: zeroVar(), Dreg: zeroVar() };
   }
@@ -93,19 +94,19 @@ export class Trainer {
     const rounds = o.batch / o.batchGpu;
     const chunk = (t: tf.Tensor | null, i: number, n = o.batchGpu) => (t === null ? null : t.slice(i * o.batchGpu, n));
 
-    const phases: { name: PhaseName; interval: number }[] = [
-      { name: 'Gmain', interval: 1 },
-      ...(o.plWeight !== 0 ? [{ name: 'Greg' as PhaseName, interval: o.gRegInterval }] : []),
-      { name: 'Dmain', interval: 1 },
-      ...(o.r1Gamma !== 0 ? [{ name: 'Dreg' as PhaseName, interval: o.dRegInterval }] : []),
+    // Upstream's phases: a regularization phase exists whenever its interval does (with a zero
+    // weight it computes nothing, and Adam skips parameters without gradients).
+    const phases: { name: PhaseName; interval: number; active: boolean }[] = [
+      { name: 'Gmain', interval: 1, active: true },
+      ...(o.gRegInterval > 0 ? [{ name: 'Greg' as PhaseName, interval: o.gRegInterval, active: o.plWeight !== 0 }] : []),
+      { name: 'Dmain', interval: 1, active: true },
+      ...(o.dRegInterval > 0 ? [{ name: 'Dreg' as PhaseName, interval: o.dRegInterval, active: o.r1Gamma !== 0 }] : []),
     ];
-    for (const phase of phases) {
-      // Upstream draws z for every phase each iteration, whether it runs or not.
-      const genZ = this.rng.normal([o.batch, G.zDim]);
-      if (this.batchIdx % phase.interval !== 0) {
-        genZ.dispose();
-        continue;
-      }
+    // Upstream draws z for every phase at once each iteration, whether a phase runs or not.
+    const allZ = this.rng.normal([phases.length * o.batch, G.zDim]);
+    for (const [phaseIdx, phase] of phases.entries()) {
+      if (this.batchIdx % phase.interval !== 0 || !phase.active) continue;
+      const genZ = allZ.slice(phaseIdx * o.batch, o.batch);
       ran.push(phase.name);
       const t0 = performance.now();
       const isG = phase.name[0] === 'G';
@@ -152,13 +153,16 @@ export class Trainer {
       }
     }
 
-    // G_ema: p_ema = lerp(p, p_ema, beta); buffers copied.
-    this.curNimg += o.batch;
-    this.batchIdx += 1;
+    allZ.dispose();
+
+    // G_ema: p_ema = lerp(p, p_ema, beta), buffers copied; the ramp-up uses the image count before
+    // this iteration (upstream updates cur_nimg after G_ema).
     let emaNimg = o.emaKimg * 1000;
     if (o.emaRampup !== null) emaNimg = Math.min(emaNimg, this.curNimg * o.emaRampup);
     const beta = 0.5 ** (o.batch / Math.max(emaNimg, 1e-8));
     updateEma(this.Gema.params, G.params, beta);
+    this.curNimg += o.batch;
+    this.batchIdx += 1;
 
     // ADA heuristic: every adaInterval iterations, p += sign(E[sign(D(reals))] - target) * speed.
     if (this.augment && o.adaTarget !== null && this.batchIdx % o.adaInterval === 0 && this.adaSigns.sum) {
@@ -209,18 +213,10 @@ export class Trainer {
       const z = genZ.slice(0, n);
       const c = genC === null ? null : genC.slice(0, n);
       const ws = G.mapWithMixing(z, c, this.rng, o.styleMixingProb);
-      const [h, w, ch] = [G.imgResolution, G.imgResolution, G.imgChannels];
-      const plNoise = this.rng.normal([n, h, w, ch]).div(Math.sqrt(h * w)) as tf.Tensor4D;
-      // The synthesis noise must be the same in the forward pass and the gradient: fix its seed.
-      const noiseSeed = this.rng.tfSeed();
-      const r = plRegLoss(
-        (wsi) => G.synthesize(wsi, { noise_mode: 'random', rng: new Rng(noiseSeed) }),
-        ws,
-        plNoise,
-        this.plMean as tf.Scalar,
-        o.plDecay,
-        o.plWeight,
-      );
+      const [h, w] = [G.imgResolution, G.imgResolution];
+      // Upstream's order: the synthesis draws its noise, then the path-length noise is drawn.
+      const plNoise = (img: tf.Tensor4D) => this.rng.normal(img.shape).div(Math.sqrt(h * w)) as tf.Tensor4D;
+      const r = plRegLoss((wsi) => G.synthesize(wsi, { noise_mode: 'random', rng: this.rng }), ws, plNoise, this.plMean as tf.Scalar, o.plDecay, o.plWeight);
       this.plMean.assign(r.plMean);
       this.stats.report('Loss/pl_penalty', r.penalty);
       this.stats.report('Loss/G/reg', r.perSample);
