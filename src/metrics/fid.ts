@@ -65,20 +65,21 @@ export function frechetDistanceFromFeatures(f1: ArrayLike<number>, n1: number, f
     for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) a[i * dim + j] = f[i * dim + j] - mu[j];
     return a;
   };
-  let A = center(f1, n1, s1.mu),
-    B = center(f2, n2, s2.mu);
+  // The centered features, the smaller set first.
+  let small = center(f1, n1, s1.mu),
+    large = center(f2, n2, s2.mu);
   let na = n1,
     nb = n2;
   if (na > nb) {
-    [A, B] = [B, A];
+    [small, large] = [large, small];
     [na, nb] = [nb, na];
   }
-  // K = (A B^T)(A B^T)^T, na x na.
+  // K = (small large^T)(small large^T)^T, na x na.
   const M = new Float64Array(na * nb);
   for (let i = 0; i < na; i++)
     for (let j = 0; j < nb; j++) {
       let v = 0;
-      for (let k = 0; k < dim; k++) v += A[i * dim + k] * B[j * dim + k];
+      for (let k = 0; k < dim; k++) v += small[i * dim + k] * large[j * dim + k];
       M[i * nb + j] = v;
     }
   const K = new Float64Array(na * na);

@@ -135,7 +135,7 @@ export function resolveTrainingOptions(
   const res = G_kwargs.img_resolution;
   const batch = args.batch ?? d.batch;
   const freezed = args.freezed ?? D0.block_kwargs?.freeze_layers ?? d.freezed;
-  const o: TrainingOptions = {
+  const resolvedOptions: TrainingOptions = {
     network: args.network ?? null,
     data: args.data,
     outdir: args.outdir ?? d.outdir,
@@ -172,8 +172,8 @@ export function resolveTrainingOptions(
     metricsNum: args.metricsNum ?? d.metricsNum,
     inception: args.inception ?? null,
   };
-  validateOptions(o);
-  return o;
+  validateOptions(resolvedOptions);
+  return resolvedOptions;
 }
 
 /** What may change when a run is resumed (the schedule, where the data lives, the backend); --run-dir branches. */
@@ -235,7 +235,7 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
       );
     }
   }
-  const o: TrainingOptions = {
+  const resolvedOptions: TrainingOptions = {
     ...saved,
     runDir,
     backend,
@@ -243,77 +243,81 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
     metricsNum: saved.metricsNum ?? DEFAULTS.metricsNum,
     inception: saved.inception ?? null,
   };
-  if (args.kimg !== undefined) o.kimg = args.kimg; // a resumed run may be extended
-  if (args.snap !== undefined) o.snap = args.snap;
-  if (args.tick !== undefined) o.tickKimg = args.tick;
-  if (args.inception) o.inception = args.inception;
-  if (args.data) o.data = args.data;
-  validateOptions(o);
-  return o;
+  if (args.kimg !== undefined) resolvedOptions.kimg = args.kimg; // a resumed run may be extended
+  if (args.snap !== undefined) resolvedOptions.snap = args.snap;
+  if (args.tick !== undefined) resolvedOptions.tickKimg = args.tick;
+  if (args.inception) resolvedOptions.inception = args.inception;
+  if (args.data) resolvedOptions.data = args.data;
+  validateOptions(resolvedOptions);
+  return resolvedOptions;
 }
 
 /** The trainer's settings for a run's options. */
-export function trainerOptions(o: TrainingOptions): TrainerOptions {
+export function trainerOptions(resolvedOptions: TrainingOptions): TrainerOptions {
   const u = UPSTREAM_CONSTANTS;
   return {
-    objective: o.loss === 'rooted' ? rooted(o.k) : logistic(),
-    batch: o.batch,
-    batchGpu: o.batchGpu,
-    glr: o.glr,
-    dlr: o.dlr,
+    objective: resolvedOptions.loss === 'rooted' ? rooted(resolvedOptions.k) : logistic(),
+    batch: resolvedOptions.batch,
+    batchGpu: resolvedOptions.batchGpu,
+    glr: resolvedOptions.glr,
+    dlr: resolvedOptions.dlr,
     beta1: u.beta1,
     beta2: u.beta2,
     eps: u.eps,
-    r1Gamma: o.gamma,
-    plWeight: o.plWeight,
+    r1Gamma: resolvedOptions.gamma,
+    plWeight: resolvedOptions.plWeight,
     plBatchShrink: u.plBatchShrink,
     plDecay: u.plDecay,
-    styleMixingProb: o.styleMixing,
+    styleMixingProb: resolvedOptions.styleMixing,
     gRegInterval: u.gRegInterval,
     dRegInterval: u.dRegInterval,
-    emaKimg: o.emaKimg,
-    emaRampup: o.emaRampup,
-    adaTarget: o.aug === 'ada' ? o.target : null,
+    emaKimg: resolvedOptions.emaKimg,
+    emaRampup: resolvedOptions.emaRampup,
+    adaTarget: resolvedOptions.aug === 'ada' ? resolvedOptions.target : null,
     adaInterval: u.adaInterval,
-    adaKimg: o.adaKimg,
+    adaKimg: resolvedOptions.adaKimg,
   };
 }
 
-export function validateOptions(o: TrainingOptions): void {
+export function validateOptions(resolvedOptions: TrainingOptions): void {
   const bad = (name: string, v: unknown, want: string): never => {
     throw new Error(`--${name} ${JSON.stringify(v)} is invalid: ${want}`);
   };
-  if (!(o.k > 0 && Number.isFinite(o.k))) bad('k', o.k, 'the rooted objective needs k > 0');
+  if (!(resolvedOptions.k > 0 && Number.isFinite(resolvedOptions.k))) bad('k', resolvedOptions.k, 'the rooted objective needs k > 0');
   // k (1 + e^-l)^(1/k): below ~0.05 the power overflows float32 for ordinary logits; above ~1e4 the
   // constant k swamps the value (float32 keeps ~7 digits), so the gradient is lost in rounding.
-  if (o.loss === 'rooted' && (o.k < 0.05 || o.k > 1e4))
-    bad('k', o.k, 'use 0.05 <= k <= 10000 (the paper uses k = 2); outside it the rooted loss is not representable in float32');
-  if (!(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 0xffffffff)) bad('seed', o.seed, 'must be a whole number from 0 to 4294967295');
-  if (!(o.adaKimg > 0 && Number.isFinite(o.adaKimg))) bad('ada-kimg', o.adaKimg, 'must be > 0 (kimg for augment p to go from 0 to 1)');
-  if (!(o.kimg > 0 && Number.isFinite(o.kimg))) bad('kimg', o.kimg, 'must be > 0');
-  if (!(Number.isInteger(o.batch) && o.batch >= 1)) bad('batch', o.batch, 'must be a positive integer');
-  if (!(Number.isInteger(o.batchGpu) && o.batchGpu >= 1 && o.batch % o.batchGpu === 0)) bad('batch-gpu', o.batchGpu, `must divide --batch ${o.batch}`);
+  if (resolvedOptions.loss === 'rooted' && (resolvedOptions.k < 0.05 || resolvedOptions.k > 1e4))
+    bad('k', resolvedOptions.k, 'use 0.05 <= k <= 10000 (the paper uses k = 2); outside it the rooted loss is not representable in float32');
+  if (!(Number.isInteger(resolvedOptions.seed) && resolvedOptions.seed >= 0 && resolvedOptions.seed <= 0xffffffff))
+    bad('seed', resolvedOptions.seed, 'must be a whole number from 0 to 4294967295');
+  if (!(resolvedOptions.adaKimg > 0 && Number.isFinite(resolvedOptions.adaKimg)))
+    bad('ada-kimg', resolvedOptions.adaKimg, 'must be > 0 (kimg for augment p to go from 0 to 1)');
+  if (!(resolvedOptions.kimg > 0 && Number.isFinite(resolvedOptions.kimg))) bad('kimg', resolvedOptions.kimg, 'must be > 0');
+  if (!(Number.isInteger(resolvedOptions.batch) && resolvedOptions.batch >= 1)) bad('batch', resolvedOptions.batch, 'must be a positive integer');
+  if (!(Number.isInteger(resolvedOptions.batchGpu) && resolvedOptions.batchGpu >= 1 && resolvedOptions.batch % resolvedOptions.batchGpu === 0))
+    bad('batch-gpu', resolvedOptions.batchGpu, `must divide --batch ${resolvedOptions.batch}`);
   for (const [n, v] of [
-    ['glr', o.glr],
-    ['dlr', o.dlr],
+    ['glr', resolvedOptions.glr],
+    ['dlr', resolvedOptions.dlr],
   ] as const)
     if (!(v > 0)) bad(n, v, 'must be > 0');
   for (const [n, v] of [
-    ['gamma', o.gamma],
-    ['pl-weight', o.plWeight],
-    ['ema', o.emaKimg],
+    ['gamma', resolvedOptions.gamma],
+    ['pl-weight', resolvedOptions.plWeight],
+    ['ema', resolvedOptions.emaKimg],
   ] as const)
     if (!(v >= 0)) bad(n, v, 'must be >= 0');
-  if (!(o.styleMixing >= 0 && o.styleMixing <= 1)) bad('style-mixing', o.styleMixing, 'must be in [0, 1]');
-  if (!(o.p >= 0 && o.p <= 1)) bad('p', o.p, 'must be in [0, 1]');
-  if (!(o.target > 0 && o.target < 1)) bad('target', o.target, 'must be in (0, 1)');
-  if (!(o.tickKimg > 0)) bad('tick', o.tickKimg, 'must be > 0');
-  if (!(Number.isInteger(o.snap) && o.snap >= 1)) bad('snap', o.snap, 'must be a positive integer');
-  if (!(Number.isInteger(o.freezed) && o.freezed >= 0)) bad('freezed', o.freezed, 'must be an integer >= 0');
-  for (const m of o.metrics) if (m !== 'fid' && m !== 'fed') bad('metrics', m, 'choose fid (Inception) or fed (the bundled emoji network)');
-  if (!(Number.isInteger(o.metricsNum) && o.metricsNum >= 2)) bad('metrics-num', o.metricsNum, 'must be an integer >= 2');
-  const mb = o.D_kwargs.epilogue_kwargs?.mbstd_group_size;
-  if (typeof mb === 'number' && o.batchGpu % Math.min(mb, o.batchGpu) !== 0) {
-    bad('batch-gpu', o.batchGpu, `must be a multiple of the minibatch-stddev group size ${mb}`);
+  if (!(resolvedOptions.styleMixing >= 0 && resolvedOptions.styleMixing <= 1)) bad('style-mixing', resolvedOptions.styleMixing, 'must be in [0, 1]');
+  if (!(resolvedOptions.p >= 0 && resolvedOptions.p <= 1)) bad('p', resolvedOptions.p, 'must be in [0, 1]');
+  if (!(resolvedOptions.target > 0 && resolvedOptions.target < 1)) bad('target', resolvedOptions.target, 'must be in (0, 1)');
+  if (!(resolvedOptions.tickKimg > 0)) bad('tick', resolvedOptions.tickKimg, 'must be > 0');
+  if (!(Number.isInteger(resolvedOptions.snap) && resolvedOptions.snap >= 1)) bad('snap', resolvedOptions.snap, 'must be a positive integer');
+  if (!(Number.isInteger(resolvedOptions.freezed) && resolvedOptions.freezed >= 0)) bad('freezed', resolvedOptions.freezed, 'must be an integer >= 0');
+  for (const m of resolvedOptions.metrics) if (m !== 'fid' && m !== 'fed') bad('metrics', m, 'choose fid (Inception) or fed (the bundled emoji network)');
+  if (!(Number.isInteger(resolvedOptions.metricsNum) && resolvedOptions.metricsNum >= 2))
+    bad('metrics-num', resolvedOptions.metricsNum, 'must be an integer >= 2');
+  const mb = resolvedOptions.D_kwargs.epilogue_kwargs?.mbstd_group_size;
+  if (typeof mb === 'number' && resolvedOptions.batchGpu % Math.min(mb, resolvedOptions.batchGpu) !== 0) {
+    bad('batch-gpu', resolvedOptions.batchGpu, `must be a multiple of the minibatch-stddev group size ${mb}`);
   }
 }

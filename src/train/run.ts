@@ -80,7 +80,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
   let net: LoadedNetwork | null = null;
   let saved: TrainingState | null = null;
   let resumeFrom = '';
-  let o: TrainingOptions;
+  let runOptions: TrainingOptions;
   if (args.resume) {
     const file = await resolveResume(args.resume);
     resumeFrom = path.dirname(file);
@@ -91,50 +91,50 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     // In place, unless --run-dir branches the run into a new directory.
     if (!args.runDir) await checkResumeInPlace(file, tr.trainer.curNimg / 1000);
     if (args.data && path.resolve(args.data) !== path.resolve(tr.options.data)) log(`resume: using --data ${args.data} instead of ${tr.options.data}`);
-    o = resumeTrainingOptions(tr.options, args, args.runDir ?? path.dirname(file), backend.description);
+    runOptions = resumeTrainingOptions(tr.options, args, args.runDir ?? path.dirname(file), backend.description);
   } else {
     if (args.network) net = await loadNetwork(args.network);
     if (net && !net.D_kwargs) throw new Error(`${args.network}: has no discriminator; fine-tuning needs a network that includes D`);
-    o = resolveTrainingOptions(args, net ? { G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs! } : null, backend.description);
+    runOptions = resolveTrainingOptions(args, net ? { G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs! } : null, backend.description);
   }
-  checkGrid(o.grid, o.G_kwargs.img_resolution);
+  checkGrid(runOptions.grid, runOptions.G_kwargs.img_resolution);
   // Metric networks load before any training: missing weights fail here, not at the first snapshot.
   const metricNets: FeatureNetwork[] = [];
-  for (const m of o.metrics)
-    metricNets.push(await loadFeatureNetwork(m === 'fid' ? { kind: 'inception', protocol: 'nvidia', inception: o.inception } : { kind: 'emoji' }));
+  for (const m of runOptions.metrics)
+    metricNets.push(await loadFeatureNetwork(m === 'fid' ? { kind: 'inception', protocol: 'nvidia', inception: runOptions.inception } : { kind: 'emoji' }));
 
   // ---- data (before creating the run directory: a bad folder must not leave an empty run behind)
-  const G_kwargs = o.G_kwargs;
-  const dataset = await ImageDataset.load(o.data, {
+  const G_kwargs = runOptions.G_kwargs;
+  const dataset = await ImageDataset.load(runOptions.data, {
     resolution: G_kwargs.img_resolution,
     channels: G_kwargs.img_channels as 1 | 3,
-    filter: o.resizeFilter,
-    requireSquare: o.requireSquare,
-    mirror: o.mirror,
+    filter: runOptions.resizeFilter,
+    requireSquare: runOptions.requireSquare,
+    mirror: runOptions.mirror,
     cDim: G_kwargs.c_dim,
   });
   if (dataset.report.skipped.length) {
     const s = dataset.report.skipped;
-    log(`warning: skipped ${s.length} unreadable image file${s.length > 1 ? 's' : ''} in ${o.data} (first: ${s[0].file}: ${s[0].reason})`);
+    log(`warning: skipped ${s.length} unreadable image file${s.length > 1 ? 's' : ''} in ${runOptions.data} (first: ${s[0].file}: ${s[0].reason})`);
   }
   if (G_kwargs.img_channels !== 1 && G_kwargs.img_channels !== 3)
     throw new Error(`networks with ${G_kwargs.img_channels} channels cannot be trained on image files (1 or 3 channels)`);
 
   // ---- networks
-  const rng = saved ? new Rng(o.seed, saved.rng) : new Rng(o.seed);
+  const rng = saved ? new Rng(runOptions.seed, saved.rng) : new Rng(runOptions.seed);
   let G: Generator, D: Discriminator, Gema: Generator;
   if (net) {
     G = buildGenerator(net, net.G ? 'G' : 'G_ema');
     Gema = buildGenerator(net, 'G_ema');
-    D = buildDiscriminator(net, { block_kwargs: { freeze_layers: o.freezed } });
+    D = buildDiscriminator(net, { block_kwargs: { freeze_layers: runOptions.freezed } });
   } else {
-    G = new Generator(o.G_kwargs, rng);
-    D = new Discriminator(o.D_kwargs, rng);
-    Gema = new Generator(o.G_kwargs);
+    G = new Generator(runOptions.G_kwargs, rng);
+    D = new Discriminator(runOptions.D_kwargs, rng);
+    Gema = new Generator(runOptions.G_kwargs);
     Gema.params.copyFrom(G.params);
   }
-  const augment = o.aug === 'none' ? null : new AugmentPipe(o.augpipe, o.p);
-  const trainer = new Trainer(G, D, Gema, trainerOptions(o), rng, augment);
+  const augment = runOptions.aug === 'none' ? null : new AugmentPipe(runOptions.augpipe, runOptions.p);
+  const trainer = new Trainer(G, D, Gema, trainerOptions(runOptions), rng, augment);
 
   let tick = 0;
   let tickStartNimg = 0;
@@ -158,7 +158,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       restoreAdam(trainer.optD, D.params, net.tensors, 'opt_D');
       if (!dataset.restoreSampler(saved.sampler)) {
         log(
-          `resume: the data now has ${dataset.length} images${o.mirror ? ' (with x-flips)' : ''}, the snapshot's order was for ${saved.sampler.order.length}; starting a new shuffle (the run is no longer an exact continuation)`,
+          `resume: the data now has ${dataset.length} images${runOptions.mirror ? ' (with x-flips)' : ''}, the snapshot's order was for ${saved.sampler.order.length}; starting a new shuffle (the run is no longer an exact continuation)`,
         );
       }
       if (augment) augment.p = saved.augmentP;
@@ -172,43 +172,46 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
         for (const f of await fs.readdir(from)) {
           if (f === 'stats.jsonl' || f === 'log.txt' || /^metric-.*\.jsonl$/.test(f)) await fs.copyFile(path.join(from, f), path.join(args.runDir, f));
         }
-        await writeFileAtomic(path.join(o.runDir, 'training_options.json'), `${JSON.stringify(o, null, 2)}\n`);
+        await writeFileAtomic(path.join(runOptions.runDir, 'training_options.json'), `${JSON.stringify(runOptions, null, 2)}\n`);
       }
-      const tidy = await tidyForResume(o.runDir, trainer.curNimg / 1000);
+      const tidy = await tidyForResume(runOptions.runDir, trainer.curNimg / 1000);
       log(
-        `${args.runDir ? `branching ${from} into ${o.runDir}` : `resuming ${o.runDir}`} at kimg ${(trainer.curNimg / 1000).toFixed(3)}` +
+        `${args.runDir ? `branching ${from} into ${runOptions.runDir}` : `resuming ${runOptions.runDir}`} at kimg ${(trainer.curNimg / 1000).toFixed(3)}` +
           (tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : ''),
       );
     } else {
       if (args.runDir) {
         await makeNamedRunDir(args.runDir, true);
-        o.runDir = args.runDir;
+        runOptions.runDir = args.runDir;
       } else {
-        o.runDir = await nextRunDir(o.outdir, `${path.basename(path.resolve(o.data))}-${o.loss}${o.loss === 'rooted' ? `-k${o.k}` : ''}`);
+        runOptions.runDir = await nextRunDir(
+          runOptions.outdir,
+          `${path.basename(path.resolve(runOptions.data))}-${runOptions.loss}${runOptions.loss === 'rooted' ? `-k${runOptions.k}` : ''}`,
+        );
       }
-      await writeFileAtomic(path.join(o.runDir, 'training_options.json'), `${JSON.stringify(o, null, 2)}\n`);
+      await writeFileAtomic(path.join(runOptions.runDir, 'training_options.json'), `${JSON.stringify(runOptions, null, 2)}\n`);
     }
-    const logFile = path.join(o.runDir, 'log.txt');
+    const logFile = path.join(runOptions.runDir, 'log.txt');
     const say = async (line: string) => {
       log(line);
       await fs.appendFile(logFile, `${line}\n`);
     };
     await say(`backend: ${backend.description}`);
-    const origin = o.network ? `from ${o.network}` : 'from scratch';
+    const origin = runOptions.network ? `from ${runOptions.network}` : 'from scratch';
     await say(
-      `${saved ? `resumed at kimg ${(trainer.curNimg / 1000).toFixed(3)} (the run started ${origin})` : `started: ${origin}`}, ${dataset.report.used} images from ${o.data}${o.mirror ? ' (+ x-flips)' : ''}, loss ${o.loss === 'rooted' ? `rooted k=${o.k}` : 'logistic'}, ${o.kimg} kimg, batch ${o.batch}`,
+      `${saved ? `resumed at kimg ${(trainer.curNimg / 1000).toFixed(3)} (the run started ${origin})` : `started: ${origin}`}, ${dataset.report.used} images from ${runOptions.data}${runOptions.mirror ? ' (+ x-flips)' : ''}, loss ${runOptions.loss === 'rooted' ? `rooted k=${runOptions.k}` : 'logistic'}, ${runOptions.kimg} kimg, batch ${runOptions.batch}`,
     );
 
     // ---- fixed grids (their own streams: the training stream does not depend on grid size)
-    const [gw, gh] = o.grid;
+    const [gw, gh] = runOptions.grid;
     const gridN = gw * gh;
-    const gridRng = new Rng(`grid-${o.seed}`);
+    const gridRng = new Rng(`grid-${runOptions.seed}`);
     const gridZ = gridRng.normal([gridN, G_kwargs.z_dim]);
     const gridC = dataset.randomLabels(gridN, gridRng);
     const writeFakes = async (file: string) => {
-      const pixels = await renderGrid(Gema, gridZ, gridC, o.batch);
+      const pixels = await renderGrid(Gema, gridZ, gridC, runOptions.batch);
       const g = tileGrid(pixels, gridN, G_kwargs.img_resolution, G_kwargs.img_channels, gw);
-      await writePng(path.join(o.runDir, file), g.pixels, g.width, g.height, G_kwargs.img_channels);
+      await writePng(path.join(runOptions.runDir, file), g.pixels, g.width, g.height, G_kwargs.img_channels);
     };
     if (!saved) {
       const idx = Array.from({ length: gridN }, (_, i) => i % dataset.length);
@@ -217,21 +220,21 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
         reals.set(dataset.pixels(i), k * dataset.pixels(i).length);
       });
       const g = tileGrid(reals, gridN, G_kwargs.img_resolution, G_kwargs.img_channels, gw);
-      await writePng(path.join(o.runDir, 'reals.png'), g.pixels, g.width, g.height, G_kwargs.img_channels);
+      await writePng(path.join(runOptions.runDir, 'reals.png'), g.pixels, g.width, g.height, G_kwargs.img_channels);
       await writeFakes('fakes_init.png');
     }
 
     // ---- the loop
-    const totalNimg = Math.round(o.kimg * 1000);
+    const totalNimg = Math.round(runOptions.kimg * 1000);
     let iterations = 0;
     let lastSnapshot: string | null = null;
     let tickStartTime = performance.now();
     let stopped: RunResult['stopped'] = 'done';
     let lastSkipped = saved ? Object.values(saved.trainer.skipped).reduce((a, b) => a + b, 0) : 0;
     const snapshot = async () => {
-      const file = path.join(o.runDir, snapshotName(trainer.curNimg));
+      const file = path.join(runOptions.runDir, snapshotName(trainer.curNimg));
       const st: TrainingState = {
-        options: o,
+        options: runOptions,
         trainer: await trainer.state(),
         rng: rng.state(),
         sampler: dataset.samplerState(),
@@ -240,17 +243,17 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
         tick,
         tickStartNimg,
       };
-      const config: CheckpointConfig = { format: 'stylegan-rlo', version: 1, G_kwargs: o.G_kwargs, D_kwargs: o.D_kwargs, training: st };
+      const config: CheckpointConfig = { format: 'stylegan-rlo', version: 1, G_kwargs: runOptions.G_kwargs, D_kwargs: runOptions.D_kwargs, training: st };
       const extra = new Map([...(await adamTensors(trainer.optG, G.params, 'opt_G')), ...(await adamTensors(trainer.optD, D.params, 'opt_D'))]);
       await saveCheckpoint(file, config, { G: G.params, D: D.params, G_ema: Gema.params, extra });
       lastSnapshot = file;
       if (hooks.urgentStop?.()) return file;
       await writeFakes(fakesName(trainer.curNimg));
       for (const net of metricNets) {
-        const ex = { batch: o.batch, cacheDir: cacheDir() };
-        const real = await folderFeatures(net, o.data, ex);
-        const gen = await generatorFeatures(net, Gema, { num: o.metricsNum, seed: o.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
-        const d = distances(real, gen, net, true, o.seed);
+        const ex = { batch: runOptions.batch, cacheDir: cacheDir() };
+        const real = await folderFeatures(net, runOptions.data, ex);
+        const gen = await generatorFeatures(net, Gema, { num: runOptions.metricsNum, seed: runOptions.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
+        const d = distances(real, gen, net, true, runOptions.seed);
         const rec = {
           kimg: trainer.curNimg / 1000,
           snapshot: path.basename(file),
@@ -258,11 +261,13 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
           value: d.distance,
           kernelMetric: d.kernelMetric,
           kernel: d.kernel,
-          num: o.metricsNum,
+          num: runOptions.metricsNum,
           features: net.id,
         };
-        await fs.appendFile(path.join(o.runDir, metricFile(net)), `${JSON.stringify(rec)}\n`);
-        log(`${d.metric} ${d.distance.toFixed(3)}, ${d.kernelMetric} ${d.kernel!.toFixed(5)} (${net.kind} features, ${o.metricsNum} generated images)`);
+        await fs.appendFile(path.join(runOptions.runDir, metricFile(net)), `${JSON.stringify(rec)}\n`);
+        log(
+          `${d.metric} ${d.distance.toFixed(3)}, ${d.kernelMetric} ${d.kernel!.toFixed(5)} (${net.kind} features, ${runOptions.metricsNum} generated images)`,
+        );
       }
       return file;
     };
@@ -276,9 +281,9 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
         stopped = 'limit';
         break;
       }
-      const idx = dataset.nextIndices(o.batch, rng);
+      const idx = dataset.nextIndices(runOptions.batch, rng);
       const reals = dataset.batch(idx);
-      const genC = dataset.randomLabels(o.batch, rng);
+      const genC = dataset.randomLabels(runOptions.batch, rng);
       trainer.step(reals, genC);
       tf.dispose([reals.img, reals.c, genC].filter((t) => t !== null) as tf.Tensor[]);
       iterations++;
@@ -286,14 +291,20 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
         const sec = (performance.now() - tickStartTime) / 1000,
           shown = trainer.curNimg - tickStartNimg;
         const rate = shown / Math.max(sec, 1e-9);
-        hooks.progress({ tick, tickImages: shown, tickTotal: Math.round(o.tickKimg * 1000), imagesPerSec: rate, etaSec: (totalNimg - trainer.curNimg) / rate });
+        hooks.progress({
+          tick,
+          tickImages: shown,
+          tickTotal: Math.round(runOptions.tickKimg * 1000),
+          imagesPerSec: rate,
+          etaSec: (totalNimg - trainer.curNimg) / rate,
+        });
       }
       // Let signal handlers run between iterations, so that a stop request acts within one
       // iteration rather than at the end of the tick (minutes on a CPU).
       await new Promise((resolve) => setImmediate(resolve));
 
       const done = trainer.curNimg >= totalNimg;
-      if (!done && trainer.curNimg < tickStartNimg + o.tickKimg * 1000) continue;
+      if (!done && trainer.curNimg < tickStartNimg + runOptions.tickKimg * 1000) continue;
       // ---- tick: one read-back of every statistic
       const stats = await trainer.stats.collect();
       const state = await trainer.state();
@@ -313,7 +324,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
         memory: { num_tensors: tf.memory().numTensors, num_bytes: tf.memory().numBytes, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) },
       };
       for (const [k, v] of Object.entries(stats)) rec[k] = v.mean;
-      await fs.appendFile(path.join(o.runDir, 'stats.jsonl'), `${JSON.stringify(rec)}\n`);
+      await fs.appendFile(path.join(runOptions.runDir, 'stats.jsonl'), `${JSON.stringify(rec)}\n`);
       const f = (k: string) => (stats[k] ? stats[k].mean.toFixed(3) : '-');
       const eta = ((totalNimg - trainer.curNimg) / 1000) * secPerKimg;
       await say(
@@ -324,36 +335,36 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       const skippedNow = Object.values(state.skipped).reduce((a, b) => a + b, 0);
       const skippedTick = skippedNow - lastSkipped;
       lastSkipped = skippedNow;
-      const phaseSteps = (trainer.curNimg - tickStartNimg) / o.batch;
+      const phaseSteps = (trainer.curNimg - tickStartNimg) / runOptions.batch;
       if (skippedTick > 0) await say(`warning: ${skippedTick} phase steps with non-finite losses or gradients were skipped this tick`);
       if (skippedTick >= phaseSteps && phaseSteps > 0) {
         await snapshot();
         throw new Error(
-          `training diverged: ${skippedTick} steps with non-finite losses or gradients in the last tick; try a lower --glr/--dlr or a higher --gamma (snapshot saved in ${o.runDir})`,
+          `training diverged: ${skippedTick} steps with non-finite losses or gradients in the last tick; try a lower --glr/--dlr or a higher --gamma (snapshot saved in ${runOptions.runDir})`,
         );
       }
       tick++;
       tickStartNimg = trainer.curNimg;
       tickStartTime = performance.now();
-      if (done || tick % o.snap === 0) await say(`snapshot: ${await snapshot()}`);
-      await writeRunReport(o.runDir);
+      if (done || tick % runOptions.snap === 0) await say(`snapshot: ${await snapshot()}`);
+      await writeRunReport(runOptions.runDir);
     }
     // Stopped before the first iteration: a run directory made for this run holds nothing to
     // resume, so it is removed rather than left behind.
     if (stopped === 'requested' && iterations === 0 && createdRunDir) {
       tf.dispose(gridC ? [gridZ, gridC] : [gridZ]);
-      await fs.rm(o.runDir, { recursive: true, force: true });
-      log(`stopped before the first iteration: removed ${o.runDir}`);
+      await fs.rm(runOptions.runDir, { recursive: true, force: true });
+      log(`stopped before the first iteration: removed ${runOptions.runDir}`);
       return { runDir: '', kimg: trainer.curNimg / 1000, iterations: 0, stopped, lastSnapshot: null };
     }
     // A stop between ticks still leaves an exact snapshot to resume from.
-    if (stopped !== 'done' && iterations > 0 && lastSnapshot !== path.join(o.runDir, snapshotName(trainer.curNimg))) {
+    if (stopped !== 'done' && iterations > 0 && lastSnapshot !== path.join(runOptions.runDir, snapshotName(trainer.curNimg))) {
       await say(`snapshot: ${await snapshot()}`);
     }
     tf.dispose(gridC ? [gridZ, gridC] : [gridZ]);
-    await writeRunReport(o.runDir);
-    await say(`${stopped === 'done' ? 'done' : 'stopped'}: ${o.runDir} (kimg ${(trainer.curNimg / 1000).toFixed(3)})`);
-    return { runDir: o.runDir, kimg: trainer.curNimg / 1000, iterations, stopped, lastSnapshot };
+    await writeRunReport(runOptions.runDir);
+    await say(`${stopped === 'done' ? 'done' : 'stopped'}: ${runOptions.runDir} (kimg ${(trainer.curNimg / 1000).toFixed(3)})`);
+    return { runDir: runOptions.runDir, kimg: trainer.curNimg / 1000, iterations, stopped, lastSnapshot };
   } finally {
     dispose();
   }

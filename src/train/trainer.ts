@@ -88,25 +88,25 @@ export class Trainer {
    * Returns the phases that ran.
    */
   step(reals: Batch, genC: tf.Tensor | null): PhaseName[] {
-    const o = this.opts;
+    const settings = this.opts;
     const { G } = this;
     const ran: PhaseName[] = [];
-    const rounds = o.batch / o.batchGpu;
-    const chunk = (t: tf.Tensor | null, i: number, n = o.batchGpu) => (t === null ? null : t.slice(i * o.batchGpu, n));
+    const rounds = settings.batch / settings.batchGpu;
+    const chunk = (t: tf.Tensor | null, i: number, n = settings.batchGpu) => (t === null ? null : t.slice(i * settings.batchGpu, n));
 
     // Upstream's phases: a regularization phase exists whenever its interval does (with a zero
     // weight it computes nothing, and Adam skips parameters without gradients).
     const phases: { name: PhaseName; interval: number; active: boolean }[] = [
       { name: 'Gmain', interval: 1, active: true },
-      ...(o.gRegInterval > 0 ? [{ name: 'Greg' as PhaseName, interval: o.gRegInterval, active: o.plWeight !== 0 }] : []),
+      ...(settings.gRegInterval > 0 ? [{ name: 'Greg' as PhaseName, interval: settings.gRegInterval, active: settings.plWeight !== 0 }] : []),
       { name: 'Dmain', interval: 1, active: true },
-      ...(o.dRegInterval > 0 ? [{ name: 'Dreg' as PhaseName, interval: o.dRegInterval, active: o.r1Gamma !== 0 }] : []),
+      ...(settings.dRegInterval > 0 ? [{ name: 'Dreg' as PhaseName, interval: settings.dRegInterval, active: settings.r1Gamma !== 0 }] : []),
     ];
     // Upstream draws z for every phase at once each iteration, whether a phase runs or not.
-    const allZ = this.rng.normal([phases.length * o.batch, G.zDim]);
+    const allZ = this.rng.normal([phases.length * settings.batch, G.zDim]);
     for (const [phaseIdx, phase] of phases.entries()) {
       if (this.batchIdx % phase.interval !== 0 || !phase.active) continue;
-      const genZ = allZ.slice(phaseIdx * o.batch, o.batch);
+      const genZ = allZ.slice(phaseIdx * settings.batch, settings.batch);
       ran.push(phase.name);
       const t0 = performance.now();
       const isG = phase.name[0] === 'G';
@@ -157,17 +157,17 @@ export class Trainer {
 
     // G_ema: p_ema = lerp(p, p_ema, beta), buffers copied; the ramp-up uses the image count before
     // this iteration (upstream updates cur_nimg after G_ema).
-    let emaNimg = o.emaKimg * 1000;
-    if (o.emaRampup !== null) emaNimg = Math.min(emaNimg, this.curNimg * o.emaRampup);
-    const beta = 0.5 ** (o.batch / Math.max(emaNimg, 1e-8));
+    let emaNimg = settings.emaKimg * 1000;
+    if (settings.emaRampup !== null) emaNimg = Math.min(emaNimg, this.curNimg * settings.emaRampup);
+    const beta = 0.5 ** (settings.batch / Math.max(emaNimg, 1e-8));
     updateEma(this.Gema.params, G.params, beta);
-    this.curNimg += o.batch;
+    this.curNimg += settings.batch;
     this.batchIdx += 1;
 
     // ADA heuristic: every adaInterval iterations, p += sign(E[sign(D(reals))] - target) * speed.
-    if (this.augment && o.adaTarget !== null && this.batchIdx % o.adaInterval === 0 && this.adaSigns.sum) {
+    if (this.augment && settings.adaTarget !== null && this.batchIdx % settings.adaInterval === 0 && this.adaSigns.sum) {
       const mean = this.adaSigns.sum.dataSync()[0] / this.adaSigns.n; // one read per adaInterval iterations
-      const adjust = (Math.sign(mean - o.adaTarget) * (o.batch * o.adaInterval)) / (o.adaKimg * 1000);
+      const adjust = (Math.sign(mean - settings.adaTarget) * (settings.batch * settings.adaInterval)) / (settings.adaKimg * 1000);
       this.augment.p = Math.max(this.augment.p + adjust, 0);
       this.adaSigns.sum.dispose();
       this.adaSigns = { sum: null, n: 0 };
@@ -196,41 +196,48 @@ export class Trainer {
     realC: tf.Tensor | null,
     fakes: tf.Tensor4D | null,
   ): tf.Scalar {
-    const o = this.opts;
+    const settings = this.opts;
     const { G, D } = this;
     const runD: LogitsFn = dLogits(D, this.augment ? (img) => this.augment!.apply(img, this.rng) : undefined);
 
     if (phase === 'Gmain') {
-      const ws = G.mapWithMixing(genZ, genC, this.rng, o.styleMixingProb);
-      const r = gMainLoss(synthesizer(G, { noise_mode: 'random', rng: this.rng }), runD, ws, genC, o.objective);
+      const ws = G.mapWithMixing(genZ, genC, this.rng, settings.styleMixingProb);
+      const r = gMainLoss(synthesizer(G, { noise_mode: 'random', rng: this.rng }), runD, ws, genC, settings.objective);
       this.stats.report('Loss/scores/fake', r.fakeLogits);
       this.stats.report('Loss/signs/fake', r.fakeLogits.sign());
       this.stats.report('Loss/G/loss', r.perSample);
       return r.loss;
     }
     if (phase === 'Greg') {
-      const n = Math.max(Math.floor(genZ.shape[0] / o.plBatchShrink), 1);
+      const n = Math.max(Math.floor(genZ.shape[0] / settings.plBatchShrink), 1);
       const z = genZ.slice(0, n);
       const c = genC === null ? null : genC.slice(0, n);
-      const ws = G.mapWithMixing(z, c, this.rng, o.styleMixingProb);
+      const ws = G.mapWithMixing(z, c, this.rng, settings.styleMixingProb);
       const [h, w] = [G.imgResolution, G.imgResolution];
       // Upstream's order: the synthesis draws its noise, then the path-length noise is drawn.
       const plNoise = (img: tf.Tensor4D) => this.rng.normal(img.shape).div(Math.sqrt(h * w)) as tf.Tensor4D;
-      const r = plRegLoss((wsi) => G.synthesize(wsi, { noise_mode: 'random', rng: this.rng }), ws, plNoise, this.plMean as tf.Scalar, o.plDecay, o.plWeight);
+      const r = plRegLoss(
+        (wsi) => G.synthesize(wsi, { noise_mode: 'random', rng: this.rng }),
+        ws,
+        plNoise,
+        this.plMean as tf.Scalar,
+        settings.plDecay,
+        settings.plWeight,
+      );
       this.plMean.assign(r.plMean);
       this.stats.report('Loss/pl_penalty', r.penalty);
       this.stats.report('Loss/G/reg', r.perSample);
       return r.loss;
     }
     if (phase === 'Dmain') {
-      const r = dMainLoss(runD, fakes!, genC, realImg, realC, o.objective);
+      const r = dMainLoss(runD, fakes!, genC, realImg, realC, settings.objective);
       this.stats.report('Loss/scores/fake', r.fakeLogits);
       this.stats.report('Loss/signs/fake', r.fakeLogits.sign());
       this.reportReal(r.realLogits);
       this.stats.report('Loss/D/loss', r.perSample);
       return r.loss;
     }
-    const r = r1RegLoss(runD, realImg, realC, o.r1Gamma);
+    const r = r1RegLoss(runD, realImg, realC, settings.r1Gamma);
     this.reportReal(r.realLogits);
     r.realLogits.dispose();
     this.stats.report('Loss/r1_penalty', r.penalty);
