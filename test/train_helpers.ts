@@ -7,43 +7,37 @@ import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
 import { saveCheckpoint } from '../src/io/checkpoint.js';
 import { FIXTURES, loadTiny16, stateDict } from './helpers.js';
+import type { DiscriminatorConfig, GeneratorConfig } from '../src/networks/config.js';
+import type { StTensor } from '../src/io/safetensors.js';
 
 export async function tempDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), `rlo-${prefix}-`));
 }
 
-/** tiny16 (G, D, G_ema = G) as one of our checkpoints. */
-export async function tiny16Checkpoint(dir: string): Promise<string> {
-  const { st, json } = await loadTiny16();
-  const G = new Generator(json.G_kwargs),
-    D = new Discriminator(json.D_kwargs);
-  G.params.setAll(stateDict(st.tensors, 'G'));
-  D.params.setAll(stateDict(st.tensors, 'D'));
-  const file = path.join(dir, 'tiny16.safetensors');
-  await saveCheckpoint(
-    file,
-    { format: 'stylegan-rlo', version: 1, G_kwargs: json.G_kwargs, D_kwargs: json.D_kwargs },
-    { G: G.params, D: D.params, G_ema: G.params },
-  );
+/** A checkpoint `file` of networks built from these kwargs (G_ema = G), with optional upstream weights. */
+async function networkCheckpoint(file: string, G_kwargs: GeneratorConfig, D_kwargs: DiscriminatorConfig, weights?: Map<string, StTensor>): Promise<string> {
+  const G = new Generator(G_kwargs),
+    D = new Discriminator(D_kwargs);
+  if (weights) {
+    G.params.setAll(stateDict(weights, 'G'));
+    D.params.setAll(stateDict(weights, 'D'));
+  }
+  await saveCheckpoint(file, { format: 'stylegan-rlo', version: 1, G_kwargs, D_kwargs }, { G: G.params, D: D.params, G_ema: G.params });
   G.dispose();
   D.dispose();
   return file;
 }
 
+/** tiny16 (G, D, G_ema = G) as one of our checkpoints. */
+export async function tiny16Checkpoint(dir: string): Promise<string> {
+  const { st, json } = await loadTiny16();
+  return networkCheckpoint(path.join(dir, 'tiny16.safetensors'), json.G_kwargs, json.D_kwargs, st.tensors);
+}
+
 /** A conditional network (cond16's architecture: 3 classes, grayscale; freshly initialized) as a checkpoint. */
 export async function conditionalCheckpoint(dir: string): Promise<string> {
   const json = JSON.parse(await fs.readFile(path.join(FIXTURES, 'cond16.json'), 'utf8'));
-  const G = new Generator(json.G_kwargs),
-    D = new Discriminator(json.D_kwargs);
-  const file = path.join(dir, 'cond16.safetensors');
-  await saveCheckpoint(
-    file,
-    { format: 'stylegan-rlo', version: 1, G_kwargs: json.G_kwargs, D_kwargs: json.D_kwargs },
-    { G: G.params, D: D.params, G_ema: G.params },
-  );
-  G.dispose();
-  D.dispose();
-  return file;
+  return networkCheckpoint(path.join(dir, 'cond16.safetensors'), json.G_kwargs, json.D_kwargs);
 }
 
 /** `n` small images with distinct colors and a gradient (sizes vary to exercise crop + resize). */
