@@ -275,3 +275,24 @@ describe('misc ops', () => {
     );
   });
 });
+
+test('biasAct outside any gradient tape (inference) computes no mask and gives the same values as under a tape', async () => {
+  for (const [act, clamp] of [
+    ['lrelu', 0.3],
+    ['relu', null],
+    ['linear', 0.5],
+  ] as const) {
+    const x = tf.tensor4d(randomArray(2 * 4 * 4 * 5, 11), [2, 4, 4, 5]),
+      b = tf.tensor1d(randomArray(5, 12));
+    const plain = biasAct(x, b, { act, clamp });
+    let taped: Float32Array | null = null;
+    tf.grad((xi: tf.Tensor) => {
+      const y = biasAct(xi, b, { act, clamp });
+      taped = y.dataSync() as Float32Array;
+      return y.sum();
+    })(x).dispose();
+    assert.deepEqual(Array.from(plain.dataSync()), Array.from(taped!), `${act}, clamp ${clamp}`);
+    await assertNoLeak(`biasAct ${act} no tape`, () => biasAct(x, b, { act, clamp }).dispose());
+    tf.dispose([x, b, plain]);
+  }
+});

@@ -103,6 +103,14 @@ export function biasAct(x: tf.Tensor, b: tf.Tensor | null, opts: BiasActOptions 
     }
     return { y, mask };
   };
+  // Nothing records gradients (inference, or the fakes D trains on, made outside the tape): the
+  // gradient mask would be computed and thrown away, so the value alone is computed.
+  if (!(tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn()) {
+    return tf.tidy(() => {
+      if (tf.getKernel(BIAS_ACT_KERNEL, tf.getBackend())) return runBiasActKernel(x, b, { act, alpha, gain, clamp, withMask: false })[0];
+      return forward(x, b).y;
+    });
+  }
   const reduceAxes = Array.from({ length: x.rank - 1 }, (_, i) => i);
 
   const op = customOp(([xi, bi], save) => {
