@@ -60,7 +60,7 @@ export async function nextRunDir(outdir: string, desc: string): Promise<string> 
     if (!claimed) {
       const st = await fs.stat(claim).catch(() => null);
       if (st && Date.now() - st.mtimeMs > STALE_CLAIM_MS) await fs.rmdir(claim).catch(() => {});
-      else await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      else await new Promise((r) => setTimeout(r, 5 + ((process.pid + attempt) % 16))); // a wait that differs between processes, not a training draw
       continue;
     }
     try {
