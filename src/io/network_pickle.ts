@@ -3,7 +3,7 @@
 // {G, D, G_ema, augment_pipe, training_set_kwargs} whose networks are torch_utils.persistence
 // objects (class name, module state with _parameters, _buffers, _modules, _init_kwargs); the
 // older TensorFlow pickles are mapped in tf_legacy.ts.
-import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
+import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig, SYNTHESIS_KEYS } from '../networks/config.js';
 import type { NamedArray } from '../networks/params.js';
 import type { LoadedNetwork } from './loaded_network.js';
 import { PyDict, PyGlobal, PyObject, unpickle } from './pickle.js';
@@ -87,18 +87,6 @@ function collectTensors(obj: unknown, prefix: string, out: Map<string, NamedArra
   if (mods instanceof Map) for (const [name, sub] of mods) if (sub !== null) collectTensors(sub, `${prefix}${String(name)}.`, out, where, budget, depth + 1);
 }
 
-const SYNTHESIS_KEYS = [
-  'channel_base',
-  'channel_max',
-  'num_fp16_res',
-  'architecture',
-  'resample_filter',
-  'conv_clamp',
-  'fp16_channels_last',
-  'use_noise',
-  'activation',
-  'kernel_size',
-];
 // Options that change only speed or numeric format upstream; everything here runs non-fused in float32.
 const IGNORED_KEYS = ['fused_modconv_default'];
 

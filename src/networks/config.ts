@@ -64,6 +64,20 @@ export interface DiscriminatorConfig {
   epilogue_kwargs?: EpilogueKwargs;
 }
 
+/** The synthesis network's options (upstream SynthesisNetwork kwargs). */
+export const SYNTHESIS_KEYS = [
+  'channel_base',
+  'channel_max',
+  'num_fp16_res',
+  'architecture',
+  'resample_filter',
+  'conv_clamp',
+  'fp16_channels_last',
+  'use_noise',
+  'activation',
+  'kernel_size',
+];
+
 const ARCHS: Architecture[] = ['orig', 'skip', 'resnet'];
 
 function fail(what: string, msg: string): never {
@@ -150,18 +164,7 @@ export function resolveGeneratorConfig(c: GeneratorConfig): ResolvedGeneratorCon
   if (typeof c !== 'object' || c === null) fail(what, 'expected an object');
   checkKeys(what, c, ['z_dim', 'c_dim', 'w_dim', 'img_resolution', 'img_channels', 'mapping_kwargs', 'synthesis_kwargs']);
   const s = c.synthesis_kwargs ?? {};
-  checkKeys('synthesis', s, [
-    'channel_base',
-    'channel_max',
-    'num_fp16_res',
-    'architecture',
-    'resample_filter',
-    'conv_clamp',
-    'fp16_channels_last',
-    'use_noise',
-    'activation',
-    'kernel_size',
-  ]);
+  checkKeys('synthesis', s, SYNTHESIS_KEYS);
   const r = {
     z_dim: checkInt(what, 'z_dim', c.z_dim, 0, MAX_FEATURES),
     c_dim: checkInt(what, 'c_dim', c.c_dim ?? 0, 0, 65536),
