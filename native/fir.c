@@ -2,6 +2,7 @@
 // the gradient mask) and upfirdn2d (upsample, FIR filter, downsample) over NHWC tensors.
 #include "kernels.h"
 #include <math.h>
+#include <stdlib.h>
 #include <omp.h>
 
 // biasAct(x, b|null, {channels, act, alpha, gain, clamp}, y, mask|null): y = clamp(act(x + b) * gain);
@@ -21,26 +22,43 @@ napi_value rlo_bias_act(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "rlo_native: biasAct shapes do not agree");
     return NULL;
   }
-  const float fa = (float)alpha, fg = (float)gain, fc = (float)clamp;
+  if (act < 0 || act > 2) { napi_throw_range_error(env, NULL, "rlo_native: biasAct act must be 0, 1 or 2"); return NULL; }
   const int64_t rows = (int64_t)lx / C;
-  #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + r * C;
-    float* yr = y + r * C;
-    float* mr = mask ? mask + r * C : NULL;
-    for (int64_t c = 0; c < C; c++) {
-      float v = xr[c] + (b ? b[c] : 0.f);
-      float d = fg;
-      if (act == 1) { if (!(v > 0.f)) { v = 0.f; d = 0.f; } }
-      else if (act == 2) { if (!(v > 0.f)) { v *= fa; d = fg * fa; } }
-      v *= fg;
-      if (fc >= 0.f) {
-        if (fabsf(v) > fc) { d = 0.f; v = v > 0.f ? fc : -fc; }
-      }
-      yr[c] = v;
-      if (mr) mr[c] = d;
+  // A zero bias stands in for none, and an infinite clamp for no clamping, so that one
+  // branch-free loop (compare-and-select, vectorized) serves every case.
+  float* zeros = b ? NULL : (float*)calloc((size_t)C, sizeof(float));
+  if (!b && !zeros) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return NULL; }
+  const float* bias = b ? b : zeros;
+  const float fa = (float)alpha, fg = (float)gain, fc = clamp >= 0 ? (float)clamp : INFINITY;
+  // One loop per activation and mask/no mask, each free of branches (compare-and-select), so that
+  // the compiler vectorizes all of them. NEG is the negative side; mask = dy/dx, 0 where clamped.
+  #define BIAS_ACT_LOOP(NEG, NEG_SLOPE)                                                        \
+    _Pragma("omp parallel for schedule(static) if (lx > 32768)")                              \
+    for (int64_t r = 0; r < rows; r++) {                                                       \
+      const float* restrict xr = x + r * C;                                                    \
+      float* restrict yr = y + r * C;                                                          \
+      float* restrict mr = mask ? mask + r * C : NULL;                                         \
+      if (mr) {                                                                                \
+        for (int64_t c = 0; c < C; c++) {                                                      \
+          const float v0 = xr[c] + bias[c], neg = (NEG);                                       \
+          const float v = (v0 > 0.f ? v0 : neg) * fg, hi = v > fc ? fc : v;                    \
+          const float d = v0 > 0.f ? fg : fg * (NEG_SLOPE);                                    \
+          yr[c] = hi < -fc ? -fc : hi;                                                         \
+          mr[c] = ((v > fc) | (v < -fc)) ? 0.f : d;                                            \
+        }                                                                                      \
+      } else {                                                                                 \
+        for (int64_t c = 0; c < C; c++) {                                                      \
+          const float v0 = xr[c] + bias[c], neg = (NEG);                                       \
+          const float v = (v0 > 0.f ? v0 : neg) * fg, hi = v > fc ? fc : v;                    \
+          yr[c] = hi < -fc ? -fc : hi;                                                         \
+        }                                                                                      \
+      }                                                                                        \
     }
-  }
+  if (act == 0) { BIAS_ACT_LOOP(v0, 1.f) }
+  else if (act == 1) { BIAS_ACT_LOOP(0.f, 0.f) }  // NaN gives 0, as upstream's CUDA kernel
+  else { BIAS_ACT_LOOP(v0 * fa, fa) }
+  #undef BIAS_ACT_LOOP
+  free(zeros);
   return NULL;
 }
 

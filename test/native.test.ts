@@ -164,6 +164,13 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
     });
   });
 
+  test('unstack along every axis (one strided copy per slice), batch 1 included', async () => {
+    await same('unstack', () => {
+      const x = r([2, 3, 4, 5], 42);
+      return [...x.unstack(0), ...x.unstack(1), ...x.unstack(2), ...x.unstack(3), ...r([1, 8, 6], 43).unstack(1)];
+    });
+  });
+
   test('max and average pooling (same/valid, stride 1 and 2; averages count valid inputs only)', async () => {
     await same('pool', () => {
       const x = r([2, 9, 8, 5], 60);
@@ -194,6 +201,58 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
       ];
     });
   });
+});
+
+// The kernel's outputs are not zero-filled and it runs its parallel loop above 32768 elements:
+// a large tensor checks that every element is written, against the formula, for every
+// activation with and without bias and clamp, with infinities and values past the clamp.
+test('biasAct kernel: every element of value and mask, all activations, bias, clamp, infinities, NaN propagation', {
+  skip: !nativeStatus().loaded && 'native addon not built',
+}, async () => {
+  const { nativeAddon } = await import('../src/native/index.js');
+  const addon = nativeAddon()!;
+  const C = 37;
+  const n = C * 1201; // 44437 elements
+  const x = Float32Array.from(randomArray(n, 70), (v) => v * 8);
+  x[5] = Infinity;
+  x[6] = -Infinity;
+  x[7] = 300;
+  x[8] = -300;
+  const b = Float32Array.from(randomArray(C, 71));
+  for (const [act, code] of [
+    ['linear', 0],
+    ['relu', 1],
+    ['lrelu', 2],
+  ] as const) {
+    for (const bias of [b, null]) {
+      for (const clamp of [-1, 3]) {
+        const alpha = 0.2;
+        const gain = 1.5;
+        const y = new Float32Array(n).fill(Number.NaN);
+        const mask = new Float32Array(n).fill(Number.NaN);
+        addon.biasAct(x, bias, { channels: C, act: code, alpha, gain, clamp }, y, mask);
+        for (let i = 0; i < n; i++) {
+          const v0 = Math.fround(x[i] + (bias ? bias[i % C] : 0));
+          const slope = act === 'linear' ? 1 : act === 'relu' ? 0 : Math.fround(alpha); // float32, as the kernel
+          let v = Math.fround(Math.fround(v0 > 0 ? v0 : act === 'relu' ? 0 : Math.fround(v0 * slope)) * Math.fround(gain));
+          let d = v0 > 0 ? Math.fround(gain) : Math.fround(Math.fround(gain) * Math.fround(slope));
+          if (clamp >= 0 && Math.abs(v) > clamp) {
+            d = 0;
+            v = Math.sign(v) * clamp;
+          }
+          const where = `${act} bias ${bias !== null} clamp ${clamp} at ${i} (x ${x[i]})`;
+          assert.equal(y[i], v, `value, ${where}`);
+          assert.equal(mask[i], d, `mask, ${where}`);
+        }
+      }
+    }
+  }
+  const nan = new Float32Array(4096 * 4).fill(Number.NaN);
+  const out = new Float32Array(nan.length);
+  for (const code of [0, 2]) {
+    addon.biasAct(nan, null, { channels: 4, act: code, alpha: 0.2, gain: 1, clamp: 3 }, out, null);
+    assert.ok(out.every(Number.isNaN), `act ${code}: NaN in gives NaN out (divergence stays visible)`);
+  }
 });
 
 test('the addon reads parameter objects by name: a missing or mistyped field is a TypeError naming it', {

@@ -20,6 +20,15 @@ function stridesOf(shape: number[]): number[] {
 const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
 
 /**
+ * An output array for a native kernel that writes every element: not zero-filled (the zero-fill
+ * was a second pass over memory the kernel overwrites anyway). allocUnsafeSlow never hands out a
+ * slice of Buffer's shared pool, so the array owns its ArrayBuffer. Small outputs are plain arrays.
+ */
+function outputArray(n: number): Float32Array {
+  return n < 4096 ? new Float32Array(n) : new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+}
+
+/**
  * Drops unit axes and merges adjacent axes that are contiguous for every stride list, so the
  * native loops see the fewest, longest runs. Returns at least one axis.
  */
@@ -87,7 +96,7 @@ function isNhwc(dataFormat: unknown): boolean {
   return dataFormat === undefined || dataFormat === 'NHWC' || dataFormat === 'channelsLast';
 }
 
-function override(name: string, impl: (args: KernelArgs, backend: CpuBackend) => tf.TensorInfo | null): void {
+function override(name: string, impl: (args: KernelArgs, backend: CpuBackend) => tf.TensorInfo | tf.TensorInfo[] | null): void {
   const original = tf.getKernel(name, 'cpu');
   if (!original) return;
   tf.unregisterKernel(name, 'cpu');
@@ -95,7 +104,8 @@ function override(name: string, impl: (args: KernelArgs, backend: CpuBackend) =>
     kernelName: name,
     backendName: 'cpu',
     kernelFunc: ((args: KernelArgs) =>
-      impl(args, args.backend as CpuBackend) ?? (original.kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo)(args)) as unknown as tf.KernelFunc,
+      impl(args, args.backend as CpuBackend) ??
+      (original.kernelFunc as unknown as (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[])(args)) as unknown as tf.KernelFunc,
   });
 }
 
@@ -114,8 +124,8 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const { x, b } = inputs;
       const a = attrs as unknown as BiasActKernelAttrs;
       const n = size(x.shape);
-      const y = new Float32Array(n);
-      const mask = a.withMask ? new Float32Array(n) : null;
+      const y = outputArray(n);
+      const mask = a.withMask ? outputArray(n) : null;
       addon.biasAct(
         values(be, x),
         b ? values(be, b) : null,
@@ -137,7 +147,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const { x } = inputs;
       const a = attrs as unknown as UpFirDn2dKernelAttrs;
       const [n, h, w, c] = x.shape;
-      const out = new Float32Array(size(a.outShape));
+      const out = outputArray(size(a.outShape));
       addon.upfirdn2d(
         values(be, x),
         a.taps,
@@ -171,7 +181,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const x = inputs as unknown as AdamUpdateInputs;
       const a = attrs as unknown as AdamUpdateAttrs;
       const n = size(x.p.shape);
-      const [p1, m1, v1] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+      const [p1, m1, v1] = [outputArray(n), outputArray(n), outputArray(n)];
       const t = values(be, x.t)[0];
       const apply = (be.data.get(x.apply.dataId).values as ArrayLike<number>)[0];
       addon.adamUpdate(
@@ -202,7 +212,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       };
       const c = collapse(outShape, [bstr(a.shape), bstr(b.shape)]);
       if (c.shape.length > 8) return null;
-      const out = new Float32Array(size(outShape));
+      const out = outputArray(size(outShape));
       addon.binary(code, values(backend, a), values(backend, b), { shape: c.shape, aStrides: c.strides[0], bStrides: c.strides[1] }, out);
       return backend.makeTensorInfo(outShape, 'float32', out);
     });
@@ -220,7 +230,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const c = collapse(x.shape, [stridesOf(x.shape), ost]);
       if (c.shape.length > 8) return null;
       const outShape = keepDims ? kept : x.shape.filter((_, i) => !axes.includes(i));
-      const out = new Float32Array(size(outShape));
+      const out = outputArray(size(outShape));
       addon.reduceSum(values(backend, x), { shape: c.shape, outStrides: c.strides[1] }, out);
       if (mean) {
         const n = axes.reduce((p, i) => p * x.shape[i], 1);
@@ -258,7 +268,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       }
     }
     if (s2.length > 8) return null;
-    const out = new Float32Array(size(outShape));
+    const out = outputArray(size(outShape));
     addon.gather(values(backend, x), { shape: s2, inStrides: t2, mods: m2, base }, out);
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
@@ -308,6 +318,34 @@ export function registerNativeKernels(addon: NativeAddon): void {
     );
   });
 
+  // tf.unstack: one strided copy per slice (the JS kernel indexed element by element: unstacking
+  // the synthesis latents [16, 8, 64] took over 1 ms per call).
+  override('Unpack', ({ inputs, attrs }, backend) => {
+    const x = inputs.value;
+    if (!allFloat(x)) return null;
+    const axis = tf.util.parseAxisParam((attrs as { axis: number }).axis, x.shape)[0];
+    const st = stridesOf(x.shape);
+    const outShape = x.shape.filter((_, i) => i !== axis);
+    const outStrides = st.filter((_, i) => i !== axis);
+    const outs: tf.TensorInfo[] = [];
+    for (let i = 0; i < x.shape[axis]; i++) {
+      const t = gatherInto(
+        backend,
+        x,
+        outShape,
+        outStrides,
+        outShape.map(() => 0),
+        i * st[axis],
+      );
+      if (!t) {
+        for (const o of outs) backend.disposeData(o.dataId);
+        return null;
+      }
+      outs.push(t);
+    }
+    return outs;
+  });
+
   override('Conv2D', ({ inputs, attrs }, backend) => {
     const { x, filter } = inputs;
     const a = attrs as { strides: number | [number, number]; pad: never; dataFormat: string; dilations: number | [number, number]; dimRoundingMode: never };
@@ -322,7 +360,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       false,
       'channelsLast',
     );
-    const out = new Float32Array(size(ci.outShape));
+    const out = outputArray(size(ci.outShape));
     addon.conv2d(values(backend, x), values(backend, filter), geom(ci), out);
     return backend.makeTensorInfo(ci.outShape, 'float32', out);
   });
@@ -347,7 +385,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       false,
       'channelsLast',
     );
-    const dx = new Float32Array(size(ci.inShape));
+    const dx = outputArray(size(ci.inShape));
     addon.conv2dBackpropInput(values(backend, dy), values(backend, filter), geom(ci), dx);
     return backend.makeTensorInfo(ci.inShape, 'float32', dx);
   });
@@ -382,7 +420,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       true,
       'channelsLast',
     );
-    const out = new Float32Array(size(ci.outShape));
+    const out = outputArray(size(ci.outShape));
     addon.depthwiseConv2d(values(backend, x), values(backend, filter), geom(ci, true), out);
     return backend.makeTensorInfo(ci.outShape, 'float32', out);
   });
@@ -396,7 +434,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       if (!allFloat(x)) return null;
       const a = attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: never; dimRoundingMode: never };
       const ci = bu.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
-      const out = new Float32Array(size(ci.outShape));
+      const out = outputArray(size(ci.outShape));
       addon.pool2d(values(backend, x), geom(ci, true), isMax, out);
       return backend.makeTensorInfo(ci.outShape, 'float32', out);
     });
@@ -420,7 +458,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
     const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
     if (k !== kb) return null;
     const batch = Math.max(batchA, batchB);
-    const out = new Float32Array(batch * m * n);
+    const out = outputArray(batch * m * n);
     addon.matmul(
       values(backend, a),
       values(backend, b),
