@@ -164,10 +164,26 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
     });
   });
 
-  test('unstack along every axis (one strided copy per slice), batch 1 included', async () => {
+  test('unstack and split along every axis (one strided copy per piece), batch 1 included, and the gradient of concat', async () => {
     await same('unstack', () => {
       const x = r([2, 3, 4, 5], 42);
       return [...x.unstack(0), ...x.unstack(1), ...x.unstack(2), ...x.unstack(3), ...r([1, 8, 6], 43).unstack(1)];
+    });
+    await same('split', () => {
+      const x = r([2, 3, 4, 5], 44);
+      const y = r([2, 3, 1, 5], 45);
+      return [
+        ...tf.split(x, 2, 0),
+        ...tf.split(x, [1, 2], 1),
+        ...tf.split(x, [1, -1, 2], 2),
+        ...tf.split(x, 5, 3),
+        ...tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf
+            .concat([a, b], 2)
+            .mul(r([2, 3, 5, 5], 46))
+            .sum(),
+        )([x, y]),
+      ];
     });
   });
 

@@ -5,6 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { BIAS_ACT_KERNEL, type BiasActKernelAttrs } from '../ops/bias_act.js';
 import { UPFIRDN2D_KERNEL, type UpFirDn2dKernelAttrs } from '../ops/upfirdn2d.js';
 import { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs, type AdamUpdateInputs } from '../ops/adam_update.js';
+import * as os from 'node:os';
+import { BufferPool, type PoolableBackend } from './buffer_pool.js';
 import { BINARY_OPS, type ConvGeom, type NativeAddon } from './contracts.js';
 
 export type { NativeAddon } from './contracts.js';
@@ -20,12 +22,16 @@ function stridesOf(shape: number[]): number[] {
 const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
 
 /**
- * An output array for a native kernel that writes every element: not zero-filled (the zero-fill
- * was a second pass over memory the kernel overwrites anyway). allocUnsafeSlow never hands out a
- * slice of Buffer's shared pool, so the array owns its ArrayBuffer. Small outputs are plain arrays.
+ * The pool of output arrays (buffer_pool.ts): at most 1/8 of the machine's memory, up to 1 GiB,
+ * held for reuse; STYLEGAN_RLO_POOL_MB sets the limit (0: no reuse).
  */
-function outputArray(n: number): Float32Array {
-  return n < 4096 ? new Float32Array(n) : new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+const poolMb = Number(process.env.STYLEGAN_RLO_POOL_MB);
+export const outputPool = new BufferPool(Number.isFinite(poolMb) && poolMb >= 0 ? poolMb * 2 ** 20 : Math.min(2 ** 30, Math.floor(os.totalmem() / 8)));
+
+/** An output array for a native kernel that writes every element (contents arbitrary). */
+function outputArray(backend: tf.KernelBackend, n: number): Float32Array {
+  outputPool.install(backend as unknown as PoolableBackend);
+  return outputPool.take(n);
 }
 
 /**
@@ -124,8 +130,8 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const { x, b } = inputs;
       const a = attrs as unknown as BiasActKernelAttrs;
       const n = size(x.shape);
-      const y = outputArray(n);
-      const mask = a.withMask ? outputArray(n) : null;
+      const y = outputArray(backend, n);
+      const mask = a.withMask ? outputArray(backend, n) : null;
       addon.biasAct(
         values(be, x),
         b ? values(be, b) : null,
@@ -147,7 +153,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const { x } = inputs;
       const a = attrs as unknown as UpFirDn2dKernelAttrs;
       const [n, h, w, c] = x.shape;
-      const out = outputArray(size(a.outShape));
+      const out = outputArray(backend, size(a.outShape));
       addon.upfirdn2d(
         values(be, x),
         a.taps,
@@ -181,7 +187,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const x = inputs as unknown as AdamUpdateInputs;
       const a = attrs as unknown as AdamUpdateAttrs;
       const n = size(x.p.shape);
-      const [p1, m1, v1] = [outputArray(n), outputArray(n), outputArray(n)];
+      const [p1, m1, v1] = [outputArray(backend, n), outputArray(backend, n), outputArray(backend, n)];
       const t = values(be, x.t)[0];
       const apply = (be.data.get(x.apply.dataId).values as ArrayLike<number>)[0];
       addon.adamUpdate(
@@ -212,7 +218,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       };
       const c = collapse(outShape, [bstr(a.shape), bstr(b.shape)]);
       if (c.shape.length > 8) return null;
-      const out = outputArray(size(outShape));
+      const out = outputArray(backend, size(outShape));
       addon.binary(code, values(backend, a), values(backend, b), { shape: c.shape, aStrides: c.strides[0], bStrides: c.strides[1] }, out);
       return backend.makeTensorInfo(outShape, 'float32', out);
     });
@@ -230,7 +236,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       const c = collapse(x.shape, [stridesOf(x.shape), ost]);
       if (c.shape.length > 8) return null;
       const outShape = keepDims ? kept : x.shape.filter((_, i) => !axes.includes(i));
-      const out = outputArray(size(outShape));
+      const out = outputArray(backend, size(outShape));
       addon.reduceSum(values(backend, x), { shape: c.shape, outStrides: c.strides[1] }, out);
       if (mean) {
         const n = axes.reduce((p, i) => p * x.shape[i], 1);
@@ -268,7 +274,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       }
     }
     if (s2.length > 8) return null;
-    const out = outputArray(size(outShape));
+    const out = outputArray(backend, size(outShape));
     addon.gather(values(backend, x), { shape: s2, inStrides: t2, mods: m2, base }, out);
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
@@ -318,32 +324,47 @@ export function registerNativeKernels(addon: NativeAddon): void {
     );
   });
 
-  // tf.unstack: one strided copy per slice (the JS kernel indexed element by element: unstacking
-  // the synthesis latents [16, 8, 64] took over 1 ms per call).
-  override('Unpack', ({ inputs, attrs }, backend) => {
-    const x = inputs.value;
-    if (!allFloat(x)) return null;
-    const axis = tf.util.parseAxisParam((attrs as { axis: number }).axis, x.shape)[0];
+  /** Copies of consecutive pieces of x along `axis` (sizes[i] each), with `axis` dropped when squeeze. */
+  const piecesAlong = (backend: CpuBackend, x: tf.TensorInfo, axis: number, sizes: number[], squeeze: boolean): tf.TensorInfo[] | null => {
     const st = stridesOf(x.shape);
-    const outShape = x.shape.filter((_, i) => i !== axis);
-    const outStrides = st.filter((_, i) => i !== axis);
     const outs: tf.TensorInfo[] = [];
-    for (let i = 0; i < x.shape[axis]; i++) {
+    let begin = 0;
+    for (const sz of sizes) {
+      const shape = x.shape.map((d, i) => (i === axis ? sz : d));
+      const keep = (_: number, i: number) => !(squeeze && i === axis);
       const t = gatherInto(
         backend,
         x,
-        outShape,
-        outStrides,
-        outShape.map(() => 0),
-        i * st[axis],
+        shape.filter(keep),
+        st.filter(keep),
+        st.filter(keep).map(() => 0),
+        begin * st[axis],
       );
       if (!t) {
         for (const o of outs) backend.disposeData(o.dataId);
         return null;
       }
       outs.push(t);
+      begin += sz;
     }
     return outs;
+  };
+
+  // tf.unstack and tf.split (also concat's gradient): one strided copy per piece. tfjs' JS kernels
+  // copied element by element (unstacking the synthesis latents [16, 8, 64]: over 1 ms; the
+  // splits in an emoji32 training iteration: about 10% of it).
+  override('Unpack', ({ inputs, attrs }, backend) => {
+    const x = inputs.value;
+    if (!allFloat(x)) return null;
+    const axis = tf.util.parseAxisParam((attrs as { axis: number }).axis, x.shape)[0];
+    return piecesAlong(backend, x, axis, new Array(x.shape[axis]).fill(1), true);
+  });
+  override('SplitV', ({ inputs, attrs }, backend) => {
+    const { x } = inputs;
+    if (!allFloat(x)) return null;
+    const a = attrs as { numOrSizeSplits: number | number[]; axis: number };
+    const axis = tf.util.parseAxisParam(a.axis, x.shape)[0];
+    return piecesAlong(backend, x, axis, tf.backend_util.prepareSplitSize(x, a.numOrSizeSplits, axis), false);
   });
 
   override('Conv2D', ({ inputs, attrs }, backend) => {
@@ -360,7 +381,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       false,
       'channelsLast',
     );
-    const out = outputArray(size(ci.outShape));
+    const out = outputArray(backend, size(ci.outShape));
     addon.conv2d(values(backend, x), values(backend, filter), geom(ci), out);
     return backend.makeTensorInfo(ci.outShape, 'float32', out);
   });
@@ -385,7 +406,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       false,
       'channelsLast',
     );
-    const dx = outputArray(size(ci.inShape));
+    const dx = outputArray(backend, size(ci.inShape));
     addon.conv2dBackpropInput(values(backend, dy), values(backend, filter), geom(ci), dx);
     return backend.makeTensorInfo(ci.inShape, 'float32', dx);
   });
@@ -420,7 +441,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       true,
       'channelsLast',
     );
-    const out = outputArray(size(ci.outShape));
+    const out = outputArray(backend, size(ci.outShape));
     addon.depthwiseConv2d(values(backend, x), values(backend, filter), geom(ci, true), out);
     return backend.makeTensorInfo(ci.outShape, 'float32', out);
   });
@@ -434,7 +455,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
       if (!allFloat(x)) return null;
       const a = attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: never; dimRoundingMode: never };
       const ci = bu.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
-      const out = outputArray(size(ci.outShape));
+      const out = outputArray(backend, size(ci.outShape));
       addon.pool2d(values(backend, x), geom(ci, true), isMax, out);
       return backend.makeTensorInfo(ci.outShape, 'float32', out);
     });
@@ -458,7 +479,7 @@ export function registerNativeKernels(addon: NativeAddon): void {
     const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
     if (k !== kb) return null;
     const batch = Math.max(batchA, batchB);
-    const out = outputArray(batch * m * n);
+    const out = outputArray(backend, batch * m * n);
     addon.matmul(
       values(backend, a),
       values(backend, b),
