@@ -81,8 +81,8 @@ test('the pool holds at most its limit, and a zero limit reuses nothing', () => 
   const pool = new BufferPool(3 * 4 * 8192);
   pool.install(backend);
   const ids = Array.from({ length: 5 }, () => ({}));
-  ids.forEach((id) => backend.data.set(id, { values: pool.take(8192) }));
-  ids.forEach((id) => backend.data.delete(id));
+  for (const id of ids) backend.data.set(id, { values: pool.take(8192) });
+  for (const id of ids) backend.data.delete(id);
   assert.equal(pool.heldBytes, 3 * 4 * 8192, 'three arrays of 32 KiB held, two left to the GC');
   const again = pool.take(8192);
   assert.equal(pool.stats.reused, 1);
