@@ -15,6 +15,8 @@
 # also exports G_ema + D to pretrained/emoji32.safetensors, the bundled network, and keeps that
 # milestone's fixed-seed grid as docs/emoji32-milestones/kimgNNNN.png; EXPORT=always exports at
 # every stop, EXPORT=never never.
+# At every stop it also adds the stopped snapshot's FED to the FED curve (scripts/emoji-fed.sh:
+# docs/emoji32-milestones/fed.csv, or FED_CSV; FED_NUM generated images, default 5000; FED=never skips).
 # PRETRAINED_DIR (default: pretrained/) and EMOJI_DATA (default: WORKDIR/data/pretrain, made by
 # scripts/prepare-emoji.ts) can point elsewhere, as the tests do.
 set -euo pipefail
@@ -64,6 +66,9 @@ export_state() {
   cp "$snap" "$STATE.tmp" && mv "$STATE.tmp" "$STATE"
   kimg=$(kimg_of "$STATE")
   echo "pretrain-emoji: state at kimg $kimg -> $STATE" >&2
+  if [ "${FED:-always}" != never ]; then
+    EMOJI_DATA="$DATA" bash scripts/emoji-fed.sh "$snap" || echo "pretrain-emoji: FED of $snap failed (the state is saved)" >&2
+  fi
   if [ "$EXPORT" = always ] || { [ "$EXPORT" = milestone ] && node -e 'const [a,b,m]=process.argv.slice(1).map(Number);process.exit(Math.floor(b/m)>Math.floor(a/m)?0:1)' -- "$START_KIMG" "$kimg" "$MILESTONE"; }; then
     "${CLI[@]}" convert "$snap" "$PRE/emoji32.safetensors" --networks G_ema,D --force >/dev/null
     local grid

@@ -24,7 +24,7 @@ function script(kimg: string, work: string, pre: string, data: string) {
   const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'pretrain-emoji.sh'), kimg, work], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, PRETRAINED_DIR: pre, EMOJI_DATA: data, EXPORT: 'always' },
+    env: { ...process.env, PRETRAINED_DIR: pre, EMOJI_DATA: data, EXPORT: 'always', FED_CSV: path.join(pre, 'fed.csv'), FED_NUM: '64' },
     timeout: 300_000,
   });
   assert.equal(r.status, 0, `pretrain-emoji.sh ${kimg} failed: ${r.stderr.slice(-2000)}`);
@@ -54,6 +54,18 @@ test('pretrain-emoji.sh continues from the committed state on a machine without 
   assert.equal(runs.length, 1);
   const stats = await fs.readFile(path.join(dir, 'machine2', 'runs', runs[0], 'log.txt'), 'utf8');
   assert.doesNotMatch(stats, /started: from scratch/, 'machine 2 must not start over');
+  // Each stop added its snapshot's FED to the curve, in kimg order.
+  const curve = (await fs.readFile(path.join(pre, 'fed.csv'), 'utf8')).trim().split('\n');
+  assert.equal(curve[0], 'kimg,fed,generated,real');
+  assert.deepEqual(
+    curve.slice(1).map((r) => r.split(',')[0]),
+    ['0.032', '0.064'],
+  );
+  for (const r of curve.slice(1)) {
+    const [, fed, generated, real] = r.split(',').map(Number);
+    assert.ok(fed > 0 && Number.isFinite(fed), `FED ${fed}`);
+    assert.deepEqual([generated, real], [64, 8]);
+  }
 });
 
 test("the committed pre-training state is complete and has the bundled network's architecture", {
