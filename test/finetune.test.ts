@@ -16,7 +16,7 @@ import { rooted } from '../src/losses/objectives.js';
 import { Rng } from '../src/rng.js';
 import { AugmentPipe } from '../src/train/augment.js';
 import { imageFolder, tempDir, tiny16Checkpoint } from './train_helpers.js';
-import { testBackend, loadTiny16 } from './helpers.js';
+import { FIXTURES, testBackend, loadTiny16 } from './helpers.js';
 
 let dir: string;
 let ckpt: string;
@@ -154,6 +154,61 @@ describe('finetune', () => {
     D.dispose();
     Ge.dispose();
     reals.img.dispose();
+  });
+
+  test("each phase maps its own fakes' labels (upstream's all_gen_c: batch per phase, drawn at once); a wrong count is refused", async () => {
+    const cfg = JSON.parse(await fs.readFile(path.join(FIXTURES, 'cond16.json'), 'utf8'));
+    const rng = new Rng(3);
+    const G = new Generator(cfg.G_kwargs, rng),
+      D = new Discriminator(cfg.D_kwargs, rng),
+      Ge = new Generator(cfg.G_kwargs);
+    const settings = {
+      ...UPSTREAM_CONSTANTS,
+      objective: rooted(2),
+      batch: 2,
+      batchGpu: 2,
+      glr: 1e-9,
+      dlr: 1e-9,
+      r1Gamma: 0.1,
+      plWeight: 2,
+      styleMixingProb: 0,
+      emaKimg: 1,
+      emaRampup: null,
+      adaTarget: null,
+      adaKimg: 1,
+    };
+    const tr = new Trainer(G, D, Ge, settings, rng);
+    const seen: number[][] = [];
+    const map = G.mapWithMixing.bind(G);
+    G.mapWithMixing = (z, c, r, p, u) => {
+      seen.push(Array.from(c!.argMax(1).dataSync()));
+      return map(z, c, r, p, u);
+    };
+    const names = tr.phases.map((p) => p.name);
+    assert.deepEqual(names, ['Gmain', 'Greg', 'Dmain', 'Dreg']);
+    // Phase i's fakes are labelled class i mod 3.
+    const genC = tf.tidy(() =>
+      tf
+        .oneHot(
+          tf.tensor1d(
+            names.flatMap((_, i) => [i % 3, i % 3]),
+            'int32',
+          ),
+          3,
+        )
+        .cast('float32'),
+    );
+    const reals = { img: tf.zeros([2, 16, 16, 1]) as tf.Tensor4D, c: tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1], 'int32'), 3).cast('float32')) };
+    assert.deepEqual(tr.step(reals, genC), names);
+    // G maps in Gmain (batch), Greg (batch / pl_batch_shrink) and for Dmain's fakes; Dreg sees reals only.
+    assert.deepEqual(seen, [[0, 0], [1], [2, 2]]);
+    const short = genC.slice(0, 2);
+    assert.throws(() => tr.step(reals, short), /labels need 4 phases x batch 2 rows, got 2/);
+    tf.dispose([genC, short, reals.img, reals.c]);
+    tr.dispose();
+    G.dispose();
+    D.dispose();
+    Ge.dispose();
   });
 
   test('the run trains with the objective it names: G loss = f(-D(G(z))) exactly, for a D whose logits are known', async () => {

@@ -283,7 +283,8 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       }
       const idx = dataset.nextIndices(runOptions.batch, rng);
       const reals = dataset.batch(idx);
-      const genC = dataset.randomLabels(runOptions.batch, rng);
+      // Labels of the fakes: batch per phase, drawn at once (upstream all_gen_c).
+      const genC = dataset.randomLabels(runOptions.batch * trainer.phases.length, rng);
       trainer.step(reals, genC);
       tf.dispose([reals.img, reals.c, genC].filter((t) => t !== null) as tf.Tensor[]);
       iterations++;

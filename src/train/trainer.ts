@@ -84,8 +84,23 @@ export class Trainer {
   }
 
   /**
-   * One iteration on `reals` (batch images) with labels for the fakes `genC` (batch, or null).
-   * Returns the phases that ran.
+   * Upstream's phases: a regularization phase exists whenever its interval does (with a zero
+   * weight it computes nothing, and Adam skips parameters without gradients).
+   */
+  get phases(): { name: PhaseName; interval: number; active: boolean }[] {
+    const settings = this.opts;
+    return [
+      { name: 'Gmain', interval: 1, active: true },
+      ...(settings.gRegInterval > 0 ? [{ name: 'Greg' as PhaseName, interval: settings.gRegInterval, active: settings.plWeight !== 0 }] : []),
+      { name: 'Dmain', interval: 1, active: true },
+      ...(settings.dRegInterval > 0 ? [{ name: 'Dreg' as PhaseName, interval: settings.dRegInterval, active: settings.r1Gamma !== 0 }] : []),
+    ];
+  }
+
+  /**
+   * One iteration on `reals` (batch images). `genC`: the labels of the fakes, batch rows for each
+   * of `phases` in order ([phases.length * batch, c_dim], drawn at once as upstream does), or null
+   * for an unconditional G. Returns the phases that ran.
    */
   step(reals: Batch, genC: tf.Tensor | null): PhaseName[] {
     const settings = this.opts;
@@ -93,20 +108,16 @@ export class Trainer {
     const ran: PhaseName[] = [];
     const rounds = settings.batch / settings.batchGpu;
     const chunk = (t: tf.Tensor | null, i: number, n = settings.batchGpu) => (t === null ? null : t.slice(i * settings.batchGpu, n));
-
-    // Upstream's phases: a regularization phase exists whenever its interval does (with a zero
-    // weight it computes nothing, and Adam skips parameters without gradients).
-    const phases: { name: PhaseName; interval: number; active: boolean }[] = [
-      { name: 'Gmain', interval: 1, active: true },
-      ...(settings.gRegInterval > 0 ? [{ name: 'Greg' as PhaseName, interval: settings.gRegInterval, active: settings.plWeight !== 0 }] : []),
-      { name: 'Dmain', interval: 1, active: true },
-      ...(settings.dRegInterval > 0 ? [{ name: 'Dreg' as PhaseName, interval: settings.dRegInterval, active: settings.r1Gamma !== 0 }] : []),
-    ];
+    const phases = this.phases;
+    if (genC !== null && genC.shape[0] !== phases.length * settings.batch) {
+      throw new Error(`trainer: the fakes' labels need ${phases.length} phases x batch ${settings.batch} rows, got ${genC.shape[0]}`);
+    }
     // Upstream draws z for every phase at once each iteration, whether a phase runs or not.
     const allZ = this.rng.normal([phases.length * settings.batch, G.zDim]);
     for (const [phaseIdx, phase] of phases.entries()) {
       if (this.batchIdx % phase.interval !== 0 || !phase.active) continue;
       const genZ = allZ.slice(phaseIdx * settings.batch, settings.batch);
+      const phaseC = genC === null ? null : genC.slice(phaseIdx * settings.batch, settings.batch);
       ran.push(phase.name);
       const t0 = performance.now();
       const isG = phase.name[0] === 'G';
@@ -116,7 +127,7 @@ export class Trainer {
       let okAll: tf.Tensor = tf.scalar(true, 'bool');
       for (let r = 0; r < rounds; r++) {
         const z = chunk(genZ, r)!;
-        const c = chunk(genC, r);
+        const c = chunk(phaseC, r);
         const realImg = chunk(reals.img, r) as tf.Tensor4D;
         const realC = chunk(reals.c, r);
         // Dmain's fakes come from G outside the gradient tape: G is not trained in that phase, and
@@ -145,7 +156,7 @@ export class Trainer {
       (isG ? this.optG : this.optD).update(acc!, okAll);
       const skipped = this.skippedT[phase.name];
       tf.tidy(() => skipped.assign(skipped.add(tf.logicalNot(okAll).cast('float32'))));
-      tf.dispose([...acc!.values(), okAll, genZ]);
+      tf.dispose([...acc!.values(), okAll, genZ, ...(phaseC ? [phaseC] : [])]);
       if (this.phaseTimes) {
         skipped.dataSync(); // sync point, benchmarks only
         this.phaseTimes[phase.name] ??= [];
