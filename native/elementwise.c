@@ -173,3 +173,51 @@ napi_value rlo_adam_update(napi_env env, napi_callback_info info) {
   }
   return NULL;
 }
+
+// sparseMap(x, idx, w|null, {p, k, m, c, transpose}, out): the augmentation's fixed sparse linear
+// maps (src/ops/sparse_map.ts) over rows of c floats. Forward: out[p] = sum_k w[p, k] * x[idx[p, k]]
+// (x: m rows, out: p rows). Transposed: out[idx[p, k]] += w[p, k] * x[p] (x: p rows, out: m rows),
+// in one thread, in row order (rows of out receive from many p). w = null means all ones.
+napi_value rlo_sparse_map(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  float *x, *w, *out;
+  int32_t* idx;
+  size_t lx, li, lw, lo;
+  int P, K, M, C, transpose;
+  if (!rlo_get_args(env, info, 5, argv, "sparseMap") || !rlo_get_f32(env, argv[0], &x, &lx) || !rlo_get_i32(env, argv[1], &idx, &li) ||
+      !rlo_get_f32_opt(env, argv[2], &w, &lw) || !rlo_get_f32(env, argv[4], &out, &lo)) return NULL;
+  if (!rlo_int_field(env, argv[3], "p", &P) || !rlo_int_field(env, argv[3], "k", &K) || !rlo_int_field(env, argv[3], "m", &M) ||
+      !rlo_int_field(env, argv[3], "c", &C) || !rlo_bool_field(env, argv[3], "transpose", &transpose)) return NULL;
+  if (P < 0 || K < 1 || M < 0 || C < 1) { napi_throw_range_error(env, NULL, "rlo_native: sparseMap sizes must be p, m >= 0 and k, c >= 1"); return NULL; }
+  const size_t taps = (size_t)P * K, in_rows = transpose ? (size_t)P : (size_t)M, out_rows = transpose ? (size_t)M : (size_t)P;
+  if (!rlo_check_len(env, li, taps, "idx") || (w && !rlo_check_len(env, lw, taps, "w")) || !rlo_check_len(env, lx, in_rows * C, "x") ||
+      !rlo_check_len(env, lo, out_rows * C, "output")) return NULL;
+  for (size_t t = 0; t < taps; t++) {
+    if (idx[t] < 0 || idx[t] >= M) { napi_throw_range_error(env, NULL, "rlo_native: sparseMap index out of range"); return NULL; }
+  }
+  if (!transpose) {
+    #pragma omp parallel for schedule(static) if (taps * (size_t)C > 65536)
+    for (int64_t p = 0; p < P; p++) {
+      float* o = out + p * C;
+      for (int c = 0; c < C; c++) o[c] = 0.f;
+      for (int k = 0; k < K; k++) {
+        const int64_t t = p * K + k;
+        const float wt = w ? w[t] : 1.f;
+        const float* s = x + (int64_t)idx[t] * C;
+        for (int c = 0; c < C; c++) o[c] += wt * s[c];
+      }
+    }
+  } else {
+    memset(out, 0, sizeof(float) * out_rows * (size_t)C);
+    for (int64_t p = 0; p < P; p++) {
+      const float* s = x + p * C;
+      for (int k = 0; k < K; k++) {
+        const int64_t t = p * K + k;
+        const float wt = w ? w[t] : 1.f;
+        float* o = out + (int64_t)idx[t] * C;
+        for (int c = 0; c < C; c++) o[c] += wt * s[c];
+      }
+    }
+  }
+  return NULL;
+}

@@ -62,6 +62,56 @@ napi_value rlo_bias_act(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// The taps that reach each output coordinate along one axis: output o reads input i = (o * down
+// + k - pad0) / up with filter tap k, for the k where that is a whole number inside [0, n).
+// Entries of o are [start[o], start[o + 1]) of (tap, in); computed once per call, so the inner
+// loops have no divisibility or bounds tests.
+typedef struct { int* start; int* tap; int* in; } AxisTaps;
+
+static int axis_taps(AxisTaps* a, int on, int down, int up, int pad0, int f, int n) {
+  a->start = (int*)malloc(sizeof(int) * (size_t)(on + 1));
+  a->tap = (int*)malloc(sizeof(int) * (size_t)on * (size_t)f + 1);
+  a->in = (int*)malloc(sizeof(int) * (size_t)on * (size_t)f + 1);
+  if (!a->start || !a->tap || !a->in) return 0;
+  int e = 0;
+  for (int o = 0; o < on; o++) {
+    a->start[o] = e;
+    for (int k = 0; k < f; k++) {
+      const int64_t u = (int64_t)o * down + k - pad0;
+      if (u < 0 || u % up) continue;
+      const int64_t i = u / up;
+      if (i >= n) continue;
+      a->tap[e] = k;
+      a->in[e] = (int)i;
+      e++;
+    }
+  }
+  a->start[on] = e;
+  return 1;
+}
+
+static void axis_taps_free(AxisTaps* a) { free(a->start); free(a->tap); free(a->in); }
+
+// taps[ky, kx] == col[ky] * row[kx] (within float rounding) for some col, row: returns 1 and fills
+// them. Upstream's filters are outer products of 1-D taps (setup_filter), so they can be applied
+// along y, then along x: fh + fw taps per output instead of fh * fw.
+static int separable(const float* taps, int fh, int fw, float* col, float* row) {
+  int py = 0, px = 0;
+  float big = 0.f;
+  for (int ky = 0; ky < fh; ky++) for (int kx = 0; kx < fw; kx++) {
+    const float v = fabsf(taps[ky * fw + kx]);
+    if (v > big) { big = v; py = ky; px = kx; }
+  }
+  if (big == 0.f) return 0;
+  const float pivot = taps[py * fw + px];
+  for (int ky = 0; ky < fh; ky++) col[ky] = taps[ky * fw + px];
+  for (int kx = 0; kx < fw; kx++) row[kx] = taps[py * fw + kx] / pivot;
+  for (int ky = 0; ky < fh; ky++) for (int kx = 0; kx < fw; kx++) {
+    if (fabsf(taps[ky * fw + kx] - col[ky] * row[kx]) > 1e-6f * big) return 0;
+  }
+  return 1;
+}
+
 // upfirdn2d(x, taps, {n,h,w,c, fh,fw, upx,upy, downx,downy, padx0,pady0, oh,ow}, out): NHWC.
 // `taps` are in correlation order and already scaled: out = sum U(oy*dy+ky, ox*dx+kx) * taps[ky,kx],
 // U the zero-inserted, padded input.
@@ -78,30 +128,72 @@ napi_value rlo_upfirdn2d(napi_env env, napi_callback_info info) {
       !rlo_int_field(env, p, "oh", &oh) || !rlo_int_field(env, p, "ow", &ow)) return NULL;
   if (upx < 1 || upy < 1 || dnx < 1 || dny < 1) { napi_throw_range_error(env, NULL, "rlo_native: upfirdn2d factors must be >= 1"); return NULL; }
   if (!rlo_check_len(env, lx, (size_t)n * h * w * c, "x") || !rlo_check_len(env, lt, (size_t)fh * fw, "taps") || !rlo_check_len(env, lo, (size_t)n * oh * ow * c, "output")) return NULL;
+  AxisTaps ay = {0}, ax = {0};
+  float* col = (float*)malloc(sizeof(float) * (size_t)fh);
+  float* row = (float*)malloc(sizeof(float) * (size_t)fw);
+  float* tmp = NULL;
+  const int ok = col && row && axis_taps(&ay, oh, dny, upy, py0, fh, h) && axis_taps(&ax, ow, dnx, upx, px0, fw, w);
+  // As upstream: filters of 8 or more taps (the augmentation's wavelets) are applied separably,
+  // shorter ones (G and D's [1, 3, 3, 1]) as the full 2-D filter. The two orders round
+  // differently, and the 2-D one is what upstream computes for the networks.
+  const int sep = ok && (fh >= 8 || fw >= 8) && separable(taps, fh, fw, col, row);
+  if (ok && sep) tmp = (float*)malloc(sizeof(float) * ((size_t)n * oh * w * c + 1));
+  if (!ok || (sep && !tmp)) {
+    axis_taps_free(&ay); axis_taps_free(&ax); free(col); free(row);
+    napi_throw_error(env, NULL, "rlo_native: out of memory");
+    return NULL;
+  }
   const int64_t rows = (int64_t)n * oh;
-  #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; r++) {
-    const int64_t img = r / oh;
-    const int oy = (int)(r % oh);
-    for (int ox = 0; ox < ow; ox++) {
-      float* d = out + (r * ow + ox) * c;
-      for (int ch = 0; ch < c; ch++) d[ch] = 0.f;
-      for (int ky = 0; ky < fh; ky++) {
-        const int yy = oy * dny + ky - py0;
-        if (yy < 0 || yy % upy) continue;
-        const int iy = yy / upy;
-        if (iy >= h) continue;
-        for (int kx = 0; kx < fw; kx++) {
-          const int xx = ox * dnx + kx - px0;
-          if (xx < 0 || xx % upx) continue;
-          const int ix = xx / upx;
-          if (ix >= w) continue;
-          const float t = taps[ky * fw + kx];
-          const float* s = x + ((img * h + iy) * (int64_t)w + ix) * c;
-          for (int ch = 0; ch < c; ch++) d[ch] += s[ch] * t;
+  const int64_t wc = (int64_t)w * c;
+  if (sep) {
+    // Along y: each output row is a weighted sum of whole input rows (w * c contiguous floats).
+    #pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t img = r / oh;
+      const int oy = (int)(r % oh);
+      float* restrict d = tmp + r * wc;
+      for (int64_t j = 0; j < wc; j++) d[j] = 0.f;
+      for (int e = ay.start[oy]; e < ay.start[oy + 1]; e++) {
+        const float t = col[ay.tap[e]];
+        const float* restrict src = x + (img * h + ay.in[e]) * wc;
+        for (int64_t j = 0; j < wc; j++) d[j] += t * src[j];
+      }
+    }
+    // Along x, within each row.
+    #pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* src = tmp + r * wc;
+      for (int ox = 0; ox < ow; ox++) {
+        float* restrict d = out + (r * ow + ox) * c;
+        for (int ch = 0; ch < c; ch++) d[ch] = 0.f;
+        for (int e = ax.start[ox]; e < ax.start[ox + 1]; e++) {
+          const float t = row[ax.tap[e]];
+          const float* restrict s = src + (int64_t)ax.in[e] * c;
+          for (int ch = 0; ch < c; ch++) d[ch] += t * s[ch];
+        }
+      }
+    }
+  } else {
+    #pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t img = r / oh;
+      const int oy = (int)(r % oh);
+      for (int ox = 0; ox < ow; ox++) {
+        float* restrict d = out + (r * ow + ox) * c;
+        for (int ch = 0; ch < c; ch++) d[ch] = 0.f;
+        for (int ey = ay.start[oy]; ey < ay.start[oy + 1]; ey++) {
+          const float* trow = taps + ay.tap[ey] * fw;
+          const float* srow = x + (img * h + ay.in[ey]) * wc;
+          for (int ex = ax.start[ox]; ex < ax.start[ox + 1]; ex++) {
+            const float t = trow[ax.tap[ex]];
+            const float* restrict s = srow + (int64_t)ax.in[ex] * c;
+            for (int ch = 0; ch < c; ch++) d[ch] += s[ch] * t;
+          }
         }
       }
     }
   }
+  free(tmp);
+  axis_taps_free(&ay); axis_taps_free(&ax); free(col); free(row);
   return NULL;
 }

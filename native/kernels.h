@@ -10,6 +10,7 @@
 // ---- argument reading (napi_args.c); each returns 0 with a JS exception pending on bad input
 int rlo_get_f32(napi_env env, napi_value v, float** data, size_t* len);
 int rlo_get_f32_opt(napi_env env, napi_value v, float** data, size_t* len);  // null/undefined -> NULL
+int rlo_get_i32(napi_env env, napi_value v, int32_t** data, size_t* len);
 int rlo_get_double(napi_env env, napi_value v, double* out);
 int rlo_check_len(napi_env env, size_t got, size_t want, const char* what);
 int rlo_get_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv, const char* fn);
@@ -44,4 +45,5 @@ napi_value rlo_binary(napi_env env, napi_callback_info info);
 napi_value rlo_reduce_sum(napi_env env, napi_callback_info info);
 napi_value rlo_gather(napi_env env, napi_callback_info info);
 napi_value rlo_adam_update(napi_env env, napi_callback_info info);
+napi_value rlo_sparse_map(napi_env env, napi_callback_info info);
 #endif

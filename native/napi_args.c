@@ -18,6 +18,21 @@ int rlo_get_f32(napi_env env, napi_value v, float** data, size_t* len) {
   return 1;
 }
 
+int rlo_get_i32(napi_env env, napi_value v, int32_t** data, size_t* len) {
+  napi_typedarray_type type;
+  size_t length;
+  void* ptr;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &off) != napi_ok || type != napi_int32_array) {
+    napi_throw_type_error(env, NULL, "rlo_native: expected an Int32Array");
+    return 0;
+  }
+  *data = (int32_t*)ptr;
+  *len = length;
+  return 1;
+}
+
 int rlo_get_f32_opt(napi_env env, napi_value v, float** data, size_t* len) {
   napi_valuetype t;
   napi_typeof(env, v, &t);

@@ -100,6 +100,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"pool2d", NULL, rlo_pool2d, NULL, NULL, NULL, napi_default, NULL},
     {"info", NULL, info_fn, NULL, NULL, NULL, napi_default, NULL},
     {"adamUpdate", NULL, rlo_adam_update, NULL, NULL, NULL, napi_default, NULL},
+    {"sparseMap", NULL, rlo_sparse_map, NULL, NULL, NULL, napi_default, NULL},
     {"sgemm", NULL, sgemm_fn, NULL, NULL, NULL, napi_default, NULL},
     {"gemmSelect", NULL, gemm_select, NULL, NULL, NULL, napi_default, NULL},
     {"gemmKernels", NULL, gemm_kernels, NULL, NULL, NULL, napi_default, NULL},

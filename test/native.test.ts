@@ -200,6 +200,36 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
     });
   });
 
+  test('the sparse map (augmentation resampling) and its transpose equal the gather/scatter path, with gradients', async () => {
+    const { sparseMap, sparseMapT } = await import('../src/ops/sparse_map.js');
+    const M = 700;
+    const P = 900;
+    const K = 4;
+    const idx = Int32Array.from(randomArray(P * K, 80), (v) => Math.floor((v + 1) * 0.5 * M) % M);
+    const w = Float32Array.from(randomArray(P * K, 81));
+    for (const weights of [w, null]) {
+      const m = { idx, w: weights, P, K, M };
+      await same('sparseMap', () => {
+        const x = r([M, 3], 82) as tf.Tensor2D;
+        const y = r([P, 3], 83) as tf.Tensor2D;
+        return [
+          sparseMap(x, m),
+          sparseMapT(y, m),
+          tf.grad((xi: tf.Tensor) =>
+            sparseMap(xi as tf.Tensor2D, m)
+              .square()
+              .sum(),
+          )(x),
+          tf.grad((yi: tf.Tensor) =>
+            sparseMapT(yi as tf.Tensor2D, m)
+              .square()
+              .sum(),
+          )(y),
+        ];
+      });
+    }
+  });
+
   test('fused biasAct and upfirdn2d equal the composed-op path (values and gradients)', async () => {
     const { biasAct } = await import('../src/ops/bias_act.js');
     const { upfirdn2d, setupFilter } = await import('../src/ops/upfirdn2d.js');
@@ -215,6 +245,26 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
         uf(x),
         tf.grad((xi: tf.Tensor) => uf(xi).square().sum())(x),
       ];
+    });
+    // 12 taps (applied separably, as the augmentation's wavelets) and a 2-D filter that is not
+    // an outer product (applied as is), up and down, with crops and pads.
+    const long = setupFilter([0.02, -0.06, -0.03, 0.25, 0.5, 0.6, 0.3, -0.1, -0.05, 0.04, 0.01, -0.01]);
+    const plain = setupFilter(
+      [
+        [1, 2, 0],
+        [0, 1, 3],
+        [2, 0, 1],
+      ],
+      { normalize: false },
+    );
+    await same('upfirdn2d filters', () => {
+      const x = r([2, 9, 7, 3], 52) as tf.Tensor4D;
+      const ups = (xi: tf.Tensor) => upfirdn2d(xi as tf.Tensor4D, long, { up: 2, padding: [6, 5, 6, 5], gain: 4 });
+      const downs = (xi: tf.Tensor) => upfirdn2d(xi as tf.Tensor4D, long, { down: 2, padding: [-3, -4, 2, 1], flipFilter: true });
+      const twoD = (xi: tf.Tensor) => upfirdn2d(xi as tf.Tensor4D, plain, { up: [2, 1], down: [1, 2], padding: [1, 2, 2, 0] });
+      const big = r([2, 24, 26, 3], 53) as tf.Tensor4D;
+      const grad = (f: (xi: tf.Tensor) => tf.Tensor, xi: tf.Tensor) => tf.grad((t: tf.Tensor) => f(t).square().sum())(xi);
+      return [ups(x), downs(big), twoD(x), grad(ups, x), grad(downs, big), grad(twoD, x)];
     });
   });
 });

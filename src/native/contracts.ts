@@ -98,6 +98,15 @@ export interface SgemmParams {
   transB: boolean;
 }
 
+/** The augmentation's sparse linear maps (src/ops/sparse_map.ts): p output rows of k taps over m input rows of c floats. */
+export interface SparseMapParams {
+  p: number;
+  k: number;
+  m: number;
+  c: number;
+  transpose: boolean;
+}
+
 /** Binary op codes of native/elementwise.c. */
 export const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 } as const;
 
@@ -125,6 +134,7 @@ export interface NativeAddon {
     m1: Float32Array,
     v1: Float32Array,
   ): void;
+  sparseMap(x: Float32Array, idx: Int32Array, w: Float32Array | null, params: SparseMapParams, out: Float32Array): void;
   sgemm(a: Float32Array, b: Float32Array, c: Float32Array, params: SgemmParams, alpha: number, beta: number): void;
   /** 'ours', 'ours:<kernel>', 'onednn' or 'openblas'; false when unavailable here. */
   gemmSelect(engine: string): boolean;

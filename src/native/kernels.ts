@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BIAS_ACT_KERNEL, type BiasActKernelAttrs } from '../ops/bias_act.js';
 import { UPFIRDN2D_KERNEL, type UpFirDn2dKernelAttrs } from '../ops/upfirdn2d.js';
+import { SPARSE_MAP_KERNEL, type SparseMapKernelAttrs } from '../ops/sparse_map.js';
 import { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs, type AdamUpdateInputs } from '../ops/adam_update.js';
 import * as os from 'node:os';
 import { BufferPool, type PoolableBackend } from './buffer_pool.js';
@@ -176,6 +177,21 @@ export function registerNativeKernels(addon: NativeAddon): void {
         out,
       );
       return be.makeTensorInfo(a.outShape, 'float32', out);
+    }) as unknown as tf.KernelFunc,
+  });
+
+  tf.registerKernel({
+    kernelName: SPARSE_MAP_KERNEL,
+    backendName: 'cpu',
+    kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
+      const be = backend as CpuBackend;
+      const { x } = inputs;
+      const a = attrs as unknown as SparseMapKernelAttrs;
+      const c = x.shape[1];
+      const rows = a.transpose ? a.M : a.P;
+      const out = outputArray(backend, rows * c);
+      addon.sparseMap(values(be, x), a.idx, a.w, { p: a.P, k: a.K, m: a.M, c, transpose: a.transpose }, out);
+      return be.makeTensorInfo([rows, c], 'float32', out);
     }) as unknown as tf.KernelFunc,
   });
 

@@ -5,6 +5,24 @@
 // quadratic in the number of rows on the cpu backend.)
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom_op.js';
+import { runCustomKernel } from './kernel_contract.js';
+
+/** Name of the optional fused kernel (the native addon registers it for the cpu backend). */
+export const SPARSE_MAP_KERNEL = 'RloSparseMap';
+export interface SparseMapKernelAttrs {
+  idx: Int32Array;
+  w: Float32Array | null;
+  P: number;
+  K: number;
+  M: number;
+  transpose: boolean;
+}
+
+/** The map (or its transpose) in one pass where the backend has the kernel; null otherwise. */
+function fused(x: tf.Tensor2D, m: SparseMap, transpose: boolean): tf.Tensor2D | null {
+  if (!tf.getKernel(SPARSE_MAP_KERNEL, tf.getBackend())) return null;
+  return runCustomKernel<{ x: tf.Tensor }, SparseMapKernelAttrs>(SPARSE_MAP_KERNEL, { x }, { ...m, transpose })[0] as tf.Tensor2D;
+}
 
 export interface SparseMap {
   idx: Int32Array; // [P * K] source rows
@@ -15,6 +33,8 @@ export interface SparseMap {
 }
 
 function forward(x: tf.Tensor2D, m: SparseMap): tf.Tensor2D {
+  const f = fused(x, m, false);
+  if (f) return f;
   const c = x.shape[1];
   const g = tf.gather(x, tf.tensor1d(m.idx, 'int32'), 0);
   if (m.K === 1 && !m.w) return g as tf.Tensor2D;
@@ -23,6 +43,8 @@ function forward(x: tf.Tensor2D, m: SparseMap): tf.Tensor2D {
 }
 
 function transpose(y: tf.Tensor2D, m: SparseMap): tf.Tensor2D {
+  const f = fused(y, m, true);
+  if (f) return f;
   const c = y.shape[1];
   let u: tf.Tensor =
     m.K === 1

@@ -399,17 +399,14 @@ export function gridSampleBilinear(x: tf.Tensor4D, thetas: number[][], outH: num
         const fx = ix - x0,
           fy = iy - y0;
         const k = ((b * outH + i) * outW + j) * 4;
-        const taps: [number, number, number][] = [
-          [y0, x0, (1 - fy) * (1 - fx)],
-          [y0, x0 + 1, (1 - fy) * fx],
-          [y0 + 1, x0, fy * (1 - fx)],
-          [y0 + 1, x0 + 1, fy * fx],
-        ];
-        taps.forEach(([yy, xx, wt], t) => {
+        // The 4 taps (y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1); outside ones weigh 0.
+        for (let t = 0; t < 4; t++) {
+          const yy = y0 + (t >> 1),
+            xx = x0 + (t & 1);
           const inside = yy >= 0 && yy < inH && xx >= 0 && xx < inW;
           index[k + t] = inside ? (b * inH + yy) * inW + xx : 0;
-          weight[k + t] = inside ? wt : 0;
-        });
+          weight[k + t] = inside ? (t >> 1 ? fy : 1 - fy) * (t & 1 ? fx : 1 - fx) : 0;
+        }
       }
     }
   }
