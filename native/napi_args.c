@@ -3,34 +3,30 @@
 #include "kernels.h"
 #include <stdio.h>
 
-int rlo_get_f32(napi_env env, napi_value v, float** data, size_t* len) {
+// A typed array of the wanted element type, else a TypeError naming it.
+static int typed_array(napi_env env, napi_value v, napi_typedarray_type want, const char* name, void** data, size_t* len) {
   napi_typedarray_type type;
   size_t length;
   void* ptr;
   napi_value ab;
   size_t off;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &off) != napi_ok || type != napi_float32_array) {
-    napi_throw_type_error(env, NULL, "rlo_native: expected a Float32Array");
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &off) != napi_ok || type != want) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "rlo_native: expected %s", name);
+    napi_throw_type_error(env, NULL, msg);
     return 0;
   }
-  *data = (float*)ptr;
+  *data = ptr;
   *len = length;
   return 1;
 }
 
+int rlo_get_f32(napi_env env, napi_value v, float** data, size_t* len) {
+  return typed_array(env, v, napi_float32_array, "a Float32Array", (void**)data, len);
+}
+
 int rlo_get_i32(napi_env env, napi_value v, int32_t** data, size_t* len) {
-  napi_typedarray_type type;
-  size_t length;
-  void* ptr;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &off) != napi_ok || type != napi_int32_array) {
-    napi_throw_type_error(env, NULL, "rlo_native: expected an Int32Array");
-    return 0;
-  }
-  *data = (int32_t*)ptr;
-  *len = length;
-  return 1;
+  return typed_array(env, v, napi_int32_array, "an Int32Array", (void**)data, len);
 }
 
 int rlo_get_f32_opt(napi_env env, napi_value v, float** data, size_t* len) {

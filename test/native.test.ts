@@ -207,6 +207,11 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
     const K = 4;
     const idx = Int32Array.from(randomArray(P * K, 80), (v) => Math.floor((v + 1) * 0.5 * M) % M);
     const w = Float32Array.from(randomArray(P * K, 81));
+    const { nativeAddon } = await import('../src/native/index.js');
+    const addon = nativeAddon()!;
+    const params = { p: 1, k: 1, m: 2, c: 3, transpose: false };
+    assert.throws(() => addon.sparseMap(new Float32Array(6), Int32Array.of(2), null, params, new Float32Array(3)), /sparseMap index out of range/);
+    assert.throws(() => addon.sparseMap(new Float32Array(6), Float32Array.of(1) as never, null, params, new Float32Array(3)), /expected an Int32Array/);
     for (const weights of [w, null]) {
       const m = { idx, w: weights, P, K, M };
       await same('sparseMap', () => {
