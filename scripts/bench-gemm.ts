@@ -2,7 +2,8 @@
 // matrix products our networks run: the im2col convolutions of the StyleGAN2 blocks (3x3, 16-512
 // channels, 4-64 px, batch 16), their input gradient (B transposed) and filter gradient (A
 // transposed, long k), and the FID Inception's convolutions. Engines alternate within each round;
-// the table shows medians. Usage: npm run bench -- gemm [--rounds 5] [--ms 150] [--json]
+// the table shows medians. Usage: npm run bench -- gemm [--rounds 5] [--ms 150] [--settle 120] [--only TEXT] [--json]
+// (--only keeps the shapes whose name contains TEXT, e.g. --only '4px 512ch').
 import { nativeAddon, nativeStatus } from '../src/native/index.js';
 
 interface Shape {
@@ -51,7 +52,14 @@ export async function benchGemm(argv: string[]): Promise<void> {
   };
   const rounds = Number(arg('rounds', '5'));
   const ms = Number(arg('ms', '150'));
+  // OpenBLAS's threads spin for up to ~0.1 s after a call before they sleep; whichever engine runs
+  // next would share the cores with them. Each engine's window therefore starts after a pause.
+  const settle = Number(arg('settle', '120'));
+  const pause = new Int32Array(new SharedArrayBuffer(4));
   const json = argv.includes('--json');
+  const only = arg('only', '');
+  const shapes = GEMM_SHAPES.filter((s) => s.name.includes(only));
+  if (shapes.length === 0) throw new Error(`--only ${only}: no GEMM shape's name contains it (names: ${GEMM_SHAPES.map((s) => s.name).join(', ')})`);
   const addon = nativeAddon();
   if (!addon) throw new Error(`the native addon is not loaded (${nativeStatus().hint})`);
   const engines = addon.gemmEngines().split(',');
@@ -59,8 +67,10 @@ export async function benchGemm(argv: string[]): Promise<void> {
     addon.gemmSelect(e);
     return addon.info().replace(/^sgemm: /, '');
   });
-  const rows: { shape: Shape; gflops: Record<string, number> }[] = [];
-  for (const s of GEMM_SHAPES) {
+  // ours/oneDNN is the median of the per-round ratios: on a host whose speed drifts, two engines
+  // timed back to back compare more stably than their separate medians.
+  const rows: { shape: Shape; gflops: Record<string, number>; vsOnednn?: number }[] = [];
+  for (const s of shapes) {
     const a = new Float32Array(s.m * s.k).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
     const b = new Float32Array(s.k * s.n).map((_, i) => ((i * 104729) % 1000) / 1000 - 0.5);
     const c = new Float32Array(s.m * s.n);
@@ -70,6 +80,7 @@ export async function benchGemm(argv: string[]): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       for (const e of engines) {
         addon.gemmSelect(e);
+        Atomics.wait(pause, 0, 0, settle);
         addon.sgemm(a, b, c, params, 1, 0); // warm: scratch buffers, pages
         let reps = 0;
         const t0 = performance.now();
@@ -80,7 +91,8 @@ export async function benchGemm(argv: string[]): Promise<void> {
         samples[e].push((flops * reps) / ((performance.now() - t0) * 1e6));
       }
     }
-    rows.push({ shape: s, gflops: Object.fromEntries(engines.map((e) => [e, median(samples[e])])) });
+    const vsOnednn = samples.onednn ? median(samples.ours.map((g, r) => g / samples.onednn[r])) : undefined;
+    rows.push({ shape: s, gflops: Object.fromEntries(engines.map((e) => [e, median(samples[e])])), vsOnednn });
     if (!json) process.stderr.write('.');
   }
   addon.gemmSelect('ours');
@@ -91,14 +103,17 @@ export async function benchGemm(argv: string[]): Promise<void> {
   process.stderr.write('\n');
   const geo = (e: string) => Math.exp(rows.reduce((p, r) => p + Math.log(r.gflops[e]), 0) / rows.length);
   const vsOnednn = engines.includes('onednn');
-  console.log(`GFLOP/s, median of ${rounds} alternating rounds; ${engines.map((e, i) => `${e} = ${names[i]}`).join('; ')}`);
+  console.log(
+    `GFLOP/s, median of ${rounds} alternating rounds${vsOnednn ? ' (ours/oneDNN: median of the per-round ratios)' : ''}; ${engines.map((e, i) => `${e} = ${names[i]}`).join('; ')}`,
+  );
   console.log(`| shape | m | n | k | ${engines.join(' | ')}${vsOnednn ? ' | ours/oneDNN |' : ''}`);
   console.log(`|---|---:|---:|---:|${engines.map(() => '---:').join('|')}|${vsOnednn ? '---:|' : ''}`);
   for (const r of rows) {
     const s = r.shape;
-    const ratio = vsOnednn ? ` ${(r.gflops.ours / r.gflops.onednn).toFixed(2)} |` : '';
+    const ratio = r.vsOnednn !== undefined ? ` ${r.vsOnednn.toFixed(2)} |` : '';
     console.log(`| ${s.name} | ${s.m} | ${s.n} | ${s.k} | ${engines.map((e) => r.gflops[e].toFixed(1)).join(' | ')} |${ratio}`);
   }
-  const ratio = vsOnednn ? ` ${(geo('ours') / geo('onednn')).toFixed(2)} |` : '';
+  const geoRatio = Math.exp(rows.reduce((p, r) => p + Math.log(r.vsOnednn ?? 1), 0) / rows.length);
+  const ratio = vsOnednn ? ` ${geoRatio.toFixed(2)} |` : '';
   console.log(`| geometric mean | | | | ${engines.map((e) => geo(e).toFixed(1)).join(' | ')} |${ratio}`);
 }
