@@ -100,11 +100,71 @@ static int kernel_supported(const Kernel* k) {
   return 1;
 }
 
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
 // ---- packing ------------------------------------------------------------------------------
 
 // A(i, p) = a[i * rs + p * cs]. Packs rows [0, mc) x cols [0, kc) into MR-row micro-panels
 // (panel r at dst + r * MR * kc, MR floats per p), zero-padding the last panel.
+// R rows, each contiguous (a + i * rs, i < R), interleaved into dst[p * R + i]: a full A panel
+// from a row-major A, or a full B panel from a transposed B. Four columns at a time, transposing
+// 4 x 4 tiles in registers, so that the reads are streams and the writes sequential (row by row,
+// the writes have an R-float stride and run about ten times slower).
+typedef int v4i __attribute__((vector_size(16)));
+
+// Transposes four rows of four floats in place (x86: unpcklps/unpckhps/movlhps/movhlps; arm64: zip).
+static inline void transpose4(v4f* x0, v4f* x1, v4f* x2, v4f* x3) {
+  const v4f t0 = __builtin_shuffle(*x0, *x1, (v4i){0, 4, 1, 5}), t1 = __builtin_shuffle(*x0, *x1, (v4i){2, 6, 3, 7});
+  const v4f t2 = __builtin_shuffle(*x2, *x3, (v4i){0, 4, 1, 5}), t3 = __builtin_shuffle(*x2, *x3, (v4i){2, 6, 3, 7});
+  *x0 = __builtin_shuffle(t0, t2, (v4i){0, 1, 4, 5});
+  *x1 = __builtin_shuffle(t0, t2, (v4i){2, 3, 6, 7});
+  *x2 = __builtin_shuffle(t1, t3, (v4i){0, 1, 4, 5});
+  *x3 = __builtin_shuffle(t1, t3, (v4i){2, 3, 6, 7});
+}
+
+#define RLO_PACK_ROWS(NAME, R)                                                                        \
+  static void NAME(int64_t kc, const float* a, int64_t rs, float* restrict dst) {                    \
+    const float* r[R];                                                                                \
+    for (int i = 0; i < R; i++) r[i] = a + i * rs;                                                    \
+    int64_t p = 0;                                                                                    \
+    for (; p + 4 <= kc; p += 4, dst += 4 * R) {                                                       \
+      _Pragma("GCC unroll 8") for (int i = 0; i + 4 <= R; i += 4) {                                   \
+        v4f x0 = *(const v4u*)(r[i] + p), x1 = *(const v4u*)(r[i + 1] + p);                           \
+        v4f x2 = *(const v4u*)(r[i + 2] + p), x3 = *(const v4u*)(r[i + 3] + p);                       \
+        transpose4(&x0, &x1, &x2, &x3);                                                               \
+        *(v4u*)(dst + i) = x0;                                                                        \
+        *(v4u*)(dst + R + i) = x1;                                                                    \
+        *(v4u*)(dst + 2 * R + i) = x2;                                                                \
+        *(v4u*)(dst + 3 * R + i) = x3;                                                                \
+      }                                                                                               \
+      _Pragma("GCC unroll 4") for (int i = R / 4 * 4; i < R; i++) {                                   \
+        _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) dst[q * R + i] = r[i][p + q];             \
+      }                                                                                               \
+    }                                                                                                 \
+    for (; p < kc; p++, dst += R) {                                                                   \
+      _Pragma("GCC unroll 32") for (int i = 0; i < R; i++) dst[i] = r[i][p];                          \
+    }                                                                                                 \
+  }
+RLO_PACK_ROWS(pack_rows6, 6)
+RLO_PACK_ROWS(pack_rows12, 12)
+RLO_PACK_ROWS(pack_rows16, 16)
+RLO_PACK_ROWS(pack_rows32, 32)
+
+// Packs a full panel of R contiguous rows when R is one of the kernels' sizes; 0 otherwise.
+static int pack_rows(int r, int64_t kc, const float* a, int64_t rs, float* dst) {
+  switch (r) {
+    case 6: pack_rows6(kc, a, rs, dst); return 1;
+    case 12: pack_rows12(kc, a, rs, dst); return 1;
+    case 16: pack_rows16(kc, a, rs, dst); return 1;
+    case 32: pack_rows32(kc, a, rs, dst); return 1;
+    default: return 0;
+  }
+}
+
 static void pack_a_panel(int mr, int mb, int64_t kc, const float* a, int64_t rs, int64_t cs, float* dst) {
+  if (cs == 1 && mb == mr && pack_rows(mr, kc, a, rs, dst)) return;
   if (cs == 1) {
     for (int i = 0; i < mb; i++) {
       const float* s = a + i * rs;
@@ -145,7 +205,13 @@ static void pack_a_block(int mr, int64_t mc, int64_t kc, const float* a, int64_t
 
 // B(p, j) = b[p * rs + j * cs]. One NR-column micro-panel: NR floats per p, zero-padded.
 static void pack_b_panel(int nr, int nb, int64_t kc, const float* b, int64_t rs, int64_t cs, float* dst) {
-  if (cs == 1) {
+  if (cs == 1 && nb == nr && (nr == 16 || nr == 32)) {
+    // Fixed-size copies compile to vector moves (a memcpy call per row costs more than the copy).
+    if (nr == 16) for (int64_t p = 0; p < kc; p++) memcpy(dst + p * 16, b + p * rs, 16 * sizeof(float));
+    else for (int64_t p = 0; p < kc; p++) memcpy(dst + p * 32, b + p * rs, 32 * sizeof(float));
+  } else if (rs == 1 && nb == nr && pack_rows(nr, kc, b, cs, dst)) {
+    return;
+  } else if (cs == 1) {
     for (int64_t p = 0; p < kc; p++) {
       memcpy(dst + p * nr, b + p * rs, sizeof(float) * (size_t)nb);
       for (int j = nb; j < nr; j++) dst[p * nr + j] = 0.f;
@@ -156,6 +222,26 @@ static void pack_b_panel(int nr, int nb, int64_t kc, const float* b, int64_t rs,
       for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = s[p * rs];
     }
     for (int j = nb; j < nr; j++) for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = 0.f;
+  }
+}
+
+// Panels [lo, hi) of a KC x NC block of B (columns [0, nc)), panel jp at dst + jp * nr * kc, skipping
+// full panels when `direct` (read in place). A row-major B (cs == 1) is copied row by row across
+// the panels, so that every read is sequential; panel by panel it would read one cache line per row.
+static void pack_b_range(int nr, int64_t lo, int64_t hi, int64_t nc, int64_t kc, const float* b, int64_t rs, int64_t cs,
+                         int direct, float* dst) {
+  const int64_t full_hi = min64(hi, nc / nr);  // panels before full_hi have nr columns
+  if (cs == 1 && !direct && lo < full_hi && (nr == 16 || nr == 32)) {
+    for (int64_t p = 0; p < kc; p++) {
+      const float* s = b + p * rs;
+      if (nr == 16) for (int64_t jp = lo; jp < full_hi; jp++) memcpy(dst + (jp * kc + p) * 16, s + jp * 16, 16 * sizeof(float));
+      else for (int64_t jp = lo; jp < full_hi; jp++) memcpy(dst + (jp * kc + p) * 32, s + jp * 32, 32 * sizeof(float));
+    }
+    lo = full_hi;
+  }
+  for (int64_t jp = lo; jp < hi; jp++) {
+    const int nb = (int)min64(nr, nc - jp * nr);
+    if (!direct || nb < nr) pack_b_panel(nr, nb, kc, b + jp * nr * cs, rs, cs, dst + jp * nr * kc);
   }
 }
 
@@ -187,9 +273,6 @@ static inline void run_tile(const Kernel* K, int64_t kc, const float* pa, int64_
   }
 }
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // Block sizes no larger than the kernel's, balanced so that the last block is not a sliver.
 static int64_t balanced(int64_t total, int64_t max_block, int64_t multiple) {
@@ -225,32 +308,30 @@ static void scale_c(const Problem* P) {
 // is small (fully connected layers on a minibatch). Partial edge panels are always packed.
 #define DIRECT_A_MAX_N 256
 #define DIRECT_B_MAX_M 64
-// A packed B block of up to 192 KiB shares a 512 KiB L2 with the A block and C.
+// With A read in place, a packed B block of up to 192 KiB shares a 512 KiB L2 with A's rows and C.
 #define L2_BLOCK_FLOATS (48 * 1024)
 
-static int gemm_ours(const Problem* P) {
+static int gemm_blocked(const Problem* P, int threads) {
   const Kernel* K = P->K;
   const int64_t m = P->m, n = P->n, k = P->k;
   const int mr = K->mr, nr = K->nr;
   const int direct_a = n <= DIRECT_A_MAX_N;
   const int direct_b = P->bcs == 1 && m <= DIRECT_B_MAX_M;
-  // The threads sweep A's rows (row panel outer, B panels inner), which writes C row by row; the
-  // packed B block (KC x NC) is reread from L2 for every row panel, so it is sized to fit there.
-  // With A read in place (n small) that is the only bound on KC, and a long KC writes C fewer
-  // times; a transposed A read in place touches one cache line (and soon one page) per k, so its
-  // panels stay short. Otherwise KC is the kernel's and NC shrinks to fit.
+  // Packed A (BLIS order): the B block (KC x NC, NC up to the kernel's 4096) lives in L3 and is
+  // packed once per KC, each thread's A block (MC x KC) in L2, packed once per NC block (for most of
+  // our shapes once in all), and each B micro-panel (KC x NR) stays in L1 while the A micro-panels
+  // stream past it. A read in place (n small): A's rows are the operand reused from L1 (row panel
+  // outer, B panels inner) and the B block (KC x NC) is reread from L2 for every row panel, so it is
+  // sized to fit there, the only bound on KC: a long KC writes C fewer times. A transposed A read
+  // in place touches one cache line (and soon one page) per k, so its panels stay short.
   int64_t KC, NC;
   if (direct_a && P->acs == 1) {
     NC = balanced(n, K->nc, nr);
     KC = balanced(k, L2_BLOCK_FLOATS / NC > K->kc ? L2_BLOCK_FLOATS / NC : K->kc, 1);
   } else {
     KC = balanced(k, K->kc, 1);
-    const int64_t nc_max = L2_BLOCK_FLOATS / KC / nr * nr;
-    NC = balanced(n, nc_max > nr ? nc_max : nr, nr);
+    NC = balanced(n, K->nc, nr);
   }
-  // Below about 2 MFLOP a second thread costs more than it saves.
-  const double flops = 2.0 * (double)m * (double)n * (double)k;
-  const int threads = flops < 2e6 ? 1 : omp_get_max_threads();
   // Row blocks: a multiple of the thread count when there are enough rows, so no thread idles.
   int64_t m_blocks = ceil_div(m, K->mc);
   if (threads > 1 && m_blocks >= threads) m_blocks = round_up(m_blocks, threads);
@@ -273,10 +354,12 @@ static int gemm_ours(const Problem* P) {
         const int64_t kc = min64(KC, k - pc);
         const float beta = pc == 0 ? P->beta : 1.f;
         const float* b0 = P->b + pc * P->brs + jc * P->bcs;
-        #pragma omp for schedule(static)
-        for (int64_t jp = 0; jp < b_panels; jp++) {
-          const int nb = (int)min64(nr, nc - jp * nr);
-          if (!direct_b || nb < nr) pack_b_panel(nr, nb, kc, b0 + jp * nr * P->bcs, P->brs, P->bcs, pb_all + jp * nr * kc);
+        {
+          // Each thread packs a contiguous range of the block's B panels.
+          const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+          const int64_t lo = b_panels * t / nt, hi = b_panels * (t + 1) / nt;
+          pack_b_range(nr, lo, hi, nc, kc, b0, P->brs, P->bcs, direct_b, pb_all);
+          #pragma omp barrier
         }
         // The micro-tile at A panel ir, B panel jp of the row block at ic (A panels packed in pa).
         #define TILE(pa, ic, mc, ir, jp)                                                                      \
@@ -294,7 +377,11 @@ static int gemm_ours(const Problem* P) {
           for (int64_t ib = 0; ib < m_blocks; ib++) {
             const int64_t ic = ib * MC, mc = min64(MC, m - ic);
             pack_a_block(mr, mc, kc, P->a + ic * P->ars + pc * P->acs, P->ars, P->acs, direct_a, pa_own);
-            for (int64_t ir = 0; ir < mc; ir += mr) for (int64_t jp = 0; jp < b_panels; jp++) TILE(pa_own, ic, mc, ir, jp);
+            if (direct_a) {
+              for (int64_t ir = 0; ir < mc; ir += mr) for (int64_t jp = 0; jp < b_panels; jp++) TILE(pa_own, ic, mc, ir, jp);
+            } else {
+              for (int64_t jp = 0; jp < b_panels; jp++) for (int64_t ir = 0; ir < mc; ir += mr) TILE(pa_own, ic, mc, ir, jp);
+            }
           }
         } else {
           // Few rows: the threads pack one shared A block, then split its micro-tiles.
@@ -316,6 +403,54 @@ static int gemm_ours(const Problem* P) {
     }
   }
   return 1;
+}
+
+// Few outputs and a long k (the filter gradients of the high-resolution layers: 144 x 16 outputs
+// over k = 65536): the blocked loop would synchronize the threads twice per KC for little work
+// each time. Instead each thread multiplies its own slice of k, thread 0 into C and the others
+// into private buffers, which are then added to C. (The sum's order depends on the thread count,
+// as everywhere in a threaded GEMM.)
+#define SPLIT_K_MAX_MN (64 * 1024)
+
+static int gemm_split_k(const Problem* P, int threads) {
+  const int64_t m = P->m, n = P->n;
+  float* part = (float*)malloc(sizeof(float) * (size_t)(m * n) * (size_t)(threads - 1));
+  if (!part) return 0;
+  int ok = 1;
+  #pragma omp parallel num_threads(threads) reduction(&& : ok)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t k0 = P->k * t / nt, k1 = P->k * (t + 1) / nt;
+    Problem S = *P;
+    S.k = k1 - k0;
+    S.a = P->a + k0 * P->acs;
+    S.b = P->b + k0 * P->brs;
+    if (t > 0) {
+      S.c = part + (size_t)(t - 1) * (size_t)(m * n);
+      S.ldc = n;
+      S.beta = 0.f;
+    }
+    ok = gemm_blocked(&S, 1);  // S.k >= 4 * KC: gemm_ours splits only long k
+    #pragma omp barrier
+    #pragma omp for schedule(static)
+    for (int64_t i = 0; i < m; i++) {
+      float* ci = P->c + i * P->ldc;
+      for (int u = 0; u < nt - 1; u++) {
+        const float* pi = part + (size_t)u * (size_t)(m * n) + (size_t)(i * n);
+        for (int64_t j = 0; j < n; j++) ci[j] += pi[j];
+      }
+    }
+  }
+  free(part);
+  return ok;
+}
+
+static int gemm_ours(const Problem* P) {
+  // Below about 2 MFLOP a second thread costs more than it saves.
+  const double flops = 2.0 * (double)P->m * (double)P->n * (double)P->k;
+  const int threads = flops < 2e6 ? 1 : omp_get_max_threads();
+  if (threads > 1 && P->m * P->n <= SPLIT_K_MAX_MN && P->k >= (int64_t)threads * 4 * P->K->kc) return gemm_split_k(P, threads);
+  return gemm_blocked(P, threads);
 }
 
 // ---- engines ------------------------------------------------------------------------------

@@ -75,7 +75,9 @@ function check(engine: string, c: Case, seed: number): void {
 // Shapes chosen to reach every path in gemm.c: tiny (one thread), partial micro-tiles in m and n,
 // k beyond one KC block (128/256), m beyond several MC blocks, n beyond one NC block (4096), n <= 256
 // (A read in place) and > 256 (A packed), m <= 64 (B read in place) and > 64, few rows with many
-// flops (threads split micro-tiles) and many rows (threads split row blocks).
+// flops (threads split micro-tiles) and many rows (threads split row blocks); both operands packed
+// across KC blocks, with B's full panels packed row by row by two threads and a partial last panel;
+// few outputs over a long k (each thread takes a slice of k; the partial sums are added to C).
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [5, 3, 2],
@@ -91,6 +93,10 @@ const SHAPES: [number, number, number][] = [
   [520, 20, 9],
   [64, 512, 100],
   [577, 65, 300],
+  [70, 300, 300],
+  [130, 290, 270],
+  [20, 30, 2100],
+  [9, 33, 4099],
 ];
 
 describe('sgemm matches a float64 reference', { skip: addon ? false : `native addon not loaded (${nativeStatus().detail})` }, () => {
