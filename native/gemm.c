@@ -33,14 +33,19 @@ typedef void (*UKernel)(int64_t kc, const float* restrict pa, int64_t ars, int64
 // C[MR x NR] = alpha * sum over p of A(:, p) (x) B(p, :) + beta * C, where A(i, p) = pa[i * ars + p * acs]
 // (a packed micro-panel: ars = 1, acs = MR; rows in place: ars = lda, acs = 1) and B(p, :) is the
 // NR floats at pb + p * bs (packed: bs = NR, 64-byte aligned; in place: bs = ldb). beta == 0 never
-// reads C.
+// reads C. Every cache line of the C tile is prefetched for writing at the start, the last one too:
+// a C that is not 64-byte aligned (JavaScript's arrays are 16-byte aligned) spans one more line per
+// row, and with a short k its misses were not hidden (16 px input gradient: 0.87 -> 0.96 of oneDNN).
 #define RLO_UKERNEL(NAME, ATTR, VT, VU, VW, MR, NV)                                                   \
   ATTR static void NAME(int64_t kc, const float* restrict pa, int64_t ars, int64_t acs, const float* restrict pb, \
                         int64_t bs, float* restrict c, int64_t ldc, float alpha, float beta) {        \
     VT acc[MR][NV];                                                                                   \
     _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                             \
       _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[i][v] = (VT){0};                       \
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) __builtin_prefetch(c + i * ldc, 1);         \
+    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                                           \
+      _Pragma("GCC unroll 4") for (int q = 0; q < NV * VW; q += 16) __builtin_prefetch(c + i * ldc + q, 1); \
+      __builtin_prefetch(c + i * ldc + NV * VW - 1, 1);                                               \
+    }                                                                                                 \
     const float* ap = pa;                                                                             \
     const float* bp = pb;                                                                             \
     _Pragma("GCC unroll 2") for (int64_t p = 0; p < kc; p++, ap += acs, bp += bs) {                   \
