@@ -115,6 +115,17 @@ static int separable(const float* taps, int fh, int fw, float* col, float* row) 
 // upfirdn2d(x, taps, {n,h,w,c, fh,fw, upx,upy, downx,downy, padx0,pady0, oh,ow}, out): NHWC.
 // `taps` are in correlation order and already scaled: out = sum U(oy*dy+ky, ox*dx+kx) * taps[ky,kx],
 // U the zero-inserted, padded input.
+// Outputs are summed FIR_BLOCK channels (or row elements) at a time in registers, over all their
+// taps, then stored once; each output is still 0 + the taps' products in tap order, so the
+// results are bit for bit those of accumulating in memory (which cost a load and a store per tap).
+#define FIR_BLOCK 16
+// The last rem < FIR_BLOCK channels; RGB images (rem 3) get a loop of constant length.
+#define FIR_TAIL(STMT)                                   \
+  do {                                                   \
+    if (rem == 3) for (int q = 0; q < 3; q++) STMT;      \
+    else for (int q = 0; q < rem; q++) STMT;             \
+  } while (0)
+
 napi_value rlo_upfirdn2d(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   float *x, *taps, *out;
@@ -152,11 +163,21 @@ napi_value rlo_upfirdn2d(napi_env env, napi_callback_info info) {
       const int64_t img = r / oh;
       const int oy = (int)(r % oh);
       float* restrict d = tmp + r * wc;
-      for (int64_t j = 0; j < wc; j++) d[j] = 0.f;
-      for (int e = ay.start[oy]; e < ay.start[oy + 1]; e++) {
-        const float t = col[ay.tap[e]];
-        const float* restrict src = x + (img * h + ay.in[e]) * wc;
-        for (int64_t j = 0; j < wc; j++) d[j] += t * src[j];
+      const float* const xi = x + img * h * wc;
+      int64_t j0 = 0;
+      for (; j0 + FIR_BLOCK <= wc; j0 += FIR_BLOCK) {
+        float acc[FIR_BLOCK] = {0};
+        for (int e = ay.start[oy]; e < ay.start[oy + 1]; e++) {
+          const float t = col[ay.tap[e]];
+          const float* restrict src = xi + ay.in[e] * wc + j0;
+          for (int q = 0; q < FIR_BLOCK; q++) acc[q] += t * src[q];
+        }
+        for (int q = 0; q < FIR_BLOCK; q++) d[j0 + q] = acc[q];
+      }
+      for (int64_t j = j0; j < wc; j++) {
+        float acc = 0.f;
+        for (int e = ay.start[oy]; e < ay.start[oy + 1]; e++) acc += col[ay.tap[e]] * xi[ay.in[e] * wc + j];
+        d[j] = acc;
       }
     }
     // Along x, within each row.
@@ -165,11 +186,25 @@ napi_value rlo_upfirdn2d(napi_env env, napi_callback_info info) {
       const float* src = tmp + r * wc;
       for (int ox = 0; ox < ow; ox++) {
         float* restrict d = out + (r * ow + ox) * c;
-        for (int ch = 0; ch < c; ch++) d[ch] = 0.f;
-        for (int e = ax.start[ox]; e < ax.start[ox + 1]; e++) {
-          const float t = row[ax.tap[e]];
-          const float* restrict s = src + (int64_t)ax.in[e] * c;
-          for (int ch = 0; ch < c; ch++) d[ch] += t * s[ch];
+        int ch0 = 0;
+        for (; ch0 + FIR_BLOCK <= c; ch0 += FIR_BLOCK) {
+          float acc[FIR_BLOCK] = {0};
+          for (int e = ax.start[ox]; e < ax.start[ox + 1]; e++) {
+            const float t = row[ax.tap[e]];
+            const float* restrict s = src + (int64_t)ax.in[e] * c + ch0;
+            for (int q = 0; q < FIR_BLOCK; q++) acc[q] += t * s[q];
+          }
+          for (int q = 0; q < FIR_BLOCK; q++) d[ch0 + q] = acc[q];
+        }
+        if (ch0 < c) {
+          const int rem = c - ch0;
+          float acc[FIR_BLOCK] = {0};
+          for (int e = ax.start[ox]; e < ax.start[ox + 1]; e++) {
+            const float t = row[ax.tap[e]];
+            const float* restrict s = src + (int64_t)ax.in[e] * c + ch0;
+            FIR_TAIL(acc[q] += t * s[q]);
+          }
+          for (int q = 0; q < rem; q++) d[ch0 + q] = acc[q];
         }
       }
     }
@@ -180,15 +215,33 @@ napi_value rlo_upfirdn2d(napi_env env, napi_callback_info info) {
       const int oy = (int)(r % oh);
       for (int ox = 0; ox < ow; ox++) {
         float* restrict d = out + (r * ow + ox) * c;
-        for (int ch = 0; ch < c; ch++) d[ch] = 0.f;
-        for (int ey = ay.start[oy]; ey < ay.start[oy + 1]; ey++) {
-          const float* trow = taps + ay.tap[ey] * fw;
-          const float* srow = x + (img * h + ay.in[ey]) * wc;
-          for (int ex = ax.start[ox]; ex < ax.start[ox + 1]; ex++) {
-            const float t = trow[ax.tap[ex]];
-            const float* restrict s = srow + (int64_t)ax.in[ex] * c;
-            for (int ch = 0; ch < c; ch++) d[ch] += s[ch] * t;
+        int ch0 = 0;
+        for (; ch0 + FIR_BLOCK <= c; ch0 += FIR_BLOCK) {
+          float acc[FIR_BLOCK] = {0};
+          for (int ey = ay.start[oy]; ey < ay.start[oy + 1]; ey++) {
+            const float* trow = taps + ay.tap[ey] * fw;
+            const float* srow = x + (img * h + ay.in[ey]) * wc + ch0;
+            for (int ex = ax.start[ox]; ex < ax.start[ox + 1]; ex++) {
+              const float t = trow[ax.tap[ex]];
+              const float* restrict s = srow + (int64_t)ax.in[ex] * c;
+              for (int q = 0; q < FIR_BLOCK; q++) acc[q] += s[q] * t;
+            }
           }
+          for (int q = 0; q < FIR_BLOCK; q++) d[ch0 + q] = acc[q];
+        }
+        if (ch0 < c) {
+          const int rem = c - ch0;
+          float acc[FIR_BLOCK] = {0};
+          for (int ey = ay.start[oy]; ey < ay.start[oy + 1]; ey++) {
+            const float* trow = taps + ay.tap[ey] * fw;
+            const float* srow = x + (img * h + ay.in[ey]) * wc + ch0;
+            for (int ex = ax.start[ox]; ex < ax.start[ox + 1]; ex++) {
+              const float t = trow[ax.tap[ex]];
+              const float* restrict s = srow + (int64_t)ax.in[ex] * c;
+              FIR_TAIL(acc[q] += s[q] * t);
+            }
+          }
+          for (int q = 0; q < rem; q++) d[ch0 + q] = acc[q];
         }
       }
     }

@@ -268,8 +268,10 @@ describe('native kernels match tfjs kernels', { skip: nativeStatus().loaded ? fa
       const downs = (xi: tf.Tensor) => upfirdn2d(xi as tf.Tensor4D, long, { down: 2, padding: [-3, -4, 2, 1], flipFilter: true });
       const twoD = (xi: tf.Tensor) => upfirdn2d(xi as tf.Tensor4D, plain, { up: [2, 1], down: [1, 2], padding: [1, 2, 2, 0] });
       const big = r([2, 24, 26, 3], 53) as tf.Tensor4D;
+      // 37 channels: the kernel sums 16 channels at a time, then the remaining 5.
+      const wide = r([1, 24, 26, 37], 54) as tf.Tensor4D;
       const grad = (f: (xi: tf.Tensor) => tf.Tensor, xi: tf.Tensor) => tf.grad((t: tf.Tensor) => f(t).square().sum())(xi);
-      return [ups(x), downs(big), twoD(x), grad(ups, x), grad(downs, big), grad(twoD, x)];
+      return [ups(x), downs(big), twoD(x), grad(ups, x), grad(downs, big), grad(twoD, x), ups(wide), downs(wide), twoD(wide), grad(twoD, wide)];
     });
   });
 });
