@@ -209,6 +209,18 @@ napi_value rlo_upfirdn2d(napi_env env, napi_callback_info info) {
       }
     }
   } else {
+    // Runs STMT for every tap of output (oy, ox), with the tap weight t and the input channels at s
+    // (from channel ch0).
+    #define FOR_2D_TAPS(STMT)                                                          \
+      for (int ey = ay.start[oy]; ey < ay.start[oy + 1]; ey++) {                       \
+        const float* trow = taps + ay.tap[ey] * fw;                                    \
+        const float* srow = x + (img * h + ay.in[ey]) * wc + ch0;                      \
+        for (int ex = ax.start[ox]; ex < ax.start[ox + 1]; ex++) {                     \
+          const float t = trow[ax.tap[ex]];                                            \
+          const float* restrict s = srow + (int64_t)ax.in[ex] * c;                     \
+          STMT;                                                                        \
+        }                                                                              \
+      }
     #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
       const int64_t img = r / oh;
@@ -218,34 +230,19 @@ napi_value rlo_upfirdn2d(napi_env env, napi_callback_info info) {
         int ch0 = 0;
         for (; ch0 + FIR_BLOCK <= c; ch0 += FIR_BLOCK) {
           float acc[FIR_BLOCK] = {0};
-          for (int ey = ay.start[oy]; ey < ay.start[oy + 1]; ey++) {
-            const float* trow = taps + ay.tap[ey] * fw;
-            const float* srow = x + (img * h + ay.in[ey]) * wc + ch0;
-            for (int ex = ax.start[ox]; ex < ax.start[ox + 1]; ex++) {
-              const float t = trow[ax.tap[ex]];
-              const float* restrict s = srow + (int64_t)ax.in[ex] * c;
-              for (int q = 0; q < FIR_BLOCK; q++) acc[q] += s[q] * t;
-            }
-          }
+          FOR_2D_TAPS(for (int q = 0; q < FIR_BLOCK; q++) acc[q] += s[q] * t);
           for (int q = 0; q < FIR_BLOCK; q++) d[ch0 + q] = acc[q];
         }
         if (ch0 < c) {
           const int rem = c - ch0;
           float acc[FIR_BLOCK] = {0};
-          for (int ey = ay.start[oy]; ey < ay.start[oy + 1]; ey++) {
-            const float* trow = taps + ay.tap[ey] * fw;
-            const float* srow = x + (img * h + ay.in[ey]) * wc + ch0;
-            for (int ex = ax.start[ox]; ex < ax.start[ox + 1]; ex++) {
-              const float t = trow[ax.tap[ex]];
-              const float* restrict s = srow + (int64_t)ax.in[ex] * c;
-              FIR_TAIL(acc[q] += s[q] * t);
-            }
-          }
+          FOR_2D_TAPS(FIR_TAIL(acc[q] += s[q] * t));
           for (int q = 0; q < rem; q++) d[ch0 + q] = acc[q];
         }
       }
     }
   }
+  #undef FOR_2D_TAPS
   free(tmp);
   axis_taps_free(&ay); axis_taps_free(&ax); free(col); free(row);
   return NULL;
