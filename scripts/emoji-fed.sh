@@ -4,7 +4,8 @@
 # of 5000 generated images (seed 0) against the pre-training images, one CSV row per kimg.
 #   scripts/emoji-fed.sh SNAPSHOT...        (scripts/pretrain-emoji.sh calls it at every stop)
 # EMOJI_DATA (default: $HOME/emoji-pretrain/data/pretrain) is the real set; FED_CSV (default:
-# docs/emoji32-milestones/fed.csv) the curve. A kimg already in the curve is skipped.
+# docs/emoji32-milestones/fed.csv) the curve, also drawn as fed.svg beside it (scripts/plot-fed.ts).
+# A kimg already in the curve is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${EMOJI_DATA:-$HOME/emoji-pretrain/data/pretrain}"
@@ -25,3 +26,4 @@ for snap in "$@"; do
 done
 # Keep the rows in kimg order (a backfill may add older snapshots after newer ones).
 { head -n 1 "$CSV"; tail -n +2 "$CSV" | sort -t, -k1 -g; } > "$CSV.tmp" && mv "$CSV.tmp" "$CSV"
+node dist/scripts/plot-fed.js "$CSV"

@@ -10,7 +10,7 @@ import { PNG } from 'pngjs';
 import { finetune } from '../src/train/run.js';
 import { InceptionV3 } from '../src/metrics/inception.js';
 import { distances, folderFeatures, generatorFeatures } from '../src/metrics/evaluate.js';
-import { compareRuns, PLOT_COLORS, textWidth, toCsv, writeComparison, formatTable } from '../src/metrics/compare.js';
+import { compareRuns, PLOT_COLORS, plotSvg, textWidth, toCsv, writeComparison, formatTable } from '../src/metrics/compare.js';
 import { buildGenerator, loadNetwork } from '../src/io/network.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
 import { loadInceptionWeights } from '../src/metrics/weights.js';
@@ -171,4 +171,29 @@ describe('compare', () => {
       /FID needs the Inception weights pt_inception-2015-12-05-6726825d\.pth .* download https:\/\/github\.com\/mseitzer\/pytorch-fid/,
     );
   });
+});
+
+test('plotSvg: a log axis spaces each factor of 10 equally and refuses distances <= 0', () => {
+  const row = (kimg: number, value: number) => ({
+    run: 'r',
+    loss: 'logistic',
+    k: null,
+    kimg,
+    snapshot: '',
+    metric: 'FED',
+    value,
+    kernelMetric: 'KED',
+    kernel: null,
+    num: 8,
+    features: 'emoji',
+  });
+  const rows = [row(0, 10), row(1, 100), row(2, 1000)];
+  const ys = (svg: string) => [...svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)].map((m) => Number(m[1]));
+  const [a, b, c] = ys(plotSvg(rows, { logY: true }));
+  assert.ok(a > b && b > c, 'larger distances are higher up');
+  assert.ok(Math.abs(a - b - (b - c)) < 0.2, `log spacing: ${a} ${b} ${c}`);
+  const [la, lb, lc] = ys(plotSvg(rows));
+  assert.ok(Math.abs((lb - lc) / (la - lb) - 10) < 0.1, `linear: 100->1000 spans 10x 10->100: ${la} ${lb} ${lc}`);
+  assert.match(plotSvg(rows, { logY: true }), /FED \(8 generated images, log scale\)/);
+  assert.throws(() => plotSvg([row(0, 0), row(1, 5)], { logY: true }), /a logarithmic axis needs distances > 0/);
 });

@@ -5,7 +5,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { promises as fs, existsSync } from 'node:fs';
+import { promises as fs, existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNetwork } from '../src/io/network.js';
@@ -65,6 +65,28 @@ test('pretrain-emoji.sh continues from the committed state on a machine without 
     const [, fed, generated, real] = r.split(',').map(Number);
     assert.ok(fed > 0 && Number.isFinite(fed), `FED ${fed}`);
     assert.deepEqual([generated, real], [64, 8]);
+  }
+  // ... and redrew the curve beside the CSV: one point per row.
+  const svg = await fs.readFile(path.join(pre, 'fed.svg'), 'utf8');
+  assert.equal([...svg.matchAll(/<circle /g)].length, 2);
+  assert.match(svg, /FED \(64 generated images, log scale\)/);
+});
+
+test('plot-fed refuses a file that is not a FED curve, naming the line', () => {
+  const run = (text: string) => {
+    const csv = path.join(dir, 'bad.csv');
+    writeFileSync(csv, text);
+    return spawnSync('node', [path.join(ROOT, 'dist', 'scripts', 'plot-fed.js'), csv], { encoding: 'utf8', timeout: 30_000 });
+  };
+  for (const [text, want] of [
+    ['kimg,fid\n1,2\n', /bad\.csv: not a FED curve \(its header must be kimg,fed,generated,real\)/],
+    ['kimg,fed,generated,real\n10,250.5,5000,1845\n20,oops,5000,1845\n', /bad\.csv:3: expected kimg,fed,generated,real with numbers, got "20,oops,5000,1845"/],
+    ['kimg,fed,generated,real\n', /bad\.csv: no rows to plot/],
+  ] as const) {
+    const r = run(text);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, want);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });
 

@@ -140,11 +140,20 @@ export function textWidth(text: string): number {
 
 const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+export interface PlotOptions {
+  width?: number;
+  height?: number;
+  /** A logarithmic distance axis (for curves from scratch, which fall by orders of magnitude). */
+  logY?: boolean;
+}
+
 /**
  * SVG line plot of the distance against kimg, one line (and legend entry) per run. The legend sits
  * right of the plot area, as wide as its longest label.
  */
-export function plotSvg(rows: CompareRow[], width = 720, height = 420): string {
+export function plotSvg(rows: CompareRow[], o: PlotOptions = {}): string {
+  const { width = 720, height = 420, logY = false } = o;
+  if (logY && rows.some((r) => !(r.value > 0))) throw new Error('a logarithmic axis needs distances > 0');
   const runs = [...new Set(rows.map((r) => r.run))];
   const label = (run: string) => {
     const r0 = rows.find((r) => r.run === run)!;
@@ -153,17 +162,19 @@ export function plotSvg(rows: CompareRow[], width = 720, height = 420): string {
   const legendW = Math.max(...runs.map((r) => textWidth(label(r)))) + 30;
   const m = { l: 60, r: 20 + legendW, t: 30, b: 45 };
   const W = width + legendW;
+  // The vertical axis runs over t(value): the value itself, or its logarithm.
+  const t = logY ? Math.log10 : (v: number) => v;
   const xs = rows.map((r) => r.kimg),
-    ys = rows.map((r) => r.value);
+    ys = rows.map((r) => t(r.value));
   const x0 = Math.min(...xs),
     x1 = Math.max(...xs) === x0 ? x0 + 1 : Math.max(...xs);
   const ylo = Math.min(...ys),
     yhi = Math.max(...ys);
-  const pad = (yhi - ylo) * 0.08 || 1;
+  const pad = (yhi - ylo) * 0.08 || (logY ? 0.1 : 1);
   const y0 = ylo - pad,
     y1 = yhi + pad;
   const X = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const Y = (v: number) => height - m.b - ((v - y0) / (y1 - y0)) * (height - m.t - m.b);
+  const Y = (v: number) => height - m.b - ((t(v) - y0) / (y1 - y0)) * (height - m.t - m.b);
   const metric = rows[0]?.metric ?? 'FID';
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
@@ -171,7 +182,7 @@ export function plotSvg(rows: CompareRow[], width = 720, height = 420): string {
     `<line x1="${m.l}" y1="${height - m.b}" x2="${W - m.r}" y2="${height - m.b}" stroke="black"/>`,
     `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="black"/>`,
     `<text x="${(W - m.r + m.l) / 2}" y="${height - 10}" text-anchor="middle">kimg</text>`,
-    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${metric} (${rows[0]?.num ?? ''} generated images)</text>`,
+    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${metric} (${rows[0]?.num ?? ''} generated images${logY ? ', log scale' : ''})</text>`,
   ];
   // Enough decimals that the five tick labels differ.
   const decimals = (span: number) => Math.min(6, Math.max(0, Math.ceil(-Math.log10(span / 4)) + 1));
@@ -179,9 +190,11 @@ export function plotSvg(rows: CompareRow[], width = 720, height = 420): string {
     dy = decimals(y1 - y0);
   for (let i = 0; i <= 4; i++) {
     const xv = x0 + ((x1 - x0) * i) / 4,
-      yv = y0 + ((y1 - y0) * i) / 4;
+      tv = y0 + ((y1 - y0) * i) / 4;
+    // On a log axis the ticks are evenly spaced in log(value) and labelled with 3 significant digits.
+    const yv = logY ? 10 ** tv : tv;
     parts.push(`<text x="${X(xv)}" y="${height - m.b + 16}" text-anchor="middle">${xv.toFixed(dx)}</text>`);
-    parts.push(`<text x="${m.l - 6}" y="${Y(yv) + 4}" text-anchor="end">${yv.toFixed(dy)}</text>`);
+    parts.push(`<text x="${m.l - 6}" y="${Y(yv) + 4}" text-anchor="end">${logY ? String(Number(yv.toPrecision(3))) : yv.toFixed(dy)}</text>`);
   }
   runs.forEach((run, i) => {
     const pts = rows.filter((r) => r.run === run).sort((a, b) => a.kimg - b.kimg);
