@@ -101,15 +101,28 @@ async function downloadOnce(url: string, part: string, o: FetchOptions): Promise
   let done = resumed ? have : 0;
   const out = createWriteStream(part, { flags: resumed ? 'a' : 'w' });
   await new Promise<void>((resolve, reject) => {
+    let broken: Error | null = null;
+    // A broken transfer is reported only once what arrived is on disk: the caller measures the
+    // partial file to say what was kept, and the next attempt resumes from its size.
+    const fail = (e: Error) => {
+      if (broken) return;
+      broken = e;
+      res.unpipe(out);
+      out.end(() => reject(e));
+    };
     res.on('data', (c: Buffer) => {
       done += c.length;
       o.progress?.(done, total);
     });
-    res.on('aborted', () => reject(new Error('connection closed mid-download')));
-    res.on('error', reject);
+    res.on('aborted', () => fail(new Error('connection closed mid-download')));
+    res.on('error', fail);
     out.on('error', reject);
     res.pipe(out);
-    out.on('finish', () => (total !== null && done < total ? reject(new Error(`connection closed after ${done} of ${total} bytes`)) : resolve()));
+    out.on('finish', () => {
+      if (broken) return;
+      if (total !== null && done < total) reject(new Error(`connection closed after ${done} of ${total} bytes`));
+      else resolve();
+    });
   });
 }
 
