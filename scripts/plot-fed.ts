@@ -6,34 +6,22 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CompareRow, plotSvg } from '../src/metrics/compare.js';
+import { type PlotPoint, plotSvg } from '../src/metrics/compare.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** The rows of a FED curve CSV, in kimg order; throws naming the first bad line. */
-function parseFedCsv(text: string, file: string): CompareRow[] {
+/** The points of a FED curve CSV; throws naming the first bad line. */
+function parseFedCsv(text: string, file: string): PlotPoint[] {
   const lines = text.trim().split('\n');
   if (lines[0]?.trim() !== 'kimg,fed,generated,real') throw new Error(`${file}: not a FED curve (its header must be kimg,fed,generated,real)`);
   const rows = lines.slice(1).map((line, i) => {
     const [kimg, fed, generated] = line.split(',').map(Number);
     if (!(kimg >= 0) || !(fed > 0) || !(generated > 0)) throw new Error(`${file}:${i + 2}: expected kimg,fed,generated,real with numbers, got "${line}"`);
-    return {
-      run: 'emoji32 pre-training',
-      loss: 'logistic',
-      k: null,
-      kimg,
-      snapshot: '',
-      metric: 'FED',
-      value: fed,
-      kernelMetric: 'KED',
-      kernel: null,
-      num: generated,
-      features: 'emoji',
-    };
+    return { run: 'emoji32 pre-training', loss: 'logistic', k: null, kimg, metric: 'FED', value: fed, num: generated };
   });
   if (!rows.length) throw new Error(`${file}: no rows to plot`);
-  return rows.sort((a, b) => a.kimg - b.kimg);
+  return rows;
 }
 
 async function main() {

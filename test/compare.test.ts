@@ -174,19 +174,7 @@ describe('compare', () => {
 });
 
 test('plotSvg: a log axis spaces each factor of 10 equally and refuses distances <= 0', () => {
-  const row = (kimg: number, value: number) => ({
-    run: 'r',
-    loss: 'logistic',
-    k: null,
-    kimg,
-    snapshot: '',
-    metric: 'FED',
-    value,
-    kernelMetric: 'KED',
-    kernel: null,
-    num: 8,
-    features: 'emoji',
-  });
+  const row = (kimg: number, value: number) => ({ run: 'r', loss: 'logistic', k: null, kimg, metric: 'FED', value, num: 8 });
   const rows = [row(0, 10), row(1, 100), row(2, 1000)];
   const ys = (svg: string) => [...svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)].map((m) => Number(m[1]));
   const [a, b, c] = ys(plotSvg(rows, { logY: true }));

@@ -140,6 +140,9 @@ export function textWidth(text: string): number {
 
 const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** What a plot needs of a row: one point of one run's curve. */
+export type PlotPoint = Pick<CompareRow, 'run' | 'loss' | 'k' | 'kimg' | 'metric' | 'value' | 'num'>;
+
 export interface PlotOptions {
   width?: number;
   height?: number;
@@ -151,7 +154,7 @@ export interface PlotOptions {
  * SVG line plot of the distance against kimg, one line (and legend entry) per run. The legend sits
  * right of the plot area, as wide as its longest label.
  */
-export function plotSvg(rows: CompareRow[], o: PlotOptions = {}): string {
+export function plotSvg(rows: PlotPoint[], o: PlotOptions = {}): string {
   const { width = 720, height = 420, logY = false } = o;
   if (logY && rows.some((r) => !(r.value > 0))) throw new Error('a logarithmic axis needs distances > 0');
   const runs = [...new Set(rows.map((r) => r.run))];
