@@ -4,7 +4,7 @@
 // stylegan2-ada-pytorch (a checkout, on Debian's python3-torch) on the same machine through
 // scripts/peer-bench.py, alternating rounds of ours and of the peer, and prints both medians and
 // their ratio; no peer figure is ever hard-coded.
-//   npm run bench -- [--config tiny16|bench32|bench64|emoji32] [--rounds 5] [--iters 3]
+//   npm run bench -- [--config tiny16|bench32|bench64|emoji32] [--batch N] [--rounds 5] [--iters 3]
 //                    [--peer DIR] [--python python3] [--no-inception] [--json] [--backend B]
 //   npm run bench -- gemm [--rounds 5]        (GEMM GFLOP/s; scripts/bench-gemm.ts)
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -299,8 +299,12 @@ async function main() {
     return benchGemm(process.argv.slice(3));
   }
   const name = arg('config', 'bench32')!;
-  const cfg = CONFIGS[name];
-  if (!cfg) throw new Error(`unknown config '${name}'; choose one of ${Object.keys(CONFIGS).join(', ')}`);
+  if (!CONFIGS[name]) throw new Error(`unknown config '${name}'; choose one of ${Object.keys(CONFIGS).join(', ')}`);
+  const batch = Number(arg('batch', String(CONFIGS[name].batch)));
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`--batch takes a positive integer (got '${arg('batch')}')`);
+  const group = CONFIGS[name].D.epilogue_kwargs?.mbstd_group_size ?? 4;
+  if (batch > group && batch % group !== 0) throw new Error(`--batch ${batch}: ${name}'s minibatch-std group is ${group}; use a multiple of ${group}`);
+  const cfg = { ...CONFIGS[name], batch };
   const rounds = Number(arg('rounds', '5'));
   const iters = Number(arg('iters', '3'));
   if (!(Number.isInteger(rounds) && rounds >= 1 && Number.isInteger(iters) && iters >= 1)) throw new Error('--rounds and --iters take positive integers');

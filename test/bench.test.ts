@@ -24,6 +24,27 @@ describe('npm run bench', () => {
     assert.equal(out.ours.inceptionImgPerSec, null);
   });
 
+  test("--batch replaces the config's batch size, and sec/kimg follows it", () => {
+    const r = bench('--config', 'tiny16', '--batch', '8', '--rounds', '1', '--iters', '1', '--no-inception', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.batch, 8);
+    assert.ok(Math.abs(out.ours.secPerKimg - out.ours.msPerIter / 8) < 1e-9 * out.ours.secPerKimg);
+  });
+
+  for (const [batch, why] of [
+    ['0', /--batch takes a positive integer \(got '0'\)/],
+    ['6', /--batch 6: tiny16's minibatch-std group is 4; use a multiple of 4/],
+  ] as const) {
+    test(`--batch ${batch} is one line saying why`, () => {
+      const r = bench('--config', 'tiny16', '--batch', batch, '--rounds', '1', '--iters', '1', '--no-inception');
+      assert.notEqual(r.status, 0);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], why);
+    });
+  }
+
   test('an unknown config is one line naming the choices', () => {
     const r = bench('--config', 'huge', '--rounds', '1');
     assert.notEqual(r.status, 0);
