@@ -158,6 +158,35 @@ test('resuming an older snapshot: refused up front in place; --run-dir branches 
     [0.012, 0.016],
   );
   assert.deepEqual(await statsKimg(rd), [0.004, 0.008, 0.012, 0.016], 'the original run is untouched');
+
+  // A branch may change the objective and regularization (recorded); in place it may not.
+  const changed = path.join(dir, 'older-logistic');
+  const r2 = cli('finetune', '--resume', old, '--run-dir', changed, '--kimg', '0.012', '--loss', 'logistic', '--style-mixing', '0', '--backend', 'cpu');
+  assert.equal(r2.status, 0, r2.stderr);
+  assert.match(r2.stderr, /branching .*older into .*older-logistic at kimg 0\.008 .*; changed: loss "rooted" -> "logistic", styleMixing 0\.9 -> 0\n/);
+  assert.match(r2.stderr, /loss logistic/);
+  const opts = JSON.parse(await fs.readFile(path.join(changed, 'training_options.json'), 'utf8'));
+  assert.deepEqual([opts.loss, opts.styleMixing], ['logistic', 0]);
+  assert.deepEqual(opts.branches, [{ from: rd, kimg: 0.008, changed: { loss: ['rooted', 'logistic'], styleMixing: [0.9, 0] } }]);
+  // The change took effect: the unchanged branch repeats the original run's tick after the
+  // snapshot exactly, the changed one does not.
+  const row = async (d: string, kimg: number) =>
+    (await fs.readFile(path.join(d, 'stats.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((x) => x.kimg === kimg);
+  assert.equal((await row(branch, 0.012))['Loss/G/loss'], (await row(rd, 0.012))['Loss/G/loss']);
+  assert.notEqual((await row(changed, 0.012))['Loss/G/loss'], (await row(rd, 0.012))['Loss/G/loss']);
+  // The branch's snapshots carry its settings: resuming it in place continues them, and no new record.
+  const r3 = cli('finetune', '--resume', changed, '--kimg', '0.016', '--backend', 'cpu');
+  assert.equal(r3.status, 0, r3.stderr);
+  assert.doesNotMatch(r3.stderr, /changed:/);
+  const snapOpts = (await loadNetwork((await listSnapshots(changed)).at(-1)!.file)).training as { options: { loss: string; branches: unknown[] } };
+  assert.deepEqual([snapOpts.options.loss, snapOpts.options.branches.length], ['logistic', 1]);
+  const r4 = cli('finetune', '--resume', changed, '--kimg', '0.02', '--gamma', '1', '--backend', 'cpu');
+  assert.equal(r4.status, 1);
+  assert.match(r4.stderr, /--gamma cannot change in place \(the run has [0-9.e-]+\): branch with --run-dir NEW_DIR/);
 });
 
 test('--resume with a smaller --data starts a new shuffle instead of serving images that are gone', async () => {

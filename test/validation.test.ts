@@ -168,11 +168,32 @@ test('options resolve in one library function: defaults, derived values, and the
   assert.equal(t.gRegInterval, UPSTREAM_CONSTANTS.gRegInterval);
   assert.deepEqual([t.beta1, t.beta2, t.eps], [0, 0.99, 1e-8]);
   // Resume: the schedule may change, the same value is accepted, anything else is refused.
-  const r = resumeTrainingOptions(o, { data: '', batch: 8, kimg: 20, tick: 2 }, 'rd', 'cpu');
-  assert.deepEqual([r.kimg, r.tickKimg, r.batch, r.runDir], [20, 2, 8, 'rd']);
-  assert.throws(() => resumeTrainingOptions(o, { data: '', batch: 4 }, 'rd', 'cpu'), /--batch cannot change \(the run has 8\)/);
-  assert.throws(() => resumeTrainingOptions(o, { data: '', styleMixing: 0 }, 'rd', 'cpu'), /--style-mixing cannot change \(the run has 0\.9\)/);
-  assert.throws(() => resumeTrainingOptions(o, { data: '', cfg: { res: 64 } }, 'rd', 'cpu'), /--res \(a from-scratch architecture option\) cannot change/);
+  const r = resumeTrainingOptions(o, { data: '', batch: 8, kimg: 20, tick: 2 }, 'rd', 'cpu', 3);
+  assert.deepEqual([r.kimg, r.tickKimg, r.batch, r.runDir, r.branches], [20, 2, 8, 'rd', undefined]);
+  assert.throws(
+    () => resumeTrainingOptions(o, { data: '', batch: 4 }, 'rd', 'cpu', 3),
+    /--batch cannot change \(the run has 8\): only --kimg.*a branch \(--run-dir\) also --loss, --k, .*--style-mixing/,
+  );
+  assert.throws(
+    () => resumeTrainingOptions(o, { data: '', styleMixing: 0 }, 'rd', 'cpu', 3),
+    /--style-mixing cannot change in place \(the run has 0\.9\): branch with --run-dir NEW_DIR/,
+  );
+  assert.throws(() => resumeTrainingOptions(o, { data: '', cfg: { res: 64 } }, 'rd', 'cpu', 3), /--res \(a from-scratch architecture option\) cannot change/);
+  // A branch may change the objective and the regularization, and records what changed and where;
+  // a second branch keeps the first one's record. The batch stays refused.
+  const b = resumeTrainingOptions(o, { data: '', runDir: 'b1', styleMixing: 0, loss: 'logistic', ema: (8 / 32) * 10 }, 'b1', 'cpu', 3);
+  assert.deepEqual([b.styleMixing, b.loss, b.runDir], [0, 'logistic', 'b1']);
+  assert.deepEqual(b.branches, [{ from: o.runDir, kimg: 3, changed: { styleMixing: [0.9, 0], loss: ['rooted', 'logistic'] } }]);
+  const b2 = resumeTrainingOptions(b, { data: '', runDir: 'b2', gamma: 0.5 }, 'b2', 'cpu', 5);
+  assert.deepEqual(
+    b2.branches?.map((x) => [x.from, x.kimg, Object.keys(x.changed)]),
+    [
+      [o.runDir, 3, ['styleMixing', 'loss']],
+      ['b1', 5, ['gamma']],
+    ],
+  );
+  assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'b3', batch: 4 }, 'b3', 'cpu', 3), /--batch cannot change \(the run has 8\)/);
+  assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'b3', styleMixing: 2 }, 'b3', 'cpu', 3), /--style-mixing 2 is invalid: must be in \[0, 1\]/);
   // No command module reads process.argv (the rule lives in the library, not in the CLI).
   const { readdirSync, readFileSync } = await import('node:fs');
   const cliDir = path.resolve('src/cli');

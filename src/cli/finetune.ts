@@ -69,7 +69,8 @@ export const finetuneCommand: CommandModule<object, Args> = {
       .option('outdir', { type: 'string', defaultDescription: D.outdir, describe: 'Where run directories are created' })
       .option('run-dir', {
         type: 'string',
-        describe: 'Explicit run directory (must not exist; default: OUTDIR/NNNNN-<data>-<loss>); with --resume, branch into it',
+        describe:
+          'Explicit run directory (must not exist; default: OUTDIR/NNNNN-<data>-<loss>); with --resume, branch into it (a branch may change --loss, --gamma and other training settings)',
       })
       .option('resume', { type: 'string', describe: 'Resume a run exactly: its directory (latest snapshot) or a snapshot file' })
       .option('loss', { choices: ['rooted', 'logistic'] as const, defaultDescription: D.loss, describe: 'Adversarial objective' })
@@ -124,6 +125,7 @@ export const finetuneCommand: CommandModule<object, Args> = {
       .example('$0 finetune --network pretrained/emoji32.safetensors --data samples/ --loss rooted --k 2 --kimg 2', 'Fine-tune with the rooted objective')
       .example('$0 finetune --network ffhq.pkl --data faces/ --loss logistic --kimg 200 --gamma 10 --mirror', 'Fine-tune an official FFHQ pickle (GPU)')
       .example('$0 finetune --resume runs/00003-faces-rooted-k2', 'Continue a run exactly where it stopped')
+      .example('$0 finetune --resume runs/00003-faces-rooted-k2 --run-dir runs/fork --loss logistic', 'Fork a run with other settings')
       .example('$0 finetune --data emoji/ --res 32 --cbase 4096 --cmax 128 --zdim 128 --wdim 128 --kimg 500', 'Train from scratch') as unknown as Argv<Args>,
   handler: async (a: ArgumentsCamelCase<Args>) => {
     if (!a.data && !a.resume) throw new Error('--data is required: a folder of images to train on (or --resume a run)');

@@ -45,6 +45,15 @@ export interface TrainingOptions {
   inception: string | null; // Inception weights for --metrics fid.
   G_kwargs: GeneratorConfig;
   D_kwargs: DiscriminatorConfig;
+  /** The branches (--resume with --run-dir) this run's history went through that changed a setting. */
+  branches?: BranchRecord[];
+}
+
+/** A branch that changed settings: where it started and what changed (option: [before, after]). */
+export interface BranchRecord {
+  from: string;
+  kimg: number;
+  changed: Record<string, [unknown, unknown]>;
 }
 
 export type PhaseName = 'Gmain' | 'Greg' | 'Dmain' | 'Dreg';

@@ -179,6 +179,27 @@ export function resolveTrainingOptions(
 /** What may change when a run is resumed (the schedule, where the data lives, the backend); --run-dir branches. */
 export const RESUME_CHANGEABLE = ['resume', 'runDir', 'kimg', 'snap', 'tick', 'data', 'backend', 'inception'] as const;
 
+/**
+ * What a branch (--resume with --run-dir) may also change: the objective, learning rates,
+ * regularization, G_ema and ADA settings, metrics. Not the networks, the batch, the data order
+ * or the augmentation pipeline, which the saved state is made of.
+ */
+export const BRANCH_CHANGEABLE = [
+  'loss',
+  'k',
+  'glr',
+  'dlr',
+  'gamma',
+  'plWeight',
+  'styleMixing',
+  'ema',
+  'emaRampup',
+  'target',
+  'adaKimg',
+  'metrics',
+  'metricsNum',
+] as const;
+
 /** FinetuneArgs fields and the option each one sets, for the resume rule. */
 const ARG_TO_OPTION: Record<string, keyof TrainingOptions> = {
   network: 'network',
@@ -213,10 +234,14 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /**
  * The options of a resumed run: the saved ones, with the schedule (kimg, snap, tick), the data
- * folder, the backend and the Inception weights as given. Any other option given with a value
- * other than the saved one is refused: the run would no longer be the run it continues.
+ * folder, the backend and the Inception weights as given. A branch (runDir given by --run-dir)
+ * may also change the BRANCH_CHANGEABLE settings, recorded in `branches` with the kimg it starts
+ * at. Any other option given with a value other than the saved one is refused: the run would no
+ * longer be the run it continues.
  */
-export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs, runDir: string, backend: string): TrainingOptions {
+export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs, runDir: string, backend: string, atKimg: number): TrainingOptions {
+  const branching = Boolean(args.runDir);
+  const changed: Record<string, [unknown, unknown]> = {};
   for (const [arg, value] of Object.entries(args)) {
     if (value === undefined || (RESUME_CHANGEABLE as readonly string[]).includes(arg)) continue;
     if (arg === 'cfg') {
@@ -227,16 +252,24 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
       continue;
     }
     const opt = ARG_TO_OPTION[arg];
-    const same = opt !== undefined && JSON.stringify(saved[opt]) === JSON.stringify(value);
-    if (!same) {
-      const was = opt !== undefined ? ` (the run has ${JSON.stringify(saved[opt])})` : '';
-      throw new Error(
-        `--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and --run-dir branches`,
-      );
+    if (opt !== undefined && JSON.stringify(saved[opt]) === JSON.stringify(value)) continue;
+    const was = opt !== undefined ? ` (the run has ${JSON.stringify(saved[opt])})` : '';
+    const branchable = (BRANCH_CHANGEABLE as readonly string[]).includes(arg);
+    if (branchable && branching) {
+      changed[opt] = [saved[opt], value];
+      continue;
     }
+    if (branchable)
+      throw new Error(
+        `--resume continues a run with its own settings; --${kebab(arg)} cannot change in place${was}: branch with --run-dir NEW_DIR to continue with other settings`,
+      );
+    throw new Error(
+      `--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and a branch (--run-dir) also ${BRANCH_CHANGEABLE.map((a) => `--${kebab(a)}`).join(', ')}`,
+    );
   }
   const resolvedOptions: TrainingOptions = {
     ...saved,
+    ...(Object.fromEntries(Object.entries(changed).map(([k, [, now]]) => [k, now])) as Partial<TrainingOptions>),
     runDir,
     backend,
     metrics: saved.metrics ?? [],
@@ -248,6 +281,7 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
   if (args.tick !== undefined) resolvedOptions.tickKimg = args.tick;
   if (args.inception) resolvedOptions.inception = args.inception;
   if (args.data) resolvedOptions.data = args.data;
+  if (Object.keys(changed).length) resolvedOptions.branches = [...(saved.branches ?? []), { from: saved.runDir, kimg: atKimg, changed }];
   validateOptions(resolvedOptions);
   return resolvedOptions;
 }

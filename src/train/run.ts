@@ -91,7 +91,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     // In place, unless --run-dir branches the run into a new directory.
     if (!args.runDir) await checkResumeInPlace(file, tr.trainer.curNimg / 1000);
     if (args.data && path.resolve(args.data) !== path.resolve(tr.options.data)) log(`resume: using --data ${args.data} instead of ${tr.options.data}`);
-    runOptions = resumeTrainingOptions(tr.options, args, args.runDir ?? path.dirname(file), backend.description);
+    runOptions = resumeTrainingOptions(tr.options, args, args.runDir ?? path.dirname(file), backend.description, tr.trainer.curNimg / 1000);
   } else {
     if (args.network) net = await loadNetwork(args.network);
     if (net && !net.D_kwargs) throw new Error(`${args.network}: has no discriminator; fine-tuning needs a network that includes D`);
@@ -175,9 +175,16 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
         await writeFileAtomic(path.join(runOptions.runDir, 'training_options.json'), `${JSON.stringify(runOptions, null, 2)}\n`);
       }
       const tidy = await tidyForResume(runOptions.runDir, trainer.curNimg / 1000);
+      const newBranch = (runOptions.branches?.length ?? 0) > (saved.options.branches?.length ?? 0) ? runOptions.branches!.at(-1)! : null;
+      const changes = newBranch
+        ? `; changed: ${Object.entries(newBranch.changed)
+            .map(([k, [was, now]]) => `${k} ${JSON.stringify(was)} -> ${JSON.stringify(now)}`)
+            .join(', ')}`
+        : '';
       log(
         `${args.runDir ? `branching ${from} into ${runOptions.runDir}` : `resuming ${runOptions.runDir}`} at kimg ${(trainer.curNimg / 1000).toFixed(3)}` +
-          (tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : ''),
+          (tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : '') +
+          changes,
       );
     } else {
       if (args.runDir) {
