@@ -168,6 +168,10 @@ test('resuming an older snapshot: refused up front in place; --run-dir branches 
   const opts = JSON.parse(await fs.readFile(path.join(changed, 'training_options.json'), 'utf8'));
   assert.deepEqual([opts.loss, opts.styleMixing], ['logistic', 0]);
   assert.deepEqual(opts.branches, [{ from: rd, kimg: 0.008, changed: { loss: ['rooted', 'logistic'], styleMixing: [0.9, 0] } }]);
+  assert.match(
+    await fs.readFile(path.join(changed, 'index.html'), 'utf8'),
+    /Branched from <code>.*older<\/code> at kimg 0\.008: loss &quot;rooted&quot; -&gt; &quot;logistic&quot;, styleMixing 0\.9 -&gt; 0/,
+  );
   // The change took effect: the unchanged branch repeats the original run's tick after the
   // snapshot exactly, the changed one does not.
   const row = async (d: string, kimg: number) =>

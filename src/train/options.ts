@@ -4,7 +4,7 @@
 // and the tests all go through these functions; none repeats a default.
 import type { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
 import type { ResizeFilter } from '../io/images.js';
-import type { AugmentMode, TrainingOptions } from '../io/training_state.js';
+import type { AugmentMode, BranchRecord, TrainingOptions } from '../io/training_state.js';
 import { logistic, rooted } from '../losses/objectives.js';
 import type { TrainerOptions } from './trainer.js';
 
@@ -284,6 +284,13 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
   if (Object.keys(changed).length) resolvedOptions.branches = [...(saved.branches ?? []), { from: saved.runDir, kimg: atKimg, changed }];
   validateOptions(resolvedOptions);
   return resolvedOptions;
+}
+
+/** What a branch changed, for people: `styleMixing 0.9 -> 0, loss "rooted" -> "logistic"`. */
+export function describeBranchChanges(changed: BranchRecord['changed']): string {
+  return Object.entries(changed)
+    .map(([k, [was, now]]) => `${k} ${JSON.stringify(was)} -> ${JSON.stringify(now)}`)
+    .join(', ');
 }
 
 /** The trainer's settings for a run's options. */

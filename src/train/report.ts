@@ -7,6 +7,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { PLOT_COLORS } from '../metrics/compare.js';
+import type { BranchRecord } from '../io/training_state.js';
+import { describeBranchChanges } from './options.js';
 
 export interface Series {
   name: string;
@@ -134,6 +136,7 @@ export async function writeRunReport(runDir: string): Promise<string> {
     .sort((a, b) => Number(/(\d+\.\d+)/.exec(a)![1]) - Number(/(\d+\.\d+)/.exec(b)![1]));
   const last = stats[stats.length - 1];
   const title = `${path.basename(runDir)}: ${opts.loss === 'rooted' ? `rooted k=${String(opts.k)}` : String(opts.loss ?? '?')}`;
+  const branches = Array.isArray(opts.branches) ? (opts.branches as BranchRecord[]) : [];
   const keyOpts = [
     'network',
     'data',
@@ -180,6 +183,7 @@ ${reals ? `<h2>Training images</h2><div class="grid"><img alt="training images" 
     .filter((k) => k in opts)
     .map((k) => `<tr><td>${esc(k)}</td><td>${esc(JSON.stringify(opts[k]))}</td></tr>`)
     .join('')}</table>
+${branches.map((b) => `<p>Branched from <code>${esc(b.from)}</code> at kimg ${b.kimg.toFixed(3)}: ${esc(describeBranchChanges(b.changed))}</p>`).join('\n')}
 <p class="muted">All options: <code>training_options.json</code>; per tick: <code>stats.jsonl</code>.</p>
 ${gridData.map((g) => `<template class="g" data-src="${g.src}"></template>`).join('\n')}
 <script>

@@ -16,7 +16,15 @@ import { Generator } from '../networks/generator.js';
 import { Rng } from '../rng.js';
 import { AugmentPipe } from './augment.js';
 import { writeRunReport } from './report.js';
-import { DEFAULTS, type FinetuneArgs, resolveTrainingOptions, resumeTrainingOptions, type TrainingOptions, trainerOptions } from './options.js';
+import {
+  DEFAULTS,
+  describeBranchChanges,
+  type FinetuneArgs,
+  resolveTrainingOptions,
+  resumeTrainingOptions,
+  type TrainingOptions,
+  trainerOptions,
+} from './options.js';
 import { type TrainingState, trainingStateOf } from '../io/training_state.js';
 import { Trainer } from './trainer.js';
 import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
@@ -176,11 +184,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       }
       const tidy = await tidyForResume(runOptions.runDir, trainer.curNimg / 1000);
       const newBranch = (runOptions.branches?.length ?? 0) > (saved.options.branches?.length ?? 0) ? runOptions.branches!.at(-1)! : null;
-      const changes = newBranch
-        ? `; changed: ${Object.entries(newBranch.changed)
-            .map(([k, [was, now]]) => `${k} ${JSON.stringify(was)} -> ${JSON.stringify(now)}`)
-            .join(', ')}`
-        : '';
+      const changes = newBranch ? `; changed: ${describeBranchChanges(newBranch.changed)}` : '';
       log(
         `${args.runDir ? `branching ${from} into ${runOptions.runDir}` : `resuming ${runOptions.runDir}`} at kimg ${(trainer.curNimg / 1000).toFixed(3)}` +
           (tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : '') +
