@@ -108,3 +108,18 @@ export async function readTrainingOptions(runDir: string): Promise<TrainingOptio
   if (!isObject(o) || typeof o.loss !== 'string' || typeof o.data !== 'string') throw new Error(`${f}: not the options of a training run`);
   return o as unknown as TrainingOptions;
 }
+
+/** A snapshot's file name in a run directory: network-snapshot-0410.016.safetensors for nimg 410016. */
+export function snapshotName(nimg: number): string {
+  return `network-snapshot-${(nimg / 1000).toFixed(3).padStart(8, '0')}.safetensors`;
+}
+
+/** Snapshots in a run directory with their kimg, oldest first (by kimg: by name, 10000.000 sorts before 9999.000). */
+export async function listSnapshots(dir: string): Promise<{ file: string; kimg: number }[]> {
+  const out: { file: string; kimg: number }[] = [];
+  for (const f of await fs.readdir(dir)) {
+    const m = /^network-snapshot-(\d+(?:\.\d+)?)\.safetensors$/.exec(f);
+    if (m) out.push({ file: path.join(dir, f), kimg: Number(m[1]) });
+  }
+  return out.sort((a, b) => a.kimg - b.kimg);
+}

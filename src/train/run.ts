@@ -25,13 +25,13 @@ import {
   type TrainingOptions,
   trainerOptions,
 } from './options.js';
-import { type TrainingState, trainingStateOf } from '../io/training_state.js';
+import { snapshotName, type TrainingState, trainingStateOf } from '../io/training_state.js';
 import { Trainer } from './trainer.js';
 import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
 import { type FeatureNetwork, loadFeatureNetwork } from '../metrics/features.js';
 import { metricFile } from '../metrics/compare.js';
 import { cacheDir } from '../io/cache_dir.js';
-import { checkResumeInPlace, fakesName, makeNamedRunDir, nextRunDir, resolveResume, snapshotName, tidyForResume } from './run_dir.js';
+import { checkResumeInPlace, fakesName, makeNamedRunDir, nextRunDir, resolveResume, tidyForResume } from './run_dir.js';
 
 export type { FinetuneArgs } from './options.js';
 

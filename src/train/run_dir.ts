@@ -3,23 +3,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-
-export function snapshotName(nimg: number): string {
-  return `network-snapshot-${(nimg / 1000).toFixed(3).padStart(8, '0')}.safetensors`;
-}
+import { listSnapshots } from '../io/training_state.js';
 
 export function fakesName(nimg: number): string {
   return `fakes${(nimg / 1000).toFixed(3).padStart(8, '0')}.png`;
-}
-
-/** Snapshots in a run directory with their kimg, oldest first (by kimg: by name, 10000.000 sorts before 9999.000). */
-export async function listSnapshots(dir: string): Promise<{ file: string; kimg: number }[]> {
-  const out: { file: string; kimg: number }[] = [];
-  for (const f of await fs.readdir(dir)) {
-    const m = /^network-snapshot-(\d+(?:\.\d+)?)\.safetensors$/.exec(f);
-    if (m) out.push({ file: path.join(dir, f), kimg: Number(m[1]) });
-  }
-  return out.sort((a, b) => a.kimg - b.kimg);
 }
 
 /** The latest snapshot of a run directory, or the file itself. */
