@@ -121,6 +121,39 @@ describe('compare', () => {
     assert.equal(rows[0].value, rec[0].value); // read back, not recomputed
   });
 
+  test('a branch that changed the loss starts its curve at the branch point, not at the parent start', async () => {
+    // The rooted run (it records FID), branched at its 0.008-kimg snapshot into the logistic loss.
+    const branch = path.join(dir, 'runs', 'branch-logistic');
+    await finetune({ data, resume: runs[0], runDir: branch, loss: 'logistic', kimg: 0.012, backend: 'cpu' }, { log: () => {} });
+    const o = { protocol: 'nvidia' as const, num: NUM, seed: 0, cacheDir: null, includeStart: true };
+    const [parentStart, parentSnap] = await compareRuns([runs[0]], net, { ...o, log: () => {} });
+    const notes: string[] = [];
+    const rows = await compareRuns([branch], net, { ...o, log: (l) => notes.push(l) });
+    assert.deepEqual(
+      rows.map((r) => [r.loss, r.k, r.kimg, r.snapshot]),
+      [
+        ['logistic', null, 0.008, 'network-snapshot-0000.008.safetensors'],
+        ['logistic', null, 0.012, 'network-snapshot-0000.012.safetensors'],
+      ],
+    );
+    assert.equal(rows[0].value, parentSnap.value, "the branch point is the parent's snapshot");
+    assert.notEqual(rows[0].value, parentStart.value);
+    assert.ok(!notes.some((l) => /FID of network-snapshot/.test(l)), 'recorded values are read back, not recomputed');
+    // Without the parent's snapshot the branch's curve starts at its own first snapshot, and says so.
+    const parentFile = path.join(runs[0], 'network-snapshot-0000.008.safetensors');
+    await fs.rename(parentFile, `${parentFile}.away`);
+    try {
+      const alone = await compareRuns([branch], net, { ...o, log: (l) => notes.push(l) });
+      assert.deepEqual(
+        alone.map((r) => r.kimg),
+        [0.012],
+      );
+      assert.ok(notes.some((l) => /the snapshot it branched from \(.*0000\.008\.safetensors\) is not there; its curve starts at its first snapshot/.test(l)));
+    } finally {
+      await fs.rename(`${parentFile}.away`, parentFile);
+    }
+  });
+
   test('compare --features emoji: FED/KED rows and a fed plot, never labelled FID', {
     skip: existsSync(defaultEmojiFeaturesPath()) ? false : 'emoji feature network not built',
   }, async () => {

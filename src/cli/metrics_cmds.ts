@@ -141,7 +141,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       .option('num', { type: 'number', default: 5000, describe: 'Generated images per snapshot' })
       .option('protocol', { choices: ['nvidia', 'pytorch-fid'] as const, default: 'nvidia' as FidProtocol, describe: 'FID protocol' })
       .option('kid', { type: 'boolean', default: false, describe: 'Also compute KID' })
-      .option('start', { type: 'boolean', default: true, describe: 'Include the network each run started from as kimg 0' })
+      .option('start', {
+        type: 'boolean',
+        default: true,
+        describe: 'Include the network each run started from as kimg 0 (for a branch: the snapshot it branched from)',
+      })
       .option('out', {
         type: 'string',
         default: 'compare',

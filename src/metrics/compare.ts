@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readTrainingOptions } from '../io/training_state.js';
+import { listSnapshots, readTrainingOptions, snapshotName, type TrainingOptions } from '../io/training_state.js';
 import { distances, folderFeatures, generatorFeatures, type ExtractOptions, type Features } from './evaluate.js';
 import { type FidProtocol, InceptionV3 } from './inception.js';
 import { type FeatureNetwork, inceptionFeatureNetwork } from './features.js';
@@ -31,7 +31,7 @@ export interface CompareOptions {
   seed?: number;
   batch?: number;
   cacheDir?: string | null;
-  includeStart?: boolean; // evaluate the network each run started from (kimg 0)
+  includeStart?: boolean; // evaluate the network each run started from (kimg 0, or a branch's branch point)
   log?: (line: string) => void;
 }
 
@@ -51,6 +51,22 @@ async function recordedRows(dir: string, net: FeatureNetwork, o: CompareOptions)
   return out;
 }
 
+/**
+ * Where a run's curve starts: the network it was created from, at kimg 0; for a branch, the
+ * parent's snapshot it branched from, at that kimg (the history before it was trained with the
+ * parent's settings, which the branch's loss label would misname). Null, with a note, when that
+ * snapshot is no longer there.
+ */
+async function startPoint(dir: string, ro: TrainingOptions, log: (line: string) => void): Promise<{ file: string; kimg: number; label: string } | null> {
+  const branch = ro.branches?.at(-1);
+  if (!branch) return ro.network ? { file: ro.network, kimg: 0, label: 'start' } : null;
+  const label = snapshotName(Math.round(branch.kimg * 1000));
+  const file = path.join(branch.from, label);
+  if (await fs.stat(file).catch(() => null)) return { file, kimg: branch.kimg, label };
+  log(`${path.basename(dir)}: the snapshot it branched from (${file}) is not there; its curve starts at its first snapshot`);
+  return null;
+}
+
 export async function compareRuns(runDirs: string[], source: FeatureNetwork | InceptionV3, o: CompareOptions): Promise<CompareRow[]> {
   const net = source instanceof InceptionV3 ? { ...inceptionFeatureNetwork(source, o.protocol ?? 'nvidia'), dispose: () => undefined } : source;
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
@@ -59,14 +75,11 @@ export async function compareRuns(runDirs: string[], source: FeatureNetwork | In
   const rows: CompareRow[] = [];
   for (const dir of runDirs) {
     const ro = await readTrainingOptions(dir);
-    const snaps = (await fs.readdir(dir)).filter((f) => /^network-snapshot-.*\.safetensors$/.test(f));
-    const points: { file: string; kimg: number; label: string }[] = snaps.map((f) => ({
-      file: path.join(dir, f),
-      kimg: Number(/snapshot-([\d.]+)\./.exec(f)![1]),
-      label: f,
-    }));
-    points.sort((a, b) => a.kimg - b.kimg);
-    if (o.includeStart && ro.network) points.unshift({ file: ro.network, kimg: 0, label: 'start' });
+    const points = (await listSnapshots(dir)).map((s) => ({ ...s, label: path.basename(s.file) }));
+    if (o.includeStart) {
+      const start = await startPoint(dir, ro, log);
+      if (start) points.unshift(start);
+    }
     if (!points.length) throw new Error(`${dir} has no snapshots yet`);
     let real = realCache.get(ro.data);
     if (!real) {
