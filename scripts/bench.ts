@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
-import type { GeneratorConfig, DiscriminatorConfig } from '../src/networks/config.js';
+import { type GeneratorConfig, type DiscriminatorConfig, resolveDiscriminatorConfig } from '../src/networks/config.js';
 import { Rng } from '../src/rng.js';
 import { Trainer } from '../src/train/trainer.js';
 import { resolveTrainingOptions, trainerOptions } from '../src/train/options.js';
@@ -302,8 +302,9 @@ async function main() {
   if (!CONFIGS[name]) throw new Error(`unknown config '${name}'; choose one of ${Object.keys(CONFIGS).join(', ')}`);
   const batch = Number(arg('batch', String(CONFIGS[name].batch)));
   if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`--batch takes a positive integer (got '${arg('batch')}')`);
-  const group = CONFIGS[name].D.epilogue_kwargs?.mbstd_group_size ?? 4;
-  if (batch > group && batch % group !== 0) throw new Error(`--batch ${batch}: ${name}'s minibatch-std group is ${group}; use a multiple of ${group}`);
+  const group = resolveDiscriminatorConfig(CONFIGS[name].D).epilogue_kwargs.mbstd_group_size; // null: the whole batch
+  if (group !== null && batch > group && batch % group !== 0)
+    throw new Error(`--batch ${batch}: ${name}'s minibatch-std group is ${group}; use a multiple of ${group}`);
   const cfg = { ...CONFIGS[name], batch };
   const rounds = Number(arg('rounds', '5'));
   const iters = Number(arg('iters', '3'));

@@ -167,6 +167,15 @@ test('options resolve in one library function: defaults, derived values, and the
   const t = trainerOptions(o);
   assert.equal(t.gRegInterval, UPSTREAM_CONSTANTS.gRegInterval);
   assert.deepEqual([t.beta1, t.beta2, t.eps], [0, 0.99, 1e-8]);
+  // The batch per step must split into minibatch-std groups: the default group (4) when the
+  // network's config leaves it out, none when it is the whole batch (null).
+  const { epilogue_kwargs: _, ...noEpilogue } = sc.D;
+  assert.throws(
+    () => resolveTrainingOptions({ data: 'd', batch: 6 }, { G_kwargs: sc.G, D_kwargs: noEpilogue }, 'cpu'),
+    /--batch-gpu 6 is invalid: must be a multiple of the minibatch-stddev group size 4/,
+  );
+  const wholeBatch = { ...sc.D, epilogue_kwargs: { mbstd_group_size: null } };
+  assert.equal(resolveTrainingOptions({ data: 'd', batch: 6 }, { G_kwargs: sc.G, D_kwargs: wholeBatch }, 'cpu').batchGpu, 6);
   // Resume: the schedule may change, the same value is accepted, anything else is refused.
   const r = resumeTrainingOptions(o, { data: '', batch: 8, kimg: 20, tick: 2 }, 'rd', 'cpu', 3);
   assert.deepEqual([r.kimg, r.tickKimg, r.batch, r.runDir, r.branches], [20, 2, 8, 'rd', undefined]);

@@ -2,7 +2,7 @@
 // upstream constant, the resolved options a run records (training_options.json), the rule for
 // what may change on resume, and the trainer's settings derived from them. The CLI, the scripts
 // and the tests all go through these functions; none repeats a default.
-import type { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
+import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig } from '../networks/config.js';
 import type { ResizeFilter } from '../io/images.js';
 import type { AugmentMode, BranchRecord, TrainingOptions } from '../io/training_state.js';
 import { logistic, rooted } from '../losses/objectives.js';
@@ -357,8 +357,8 @@ export function validateOptions(resolvedOptions: TrainingOptions): void {
   for (const m of resolvedOptions.metrics) if (m !== 'fid' && m !== 'fed') bad('metrics', m, 'choose fid (Inception) or fed (the bundled emoji network)');
   if (!(Number.isInteger(resolvedOptions.metricsNum) && resolvedOptions.metricsNum >= 2))
     bad('metrics-num', resolvedOptions.metricsNum, 'must be an integer >= 2');
-  const mb = resolvedOptions.D_kwargs.epilogue_kwargs?.mbstd_group_size;
-  if (typeof mb === 'number' && resolvedOptions.batchGpu % Math.min(mb, resolvedOptions.batchGpu) !== 0) {
+  const mb = resolveDiscriminatorConfig(resolvedOptions.D_kwargs).epilogue_kwargs.mbstd_group_size; // null: the whole batch
+  if (mb !== null && resolvedOptions.batchGpu % Math.min(mb, resolvedOptions.batchGpu) !== 0) {
     bad('batch-gpu', resolvedOptions.batchGpu, `must be a multiple of the minibatch-stddev group size ${mb}`);
   }
 }
