@@ -4,7 +4,7 @@
 // stylegan2-ada-pytorch (a checkout, on Debian's python3-torch) on the same machine through
 // scripts/peer-bench.py, alternating rounds of ours and of the peer, and prints both medians and
 // their ratio; no peer figure is ever hard-coded.
-//   npm run bench -- [--config tiny16|bench32|bench64|emoji32] [--batch N] [--rounds 5] [--iters 3]
+//   npm run bench -- [--config tiny16|bench32|bench64|emoji32] [--batch N] [--aug P] [--rounds 5] [--iters 3]
 //                    [--peer DIR] [--python python3] [--no-inception] [--json] [--backend B]
 //   npm run bench -- gemm [--rounds 5]        (GEMM GFLOP/s; scripts/bench-gemm.ts)
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -20,6 +20,7 @@ import { type GeneratorConfig, type DiscriminatorConfig, resolveDiscriminatorCon
 import { Rng } from '../src/rng.js';
 import { Trainer } from '../src/train/trainer.js';
 import { resolveTrainingOptions, trainerOptions } from '../src/train/options.js';
+import { AugmentPipe } from '../src/train/augment.js';
 
 interface BenchConfig {
   G: GeneratorConfig;
@@ -44,7 +45,7 @@ const net = (z: number, res: number, cbase: number, cmax: number, mbstd = 4): Pi
 });
 
 // Every config trains with upstream's defaults for fine-tuning (path length 2, style mixing 0.9,
-// R1 gamma 0.0002 * res^2 / batch) and no augmentation, on both sides.
+// R1 gamma 0.0002 * res^2 / batch), on both sides; without --aug, no augmentation.
 const CONFIGS: Record<string, BenchConfig> = {
   tiny16: { ...net(32, 16, 256, 32), batch: 4, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
   bench32: { ...net(128, 32, 4096, 128), batch: 16, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
@@ -172,18 +173,20 @@ function median(a: number[]): number {
 
 interface RoundResult {
   phasesMs: Record<string, number>;
+  augmentsPerIter?: number; // ours: augmentation passes per timed iteration (0 without --aug)
   gInferMs: number;
   inceptionMs?: number;
 }
 
 /** Our side: networks and trainer built once; each round times `iters` of every phase. */
-function oursRunner(cfg: BenchConfig): { run: (iters: number, inception: boolean) => Promise<RoundResult>; dispose: () => void } {
+function oursRunner(cfg: BenchConfig, augP: number | null): { run: (iters: number, inception: boolean) => Promise<RoundResult>; dispose: () => void } {
   const rng = new Rng(0);
   const G = new Generator(cfg.G, rng);
   const D = new Discriminator(cfg.D, rng);
   const Gema = new Generator(cfg.G);
   Gema.params.copyFrom(G.params);
-  // The options a run would resolve for this config: upstream's defaults, no augmentation.
+  // The options a run would resolve for this config: upstream's defaults; with --aug, the bgc
+  // pipeline at a fixed p (the ADA adjustment is a few scalars per 4 iterations, left out).
   const opts = trainerOptions(
     resolveTrainingOptions(
       {
@@ -195,13 +198,25 @@ function oursRunner(cfg: BenchConfig): { run: (iters: number, inception: boolean
         styleMixing: cfg.styleMixing,
         ema: 10,
         emaRampup: null,
-        aug: 'none',
+        aug: augP === null ? 'none' : 'fixed',
+        p: augP ?? 0,
       },
       { G_kwargs: cfg.G, D_kwargs: cfg.D },
       'bench',
     ),
   );
-  const trainer = new Trainer(G, D, Gema, opts, rng);
+  // Counted, so that the JSON shows the timed phases ran the augmentation (upstream augments Gmain's
+  // fakes, Dmain's fakes and reals, and Dreg's reals).
+  let augments = 0;
+  const pipe = augP === null ? null : new AugmentPipe('bgc', augP);
+  const augment = pipe && {
+    p: augP!,
+    apply: (img: tf.Tensor4D, r: Rng) => {
+      augments++;
+      return pipe.apply(img, r);
+    },
+  };
+  const trainer = new Trainer(G, D, Gema, opts, rng, augment);
   const res = cfg.G.img_resolution;
   const reals = { img: tf.randomUniform([cfg.batch, res, res, 3], -1, 1, 'float32', 1) as tf.Tensor4D, c: null };
   const z = rng.normal([cfg.batch, cfg.G.z_dim]);
@@ -210,11 +225,13 @@ function oursRunner(cfg: BenchConfig): { run: (iters: number, inception: boolean
   return {
     async run(iters, inception) {
       trainer.phaseTimes = {};
+      augments = 0;
       for (let i = 0; i < iters; i++) {
         trainer.batchIdx = 0; // every phase on every measured iteration
         trainer.step(reals, null);
       }
       const phasesMs = Object.fromEntries(Object.entries(trainer.phaseTimes).map(([k, v]) => [k, median(v)]));
+      const augmentsPerIter = augments / iters;
       trainer.phaseTimes = null;
       const times: number[] = [];
       for (let i = 0; i < Math.max(iters, 3); i++) {
@@ -224,7 +241,7 @@ function oursRunner(cfg: BenchConfig): { run: (iters: number, inception: boolean
         img.dispose();
         times.push(performance.now() - t0);
       }
-      return { phasesMs, gInferMs: median(times), ...(inception ? { inceptionMs: 16000 / (await inceptionSpeed(Math.max(iters, 2))) } : {}) };
+      return { phasesMs, augmentsPerIter, gInferMs: median(times), ...(inception ? { inceptionMs: 16000 / (await inceptionSpeed(Math.max(iters, 2))) } : {}) };
     },
     dispose() {
       trainer.dispose();
@@ -241,6 +258,7 @@ function peerRunner(
   checkout: string,
   python: string,
   cfg: BenchConfig,
+  augP: number | null,
   inception: boolean,
 ): { run: (iters: number) => Promise<RoundResult & { torch: string; threads: number }>; close: () => void } {
   const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts', 'peer-bench.py');
@@ -254,6 +272,7 @@ function peerRunner(
     pl_weight: cfg.plWeight,
     style_mixing: cfg.styleMixing,
     lr: 0.0025,
+    augment_p: augP,
     threads,
     inception,
   };
@@ -306,6 +325,9 @@ async function main() {
   if (group !== null && batch > group && batch % group !== 0)
     throw new Error(`--batch ${batch}: ${name}'s minibatch-std group is ${group}; use a multiple of ${group}`);
   const cfg = { ...CONFIGS[name], batch };
+  const augArg = process.argv.includes('--aug') ? (arg('aug') ?? '') : undefined;
+  const augP = augArg === undefined ? null : Number(augArg);
+  if (augP !== null && !(augArg !== '' && augP >= 0 && augP <= 1)) throw new Error(`--aug takes the augmentation probability p, from 0 to 1 (got '${augArg}')`);
   const rounds = Number(arg('rounds', '5'));
   const iters = Number(arg('iters', '3'));
   if (!(Number.isInteger(rounds) && rounds >= 1 && Number.isInteger(iters) && iters >= 1)) throw new Error('--rounds and --iters take positive integers');
@@ -314,8 +336,8 @@ async function main() {
   const peerDir = arg('peer');
   const backend = await initBackend(arg('backend', process.env.STYLEGAN_RLO_BACKEND ?? 'auto'), !json);
 
-  const ours = oursRunner(cfg);
-  const peer = peerDir ? peerRunner(peerDir, arg('python', 'python3')!, cfg, withInception) : null;
+  const ours = oursRunner(cfg, augP);
+  const peer = peerDir ? peerRunner(peerDir, arg('python', 'python3')!, cfg, augP, withInception) : null;
   const oursRounds: RoundResult[] = [];
   const peerRounds: (RoundResult & { torch: string; threads: number })[] = [];
   try {
@@ -348,10 +370,11 @@ async function main() {
   const result = {
     config: name,
     batch: cfg.batch,
+    augmentP: augP,
     rounds,
     itersPerRound: iters,
     backend: backend.description,
-    ours: { ...o, secPerKimg: (o.msPerIter / 1000) * (1000 / cfg.batch) },
+    ours: { ...o, secPerKimg: (o.msPerIter / 1000) * (1000 / cfg.batch), augmentsPerIter: median(oursRounds.map((x) => x.augmentsPerIter ?? 0)) },
     peer: p
       ? {
           ...p,
@@ -366,7 +389,7 @@ async function main() {
     return;
   }
   console.log(
-    `config ${name}, batch ${cfg.batch}: medians of ${rounds} alternating rounds of ${iters} iterations; ${backend.description}${p ? `; peer ${result.peer!.what}` : ''}`,
+    `config ${name}, batch ${cfg.batch}${augP === null ? '' : `, bgc augmentation at p ${augP}`}: medians of ${rounds} alternating rounds of ${iters} iterations; ${backend.description}${p ? `; peer ${result.peer!.what}` : ''}`,
   );
   const row = (label: string, a: number, b: number | null | undefined, unit: string) =>
     console.log(`| ${label} | ${a.toFixed(1)} ${unit} | ${b != null ? `${b.toFixed(1)} ${unit}` : '-'} | ${b != null ? (a / b).toFixed(2) : '-'} |`);

@@ -2,7 +2,8 @@
 """The PyTorch peer of `npm run bench -- --peer DIR`: times upstream stylegan2-ada-pytorch's training
 phases on the CPU with the networks and settings that bench.ts gives it, as upstream's
 training_loop.py runs them (requires_grad on the phase's module only, accumulate_gradients,
-nan_to_num, Adam step), plus G inference and (when torchvision is present) Inception-v3 features.
+nan_to_num, Adam step; with augment_p, upstream's bgc AugmentPipe at that fixed p, which needs
+scipy), plus G inference and (when torchvision is present) Inception-v3 features.
 
     python3 scripts/peer-bench.py UPSTREAM_CHECKOUT CONFIG_JSON
 
@@ -15,6 +16,21 @@ import sys
 import time
 
 
+def use_grid_sample_gradfix_on_new_torch(torch, gradfix):
+    """Upstream's grid_sample_gradfix turns itself off after torch 1.9 (its backward op gained an
+    output_mask argument in 1.11), and plain grid_sample has no double backward, so upstream fails in
+    Dreg (R1 through the augmentation) on the torch this bench uses: "derivative for
+    aten::grid_sampler_2d_backward is not implemented" (NVlabs/stylegan2-ada-pytorch#196, #311). Its
+    custom op is kept, with the backward called in the current signature."""
+    def backward_forward(ctx, grad_output, input, grid):
+        mask = [ctx.needs_input_grad[1], ctx.needs_input_grad[2]]
+        grad_input, grad_grid = torch.ops.aten.grid_sampler_2d_backward(grad_output, input, grid, 0, 0, False, mask)
+        ctx.save_for_backward(grid)
+        return grad_input, grad_grid
+    gradfix._should_use_custom_op = lambda: gradfix.enabled
+    gradfix._GridSample2dBackward.forward = staticmethod(backward_forward)
+
+
 def main():
     checkout, cfg = sys.argv[1], json.loads(sys.argv[2])
     sys.path.insert(0, checkout)
@@ -22,16 +38,25 @@ def main():
     import torch
     torch.set_num_threads(cfg['threads'])
     from torch_utils import misc
-    from torch_utils.ops import conv2d_gradfix
+    from torch_utils.ops import conv2d_gradfix, grid_sample_gradfix
     from training.networks import Generator, Discriminator
     from training.loss import StyleGAN2Loss
-    conv2d_gradfix.enabled = True  # as training_loop.py sets it
+    conv2d_gradfix.enabled = True  # as training_loop.py sets them
+    grid_sample_gradfix.enabled = True
+    if cfg.get('augment_p') is not None and not torch.__version__.startswith(('1.7.', '1.8.', '1.9')):
+        use_grid_sample_gradfix_on_new_torch(torch, grid_sample_gradfix)
 
     torch.manual_seed(0)
     device = torch.device('cpu')
     G = Generator(**cfg['G']).train().requires_grad_(False)
     D = Discriminator(**cfg['D']).train().requires_grad_(False)
-    loss = StyleGAN2Loss(device=device, G_mapping=G.mapping, G_synthesis=G.synthesis, D=D, augment_pipe=None,
+    augment_pipe = None
+    if cfg.get('augment_p') is not None:
+        from training.augment import AugmentPipe
+        bgc = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
+        augment_pipe = AugmentPipe(**bgc).train().requires_grad_(False)
+        augment_pipe.p.copy_(torch.as_tensor(cfg['augment_p']))
+    loss = StyleGAN2Loss(device=device, G_mapping=G.mapping, G_synthesis=G.synthesis, D=D, augment_pipe=augment_pipe,
                          style_mixing_prob=cfg['style_mixing'], r1_gamma=cfg['r1_gamma'], pl_weight=cfg['pl_weight'])
     phases = []
     for name, module, reg_interval, lr in [('G', G, 4, cfg['lr']), ('D', D, 16, cfg['lr'])]:

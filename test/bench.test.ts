@@ -32,6 +32,28 @@ describe('npm run bench', () => {
     assert.ok(Math.abs(out.ours.secPerKimg - out.ours.msPerIter / 8) < 1e-9 * out.ours.secPerKimg);
   });
 
+  test('--aug P times every phase with the bgc augmentation at p (each phase that upstream augments does so)', () => {
+    const r = bench('--config', 'tiny16', '--aug', '0.3', '--rounds', '1', '--iters', '2', '--no-inception', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.augmentP, 0.3);
+    // Gmain augments the fakes, Dmain the fakes and the reals, Dreg the reals: 4 per iteration.
+    assert.equal(out.ours.augmentsPerIter, 4);
+    const plain = JSON.parse(bench('--config', 'tiny16', '--rounds', '1', '--iters', '1', '--no-inception', '--json').stdout);
+    assert.equal(plain.augmentP, null);
+    assert.equal(plain.ours.augmentsPerIter, 0);
+  });
+
+  for (const bad of [['--aug', '1.5'], ['--aug', 'x'], ['--aug']]) {
+    test(`${bad.join(' ')} is one line saying what --aug takes`, () => {
+      const r = bench('--config', 'tiny16', '--rounds', '1', '--iters', '1', '--no-inception', ...bad);
+      assert.notEqual(r.status, 0);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], /--aug takes the augmentation probability p, from 0 to 1/);
+    });
+  }
+
   for (const [batch, why] of [
     ['0', /--batch takes a positive integer \(got '0'\)/],
     ['6', /--batch 6: tiny16's minibatch-std group is 4; use a multiple of 4/],
