@@ -128,7 +128,8 @@ export class ParamStore {
     if (this.specs.has(spec.name)) throw new Error(`ParamStore: duplicate parameter name ${spec.name}`);
     const init = spec.init(this.rng);
     if (init.length !== prod(spec.shape)) throw new Error(`ParamStore: init of ${spec.name} has ${init.length} values, shape [${spec.shape}]`);
-    const v = tf.variable(tf.tensor(toInternal(spec, init), internalShape(spec)), spec.trainable);
+    // Under tidy, the initial value tensor is released once the variable holds its data.
+    const v = tf.tidy(() => tf.variable(tf.tensor(toInternal(spec, init), internalShape(spec)), spec.trainable));
     this.specs.set(spec.name, spec);
     this.vars.set(spec.name, v);
     this.names.set(v.name, spec.name);
