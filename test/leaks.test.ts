@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as lib from '../src/index.js';
 import { assertNoLeak, testBackend } from './helpers.js';
 import { imageFolder, tempDir, tiny16Checkpoint } from './train_helpers.js';
+import { fixtureStateDict } from './inception_fixture.js';
 
 const f4 = lib.setupFilter([1, 3, 3, 1]);
 const sym = lib.setupFilter([0.2, 0.5, 0.8, 1, 1, 0.8, 0.5, 0.2]); // >= 8 taps: the separable path
@@ -160,6 +161,7 @@ describe('metrics outside tf.tidy', () => {
     const net = await lib.loadNetwork(ckpt);
     const G = lib.buildGenerator(net);
     const emoji = lib.defaultEmojiFeaturesPath();
+    await assertNoLeak('InceptionV3 (disposed)', () => new lib.InceptionV3(fixtureStateDict()).dispose());
     await assertNoLeak('loadFeatureNetwork (disposed)', async () => (await lib.loadFeatureNetwork({ kind: 'emoji', emoji })).dispose());
     const features = await lib.loadFeatureNetwork({ kind: 'emoji', emoji });
     const held = tf.memory().numTensors;
