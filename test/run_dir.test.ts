@@ -192,6 +192,13 @@ test('resuming an older snapshot: refused up front in place; --run-dir branches 
   const r4 = cli('finetune', '--resume', changed, '--kimg', '0.02', '--gamma', '1', '--backend', 'cpu');
   assert.equal(r4.status, 1);
   assert.match(r4.stderr, /--gamma cannot change in place \(the run has [0-9.e-]+\): branch with --run-dir NEW_DIR/);
+  // A branch may also change the batch, its one-step split with it: every step now takes 8 images.
+  const bigger = path.join(dir, 'older-batch8');
+  const r5 = cli('finetune', '--resume', old, '--run-dir', bigger, '--kimg', '0.024', '--batch', '8', '--backend', 'cpu');
+  assert.equal(r5.status, 0, r5.stderr);
+  assert.match(r5.stderr, /; changed: batch 4 -> 8, batchGpu 4 -> 8\n/);
+  assert.match(r5.stderr, /, batch 8\n/);
+  assert.deepEqual(await statsKimg(bigger), [0.004, 0.008, 0.016, 0.024]);
 });
 
 test('--resume with a smaller --data starts a new shuffle instead of serving images that are gone', async () => {

@@ -180,16 +180,20 @@ test('options resolve in one library function: defaults, derived values, and the
   const r = resumeTrainingOptions(o, { data: '', batch: 8, kimg: 20, tick: 2 }, 'rd', 'cpu', 3);
   assert.deepEqual([r.kimg, r.tickKimg, r.batch, r.runDir, r.branches], [20, 2, 8, 'rd', undefined]);
   assert.throws(
+    () => resumeTrainingOptions(o, { data: '', seed: 7 }, 'rd', 'cpu', 3),
+    /--seed cannot change \(the run has 0\): only --kimg.*a branch \(--run-dir\) also --loss, --k, --batch, --batch-gpu, .*--style-mixing/,
+  );
+  assert.throws(
     () => resumeTrainingOptions(o, { data: '', batch: 4 }, 'rd', 'cpu', 3),
-    /--batch cannot change \(the run has 8\): only --kimg.*a branch \(--run-dir\) also --loss, --k, .*--style-mixing/,
+    /--batch cannot change in place \(the run has 8\): branch with --run-dir NEW_DIR/,
   );
   assert.throws(
     () => resumeTrainingOptions(o, { data: '', styleMixing: 0 }, 'rd', 'cpu', 3),
     /--style-mixing cannot change in place \(the run has 0\.9\): branch with --run-dir NEW_DIR/,
   );
   assert.throws(() => resumeTrainingOptions(o, { data: '', cfg: { res: 64 } }, 'rd', 'cpu', 3), /--res \(a from-scratch architecture option\) cannot change/);
-  // A branch may change the objective and the regularization, and records what changed and where;
-  // a second branch keeps the first one's record. The batch stays refused.
+  // A branch may change the objective, the batch and the regularization, and records what changed
+  // and where; a second branch keeps the first one's record. The augmentation pipeline stays refused.
   const b = resumeTrainingOptions(o, { data: '', runDir: 'b1', styleMixing: 0, loss: 'logistic', ema: (8 / 32) * 10 }, 'b1', 'cpu', 3);
   assert.deepEqual([b.styleMixing, b.loss, b.runDir], [0, 'logistic', 'b1']);
   assert.deepEqual(b.branches, [{ from: o.runDir, kimg: 3, changed: { styleMixing: [0.9, 0], loss: ['rooted', 'logistic'] } }]);
@@ -201,7 +205,16 @@ test('options resolve in one library function: defaults, derived values, and the
       ['b1', 5, ['gamma']],
     ],
   );
-  assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'b3', batch: 4 }, 'b3', 'cpu', 3), /--batch cannot change \(the run has 8\)/);
+  assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'b3', augpipe: 'bg' }, 'b3', 'cpu', 3), /--augpipe cannot change \(the run has "bgc"\)/);
+  // A new batch takes the one-step split with it, unless --batch-gpu says otherwise.
+  const b4 = resumeTrainingOptions(o, { data: '', runDir: 'b4', batch: 16 }, 'b4', 'cpu', 3);
+  assert.deepEqual([b4.batch, b4.batchGpu, b4.branches?.[0].changed], [16, 16, { batch: [8, 16], batchGpu: [8, 16] }]);
+  const b5 = resumeTrainingOptions(o, { data: '', runDir: 'b5', batch: 16, batchGpu: 8 }, 'b5', 'cpu', 3);
+  assert.deepEqual([b5.batch, b5.batchGpu, b5.branches?.[0].changed], [16, 8, { batch: [8, 16] }]);
+  assert.throws(
+    () => resumeTrainingOptions(o, { data: '', runDir: 'b6', batch: 6 }, 'b6', 'cpu', 3),
+    /--batch-gpu 6 is invalid: must be a multiple of the minibatch-stddev group size 4/,
+  );
   assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'b3', styleMixing: 2 }, 'b3', 'cpu', 3), /--style-mixing 2 is invalid: must be in \[0, 1\]/);
   // No command module reads process.argv (the rule lives in the library, not in the CLI).
   const { readdirSync, readFileSync } = await import('node:fs');
@@ -217,7 +230,7 @@ test('finetune --resume with a different training option is refused; with the sa
   assert.equal(first.status, 0, first.stderr);
   refused(
     cli('finetune', '--resume', rd, '--batch', '8', '--backend', 'cpu'),
-    /--resume continues a run with its own settings; --batch cannot change \(the run has 4\)/,
+    /--resume continues a run with its own settings; --batch cannot change in place \(the run has 4\): branch with --run-dir NEW_DIR/,
   );
   const same = cli('finetune', '--resume', rd, '--batch', '4', '--kimg', '0.008', '--backend', 'cpu');
   assert.equal(same.status, 0, same.stderr);

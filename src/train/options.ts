@@ -180,13 +180,16 @@ export function resolveTrainingOptions(
 export const RESUME_CHANGEABLE = ['resume', 'runDir', 'kimg', 'snap', 'tick', 'data', 'backend', 'inception'] as const;
 
 /**
- * What a branch (--resume with --run-dir) may also change: the objective, learning rates,
- * regularization, G_ema and ADA settings, metrics. Not the networks, the batch, the data order
- * or the augmentation pipeline, which the saved state is made of.
+ * What a branch (--resume with --run-dir) may also change: the objective, the batch, learning
+ * rates, regularization, G_ema and ADA settings, metrics. Not the networks, the data order or the
+ * augmentation pipeline, which the saved state is made of. (The state holds nothing per batch:
+ * the data order is a stream of images, and G_ema's and ADA's steps are computed per batch.)
  */
 export const BRANCH_CHANGEABLE = [
   'loss',
   'k',
+  'batch',
+  'batchGpu',
   'glr',
   'dlr',
   'gamma',
@@ -267,6 +270,8 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
       `--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and a branch (--run-dir) also ${BRANCH_CHANGEABLE.map((a) => `--${kebab(a)}`).join(', ')}`,
     );
   }
+  // A new batch that the run split into one step (the default) stays one step.
+  if (changed.batch && args.batchGpu === undefined && saved.batchGpu === saved.batch) changed.batchGpu = [saved.batchGpu, args.batch];
   const resolvedOptions: TrainingOptions = {
     ...saved,
     ...(Object.fromEntries(Object.entries(changed).map(([k, [, now]]) => [k, now])) as Partial<TrainingOptions>),
