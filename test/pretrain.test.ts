@@ -40,7 +40,7 @@ test('pretrain-emoji.sh continues from the committed state on a machine without 
   const data = await imageFolder(path.join(dir, 'data'), 8);
   const pre = path.join(dir, 'pretrained');
   await fs.mkdir(pre);
-  // Machine 1: from scratch, 2 iterations of batch 16; the state is exported on the way out.
+  // Machine 1: from scratch, 1 iteration of batch 32; the state is exported on the way out.
   script('0.032', path.join(dir, 'machine1'), pre, data);
   assert.equal(await trainingKimg(path.join(pre, 'emoji32-state.safetensors')), 0.032);
   const exported = await loadNetwork(path.join(pre, 'emoji32.safetensors'));
