@@ -185,12 +185,12 @@ describe('metrics outside tf.tidy', () => {
   });
 
   test('finetune, from its start to its return', async () => {
-    const before = tf.memory().numTensors;
+    const start = tf.memory().numTensors;
     const r = await lib.finetune(
       { data, network: ckpt, outdir: path.join(dir, 'runs2'), loss: 'logistic', batch: 4, kimg: 0.008, tick: 0.004, snap: 1, grid: [2, 2], backend: 'cpu' },
       { log: () => {} },
     );
     assert.ok((await fs.readdir(r.runDir)).some((f) => f.startsWith('network-snapshot-')));
-    assert.equal(tf.memory().numTensors, before, 'finetune left tensors behind');
+    assert.equal(tf.memory().numTensors, start, 'finetune left tensors behind');
   });
 });

@@ -79,7 +79,7 @@ export class Trainer {
     // As upstream, by the interval alone: a zero regularization weight still leaves lr and betas adjusted.
     this.optG = new Adam(trainableMap(G.params), lazy(opts.glr, opts.gRegInterval));
     this.optD = new Adam(trainableMap(D.params), lazy(opts.dlr, opts.dRegInterval));
-    this.plMean = tf.tidy(() => tf.variable(tf.scalar(0), false));
+    this.plMean = zeroVar();
     this.skippedT = { Gmain: zeroVar(), Greg: zeroVar(), Dmain: zeroVar(), Dreg: zeroVar() };
   }
 
