@@ -199,6 +199,26 @@ test('resuming an older snapshot: refused up front in place; --run-dir branches 
   assert.match(r5.stderr, /; changed: batch 4 -> 8, batchGpu 4 -> 8\n/);
   assert.match(r5.stderr, /, batch 8\n/);
   assert.deepEqual(await statsKimg(bigger), [0.004, 0.008, 0.016, 0.024]);
+  // ... and widen the networks (test/widen.test.ts: the same function, more channels), which in place it may not.
+  const wider = path.join(dir, 'older-wider');
+  const r6 = cli('finetune', '--resume', old, '--run-dir', wider, '--kimg', '0.016', '--cbase', '512', '--cmax', '48', '--backend', 'cpu');
+  assert.equal(r6.status, 0, r6.stderr);
+  assert.match(r6.stderr, /; changed: cbase 256 -> 512, cmax 32 -> 48\n/);
+  const wideSnap = await loadNetwork((await listSnapshots(wider)).at(-1)!.file);
+  assert.equal(wideSnap.G!.get('synthesis.b8.conv1.weight')!.shape.join(), '48,48,3,3');
+  assert.equal(wideSnap.D!.get('b16.conv0.weight')!.shape.join(), '32,32,3,3');
+  assert.equal(wideSnap.tensors!.get('opt_D/v/b4.conv.weight')!.shape.join(), '48,49,3,3');
+  const wideOpts = JSON.parse(await fs.readFile(path.join(wider, 'training_options.json'), 'utf8'));
+  assert.deepEqual([wideOpts.G_kwargs.synthesis_kwargs.channel_max, wideOpts.D_kwargs.channel_base], [48, 512]);
+  assert.ok((await row(wider, 0.016))['Loss/G/loss'] !== undefined, 'the wider run trained on');
+  const r7 = cli('finetune', '--resume', wider, '--kimg', '0.02', '--cmax', '64', '--backend', 'cpu');
+  assert.equal(r7.status, 1);
+  assert.match(r7.stderr, /^stylegan-rlo: .*--cmax cannot change in place: branch with --run-dir NEW_DIR to widen the networks\n$/);
+  const r8 = cli('finetune', '--resume', old, '--run-dir', path.join(dir, 'older-narrower'), '--cmax', '16', '--backend', 'cpu');
+  assert.equal(r8.status, 1);
+  assert.match(r8.stderr, /^stylegan-rlo: .*would give 16 channels at 4x4, fewer than the network's 32; widening only adds channels\n$/);
+  const r9 = cli('finetune', '--resume', old, '--run-dir', path.join(dir, 'older-res'), '--res', '32', '--backend', 'cpu');
+  assert.match(r9.stderr, /--res \(a from-scratch architecture option\) cannot change/);
 });
 
 test('--resume with a smaller --data starts a new shuffle instead of serving images that are gone', async () => {

@@ -116,8 +116,8 @@ export const finetuneCommand: CommandModule<object, Args> = {
       .option('metrics-num', { type: 'number', defaultDescription: String(D.metricsNum), describe: 'Generated images per metric evaluation' })
       .option('inception', { type: 'string', describe: 'Inception weights for --metrics fid (pytorch-fid .pth)' })
       .option('res', { type: 'number', defaultDescription: String(S.res), describe: 'From scratch: resolution' })
-      .option('cbase', { type: 'number', defaultDescription: String(S.cbase), describe: 'From scratch: channel base' })
-      .option('cmax', { type: 'number', defaultDescription: String(S.cmax), describe: 'From scratch: maximum channels' })
+      .option('cbase', { type: 'number', defaultDescription: String(S.cbase), describe: 'From scratch, or a branch that widens the networks: channel base' })
+      .option('cmax', { type: 'number', defaultDescription: String(S.cmax), describe: 'From scratch, or a branch that widens the networks: maximum channels' })
       .option('map', { type: 'number', defaultDescription: String(S.map), describe: 'From scratch: mapping layers' })
       .option('zdim', { type: 'number', defaultDescription: String(S.zdim), describe: 'From scratch: z dimension' })
       .option('wdim', { type: 'number', defaultDescription: String(S.wdim), describe: 'From scratch: w dimension' })
@@ -126,6 +126,7 @@ export const finetuneCommand: CommandModule<object, Args> = {
       .example('$0 finetune --network ffhq.pkl --data faces/ --loss logistic --kimg 200 --gamma 10 --mirror', 'Fine-tune an official FFHQ pickle (GPU)')
       .example('$0 finetune --resume runs/00003-faces-rooted-k2', 'Continue a run exactly where it stopped')
       .example('$0 finetune --resume runs/00003-faces-rooted-k2 --run-dir runs/fork --loss logistic', 'Fork a run with other settings')
+      .example('$0 finetune --resume runs/00003-faces-rooted-k2 --run-dir runs/wider --cmax 128 --cbase 4096', 'Fork a run with wider networks')
       .example('$0 finetune --data emoji/ --res 32 --cbase 4096 --cmax 128 --zdim 128 --wdim 128 --kimg 500', 'Train from scratch') as unknown as Argv<Args>,
   handler: async (a: ArgumentsCamelCase<Args>) => {
     if (!a.data && !a.resume) throw new Error('--data is required: a folder of images to train on (or --resume a run)');

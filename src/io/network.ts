@@ -1,7 +1,11 @@
 // loadNetwork: our checkpoints, upstream PyTorch network pickles and the older TensorFlow
 // StyleGAN2 pickles, told apart by their first bytes, into one shape: network kwargs plus
 // upstream-named state dicts for G, D and G_ema.
-import type { DiscriminatorConfig } from '../networks/config.js';
+import type { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
+import type { NamedArray } from '../networks/params.js';
+import { widenTensors } from '../networks/widen.js';
+import type { Rng } from '../rng.js';
+import type { StTensor } from './safetensors.js';
 import { Generator } from '../networks/generator.js';
 import { Discriminator } from '../networks/discriminator.js';
 import { isCheckpointBuffer, parseCheckpoint, section } from './checkpoint.js';
@@ -63,4 +67,37 @@ export function buildDiscriminator(net: LoadedNetwork, overrides: Partial<Discri
     throw new Error(`${net.source}: ${(e as Error).message}`);
   }
   return D;
+}
+
+/**
+ * The network widened to `widened`'s channels (networks/widen.ts), with its training state's Adam
+ * moments carried along; the new channels' incoming (G) or outgoing (D) weights drawn from `rng`.
+ */
+export function widenLoadedNetwork(net: LoadedNetwork, widened: { G_kwargs: GeneratorConfig; D_kwargs: DiscriminatorConfig | null }, rng: Rng): LoadedNetwork {
+  const G = new Generator(widened.G_kwargs, rng);
+  const D = widened.D_kwargs ? new Discriminator(widened.D_kwargs, rng) : null;
+  let freshG: Map<string, NamedArray>, freshD: Map<string, NamedArray> | null;
+  try {
+    freshG = G.params.readAll();
+    freshD = D ? D.params.readAll() : null;
+  } finally {
+    G.dispose();
+    D?.dispose();
+  }
+  const optimizer = new Map<string, NamedArray>();
+  for (const [k, t] of net.tensors ?? []) {
+    if (!k.startsWith('opt_')) continue;
+    if (t.dtype !== 'F32') throw new Error(`${net.source}: optimizer tensor ${k} is ${t.dtype}, expected F32`);
+    optimizer.set(k, { shape: t.shape, data: t.data as Float32Array });
+  }
+  const w = widenTensors({ ...net, optimizer }, widened, freshG, freshD);
+  const tensors = new Map<string, StTensor>();
+  const put = (prefix: string, sd: Map<string, NamedArray> | null) => {
+    for (const [k, v] of sd ?? []) tensors.set(prefix ? `${prefix}/${k}` : k, { dtype: 'F32', shape: v.shape, data: v.data });
+  };
+  put('G', w.G);
+  put('D', w.D);
+  put('G_ema', w.G_ema);
+  put('', w.optimizer);
+  return { ...net, G_kwargs: widened.G_kwargs, D_kwargs: widened.D_kwargs, G: w.G, D: w.D, G_ema: w.G_ema, tensors };
 }

@@ -2,7 +2,8 @@
 // upstream constant, the resolved options a run records (training_options.json), the rule for
 // what may change on resume, and the trainer's settings derived from them. The CLI, the scripts
 // and the tests all go through these functions; none repeats a default.
-import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig } from '../networks/config.js';
+import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
+import { widenedKwargs } from '../networks/widen.js';
 import type { ResizeFilter } from '../io/images.js';
 import type { AugmentMode, BranchRecord, TrainingOptions } from '../io/training_state.js';
 import { logistic, rooted } from '../losses/objectives.js';
@@ -245,13 +246,21 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs, runDir: string, backend: string, atKimg: number): TrainingOptions {
   const branching = Boolean(args.runDir);
   const changed: Record<string, [unknown, unknown]> = {};
+  let widen: { cbase?: number; cmax?: number } | null = null;
   for (const [arg, value] of Object.entries(args)) {
     if (value === undefined || (RESUME_CHANGEABLE as readonly string[]).includes(arg)) continue;
     if (arg === 'cfg') {
-      const given = Object.entries(value as object)
+      const cfg = value as NonNullable<FinetuneArgs['cfg']>;
+      const given = Object.entries(cfg)
         .filter(([, v]) => v !== undefined)
         .map(([k]) => k);
-      if (given.length) throw new Error(`--resume continues a run with its own settings; --${given[0]} (a from-scratch architecture option) cannot change`);
+      const fixed = given.filter((k) => k !== 'cbase' && k !== 'cmax');
+      if (fixed.length) throw new Error(`--resume continues a run with its own settings; --${fixed[0]} (a from-scratch architecture option) cannot change`);
+      if (given.length && !branching)
+        throw new Error(
+          `--resume continues a run with its own settings; --${given[0]} cannot change in place: branch with --run-dir NEW_DIR to widen the networks`,
+        );
+      if (given.length) widen = { cbase: cfg.cbase, cmax: cfg.cmax };
       continue;
     }
     const opt = ARG_TO_OPTION[arg];
@@ -286,6 +295,16 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
   if (args.tick !== undefined) resolvedOptions.tickKimg = args.tick;
   if (args.inception) resolvedOptions.inception = args.inception;
   if (args.data) resolvedOptions.data = args.data;
+  if (widen) {
+    // More channels (--cbase/--cmax): the run continues with widened networks (see networks/widen.ts).
+    const s = resolveGeneratorConfig(saved.G_kwargs).synthesis_kwargs;
+    const target = { channelBase: widen.cbase ?? s.channel_base, channelMax: widen.cmax ?? s.channel_max };
+    const w = widenedKwargs(saved.G_kwargs, saved.D_kwargs, target);
+    resolvedOptions.G_kwargs = w.G_kwargs;
+    resolvedOptions.D_kwargs = w.D_kwargs!;
+    if (target.channelBase !== s.channel_base) changed.cbase = [s.channel_base, target.channelBase];
+    if (target.channelMax !== s.channel_max) changed.cmax = [s.channel_max, target.channelMax];
+  }
   if (Object.keys(changed).length) resolvedOptions.branches = [...(saved.branches ?? []), { from: saved.runDir, kimg: atKimg, changed }];
   validateOptions(resolvedOptions);
   return resolvedOptions;

@@ -9,7 +9,7 @@ import { checkGrid, tileGrid, toUint8, writePng } from '../io/images.js';
 import { checkOutputFolder } from '../io/files.js';
 import { type CheckpointConfig, saveCheckpoint } from '../io/checkpoint.js';
 import { adamTensors, restoreAdam } from './adam.js';
-import { buildDiscriminator, buildGenerator, loadNetwork, type LoadedNetwork } from '../io/network.js';
+import { buildDiscriminator, buildGenerator, loadNetwork, type LoadedNetwork, widenLoadedNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Discriminator } from '../networks/discriminator.js';
 import { Generator } from '../networks/generator.js';
@@ -100,6 +100,9 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     if (!args.runDir) await checkResumeInPlace(file, tr.trainer.curNimg / 1000);
     if (args.data && path.resolve(args.data) !== path.resolve(tr.options.data)) log(`resume: using --data ${args.data} instead of ${tr.options.data}`);
     runOptions = resumeTrainingOptions(tr.options, args, args.runDir ?? path.dirname(file), backend.description, tr.trainer.curNimg / 1000);
+    // A branch with --cbase/--cmax continues with wider networks that compute what these did.
+    if (runOptions.G_kwargs !== tr.options.G_kwargs)
+      net = widenLoadedNetwork(net, { G_kwargs: runOptions.G_kwargs, D_kwargs: runOptions.D_kwargs }, new Rng(`widen-${runOptions.seed}`));
   } else {
     if (args.network) net = await loadNetwork(args.network);
     if (net && !net.D_kwargs) throw new Error(`${args.network}: has no discriminator; fine-tuning needs a network that includes D`);
