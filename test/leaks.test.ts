@@ -192,5 +192,12 @@ describe('metrics outside tf.tidy', () => {
     );
     assert.ok((await fs.readdir(r.runDir)).some((f) => f.startsWith('network-snapshot-')));
     assert.equal(tf.memory().numTensors, start, 'finetune left tensors behind');
+    // A branch that widens the networks (the widened state dicts are built from fresh networks).
+    await lib.finetune(
+      { data, resume: r.runDir, runDir: path.join(dir, 'wider'), kimg: 0.012, cfg: { cbase: 512, cmax: 48 }, backend: 'cpu' },
+      { log: () => {} },
+    );
+    assert.ok((await fs.readdir(path.join(dir, 'wider'))).some((f) => f.startsWith('network-snapshot-')));
+    assert.equal(tf.memory().numTensors, start, 'a widening branch left tensors behind');
   });
 });
