@@ -181,7 +181,7 @@ test('options resolve in one library function: defaults, derived values, and the
   assert.deepEqual([r.kimg, r.tickKimg, r.batch, r.runDir, r.branches], [20, 2, 8, 'rd', undefined]);
   assert.throws(
     () => resumeTrainingOptions(o, { data: '', seed: 7 }, 'rd', 'cpu', 3),
-    /--seed cannot change \(the run has 0\): only --kimg.*a branch \(--run-dir\) also --loss, --k, --batch, --batch-gpu, .*--style-mixing/,
+    /--seed cannot change \(the run has 0\): only --kimg.*a branch \(--run-dir\) also --loss, --k, --batch, --batch-gpu, .*--style-mixing.*, and --cbase\/--cmax to widen the networks$/,
   );
   assert.throws(
     () => resumeTrainingOptions(o, { data: '', batch: 4 }, 'rd', 'cpu', 3),

@@ -276,7 +276,7 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
         `--resume continues a run with its own settings; --${kebab(arg)} cannot change in place${was}: branch with --run-dir NEW_DIR to continue with other settings`,
       );
     throw new Error(
-      `--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and a branch (--run-dir) also ${BRANCH_CHANGEABLE.map((a) => `--${kebab(a)}`).join(', ')}`,
+      `--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and a branch (--run-dir) also ${BRANCH_CHANGEABLE.map((a) => `--${kebab(a)}`).join(', ')}, and --cbase/--cmax to widen the networks`,
     );
   }
   // A new batch that the run split into one step (the default) stays one step.
