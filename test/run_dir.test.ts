@@ -218,6 +218,7 @@ test('resuming an older snapshot: refused up front in place; --run-dir branches 
   assert.equal(r8.status, 1);
   assert.match(r8.stderr, /^stylegan-rlo: .*would give 16 channels at 4x4, fewer than the network's 32; widening only adds channels\n$/);
   const r9 = cli('finetune', '--resume', old, '--run-dir', path.join(dir, 'older-res'), '--res', '32', '--backend', 'cpu');
+  assert.equal(r9.status, 1);
   assert.match(r9.stderr, /--res \(a from-scratch architecture option\) cannot change/);
 });
 

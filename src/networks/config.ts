@@ -64,6 +64,11 @@ export interface DiscriminatorConfig {
   epilogue_kwargs?: EpilogueKwargs;
 }
 
+/** Channels of a block at resolution `res` (upstream: min(channel_base // res, channel_max)). */
+export function channelsAt(channelBase: number, channelMax: number, res: number): number {
+  return Math.min(Math.floor(channelBase / res), channelMax);
+}
+
 /** The synthesis network's options (upstream SynthesisNetwork kwargs). */
 export const SYNTHESIS_KEYS = [
   'channel_base',

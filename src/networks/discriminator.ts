@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../ops/bias_act.js';
 import { minibatchStd } from '../ops/misc.js';
 import { downsample2d, type Filter } from '../ops/upfirdn2d.js';
-import { type Architecture, type DiscriminatorConfig, type ResolvedDiscriminatorConfig, resolveDiscriminatorConfig } from './config.js';
+import { type Architecture, channelsAt, type DiscriminatorConfig, type ResolvedDiscriminatorConfig, resolveDiscriminatorConfig } from './config.js';
 import { Conv2dLayer, FullyConnectedLayer, registerFilter } from './layers.js';
 import { MappingNetwork } from './mapping.js';
 import { ParamStore } from './params.js';
@@ -135,7 +135,7 @@ export class Discriminator {
     const log2 = Math.log2(c.img_resolution);
     const resolutions: number[] = [];
     for (let i = log2; i > 2; i--) resolutions.push(2 ** i);
-    const channels = (res: number) => Math.min(Math.floor(c.channel_base / res), c.channel_max);
+    const channels = (res: number) => channelsAt(c.channel_base, c.channel_max, res);
     const cmapDim = c.c_dim === 0 ? 0 : (c.cmap_dim ?? channels(4));
     const bk = c.block_kwargs;
     let layerIdx = 0;

@@ -5,7 +5,7 @@ import { type Activation, ACTIVATIONS, biasAct } from '../ops/bias_act.js';
 import { modulatedConv2d } from '../ops/modulated_conv2d.js';
 import { type Filter, upsample2d } from '../ops/upfirdn2d.js';
 import type { Rng } from '../rng.js';
-import type { Architecture, SynthesisKwargs } from './config.js';
+import { type Architecture, channelsAt, type SynthesisKwargs } from './config.js';
 import { Conv2dLayer, FullyConnectedLayer, registerFilter } from './layers.js';
 import { initFull, initRandn, type ParamStore } from './params.js';
 
@@ -231,7 +231,7 @@ export class SynthesisNetwork {
   ) {
     const log2 = Math.log2(imgResolution);
     for (let i = 2; i <= log2; i++) this.blockResolutions.push(2 ** i);
-    const channels = (res: number) => Math.min(Math.floor(s.channel_base / res), s.channel_max);
+    const channels = (res: number) => channelsAt(s.channel_base, s.channel_max, res);
     let numWs = 0;
     for (const res of this.blockResolutions) {
       const inC = res > 4 ? channels(res / 2) : 0;

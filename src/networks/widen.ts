@@ -22,17 +22,12 @@
 //      the minibatch-std input of the epilogue conv is scaled by new/old channels to keep the
 //      feature's scale, leaving a difference of 1e-4 x (added/old channels) in the feature.
 import type { DiscriminatorConfig, GeneratorConfig, ResolvedDiscriminatorConfig } from './config.js';
-import { resolveDiscriminatorConfig, resolveGeneratorConfig } from './config.js';
+import { channelsAt, resolveDiscriminatorConfig, resolveGeneratorConfig } from './config.js';
 import type { NamedArray } from './params.js';
 
 export interface WidenTarget {
   channelBase: number;
   channelMax: number;
-}
-
-/** Channels at each resolution (upstream's min(channel_base // res, channel_max)). */
-export function channelsAt(base: number, max: number, res: number): number {
-  return Math.min(Math.floor(base / res), max);
 }
 
 /** The widened kwargs, or an error naming why these channel numbers cannot widen these networks. */
@@ -46,28 +41,24 @@ export function widenedKwargs(
   const G_kwargs: GeneratorConfig = { ...G, synthesis_kwargs: { ...(G.synthesis_kwargs ?? {}), channel_base: t.channelBase, channel_max: t.channelMax } };
   resolveGeneratorConfig(G_kwargs); // the new numbers within the limits every network file is held to
   let grows = false;
-  for (let res = 4; res <= g.img_resolution; res *= 2) {
-    const was = channelsAt(s.channel_base, s.channel_max, res);
-    const now = channelsAt(t.channelBase, t.channelMax, res);
-    if (now < was)
-      throw new Error(
-        `--cbase ${t.channelBase} --cmax ${t.channelMax} would give ${now} channels at ${res}x${res}, fewer than the network's ${was}; widening only adds channels`,
-      );
-    if (now > was) grows = true;
-  }
+  // Every resolution keeps or gains channels, and at least one gains.
+  const check = (who: string, base: number, max: number, resolution: number) => {
+    for (let res = 4; res <= resolution; res *= 2) {
+      const was = channelsAt(base, max, res);
+      const now = channelsAt(t.channelBase, t.channelMax, res);
+      if (now < was)
+        throw new Error(
+          `--cbase ${t.channelBase} --cmax ${t.channelMax} would give ${now} channels at ${res}x${res}, fewer than ${who}'s ${was}; widening only adds channels`,
+        );
+      if (now > was) grows = true;
+    }
+  };
+  check('the network', s.channel_base, s.channel_max, g.img_resolution);
   let D_kwargs: DiscriminatorConfig | null = null;
   if (D) {
     const d = resolveDiscriminatorConfig(D);
     checkDiscriminator(d);
-    for (let res = 4; res <= d.img_resolution; res *= 2) {
-      const was = channelsAt(d.channel_base, d.channel_max, res);
-      const now = channelsAt(t.channelBase, t.channelMax, res);
-      if (now < was)
-        throw new Error(
-          `--cbase ${t.channelBase} --cmax ${t.channelMax} would give D ${now} channels at ${res}x${res}, fewer than its ${was}; widening only adds channels`,
-        );
-      if (now > was) grows = true;
-    }
+    check('the discriminator', d.channel_base, d.channel_max, d.img_resolution);
     // A conditional D maps labels to as many features as it has channels at 4x4 unless told: keep that size.
     const cmap_dim = d.c_dim > 0 ? (d.cmap_dim ?? channelsAt(d.channel_base, d.channel_max, 4)) : D.cmap_dim;
     D_kwargs = { ...D, channel_base: t.channelBase, channel_max: t.channelMax, ...(cmap_dim !== undefined ? { cmap_dim } : {}) };
