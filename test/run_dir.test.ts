@@ -217,6 +217,24 @@ test('resuming an older snapshot: refused up front in place; --run-dir branches 
   const r8 = cli('finetune', '--resume', old, '--run-dir', path.join(dir, 'older-narrower'), '--cmax', '16', '--backend', 'cpu');
   assert.equal(r8.status, 1);
   assert.match(r8.stderr, /^stylegan-rlo: .*would give 16 channels at 4x4, fewer than the network's 32; widening only adds channels\n$/);
+  // ... and change D's minibatch-stddev group (its weights do not depend on it): D now compares
+  // pairs instead of the whole batch of 4, so the tick after the snapshot differs from the
+  // unchanged branch's. In place it may not.
+  const pairs = path.join(dir, 'older-mbstd2');
+  const rm = cli('finetune', '--resume', old, '--run-dir', pairs, '--kimg', '0.012', '--mbstd', '2', '--backend', 'cpu');
+  assert.equal(rm.status, 0, rm.stderr);
+  assert.match(rm.stderr, /; changed: mbstd 4 -> 2\n/);
+  assert.notEqual((await row(pairs, 0.012))['Loss/G/loss'], (await row(branch, 0.012))['Loss/G/loss']);
+  const pairsSnap = (await listSnapshots(pairs)).at(-1)!.file;
+  assert.match(cli('info', pairsSnap).stdout, /mbstd group 2,/);
+  const rm2 = cli('finetune', '--resume', pairsSnap, '--kimg', '0.016', '--mbstd', '4', '--backend', 'cpu');
+  assert.equal(rm2.status, 1);
+  assert.match(
+    rm2.stderr,
+    /^stylegan-rlo: .*--mbstd cannot change in place \(the run has 2\): branch with --run-dir NEW_DIR to continue with other settings\n$/,
+  );
+  const rm3 = cli('finetune', '--resume', pairsSnap, '--kimg', '0.016', '--mbstd', '2', '--backend', 'cpu');
+  assert.equal(rm3.status, 0, 'the same group size in place is no change');
   const r9 = cli('finetune', '--resume', old, '--run-dir', path.join(dir, 'older-res'), '--res', '32', '--backend', 'cpu');
   assert.equal(r9.status, 1);
   assert.match(r9.stderr, /--res \(a from-scratch architecture option\) cannot change/);

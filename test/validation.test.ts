@@ -176,6 +176,27 @@ test('options resolve in one library function: defaults, derived values, and the
   );
   const wholeBatch = { ...sc.D, epilogue_kwargs: { mbstd_group_size: null } };
   assert.equal(resolveTrainingOptions({ data: 'd', batch: 6 }, { G_kwargs: sc.G, D_kwargs: wholeBatch }, 'cpu').batchGpu, 6);
+  // D's minibatch-stddev group: fine-tuning may set it (the network's otherwise), from scratch too;
+  // the network's config is not changed under it. Architecture options with a network are refused.
+  const m32 = resolveTrainingOptions({ data: 'd', batch: 32, mbstd: 32 }, { G_kwargs: sc.G, D_kwargs: sc.D }, 'cpu');
+  assert.deepEqual(
+    [m32.D_kwargs.epilogue_kwargs?.mbstd_group_size, sc.D.epilogue_kwargs?.mbstd_group_size, o.D_kwargs.epilogue_kwargs?.mbstd_group_size],
+    [32, 4, 4],
+  );
+  assert.equal(resolveTrainingOptions({ data: 'd', batch: 8, mbstd: 8 }, null, 'cpu').D_kwargs.epilogue_kwargs?.mbstd_group_size, 8);
+  for (const bad of [0, 2.5, -4])
+    assert.throws(
+      () => resolveTrainingOptions({ data: 'd', mbstd: bad }, null, 'cpu'),
+      /^Error: --mbstd -?[0-9.]+ is invalid: .*a whole number from 1 to 4096/,
+    );
+  assert.throws(
+    () => resolveTrainingOptions({ data: 'd', batch: 12, mbstd: 8 }, null, 'cpu'),
+    /--batch-gpu 12 is invalid: must be a multiple of the minibatch-stddev group size 8/,
+  );
+  assert.throws(
+    () => resolveTrainingOptions({ data: 'd', cfg: { cmax: 64 } }, { G_kwargs: sc.G, D_kwargs: sc.D }, 'cpu'),
+    /^Error: --cmax is a from-scratch architecture option; fine-tuning keeps the network's architecture: drop --cmax/,
+  );
   // Resume: the schedule may change, the same value is accepted, anything else is refused.
   const r = resumeTrainingOptions(o, { data: '', batch: 8, kimg: 20, tick: 2 }, 'rd', 'cpu', 3);
   assert.deepEqual([r.kimg, r.tickKimg, r.batch, r.runDir, r.branches], [20, 2, 8, 'rd', undefined]);
@@ -206,6 +227,16 @@ test('options resolve in one library function: defaults, derived values, and the
     ],
   );
   assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'b3', augpipe: 'bg' }, 'b3', 'cpu', 3), /--augpipe cannot change \(the run has "bgc"\)/);
+  // A branch may change D's minibatch-stddev group (recorded); in place only to the same value.
+  const bm = resumeTrainingOptions(o, { data: '', runDir: 'bm', mbstd: 8 }, 'bm', 'cpu', 3);
+  assert.deepEqual([bm.D_kwargs.epilogue_kwargs?.mbstd_group_size, bm.branches?.[0].changed], [8, { mbstd: [4, 8] }]);
+  assert.equal(o.D_kwargs.epilogue_kwargs?.mbstd_group_size, 4, 'the saved options are not changed');
+  assert.equal(resumeTrainingOptions(o, { data: '', mbstd: 4 }, 'rd', 'cpu', 3).branches, undefined);
+  assert.throws(
+    () => resumeTrainingOptions(o, { data: '', mbstd: 8 }, 'rd', 'cpu', 3),
+    /--mbstd cannot change in place \(the run has 4\): branch with --run-dir/,
+  );
+  assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'bm2', mbstd: 0 }, 'bm2', 'cpu', 3), /--mbstd 0 is invalid/);
   // A new batch takes the one-step split with it, unless --batch-gpu says otherwise.
   const b4 = resumeTrainingOptions(o, { data: '', runDir: 'b4', batch: 16 }, 'b4', 'cpu', 3);
   assert.deepEqual([b4.batch, b4.batchGpu, b4.branches?.[0].changed], [16, 16, { batch: [8, 16], batchGpu: [8, 16] }]);

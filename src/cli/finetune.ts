@@ -49,6 +49,7 @@ interface Args {
   zdim?: number;
   wdim?: number;
   channels?: number;
+  mbstd?: number;
 }
 
 export function parseGrid(s: string): [number, number] {
@@ -121,6 +122,11 @@ export const finetuneCommand: CommandModule<object, Args> = {
       .option('map', { type: 'number', defaultDescription: String(S.map), describe: 'From scratch: mapping layers' })
       .option('zdim', { type: 'number', defaultDescription: String(S.zdim), describe: 'From scratch: z dimension' })
       .option('wdim', { type: 'number', defaultDescription: String(S.wdim), describe: 'From scratch: w dimension' })
+      .option('mbstd', {
+        type: 'number',
+        describe:
+          "D's minibatch-stddev group size (default: 4 from scratch, the network's when fine-tuning; upstream's cifar config uses 32); a branch may change it",
+      })
       .option('channels', { type: 'number', defaultDescription: String(S.channels), describe: 'From scratch: image channels (1 or 3)' })
       .example('$0 finetune --network pretrained/emoji32.safetensors --data samples/ --loss rooted --k 2 --kimg 2', 'Fine-tune with the rooted objective')
       .example('$0 finetune --network ffhq.pkl --data faces/ --loss logistic --kimg 200 --gamma 10 --mirror', 'Fine-tune an official FFHQ pickle (GPU)')
@@ -164,6 +170,7 @@ export const finetuneCommand: CommandModule<object, Args> = {
       metrics: a.metrics,
       metricsNum: a['metrics-num'],
       inception: a.inception,
+      mbstd: a.mbstd,
       cfg: { res: a.res, cbase: a.cbase, cmax: a.cmax, map: a.map, zdim: a.zdim, wdim: a.wdim, channels: a.channels },
     };
     // First SIGINT/SIGTERM/SIGHUP: finish the iteration, write a snapshot with its grid and

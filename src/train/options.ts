@@ -47,8 +47,13 @@ export interface FinetuneArgs {
   metrics?: string[];
   metricsNum?: number;
   inception?: string | null;
+  /**
+   * D's minibatch-stddev group size (upstream's cfg mbstd: 4, its cifar config 32). From scratch,
+   * fine-tuning (default: the network's) or a branch; D's weights do not depend on it.
+   */
+  mbstd?: number;
   /** From-scratch architecture (upstream --cfg style), used when `network` is absent. */
-  cfg?: { res?: number; cbase?: number; cmax?: number; map?: number; zdim?: number; wdim?: number; channels?: number; mbstd?: number };
+  cfg?: { res?: number; cbase?: number; cmax?: number; map?: number; zdim?: number; wdim?: number; channels?: number };
 }
 
 /** Defaults of what a user may set; upstream's 'auto' config (train.py) unless noted. */
@@ -95,9 +100,23 @@ export const UPSTREAM_CONSTANTS = {
   adaInterval: 4, // iterations between ADA adjustments
 };
 
+const definedEntries = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+/** D's config with another minibatch-stddev group size, or as it is when `group` is undefined. */
+function withMbstd(D: DiscriminatorConfig, group: number | undefined): DiscriminatorConfig {
+  if (group === undefined) return D;
+  if (!(Number.isInteger(group) && group >= 1 && group <= 4096))
+    throw new Error(
+      `--mbstd ${JSON.stringify(group)} is invalid: the minibatch-stddev group size must be a whole number from 1 to 4096 (upstream uses 4, its cifar config 32)`,
+    );
+  return { ...D, epilogue_kwargs: { ...(D.epilogue_kwargs ?? {}), mbstd_group_size: group } };
+}
+
+const mbstdOf = (D: DiscriminatorConfig) => resolveDiscriminatorConfig(D).epilogue_kwargs.mbstd_group_size;
+
 /** The networks a from-scratch run builds. */
 export function scratchConfigs(cfg: FinetuneArgs['cfg'] = {}): { G: GeneratorConfig; D: DiscriminatorConfig } {
-  const c = { ...SCRATCH_DEFAULTS, ...Object.fromEntries(Object.entries(cfg ?? {}).filter(([, v]) => v !== undefined)) };
+  const c = { ...SCRATCH_DEFAULTS, ...definedEntries(cfg ?? {}) };
   return {
     G: {
       z_dim: c.zdim,
@@ -130,9 +149,14 @@ export function resolveTrainingOptions(
   backend: string,
 ): TrainingOptions {
   const d = DEFAULTS;
+  const scratch = Object.keys(definedEntries(args.cfg ?? {}));
+  if (start && scratch.length)
+    throw new Error(
+      `--${scratch[0]} is a from-scratch architecture option; fine-tuning keeps the network's architecture: drop --${scratch[0]} (or drop --network to train from scratch)`,
+    );
   const sc = start ? null : scratchConfigs(args.cfg);
   const G_kwargs = start ? start.G_kwargs : sc!.G;
-  const D0 = start ? start.D_kwargs : sc!.D;
+  const D0 = withMbstd(start ? start.D_kwargs : sc!.D, args.mbstd);
   const res = G_kwargs.img_resolution;
   const batch = args.batch ?? d.batch;
   const freezed = args.freezed ?? D0.block_kwargs?.freeze_layers ?? d.freezed;
@@ -247,6 +271,7 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
   const branching = Boolean(args.runDir);
   const changed: Record<string, [unknown, unknown]> = {};
   let widen: { cbase?: number; cmax?: number } | null = null;
+  let mbstd: number | undefined;
   for (const [arg, value] of Object.entries(args)) {
     if (value === undefined || (RESUME_CHANGEABLE as readonly string[]).includes(arg)) continue;
     if (arg === 'cfg') {
@@ -263,6 +288,16 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
       if (given.length) widen = { cbase: cfg.cbase, cmax: cfg.cmax };
       continue;
     }
+    if (arg === 'mbstd') {
+      const was = mbstdOf(saved.D_kwargs);
+      if (was === value) continue;
+      if (!branching)
+        throw new Error(
+          `--resume continues a run with its own settings; --mbstd cannot change in place (the run has ${JSON.stringify(was)}): branch with --run-dir NEW_DIR to continue with other settings`,
+        );
+      mbstd = value as number;
+      continue;
+    }
     const opt = ARG_TO_OPTION[arg];
     if (opt !== undefined && JSON.stringify(saved[opt]) === JSON.stringify(value)) continue;
     const was = opt !== undefined ? ` (the run has ${JSON.stringify(saved[opt])})` : '';
@@ -276,7 +311,7 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
         `--resume continues a run with its own settings; --${kebab(arg)} cannot change in place${was}: branch with --run-dir NEW_DIR to continue with other settings`,
       );
     throw new Error(
-      `--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and a branch (--run-dir) also ${BRANCH_CHANGEABLE.map((a) => `--${kebab(a)}`).join(', ')}, and --cbase/--cmax to widen the networks`,
+      `--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and a branch (--run-dir) also ${BRANCH_CHANGEABLE.map((a) => `--${kebab(a)}`).join(', ')}, --mbstd, and --cbase/--cmax to widen the networks`,
     );
   }
   // A new batch that the run split into one step (the default) stays one step.
@@ -304,6 +339,10 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
     resolvedOptions.D_kwargs = w.D_kwargs!;
     if (target.channelBase !== s.channel_base) changed.cbase = [s.channel_base, target.channelBase];
     if (target.channelMax !== s.channel_max) changed.cmax = [s.channel_max, target.channelMax];
+  }
+  if (mbstd !== undefined) {
+    changed.mbstd = [mbstdOf(resolvedOptions.D_kwargs), mbstd];
+    resolvedOptions.D_kwargs = withMbstd(resolvedOptions.D_kwargs, mbstd);
   }
   if (Object.keys(changed).length) resolvedOptions.branches = [...(saved.branches ?? []), { from: saved.runDir, kimg: atKimg, changed }];
   validateOptions(resolvedOptions);

@@ -137,7 +137,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
   if (net) {
     G = buildGenerator(net, net.G ? 'G' : 'G_ema');
     Gema = buildGenerator(net, 'G_ema');
-    D = buildDiscriminator(net, { block_kwargs: { freeze_layers: runOptions.freezed } });
+    D = buildDiscriminator(net, runOptions.D_kwargs); // the network's, with the run's freeze_layers and mbstd group
   } else {
     G = new Generator(runOptions.G_kwargs, rng);
     D = new Discriminator(runOptions.D_kwargs, rng);
