@@ -21,7 +21,8 @@ static napi_value make_string(napi_env env, const char* s) {
 static napi_value info_fn(napi_env env, napi_callback_info info) {
   (void)info;
   char s[160];
-  snprintf(s, sizeof s, "sgemm: %s, %d threads", rlo_gemm_describe(), omp_get_max_threads());
+  const int threads = omp_get_max_threads();
+  snprintf(s, sizeof s, "sgemm: %s, %d thread%s", rlo_gemm_describe(), threads, threads == 1 ? "" : "s");
   return make_string(env, s);
 }
 

@@ -7,6 +7,9 @@
 // in [-0.5, 0.5] in a different order (error grows like sqrt(k) ulps).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { nativeAddon, nativeStatus } from '../src/native/index.js';
 import { randomArray } from './reference_ops.js';
 
@@ -138,7 +141,21 @@ describe('sgemm matches a float64 reference', { skip: addon ? false : `native ad
     addon!.gemmSelect('ours');
     const kernels = addon!.gemmKernels().split(',');
     const want = kernels.includes('avx512') ? 'avx512' : kernels.includes('avx2') ? 'avx2' : 'generic';
-    assert.match(addon!.info(), new RegExp(`^sgemm: ours ${want} \\d+x\\d+, \\d+ threads$`));
+    assert.match(addon!.info(), new RegExp(`^sgemm: ours ${want} \\d+x\\d+, \\d+ threads?$`));
+    // One thread (OMP_NUM_THREADS=1, as when two runs share two cores) is said in the singular.
+    const one = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { nativeAddon } from ${JSON.stringify(pathToFileURL(path.resolve(import.meta.dirname, '../src/native/index.js')).href)}; console.log(nativeAddon().info())`,
+      ],
+      {
+        env: { ...process.env, OMP_NUM_THREADS: '1' },
+        encoding: 'utf8',
+      },
+    );
+    assert.match(one.stdout, /, 1 thread\n$/, one.stderr);
   });
 
   test('sizes that do not fit the arrays are refused before anything is read', () => {
