@@ -98,6 +98,22 @@ describe('finetune', () => {
     }
     assert.ok(worst <= 1e-6, `max parameter difference ${worst}`);
     for (const k of nb.tensors!.keys()) if (k.startsWith('opt_')) assert.ok(na.tensors!.has(k), k);
+    // The tick the resume continued (from image 12, to 24 with the resumed run's --tick 0.008) was
+    // timed from the snapshot at 20: its speed counts those 4 images, not 12 (which made the first
+    // ETA after a resume far too short); the next tick counts its 8.
+    const rows = (await fs.readFile(path.join(a.runDir, 'stats.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const perKimg = (kimg: number) => {
+      const r = rows.find((x) => Math.abs(x.kimg - kimg) < 1e-9);
+      assert.ok(r, `no row at kimg ${kimg}: ${rows.map((x) => x.kimg)}`);
+      return r.sec_per_tick / r.sec_per_kimg;
+    };
+    assert.deepEqual(
+      [0.012, 0.024, 0.032].map((k) => perKimg(k).toFixed(9)),
+      ['0.012000000', '0.004000000', '0.008000000'],
+    );
   });
 
   test('ADA: p rises when D overfits a tiny set; stays 0 with --aug none', async () => {

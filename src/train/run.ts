@@ -243,6 +243,9 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     let iterations = 0;
     let lastSnapshot: string | null = null;
     let tickStartTime = performance.now();
+    // The images the tick's clock covers: a resumed run continues its tick (the tick boundaries of an
+    // exact resume), but its clock starts at the snapshot, so speed and ETA count from there.
+    let timedFromNimg = trainer.curNimg;
     let stopped: RunResult['stopped'] = 'done';
     let lastSkipped = saved ? Object.values(saved.trainer.skipped).reduce((a, b) => a + b, 0) : 0;
     const snapshot = async () => {
@@ -305,7 +308,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       if (hooks.progress) {
         const sec = (performance.now() - tickStartTime) / 1000,
           shown = trainer.curNimg - tickStartNimg;
-        const rate = shown / Math.max(sec, 1e-9);
+        const rate = (trainer.curNimg - timedFromNimg) / Math.max(sec, 1e-9);
         hooks.progress({
           tick,
           tickImages: shown,
@@ -325,7 +328,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       const state = await trainer.state();
       const now = performance.now();
       const secTick = (now - tickStartTime) / 1000;
-      const kimgTick = (trainer.curNimg - tickStartNimg) / 1000;
+      const kimgTick = (trainer.curNimg - timedFromNimg) / 1000;
       const secPerKimg = secTick / Math.max(kimgTick, 1e-9);
       const rec: Record<string, unknown> = {
         tick,
@@ -350,7 +353,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       const skippedNow = Object.values(state.skipped).reduce((a, b) => a + b, 0);
       const skippedTick = skippedNow - lastSkipped;
       lastSkipped = skippedNow;
-      const phaseSteps = (trainer.curNimg - tickStartNimg) / runOptions.batch;
+      const phaseSteps = (trainer.curNimg - timedFromNimg) / runOptions.batch; // since lastSkipped was counted
       if (skippedTick > 0) await say(`warning: ${skippedTick} phase steps with non-finite losses or gradients were skipped this tick`);
       if (skippedTick >= phaseSteps && phaseSteps > 0) {
         await snapshot();
@@ -360,6 +363,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       }
       tick++;
       tickStartNimg = trainer.curNimg;
+      timedFromNimg = trainer.curNimg;
       tickStartTime = performance.now();
       if (done || tick % runOptions.snap === 0) await say(`snapshot: ${await snapshot()}`);
       await writeRunReport(runOptions.runDir);
