@@ -260,6 +260,12 @@ const ARG_TO_OPTION: Record<string, keyof TrainingOptions> = {
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
+/** The refusal of a setting that only a branch may change; `was` is the run's value, as " (the run has ...)". */
+const notInPlace = (flag: string, was: string) =>
+  new Error(
+    `--resume continues a run with its own settings; --${flag} cannot change in place${was}: branch with --run-dir NEW_DIR to continue with other settings`,
+  );
+
 /**
  * The options of a resumed run: the saved ones, with the schedule (kimg, snap, tick), the data
  * folder, the backend and the Inception weights as given. A branch (runDir given by --run-dir)
@@ -291,10 +297,7 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
     if (arg === 'mbstd') {
       const was = mbstdOf(saved.D_kwargs);
       if (was === value) continue;
-      if (!branching)
-        throw new Error(
-          `--resume continues a run with its own settings; --mbstd cannot change in place (the run has ${JSON.stringify(was)}): branch with --run-dir NEW_DIR to continue with other settings`,
-        );
+      if (!branching) throw notInPlace('mbstd', ` (the run has ${JSON.stringify(was)})`);
       mbstd = value as number;
       continue;
     }
@@ -306,10 +309,7 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
       changed[opt] = [saved[opt], value];
       continue;
     }
-    if (branchable)
-      throw new Error(
-        `--resume continues a run with its own settings; --${kebab(arg)} cannot change in place${was}: branch with --run-dir NEW_DIR to continue with other settings`,
-      );
+    if (branchable) throw notInPlace(kebab(arg), was);
     throw new Error(
       `--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and a branch (--run-dir) also ${BRANCH_CHANGEABLE.map((a) => `--${kebab(a)}`).join(', ')}, --mbstd, and --cbase/--cmax to widen the networks`,
     );
