@@ -162,6 +162,24 @@ describe('info and convert commands', () => {
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^stylegan-rlo: .*tiny16\.json: not a network file this toolkit reads/);
   });
+
+  test('a run directory stands for its latest snapshot (by kimg); a folder without snapshots is refused in one line', async () => {
+    const run = await tempDir('run-arg');
+    // The older snapshot keeps only G_ema and D, the latest all three: the networks tell them apart.
+    assert.equal(cli('convert', path.join(FIXTURES, 'tiny16.pkl'), path.join(run, 'network-snapshot-0000.500.safetensors'), '--networks', 'G_ema,D').status, 0);
+    assert.equal(cli('convert', path.join(FIXTURES, 'tiny16.pkl'), path.join(run, 'network-snapshot-0010.000.safetensors')).status, 0);
+    const r = cli('info', run, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).networks, ['G', 'D', 'G_ema']);
+    assert.equal(r.stderr, `${run}: its latest snapshot, network-snapshot-0010.000.safetensors\n`);
+    const out = path.join(await tempDir('run-arg-out'), 'latest.safetensors');
+    const c = cli('convert', run, out, '--networks', 'G_ema');
+    assert.equal(c.status, 0, c.stderr);
+    assert.match(c.stdout, /network-snapshot-0010\.000\.safetensors -> /);
+    const empty = cli('info', await tempDir('no-snapshots'));
+    assert.equal(empty.status, 1);
+    assert.match(empty.stderr, /^stylegan-rlo: .* is a folder without network-snapshot-\*\.safetensors: give a network file, or a run directory\n$/);
+  });
 });
 
 test('progress lines count images as images and bytes as MB (image counts used to print as "(0.0 MB)")', () => {

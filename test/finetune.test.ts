@@ -357,6 +357,30 @@ describe('finetune control', () => {
     assert.ok((await fs.readdir(rd)).some((f) => f.startsWith('network-snapshot-')));
     const snap = await loadNetwork(res.snapshot);
     assert.ok(snap.training, 'the snapshot can be resumed');
+    // The stopped run's directory is also a network to fine-tune from: its latest snapshot.
+    const next = path.join(dir, 'from-run-dir');
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.resolve('dist/src/cli/main.js'),
+        'finetune',
+        '--network',
+        rd,
+        '--data',
+        data,
+        '--run-dir',
+        next,
+        '--batch',
+        '4',
+        '--kimg',
+        '0.004',
+        '--backend',
+        'cpu',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(await fs.readFile(path.join(next, 'training_options.json'), 'utf8')).network, res.snapshot);
   });
 
   // Spawns `finetune` on tiny16 with `extra` options; resolves once stderr matches `ready`.

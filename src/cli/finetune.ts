@@ -6,6 +6,7 @@ import { RESIZE_FILTERS, type ResizeFilter } from '../io/images.js';
 import { AUGPIPES } from '../train/augment.js';
 import { BACKEND_CHOICES } from '../backend.js';
 import { DEFAULTS as D, SCRATCH_DEFAULTS as S } from '../train/options.js';
+import { resolveNetworkArg } from './network_arg.js';
 
 interface Args {
   network?: string;
@@ -65,7 +66,11 @@ export const finetuneCommand: CommandModule<object, Args> = {
     y
       // No yargs defaults: an option not given stays undefined, so that the library fills the
       // default (DEFAULTS, one place) and the resume rule sees only what the user gave.
-      .option('network', { type: 'string', describe: 'Pretrained network: official .pkl or our .safetensors checkpoint (omit to train from scratch)' })
+      .option('network', {
+        type: 'string',
+        describe:
+          'Pretrained network: official .pkl, our .safetensors checkpoint, a run directory (its latest snapshot) or a manifest name (omit to train from scratch)',
+      })
       .option('data', { type: 'string', describe: 'Folder of PNG/JPEG/WebP images (searched recursively); required unless --resume' })
       .option('outdir', { type: 'string', defaultDescription: D.outdir, describe: 'Where run directories are created' })
       .option('run-dir', {
@@ -138,7 +143,7 @@ export const finetuneCommand: CommandModule<object, Args> = {
     if (!a.data && !a.resume) throw new Error('--data is required: a folder of images to train on (or --resume a run)');
     const args: FinetuneArgs = {
       data: a.data ?? '',
-      network: a.network,
+      network: a.network === undefined ? undefined : await resolveNetworkArg(a.network),
       resume: a.resume,
       outdir: a.outdir,
       runDir: a['run-dir'],

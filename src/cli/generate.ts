@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, BACKEND_CHOICES } from '../backend.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
-import { fetchNetwork } from '../io/fetch.js';
+import { resolveNetworkArg } from './network_arg.js';
 import { checkGrid, tileGrid, writePng } from '../io/images.js';
 import { checkOutputFolder } from '../io/files.js';
 import { generateImages, parseRange, styleMix } from '../generate.js';
@@ -29,25 +29,16 @@ interface Args {
   backend: string;
 }
 
-/** A network argument may be a file or a manifest name (e.g. emoji32). */
-export async function resolveNetworkArg(n: string): Promise<string> {
-  if (
-    await fs.stat(n).then(
-      () => true,
-      () => false,
-    )
-  )
-    return n;
-  if (/^[\w.-]+$/.test(n) && !n.includes('.')) return fetchNetwork(n);
-  return n;
-}
-
 export const generateCommand: CommandModule<object, Args> = {
   command: 'generate',
   describe: 'Generate images from seeds (PNG per seed and/or a grid), or a style-mixing grid',
   builder: (y: Argv) =>
     y
-      .option('network', { type: 'string', demandOption: true, describe: 'Network pickle, checkpoint, or manifest name (e.g. emoji32)' })
+      .option('network', {
+        type: 'string',
+        demandOption: true,
+        describe: 'Network pickle, checkpoint, run directory (its latest snapshot), or manifest name (e.g. emoji32)',
+      })
       .option('seeds', { type: 'string', default: '0-7', describe: 'Seeds: 0-63, 1,5,9 or 0-3,10' })
       .option('trunc', { type: 'number', default: 1, describe: 'Truncation psi (1 = none)' })
       .option('trunc-cutoff', { type: 'number', describe: 'Truncate only the first N ws' })

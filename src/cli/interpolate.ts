@@ -11,7 +11,7 @@ import { checkOutputFolder } from '../io/files.js';
 import { parseRange } from '../generate.js';
 import { encodeAnimation, latentWalk, tileFrames, truncationSweep } from '../interpolate.js';
 import { parseGrid } from './finetune.js';
-import { resolveNetworkArg } from './generate.js';
+import { resolveNetworkArg } from './network_arg.js';
 
 interface Args {
   network: string;
@@ -35,7 +35,11 @@ export const interpolateCommand: CommandModule<object, Args> = {
   describe: 'Latent walks between seeds, or truncation sweeps, as an animated WebP or GIF',
   builder: (y: Argv) =>
     y
-      .option('network', { type: 'string', demandOption: true, describe: 'Network pickle, checkpoint, or manifest name' })
+      .option('network', {
+        type: 'string',
+        demandOption: true,
+        describe: 'Network pickle, checkpoint, run directory (its latest snapshot), or manifest name (e.g. emoji32)',
+      })
       .option('seeds', { type: 'string', default: '0-3', describe: 'Keyframe seeds of the walk, in order (a sweep: one seed per grid cell)' })
       .option('space', { choices: ['z', 'w'] as const, default: 'z' as const, describe: 'Interpolate z (spherical) or w (linear, after mapping)' })
       .option('frames', { type: 'number', default: 30, describe: 'Frames from one seed to the next (a sweep: frames in all)' })

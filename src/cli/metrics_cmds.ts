@@ -13,7 +13,7 @@ import { distances, type Features, folderFeatures, generatorFeatures } from '../
 import { compareRuns, formatTable, writeComparison } from '../metrics/compare.js';
 import { writeComparisonHtml } from '../metrics/compare_html.js';
 import { ImageDataset } from '../io/dataset.js';
-import { resolveNetworkArg } from './generate.js';
+import { resolveNetworkArg } from './network_arg.js';
 
 interface FidArgs {
   paths?: string[];
@@ -38,7 +38,7 @@ export const fidCommand: CommandModule<object, FidArgs> = {
   builder: (y: Argv) =>
     y
       .positional('paths', { type: 'string', array: true, describe: "Two image folders (as pytorch-fid's command line)" })
-      .option('network', { type: 'string', describe: 'Network to evaluate (with --data)' })
+      .option('network', { type: 'string', describe: 'Network to evaluate (with --data): a file, run directory (its latest snapshot) or manifest name' })
       .option('data', { type: 'string', describe: 'Folder of real images' })
       .option('features', {
         choices: FEATURE_KINDS,
