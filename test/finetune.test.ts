@@ -309,6 +309,10 @@ describe('finetune', () => {
   });
 });
 
+/** The CLI as a user runs it, on the cpu backend. */
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
+
 describe('finetune control', () => {
   test('SIGTERM: finishes the iteration, writes a snapshot, exits 0', async () => {
     const { spawn } = await import('node:child_process');
@@ -359,26 +363,7 @@ describe('finetune control', () => {
     assert.ok(snap.training, 'the snapshot can be resumed');
     // The stopped run's directory is also a network to fine-tune from: its latest snapshot.
     const next = path.join(dir, 'from-run-dir');
-    const r = spawnSync(
-      process.execPath,
-      [
-        path.resolve('dist/src/cli/main.js'),
-        'finetune',
-        '--network',
-        rd,
-        '--data',
-        data,
-        '--run-dir',
-        next,
-        '--batch',
-        '4',
-        '--kimg',
-        '0.004',
-        '--backend',
-        'cpu',
-      ],
-      { encoding: 'utf8' },
-    );
+    const r = cli('finetune', '--network', rd, '--data', data, '--run-dir', next, '--batch', '4', '--kimg', '0.004');
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(await fs.readFile(path.join(next, 'training_options.json'), 'utf8')).network, res.snapshot);
   });
@@ -528,9 +513,6 @@ describe('finetune control', () => {
 });
 
 describe('finetune bad input', () => {
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
-
   test('missing folder: one line, exit 1, no run directory', async () => {
     const out = path.join(dir, 'bad-runs');
     const r = cli('finetune', '--network', ckpt, '--data', path.join(dir, 'nope'), '--outdir', out);
