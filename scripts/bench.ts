@@ -50,7 +50,8 @@ const CONFIGS: Record<string, BenchConfig> = {
   tiny16: { ...net(32, 16, 256, 32), batch: 4, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
   bench32: { ...net(128, 32, 4096, 128), batch: 16, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
   bench64: { ...net(128, 64, 4096, 128), batch: 16, r1Gamma: 0.0512, plWeight: 2, styleMixing: 0.9 },
-  // The bundled network's architecture (pretrained/emoji32.safetensors).
+  // The architecture pretrained/emoji32.safetensors had up to the 797.65-kimg network (64 channels);
+  // the bundled network now has 128 channels, as bench32 (with z = w = 64 and minibatch-std group 32).
   emoji32: { ...net(64, 32, 2048, 64), batch: 16, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
 };
 

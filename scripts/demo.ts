@@ -12,7 +12,7 @@ const data = path.join(root, 'samples');
 
 async function main() {
   if (!existsSync(network)) throw new Error(`${network} is missing; the repository ships it (git lfs is not used): check your checkout`);
-  const kimg = Number(process.env.DEMO_KIMG ?? 2); // about 1.5 minutes on 2 CPU cores with the native kernels (README, Quick start)
+  const kimg = Number(process.env.DEMO_KIMG ?? 1); // about 2 minutes on 2 CPU cores with the native kernels (README, Quick start)
   process.stderr.write(
     `demo: fine-tuning ${path.relative(root, network)} on ${path.relative(root, data)}/ with the rooted objective (k = 2) for ${kimg} kimg\n`,
   );
