@@ -3,15 +3,14 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fetchNetwork } from '../io/fetch.js';
-import { listSnapshots } from '../io/training_state.js';
+import { latestSnapshot } from '../io/training_state.js';
 
 /** The network file an argument names; a run directory's latest snapshot is said on stderr. */
 export async function resolveNetworkArg(n: string): Promise<string> {
   const st = await fs.stat(n).catch(() => null);
   if (st?.isDirectory()) {
-    const snaps = await listSnapshots(n);
-    if (!snaps.length) throw new Error(`${n} is a folder without network-snapshot-*.safetensors: give a network file, or a run directory`);
-    const latest = snaps[snaps.length - 1].file;
+    const latest = await latestSnapshot(n);
+    if (!latest) throw new Error(`${n} is a folder without network-snapshot-*.safetensors: give a network file, or a run directory`);
     process.stderr.write(`${n}: its latest snapshot, ${path.basename(latest)}\n`);
     return latest;
   }

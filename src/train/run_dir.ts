@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { listSnapshots } from '../io/training_state.js';
+import { latestSnapshot, listSnapshots } from '../io/training_state.js';
 
 export function fakesName(nimg: number): string {
   return `fakes${(nimg / 1000).toFixed(3).padStart(8, '0')}.png`;
@@ -14,9 +14,9 @@ export async function resolveResume(p: string): Promise<string> {
   const st = await fs.stat(p).catch(() => null);
   if (!st) throw new Error(`--resume ${p} does not exist`);
   if (!st.isDirectory()) return p;
-  const snaps = await listSnapshots(p);
-  if (!snaps.length) throw new Error(`--resume ${p}: the run directory has no network-snapshot-*.safetensors to resume from`);
-  return snaps[snaps.length - 1].file;
+  const latest = await latestSnapshot(p);
+  if (!latest) throw new Error(`--resume ${p}: the run directory has no network-snapshot-*.safetensors to resume from`);
+  return latest;
 }
 
 /**
