@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
-import { finetune, type FinetuneArgs } from '../src/train/run.js';
+import { finetune, type FinetuneArgs, type TrainingProgress } from '../src/train/run.js';
 import { loadNetwork } from '../src/io/network.js';
 import { Trainer } from '../src/train/trainer.js';
 import { resolveTrainingOptions, trainerOptions, UPSTREAM_CONSTANTS } from '../src/train/options.js';
@@ -84,7 +84,22 @@ describe('finetune', () => {
     const common = { aug: 'fixed' as const, p: 0.4, kimg: 1, tick: 0.012, snap: 100 };
     const a = await finetune(base({ ...common, runDir: path.join(dir, 'resume-a') }), { ...quiet, maxIterations: 5 });
     assert.equal(a.stopped, 'limit');
-    const a2 = await finetune({ ...base(), resume: a.runDir, kimg: 1 }, { ...quiet, maxIterations: 5 });
+    // The resumed run's clock: every iteration takes exactly 1 s (shouldStop is polled as each begins).
+    let now = 0;
+    const seen: TrainingProgress[] = [];
+    const a2 = await finetune(
+      { ...base(), resume: a.runDir, kimg: 1 },
+      {
+        ...quiet,
+        maxIterations: 5,
+        clock: () => now,
+        shouldStop: () => {
+          now += 1000;
+          return false;
+        },
+        progress: (p) => seen.push(p),
+      },
+    );
     const b = await finetune(base({ ...common, runDir: path.join(dir, 'resume-b') }), { ...quiet, maxIterations: 10 });
     assert.equal(a2.kimg, b.kimg);
     const na = await loadNetwork(a2.lastSnapshot!),
@@ -113,6 +128,21 @@ describe('finetune', () => {
     assert.deepEqual(
       [0.012, 0.024, 0.032].map((k) => perKimg(k).toFixed(9)),
       ['0.012000000', '0.004000000', '0.008000000'],
+    );
+    // At 4 images a second, both ticks after the resume take 250 s/kimg.
+    assert.deepEqual(
+      [0.024, 0.032].map((k) => rows.find((x) => Math.abs(x.kimg - k) < 1e-9).sec_per_kimg),
+      [250, 250],
+    );
+    // The progress bar's speed and ETA count from the resume too: the first iteration after it shows
+    // 12 images of its tick (8 of them before the resume) at 4 images/s, not 12, and the run's
+    // remaining 976 images in 244 s.
+    assert.deepEqual(
+      seen.slice(0, 2).map((p) => [p.tickImages, p.imagesPerSec, p.etaSec]),
+      [
+        [12, 4, 244],
+        [4, 4, 243],
+      ],
     );
   });
 

@@ -41,6 +41,7 @@ export interface RunHooks {
   urgentStop?: () => boolean; // True: the stop snapshot skips its grid and metrics.
   progress?: (p: TrainingProgress) => void; // After every iteration (a progress bar on a TTY).
   maxIterations?: number; // Stop after this many iterations (tests, benchmarks).
+  clock?: () => number; // Milliseconds for speed and ETA (default performance.now; tests pass their own).
 }
 
 export interface TrainingProgress {
@@ -242,7 +243,8 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
     const totalNimg = Math.round(runOptions.kimg * 1000);
     let iterations = 0;
     let lastSnapshot: string | null = null;
-    let tickStartTime = performance.now();
+    const clock = hooks.clock ?? (() => performance.now());
+    let tickStartTime = clock();
     // The images the tick's clock covers: a resumed run continues its tick (the tick boundaries of an
     // exact resume), but its clock starts at the snapshot, so speed and ETA count from there.
     let timedFromNimg = trainer.curNimg;
@@ -306,7 +308,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       tf.dispose([reals.img, reals.c, genC].filter((t) => t !== null) as tf.Tensor[]);
       iterations++;
       if (hooks.progress) {
-        const sec = (performance.now() - tickStartTime) / 1000,
+        const sec = (clock() - tickStartTime) / 1000,
           shown = trainer.curNimg - tickStartNimg;
         const rate = (trainer.curNimg - timedFromNimg) / Math.max(sec, 1e-9);
         hooks.progress({
@@ -326,7 +328,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       // ---- tick: one read-back of every statistic
       const stats = await trainer.stats.collect();
       const state = await trainer.state();
-      const now = performance.now();
+      const now = clock();
       const secTick = (now - tickStartTime) / 1000;
       const kimgTick = (trainer.curNimg - timedFromNimg) / 1000;
       const secPerKimg = secTick / Math.max(kimgTick, 1e-9);
@@ -364,7 +366,7 @@ export async function finetune(args: FinetuneArgs, hooks: RunHooks = {}): Promis
       tick++;
       tickStartNimg = trainer.curNimg;
       timedFromNimg = trainer.curNimg;
-      tickStartTime = performance.now();
+      tickStartTime = clock();
       if (done || tick % runOptions.snap === 0) await say(`snapshot: ${await snapshot()}`);
       await writeRunReport(runOptions.runDir);
     }
