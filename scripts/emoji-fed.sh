@@ -13,8 +13,11 @@ CSV="${FED_CSV:-docs/emoji32-milestones/fed.csv}"
 NUM="${FED_NUM:-5000}"
 CLI=(node dist/src/cli/main.js)
 [ -d "$DATA" ] || { echo "emoji-fed: the real images $DATA do not exist (set EMOJI_DATA)" >&2; exit 1; }
+HEADER="kimg,fed,generated,real"
 mkdir -p "$(dirname "$CSV")"
-[ -f "$CSV" ] || echo "kimg,fed,generated,real" > "$CSV"
+[ -f "$CSV" ] || echo "$HEADER" > "$CSV"
+# Rows are appended and the file re-sorted in place: refuse any other CSV rather than rewrite it.
+[ "$(head -n 1 "$CSV")" = "$HEADER" ] || { echo "emoji-fed: $CSV is not a FED curve (its first line must be $HEADER); give another FED_CSV" >&2; exit 1; }
 for snap in "$@"; do
   kimg=$("${CLI[@]}" info --json "$snap" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const t=JSON.parse(s).training;console.log(t?t.kimg:"")})')
   [ -n "$kimg" ] || { echo "emoji-fed: $snap has no training state (kimg unknown); skipped" >&2; continue; }
@@ -25,5 +28,5 @@ for snap in "$@"; do
   echo "emoji-fed: kimg $kimg FED $(echo "$row" | cut -d, -f1)" >&2
 done
 # Keep the rows in kimg order (a backfill may add older snapshots after newer ones).
-{ head -n 1 "$CSV"; tail -n +2 "$CSV" | sort -t, -k1 -g; } > "$CSV.tmp" && mv "$CSV.tmp" "$CSV"
+{ echo "$HEADER"; tail -n +2 "$CSV" | sort -t, -k1 -g; } > "$CSV.tmp" && mv "$CSV.tmp" "$CSV"
 node dist/scripts/plot-fed.js "$CSV"

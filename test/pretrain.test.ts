@@ -5,7 +5,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { promises as fs, existsSync, writeFileSync } from 'node:fs';
+import { promises as fs, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNetwork } from '../src/io/network.js';
@@ -89,6 +89,22 @@ test('plot-fed refuses a file that is not a FED curve, naming the line', () => {
     assert.match(r.stderr, want);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+});
+
+test('emoji-fed.sh refuses a FED_CSV that is not a FED curve, and leaves it as it was', () => {
+  const csv = path.join(dir, 'other.csv');
+  const text = '919.376,49.72,5000,1845\n906.128,52.13,5000,1845\n';
+  writeFileSync(csv, text);
+  const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'emoji-fed.sh'), path.join(dir, 'no-such-snapshot.safetensors')], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, EMOJI_DATA: dir, FED_CSV: csv },
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /other\.csv is not a FED curve \(its first line must be kimg,fed,generated,real\); give another FED_CSV/);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.equal(readFileSync(csv, 'utf8'), text);
 });
 
 test('the committed pre-training state is complete, and the bundled network comes from it', {
