@@ -115,11 +115,6 @@ export function snapshotName(nimg: number): string {
 }
 
 /** Snapshots in a run directory with their kimg, oldest first (by kimg: by name, 10000.000 sorts before 9999.000). */
-/** The latest snapshot (by kimg) of a run directory, or null when it has none. */
-export async function latestSnapshot(dir: string): Promise<string | null> {
-  return (await listSnapshots(dir)).at(-1)?.file ?? null;
-}
-
 export async function listSnapshots(dir: string): Promise<{ file: string; kimg: number }[]> {
   const out: { file: string; kimg: number }[] = [];
   for (const f of await fs.readdir(dir)) {
@@ -127,4 +122,9 @@ export async function listSnapshots(dir: string): Promise<{ file: string; kimg: 
     if (m) out.push({ file: path.join(dir, f), kimg: Number(m[1]) });
   }
   return out.sort((a, b) => a.kimg - b.kimg);
+}
+
+/** The latest snapshot (by kimg) of a run directory, or null when it has none. */
+export async function latestSnapshot(dir: string): Promise<string | null> {
+  return (await listSnapshots(dir)).at(-1)?.file ?? null;
 }
