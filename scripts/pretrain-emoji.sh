@@ -91,7 +91,8 @@ else
   # (The committed run branched to these: style mixing 0.9 -> 0 at 410 kimg, batch 16 -> 32 at
   # 655.856 kimg, 64 -> 128 channels at 798.992 kimg (--cbase 2048 -> 4096, --cmax 64 -> 128,
   # widened), minibatch-std group 4 -> 32 at 854.192 kimg, R1 gamma 0.01 -> 0.05 at 956.016 kimg,
-  # each with `finetune --resume RUN --run-dir NEW ...`; the state's options record them under `branches`.)
+  # batch 32 -> 64 (upstream's cifar batch) at 1028.656 kimg, each with `finetune --resume RUN
+  # --run-dir NEW ...`; the state's options record them under `branches`.)
   "${CLI[@]}" finetune --data "$DATA" --loss logistic --res 32 --cbase 4096 --cmax 128 --zdim 64 --wdim 64 --map 2 \
     --batch 32 --mbstd 32 --gamma 0.01 --pl-weight 0 --style-mixing 0 --ema 20 --kimg "$KIMG" --tick 2 --snap 5 --mirror --seed 0 \
     --outdir "$RUNS" --run-dir "$RUNS/$(date +%Y%m%d-%H%M%S)-pretrain-logistic" || status=$?
