@@ -50,6 +50,10 @@ if [ "$STATE_KIMG" != -1 ] && node -e 'process.exit(Number(process.argv[1]) > Nu
   RUN="$RUNS/$(date +%Y%m%d-%H%M%S)-pretrain-logistic"
   mkdir -p "$RUN"
   cp "$STATE" "$RUN/$(snap_name "$STATE_KIMG")"
+  # The state's own options make the folder a run directory, which --resume continues in place.
+  node --input-type=module -e 'import { loadNetwork } from "./dist/src/io/network.js"; import { writeFileSync } from "node:fs";
+    const [file, dir] = process.argv.slice(1); const net = await loadNetwork(file);
+    writeFileSync(`${dir}/training_options.json`, `${JSON.stringify({ ...net.training.options, runDir: dir }, null, 2)}\n`);' "$STATE" "$RUN"
   echo "pretrain-emoji: continuing the committed state at kimg $STATE_KIMG in $RUN" >&2
 fi
 

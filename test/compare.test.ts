@@ -197,6 +197,11 @@ describe('compare', () => {
     const c = cli('compare', ...runs, '--inception', weights, '--num', String(NUM), '--out', path.join(dir, 'cmp-cli'));
     assert.equal(c.status, 0, c.stderr);
     assert.match(c.stdout, /rooted\s+2\s+0\.008/);
+    // 4 and 3 images: a number, with a warning that it means little.
+    assert.match(
+      r.stderr,
+      /^warning: FID from 4 and 3 images is mostly noise \(the kernel distance can even come out negative\); use at least 50 on each side$/m,
+    );
     const missing = cli('fid', data, other, '--inception', path.join(dir, 'nope.pth'));
     assert.equal(missing.status, 1);
     assert.match(
@@ -217,4 +222,34 @@ test('plotSvg: a log axis spaces each factor of 10 equally and refuses distances
   assert.ok(Math.abs((lb - lc) / (la - lb) - 10) < 0.1, `linear: 100->1000 spans 10x 10->100: ${la} ${lb} ${lc}`);
   assert.match(plotSvg(rows, { logY: true }), /FED \(8 generated images, log scale\)/);
   assert.throws(() => plotSvg([row(0, 0), row(1, 5)], { logY: true }), /a logarithmic axis needs distances > 0/);
+});
+
+test('compare checks every input before evaluating: a cut record line is skipped with file and line, a truncated snapshot fails at once', async () => {
+  const copies: string[] = [];
+  for (const r of runs) {
+    const c = path.join(dir, `checked-${path.basename(r)}`);
+    await fs.cp(r, c, { recursive: true });
+    copies.push(c);
+  }
+  const metric = path.join(copies[0], 'metric-fid.jsonl');
+  await fs.appendFile(metric, '{"kimg": 0.008, "snapsh');
+  const lines: string[] = [];
+  const rows = await compareRuns(copies, net, { protocol: 'nvidia', num: NUM, seed: 0, cacheDir: null, log: (l) => lines.push(l) });
+  assert.equal(rows.length, 2);
+  assert.ok(lines.includes(`warning: ${metric} line 2 is not a metric record; skipped`), lines.join('\n'));
+  // The second run's snapshot cut short: refused before the first run is evaluated.
+  const snap = (await fs.readdir(copies[1])).find((f) => f.startsWith('network-snapshot-'))!;
+  const file = path.join(copies[1], snap);
+  await fs.truncate(file, (await fs.stat(file)).size - 1000);
+  await fs.rm(metric);
+  lines.length = 0;
+  await assert.rejects(
+    compareRuns(copies, net, { protocol: 'nvidia', num: NUM, seed: 0, cacheDir: null, log: (l) => lines.push(l) }),
+    new RegExp(snap.replace('.', '\\.')),
+  );
+  assert.deepEqual(
+    lines.filter((l) => / of network-snapshot/.test(l)),
+    [],
+    'nothing was evaluated first',
+  );
 });

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { nextRunDir, tidyForResume } from '../src/train/run_dir.js';
-import { listSnapshots } from '../src/io/training_state.js';
+import { listSnapshots } from '../src/io/run_layout.js';
 import { loadNetwork } from '../src/io/network.js';
 import { tinyTrainingFixture } from './train_helpers.js';
 import { testBackend } from './helpers.js';

@@ -181,13 +181,21 @@ export const finetuneCommand: CommandModule<object, Args> = {
     // First SIGINT/SIGTERM/SIGHUP: finish the iteration, write a snapshot with its grid and
     // metrics, stop. Second: stop at once with a bare snapshot of the last finished iteration.
     // Third: exit without one.
+    // While networks and data load, nothing exists yet that a snapshot could keep: a signal
+    // then exits at once (loading a large folder can take minutes), releasing any lock taken.
     let signals = 0;
+    let loading = true;
     const onSignal = (sig: string) => {
       signals++;
-      if (signals >= 3) process.exit(130);
       const say = (l: string) => {
         if (!process.stderr.destroyed) process.stderr.write(l);
       };
+      if (loading) {
+        say(`\n${sig}: stopped before training started: no run directory was created\n`);
+        process.stdout.write(`${JSON.stringify({ runDir: '', kimg: 0, stopped: 'requested', snapshot: null })}\n`);
+        process.exit(0);
+      }
+      if (signals >= 3) process.exit(130);
       if (signals === 1) say(`\n${sig}: finishing this iteration, saving a snapshot, then stopping (again to skip grids and metrics)\n`);
       else say(`\n${sig}: stopping now with a snapshot of the last finished iteration (again to abort without one)\n`);
     };
@@ -223,7 +231,16 @@ export const finetuneCommand: CommandModule<object, Args> = {
         barTick = p.tick;
       } else bar.update(Math.min(p.tickImages, p.tickTotal), payload);
     };
-    const r = await finetune(args, { shouldStop: () => signals > 0, urgentStop: () => signals > 1, log, progress }).finally(() => bar?.stop());
+    const creatingRunDir = () => {
+      loading = false;
+    };
+    const r = await finetune(args, { shouldStop: () => signals > 0, urgentStop: () => signals > 1, log, progress, creatingRunDir })
+      .catch((e: Error) => {
+        // --lr sets both learning rates: an error about either names the flag the user typed.
+        if (a.lr !== undefined) for (const k of ['glr', 'dlr'] as const) if (a[k] === undefined) e.message = e.message.replace(`--${k} `, '--lr ');
+        throw e;
+      })
+      .finally(() => bar?.stop());
     process.stdout.write(`${JSON.stringify({ runDir: r.runDir, kimg: r.kimg, stopped: r.stopped, snapshot: r.lastSnapshot })}\n`);
   },
 };

@@ -9,10 +9,11 @@ import { checkNoOverwrite, checkOutputFolder } from '../io/files.js';
 import type { FidProtocol } from '../metrics/inception.js';
 import { defaultInceptionPath } from '../metrics/weights.js';
 import { FEATURE_KINDS, type FeatureKind, loadFeatureNetwork } from '../metrics/features.js';
-import { distances, type Features, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
+import { distances, type Features, folderFeatures, generatorFeatures, smallSampleWarning } from '../metrics/evaluate.js';
 import { compareRuns, formatTable, writeComparison } from '../metrics/compare.js';
 import { writeComparisonHtml } from '../metrics/compare_html.js';
-import { ImageDataset } from '../io/dataset.js';
+import { promises as fs } from 'node:fs';
+import { ImageDataset, listImages } from '../io/dataset.js';
 import { resolveNetworkArg } from './network_arg.js';
 
 interface FidArgs {
@@ -70,6 +71,12 @@ export const fidCommand: CommandModule<object, FidArgs> = {
     if (paths.length && (a.network || a.data)) throw new Error('give either two folders or --network with --data, not both');
     if (!paths.length && !(a.network && a.data)) throw new Error('give two image folders, or --network and --data');
     if (paths.length && paths.length !== 2) throw new Error(`fid takes exactly two folders, got ${paths.length}`);
+    // Both inputs are checked before either is evaluated.
+    for (const f of paths.length ? paths : [a.data!]) {
+      const n = (await fs.stat(f).catch(() => null))?.isDirectory() ? (await listImages(f)).length : -1;
+      if (n < 0) throw new Error(`image folder ${f} does not exist`);
+      if (n < 2) throw new Error(`image folder ${f} has ${n} images; a distance needs at least 2`);
+    }
     if (!(Number.isInteger(a.num) && a.num >= 2)) throw new Error(`--num ${a.num}: give a whole number of at least 2 generated images`);
     await initBackend(a.backend);
     const net = await loadFeatureNetwork({ kind: a.features, protocol: a.protocol, inception: a.inception ?? null, emoji: a['emoji-features'] ?? null });
@@ -96,6 +103,8 @@ export const fidCommand: CommandModule<object, FidArgs> = {
         }
       }
       const d = distances(real, gen, net, a.kid, a.seed);
+      const warning = smallSampleWarning(d.n1, d.n2, d.metric);
+      if (warning) process.stderr.write(`${warning}\n`);
       const how = net.kind === 'inception' ? `Inception, ${a.protocol} protocol` : 'emoji feature network';
       if (a.json) process.stdout.write(`${JSON.stringify(d)}\n`);
       else
@@ -170,6 +179,8 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       // Refused before the evaluation, which can take hours, rather than after it.
       const plot = net.distanceName.toLowerCase();
       await checkNoOverwrite(a.out, ['compare.csv', 'compare.json', `${plot}.svg`, `${plot}.png`, 'compare.html'], a.force);
+      const warning = smallSampleWarning(a.num, a.num, net.distanceName);
+      if (warning) process.stderr.write(`${warning.replace(/from \d+ and /, 'from ')} (--num ${a.num} generated)\n`);
       const rows = await compareRuns(a.runs, net, { num: a.num, kid: a.kid, seed: a.seed, batch: a.batch, cacheDir: cacheDir(), includeStart: a.start });
       const files = [...(await writeComparison(rows, a.out, a.force)), await writeComparisonHtml(rows, a.runs, a.out, a.force)];
       process.stdout.write(`${a.json ? JSON.stringify(rows, null, 2) : formatTable(rows)}\n`);

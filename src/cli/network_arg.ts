@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fetchNetwork } from '../io/fetch.js';
-import { latestSnapshot } from '../io/training_state.js';
+import { latestSnapshot } from '../io/run_layout.js';
 
 /** The network file an argument names; a run directory's latest snapshot is said on stderr. */
 export async function resolveNetworkArg(n: string): Promise<string> {

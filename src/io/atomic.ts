@@ -10,9 +10,13 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
   try {
     await fh.writeFile(data);
     await fh.sync();
-  } finally {
-    await fh.close();
+  } catch (e) {
+    // A failed write (a full disk) leaves no partial temporary file to fill what space is left.
+    await fh.close().catch(() => {});
+    await fs.rm(tmp, { force: true });
+    throw e;
   }
+  await fh.close();
   try {
     if (opts.overwrite) {
       await fs.rename(tmp, target);

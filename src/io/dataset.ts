@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.js';
 import { decodeImage, type ResizeFilter } from './images.js';
+import { displayPath, type FilePath } from './files.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
 
@@ -20,25 +21,72 @@ export interface DatasetOptions {
 
 export interface LoadReport {
   used: number;
-  skipped: { file: string; reason: string }[];
+  skipped: { file: string; reason: string }[]; // every file left out, with why (listing and decoding)
 }
 
-export async function listImages(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string) => {
-    const entries = await fs.readdir(dir, { withFileTypes: true });
+function joinPath(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, Buffer.from(path.sep), name]);
+}
+
+function asPath(b: Buffer): FilePath {
+  const s = b.toString('utf8');
+  return Buffer.from(s, 'utf8').equals(b) ? s : b;
+}
+
+export interface ImageListing {
+  files: FilePath[]; // image files, sorted
+  skipped: { file: string; reason: string }[]; // what was found and left out, with why
+}
+
+/**
+ * The image files under `root`, recursively, in sorted order. Only regular files are taken: a
+ * FIFO, socket or device is reported and never opened (opening a FIFO blocks). Symbolic links are
+ * followed, to files and to folders, with loops detected; a broken link is reported.
+ */
+export async function listImageFiles(root: string): Promise<ImageListing> {
+  const files: FilePath[] = [];
+  const skipped: ImageListing['skipped'] = [];
+  const visited = new Set<string>(); // real paths of the folders walked (loop detection)
+  const walk = async (dir: Buffer) => {
+    const real = await fs.realpath(dir).catch(() => null);
+    if (real !== null) {
+      if (visited.has(real)) {
+        skipped.push({ file: displayPath(asPath(dir)), reason: 'a link back to a folder already read (a loop); not followed' });
+        return;
+      }
+      visited.add(real);
+    }
+    const entries = await fs.readdir(dir, { withFileTypes: true, encoding: 'buffer' });
     for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (IMAGE_EXTENSIONS.includes(path.extname(e.name).toLowerCase())) out.push(p);
+      const p = joinPath(dir, e.name as unknown as Buffer);
+      const isImage = IMAGE_EXTENSIONS.includes(path.extname(e.name.toString('latin1')).toLowerCase());
+      let kind: 'file' | 'dir' | 'other' = e.isFile() ? 'file' : e.isDirectory() ? 'dir' : 'other';
+      if (e.isSymbolicLink()) {
+        const st = await fs.stat(p).catch(() => null);
+        if (!st) {
+          skipped.push({ file: displayPath(asPath(p)), reason: 'a broken symbolic link' });
+          continue;
+        }
+        kind = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
+      }
+      if (kind === 'dir') await walk(p);
+      else if (kind === 'other') skipped.push({ file: displayPath(asPath(p)), reason: 'not a regular file (a FIFO, socket or device); not opened' });
+      else if (isImage) files.push(asPath(p));
     }
   };
-  await walk(root);
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  await walk(Buffer.from(root));
+  const key = (p: FilePath) => displayPath(p);
+  files.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return { files, skipped };
+}
+
+/** The image files under `root` (see listImageFiles), without the report. */
+export async function listImages(root: string): Promise<FilePath[]> {
+  return (await listImageFiles(root)).files;
 }
 
 /** Reads upstream's dataset.json: {"labels": [[relative path, int class | number[]], ...]}. */
-async function readLabels(root: string, files: string[], cDim: number): Promise<Float32Array[] | null> {
+async function readLabels(root: string, files: FilePath[], cDim: number): Promise<Float32Array[] | null> {
   const file = path.join(root, 'dataset.json');
   let raw: string;
   try {
@@ -66,7 +114,7 @@ async function readLabels(root: string, files: string[], cDim: number): Promise<
   });
   const map = new Map(labels.map(([p, l]) => [p.replace(/\\/g, '/'), l]));
   return files.map((f) => {
-    const rel = path.relative(root, f).split(path.sep).join('/');
+    const rel = path.relative(root, displayPath(f)).split(path.sep).join('/');
     const l = map.get(rel);
     if (l === undefined) throw new Error(`${file}: no label for ${rel}`);
     const v = new Float32Array(cDim);
@@ -98,22 +146,28 @@ export class ImageDataset {
     const st = await fs.stat(root).catch(() => null);
     if (!st) throw new Error(`dataset folder ${root} does not exist`);
     if (!st.isDirectory()) throw new Error(`dataset ${root} is not a folder; give a folder of PNG/JPEG/WebP images`);
-    let files = await listImages(root);
-    if (files.length === 0) throw new Error(`dataset folder ${root} has no images (${IMAGE_EXTENSIONS.join(', ')})`);
+    const listing = await listImageFiles(root);
+    let files = listing.files;
+    if (files.length === 0)
+      throw new Error(
+        `dataset folder ${root} has no images (${IMAGE_EXTENSIONS.join(', ')})${listing.skipped.length ? `; skipped ${listing.skipped[0].file}: ${listing.skipped[0].reason}` : ''}`,
+      );
     if (o.maxImages && files.length > o.maxImages) files = files.slice(0, o.maxImages);
     const images: Uint8Array[] = [];
-    const used: string[] = [];
-    const skipped: LoadReport['skipped'] = [];
+    const used: FilePath[] = [];
+    const skipped: LoadReport['skipped'] = [...listing.skipped];
     for (const f of files) {
       try {
         images.push(await decodeImage(f, o));
         used.push(f);
       } catch (e) {
-        skipped.push({ file: f, reason: (e as Error).message.split('\n')[0] });
+        skipped.push({ file: displayPath(f), reason: (e as Error).message.split('\n')[0] });
       }
     }
     if (images.length === 0) {
-      throw new Error(`dataset folder ${root}: none of the ${files.length} image files could be used (first: ${skipped[0].file}: ${skipped[0].reason})`);
+      throw new Error(
+        `dataset folder ${root}: none of the ${files.length} image files could be used (first: ${skipped[listing.skipped.length].file}: ${skipped[listing.skipped.length].reason})`,
+      );
     }
     const labels = await readLabels(root, used, o.cDim ?? 0);
     return new ImageDataset(root, images, labels, o, { used: images.length, skipped });

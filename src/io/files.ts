@@ -3,6 +3,51 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
+/**
+ * A file's path: a string where its bytes are UTF-8, else the raw bytes (Linux file names need not
+ * be UTF-8, and a string would name another file).
+ */
+export type FilePath = string | Buffer;
+
+/** A path as it can be shown: invalid UTF-8 bytes written as \xNN. */
+export function displayPath(p: FilePath): string {
+  if (typeof p === 'string') return p;
+  let out = '';
+  let i = 0;
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  while (i < p.length) {
+    // The longest valid UTF-8 sequence at i (1 to 4 bytes), else one escaped byte.
+    let n = 0;
+    for (let k = Math.min(4, p.length - i); k >= 1 && !n; k--) {
+      try {
+        out += dec.decode(p.subarray(i, i + k));
+        n = k;
+      } catch {}
+    }
+    if (!n) {
+      out += `\\x${p[i].toString(16).padStart(2, '0')}`;
+      n = 1;
+    }
+    i += n;
+  }
+  return out;
+}
+
+/** Largest image file read whole (the decoder's pixel limit guards the decoded size). */
+const MAX_IMAGE_FILE_BYTES = 2 ** 30;
+
+/**
+ * What an image decoder (sharp) is given for a file: its path where that is a string, else its
+ * bytes (sharp takes a Buffer as image data, not as a file name).
+ */
+export async function imageSource(file: FilePath): Promise<string | Buffer> {
+  if (typeof file === 'string') return file;
+  const st = await fs.stat(file);
+  if (!st.isFile()) throw new Error('not a regular file');
+  if (st.size > MAX_IMAGE_FILE_BYTES) throw new Error(`${st.size} bytes; image files over ${MAX_IMAGE_FILE_BYTES} bytes are not read`);
+  return fs.readFile(file);
+}
+
 /** The bytes of a regular file; `what` names it in errors ("network file", "Inception weights"). */
 export async function readRegularFile(file: string, what = 'file'): Promise<Buffer> {
   const st = await fs.stat(file).catch((e: NodeJS.ErrnoException) => {

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import sharp from 'sharp';
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from './atomic.js';
+import { type FilePath, imageSource } from './files.js';
 
 export type ResizeFilter = 'lanczos3' | 'lanczos2' | 'cubic' | 'mitchell' | 'linear' | 'nearest';
 export const RESIZE_FILTERS: ResizeFilter[] = ['lanczos3', 'lanczos2', 'cubic', 'mitchell', 'linear', 'nearest'];
@@ -16,8 +17,8 @@ export interface DecodeOptions {
 }
 
 /** Decodes one image file: EXIF orientation applied, center crop, resize, channel conversion. */
-export async function decodeImage(file: string, o: DecodeOptions): Promise<Uint8Array> {
-  let img = sharp(file, { failOn: 'error' }).rotate(); // rotate() with no angle applies EXIF orientation
+export async function decodeImage(file: FilePath, o: DecodeOptions): Promise<Uint8Array> {
+  let img = sharp(await imageSource(file), { failOn: 'error' }).rotate(); // rotate() with no angle applies EXIF orientation
   const meta = await img.metadata();
   let w = meta.width ?? 0,
     h = meta.height ?? 0;

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
 import type { ResizeFilter } from './images.js';
 import type { RngState } from '../rng.js';
+import { RUN_FILES } from './run_layout.js';
 
 export type AugmentMode = 'ada' | 'fixed' | 'none';
 
@@ -98,7 +99,7 @@ export function trainingStateOf(training: unknown, source: string): TrainingStat
 
 /** The options a run directory was started with (training_options.json). */
 export async function readTrainingOptions(runDir: string): Promise<TrainingOptions> {
-  const f = path.join(runDir, 'training_options.json');
+  const f = path.join(runDir, RUN_FILES.options);
   let o: unknown;
   try {
     o = JSON.parse(await fs.readFile(f, 'utf8'));
@@ -107,24 +108,4 @@ export async function readTrainingOptions(runDir: string): Promise<TrainingOptio
   }
   if (!isObject(o) || typeof o.loss !== 'string' || typeof o.data !== 'string') throw new Error(`${f}: not the options of a training run`);
   return o as unknown as TrainingOptions;
-}
-
-/** A snapshot's file name in a run directory: network-snapshot-0410.016.safetensors for nimg 410016. */
-export function snapshotName(nimg: number): string {
-  return `network-snapshot-${(nimg / 1000).toFixed(3).padStart(8, '0')}.safetensors`;
-}
-
-/** Snapshots in a run directory with their kimg, oldest first (by kimg: by name, 10000.000 sorts before 9999.000). */
-export async function listSnapshots(dir: string): Promise<{ file: string; kimg: number }[]> {
-  const out: { file: string; kimg: number }[] = [];
-  for (const f of await fs.readdir(dir)) {
-    const m = /^network-snapshot-(\d+(?:\.\d+)?)\.safetensors$/.exec(f);
-    if (m) out.push({ file: path.join(dir, f), kimg: Number(m[1]) });
-  }
-  return out.sort((a, b) => a.kimg - b.kimg);
-}
-
-/** The latest snapshot (by kimg) of a run directory, or null when it has none. */
-export async function latestSnapshot(dir: string): Promise<string | null> {
-  return (await listSnapshots(dir)).at(-1)?.file ?? null;
 }

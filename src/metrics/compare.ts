@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { listSnapshots, readTrainingOptions, snapshotName, type TrainingOptions } from '../io/training_state.js';
+import { readTrainingOptions, type TrainingOptions } from '../io/training_state.js';
+import { listSnapshots, metricFileName, snapshotName } from '../io/run_layout.js';
 import { distances, folderFeatures, generatorFeatures, type ExtractOptions, type Features } from './evaluate.js';
 import { type FidProtocol, InceptionV3 } from './inception.js';
 import { type FeatureNetwork, inceptionFeatureNetwork } from './features.js';
@@ -37,17 +38,35 @@ export interface CompareOptions {
 
 /** The file where `finetune --metrics` records a metric: metric-fid.jsonl, metric-fed.jsonl. */
 export function metricFile(net: FeatureNetwork): string {
-  return `metric-${net.distanceName.toLowerCase()}.jsonl`;
+  return metricFileName(net.distanceName);
 }
 
 /** Values recorded by `finetune --metrics` with this feature network and sample count. */
-async function recordedRows(dir: string, net: FeatureNetwork, o: CompareOptions): Promise<Map<string, { value: number; kernel: number | null }>> {
+async function recordedRows(
+  dir: string,
+  net: FeatureNetwork,
+  o: CompareOptions,
+  log: (line: string) => void,
+): Promise<Map<string, { value: number; kernel: number | null }>> {
   const out = new Map<string, { value: number; kernel: number | null }>();
-  const txt = await fs.readFile(path.join(dir, metricFile(net)), 'utf8').catch(() => '');
-  for (const line of txt.split('\n').filter(Boolean)) {
-    const r = JSON.parse(line);
-    if (r.features === net.id && r.num === o.num && (!o.kid || r.kernel !== null)) out.set(r.snapshot, { value: r.value, kernel: r.kernel });
-  }
+  const file = path.join(dir, metricFile(net));
+  const txt = await fs.readFile(file, 'utf8').catch(() => '');
+  txt.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let r: Record<string, unknown> | null = null;
+    try {
+      r = JSON.parse(line) as Record<string, unknown>;
+    } catch {}
+    const ok =
+      r && typeof r.snapshot === 'string' && typeof r.value === 'number' && (r.kernel === null || typeof r.kernel === 'number' || r.kernel === undefined);
+    if (!ok) {
+      // A line cut by a crash (or edited by hand): its snapshot is evaluated again instead.
+      log(`warning: ${file} line ${i + 1} is not a metric record; skipped`);
+      return;
+    }
+    if (r!.features === net.id && r!.num === o.num && (!o.kid || r!.kernel !== null))
+      out.set(r!.snapshot as string, { value: r!.value as number, kernel: (r!.kernel as number | null | undefined) ?? null });
+  });
   return out;
 }
 
@@ -73,6 +92,14 @@ export async function compareRuns(runDirs: string[], source: FeatureNetwork | In
   const ex: ExtractOptions = { batch: o.batch, cacheDir: o.cacheDir };
   const realCache = new Map<string, Features>();
   const rows: CompareRow[] = [];
+  // Every input is read and checked before any evaluation: a bad run, snapshot or record fails
+  // (or is skipped with a warning) at once, not after the runs before it were evaluated.
+  const plans: {
+    dir: string;
+    ro: TrainingOptions;
+    points: { file: string; kimg: number; label: string }[];
+    recorded: Map<string, { value: number; kernel: number | null }>;
+  }[] = [];
   for (const dir of runDirs) {
     const ro = await readTrainingOptions(dir);
     const points = (await listSnapshots(dir)).map((s) => ({ ...s, label: path.basename(s.file) }));
@@ -81,13 +108,19 @@ export async function compareRuns(runDirs: string[], source: FeatureNetwork | In
       if (start) points.unshift(start);
     }
     if (!points.length) throw new Error(`${dir} has no snapshots yet`);
+    const recorded = await recordedRows(dir, net, o, log);
+    for (const p of points) if (!recorded.has(p.label)) await loadNetwork(p.file); // a truncated snapshot fails here, in one line
+    const st = await fs.stat(ro.data).catch(() => null);
+    if (!st?.isDirectory()) throw new Error(`${dir}: its data folder ${ro.data} does not exist (move it back, or run compare where it is)`);
+    plans.push({ dir, ro, points, recorded });
+  }
+  for (const { dir, ro, points, recorded } of plans) {
     let real = realCache.get(ro.data);
     if (!real) {
       log(`${path.basename(dir)}: ${net.kind} features of ${ro.data}`);
       real = await folderFeatures(net, ro.data, ex);
       realCache.set(ro.data, real);
     }
-    const recorded = await recordedRows(dir, net, o);
     for (const p of points) {
       let r = recorded.get(p.label) ?? null;
       if (!r) {

@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { listImages } from '../io/dataset.js';
+import { displayPath, type FilePath } from '../io/files.js';
 import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Generator } from '../networks/generator.js';
@@ -38,12 +39,12 @@ function asNetwork(net: FeatureSource, protocol: FidProtocol = 'nvidia'): Featur
   return net instanceof InceptionV3 ? { ...inceptionFeatureNetwork(net, protocol), dispose: () => undefined } : net;
 }
 
-async function folderKey(files: string[], net: FeatureNetwork, o: ExtractOptions): Promise<string> {
+async function folderKey(files: FilePath[], net: FeatureNetwork, o: ExtractOptions): Promise<string> {
   const h = createHash('sha256');
   h.update(`v2|${net.id}|${o.max ?? 'all'}|`);
   for (const f of files) {
     const st = await fs.stat(f);
-    h.update(`${path.resolve(f)}|${st.size}|${st.mtimeMs}\n`);
+    h.update(`${path.resolve(displayPath(f))}|${st.size}|${st.mtimeMs}\n`);
   }
   return h.digest('hex').slice(0, 32);
 }
@@ -84,7 +85,7 @@ export async function folderFeatures(source: FeatureSource, folder: string, o: E
     try {
       img = await net.readImage(f);
     } catch (e) {
-      throw new Error(`cannot read image ${f}: ${(e as Error).message.split('\n')[0]}`);
+      throw new Error(`cannot read image ${displayPath(f)}: ${(e as Error).message.split('\n')[0]}`);
     }
     if (group.length && (group.length >= batch || img.w !== group[0].w || img.h !== group[0].h)) await flush();
     group.push(img);
@@ -153,6 +154,16 @@ export interface DistanceResult {
  * optionally the kernel distance (upstream defaults: 100 subsets of at most 1000) between real
  * and generated features. `how` is the feature network, or an Inception protocol.
  */
+/** Fewest images per side for a distance worth reading (below it, noise dominates: KED can come out negative). */
+export const MIN_METRIC_SAMPLES = 50;
+
+/** A one-line warning when either side of a distance has too few images to mean anything, else null. */
+export function smallSampleWarning(n1: number, n2: number, metric: string): string | null {
+  const n = Math.min(n1, n2);
+  if (n >= MIN_METRIC_SAMPLES) return null;
+  return `warning: ${metric} from ${n1} and ${n2} images is mostly noise (the kernel distance can even come out negative); use at least ${MIN_METRIC_SAMPLES} on each side`;
+}
+
 export function distances(real: Features, gen: Features, how: FeatureNetwork | FidProtocol, kid = false, seed = 0): DistanceResult {
   const net = typeof how === 'string' ? null : how;
   const protocol: FidProtocol | null = typeof how === 'string' ? how : how.kind === 'inception' ? (how.ddof === 0 ? 'nvidia' : 'pytorch-fid') : null;

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { decodeImage } from '../io/images.js';
+import { type FilePath, imageSource } from '../io/files.js';
 import { EmojiNet } from './emoji_net.js';
 import { type FidProtocol, imageFeatures, InceptionV3, toRgb } from './inception.js';
 import { loadInceptionWeights } from './weights.js';
@@ -27,7 +28,7 @@ export interface FeatureNetwork {
   /** What the values depend on besides the images (network, weights, preprocessing): cache key and records. */
   readonly id: string;
   /** Reads one image file as the network wants it: RGB uint8 HWC and its size. */
-  readImage(file: string): Promise<{ px: Uint8Array; w: number; h: number }>;
+  readImage(file: FilePath): Promise<{ px: Uint8Array; w: number; h: number }>;
   /** Features [n, dim] of uint8 HWC images (1 or 3 channels) of one size. */
   features(u8: Uint8Array, n: number, h: number, w: number, c: number): Promise<Float32Array>;
   dispose(): void;
@@ -39,8 +40,13 @@ export function defaultEmojiFeaturesPath(): string {
 }
 
 /** Decodes an image file to RGB u8 at its own size, as pytorch-fid's convert('RGB') does (alpha dropped). */
-async function readRgbAsIs(file: string): Promise<{ px: Uint8Array; w: number; h: number }> {
-  const { data, info } = await sharp(file, { failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+async function readRgbAsIs(file: FilePath): Promise<{ px: Uint8Array; w: number; h: number }> {
+  const { data, info } = await sharp(await imageSource(file), { failOn: 'error' })
+    .rotate()
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const px = new Uint8Array(data.buffer, data.byteOffset, data.length);
   return { px: info.channels === 1 ? toRgb(px, 1, info.height, info.width, 1) : px, w: info.width, h: info.height };
 }

@@ -384,8 +384,9 @@ export function trainerOptions(resolvedOptions: TrainingOptions): TrainerOptions
 }
 
 export function validateOptions(resolvedOptions: TrainingOptions): void {
+  // A number as the user typed it (NaN, Infinity; JSON would print them as null).
   const bad = (name: string, v: unknown, want: string): never => {
-    throw new Error(`--${name} ${JSON.stringify(v)} is invalid: ${want}`);
+    throw new Error(`--${name} ${typeof v === 'number' ? String(v) : JSON.stringify(v)} is invalid: ${want}`);
   };
   if (!(resolvedOptions.k > 0 && Number.isFinite(resolvedOptions.k))) bad('k', resolvedOptions.k, 'the rooted objective needs k > 0');
   // k (1 + e^-l)^(1/k): below ~0.05 the power overflows float32 for ordinary logits; above ~1e4 the
@@ -404,17 +405,17 @@ export function validateOptions(resolvedOptions: TrainingOptions): void {
     ['glr', resolvedOptions.glr],
     ['dlr', resolvedOptions.dlr],
   ] as const)
-    if (!(v > 0)) bad(n, v, 'must be > 0');
+    if (!(v > 0 && Number.isFinite(v))) bad(n, v, 'must be a finite number > 0');
   for (const [n, v] of [
     ['gamma', resolvedOptions.gamma],
     ['pl-weight', resolvedOptions.plWeight],
     ['ema', resolvedOptions.emaKimg],
   ] as const)
-    if (!(v >= 0)) bad(n, v, 'must be >= 0');
+    if (!(v >= 0 && Number.isFinite(v))) bad(n, v, 'must be a finite number >= 0');
   if (!(resolvedOptions.styleMixing >= 0 && resolvedOptions.styleMixing <= 1)) bad('style-mixing', resolvedOptions.styleMixing, 'must be in [0, 1]');
   if (!(resolvedOptions.p >= 0 && resolvedOptions.p <= 1)) bad('p', resolvedOptions.p, 'must be in [0, 1]');
   if (!(resolvedOptions.target > 0 && resolvedOptions.target < 1)) bad('target', resolvedOptions.target, 'must be in (0, 1)');
-  if (!(resolvedOptions.tickKimg > 0)) bad('tick', resolvedOptions.tickKimg, 'must be > 0');
+  if (!(resolvedOptions.tickKimg > 0 && Number.isFinite(resolvedOptions.tickKimg))) bad('tick', resolvedOptions.tickKimg, 'must be a finite number > 0');
   if (!(Number.isInteger(resolvedOptions.snap) && resolvedOptions.snap >= 1)) bad('snap', resolvedOptions.snap, 'must be a positive integer');
   if (!(Number.isInteger(resolvedOptions.freezed) && resolvedOptions.freezed >= 0)) bad('freezed', resolvedOptions.freezed, 'must be an integer >= 0');
   for (const m of resolvedOptions.metrics) if (m !== 'fid' && m !== 'fed') bad('metrics', m, 'choose fid (Inception) or fed (the bundled emoji network)');

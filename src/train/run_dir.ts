@@ -3,11 +3,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { latestSnapshot, listSnapshots } from '../io/training_state.js';
-
-export function fakesName(nimg: number): string {
-  return `fakes${(nimg / 1000).toFixed(3).padStart(8, '0')}.png`;
-}
+import { isRecordFile, latestSnapshot, listSnapshots } from '../io/run_layout.js';
+import { processAlive } from '../io/run_lock.js';
 
 /** The latest snapshot of a run directory, or the file itself. */
 export async function resolveResume(p: string): Promise<string> {
@@ -89,16 +86,6 @@ export async function checkResumeInPlace(snapshot: string, kimg: number): Promis
   }
 }
 
-/** Whether a process with this pid exists (EPERM: it exists but is not ours). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Makes a run directory ready to continue at `kimg` after any kind of stop, including SIGKILL:
  * removes temporary files left by writers that no longer run, and drops the rows of stats.jsonl
@@ -110,11 +97,11 @@ export async function tidyForResume(runDir: string, kimg: number): Promise<{ rem
     droppedRows = 0;
   for (const f of await fs.readdir(runDir)) {
     const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(f);
-    if (m && !alive(Number(m[1]))) {
+    if (m && !processAlive(Number(m[1]))) {
       await fs.rm(path.join(runDir, f), { force: true });
       removedTemp++;
     }
-    if (f === 'stats.jsonl' || /^metric-.*\.jsonl$/.test(f)) {
+    if (isRecordFile(f)) {
       const file = path.join(runDir, f);
       const lines = (await fs.readFile(file, 'utf8')).split('\n').filter((l) => l.trim());
       const kept = lines.filter((l) => {

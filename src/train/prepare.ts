@@ -1,0 +1,334 @@
+// Preparing a training run (upstream training_loop.py's set-up, before its main loop): the
+// options resolved or resumed, the backend, the networks, the data, the trainer, and the run
+// directory, locked for this process. A new run, an exact resume (in place) and a branch
+// (--resume with --run-dir) all come out as one RunContext that the loop in run.ts drives.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { type BackendInfo, initBackend } from '../backend.js';
+import { ImageDataset } from '../io/dataset.js';
+import { checkGrid } from '../io/images.js';
+import { checkOutputFolder } from '../io/files.js';
+import { buildDiscriminator, buildGenerator, loadNetwork, type LoadedNetwork, widenLoadedNetwork } from '../io/network.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { isHistoryFile, isRunDirectory, RUN_FILES } from '../io/run_layout.js';
+import { lockRunDir, type RunLock } from '../io/run_lock.js';
+import { type TrainingState, trainingStateOf } from '../io/training_state.js';
+import { Discriminator } from '../networks/discriminator.js';
+import { Generator } from '../networks/generator.js';
+import { Rng } from '../rng.js';
+import { type FeatureNetwork, loadFeatureNetwork } from '../metrics/features.js';
+import { restoreAdam } from './adam.js';
+import { AugmentPipe } from './augment.js';
+import {
+  DEFAULTS,
+  describeBranchChanges,
+  type FinetuneArgs,
+  resolveTrainingOptions,
+  resumeTrainingOptions,
+  type TrainingOptions,
+  trainerOptions,
+} from './options.js';
+import { checkResumeInPlace, makeNamedRunDir, nextRunDir, resolveResume, tidyForResume } from './run_dir.js';
+import { Trainer } from './trainer.js';
+
+/** Everything a running training loop holds; made by prepareRun, released by dispose(). */
+export interface RunContext {
+  options: TrainingOptions; // resolved; options.runDir is the run directory
+  backend: BackendInfo;
+  saved: TrainingState | null; // the snapshot's state when resuming
+  dataset: ImageDataset;
+  rng: Rng; // the one training stream
+  G: Generator;
+  D: Discriminator;
+  Gema: Generator;
+  augment: AugmentPipe | null;
+  trainer: Trainer;
+  metricNets: FeatureNetwork[];
+  grid: { z: tf.Tensor2D; c: tf.Tensor2D | null }; // fixed latents of the snapshot grids (own stream)
+  tick: number;
+  tickStartNimg: number;
+  createdRunDir: boolean; // this call made the directory (a stop before training removes it)
+  lock: RunLock;
+  log: (line: string) => void; // stderr only
+  say: (line: string) => Promise<void>; // stderr and log.txt
+  dispose: () => Promise<void>;
+}
+
+/** Where a resumed run continues: in place, in a branch (--run-dir), or in a new directory. */
+type ResumeTarget = { kind: 'in-place'; dir: string } | { kind: 'branch'; dir: string } | { kind: 'new' };
+
+/**
+ * Set-up, in the order that keeps failures cheap and clean: where the run goes is checked first,
+ * the run directory to resume is locked before anything in it is read, networks, metric networks
+ * and data are loaded before a new directory is created (a bad input leaves nothing behind).
+ */
+export interface PrepareHooks {
+  log: (line: string) => void;
+  shouldStop?: () => boolean; // asked once everything loaded: true = stop before creating anything
+  creatingRunDir?: () => void; // called just before the run directory is created or changed
+}
+
+/** The RunContext, or null when a stop was asked for while loading (nothing was created). */
+export async function prepareRun(args: FinetuneArgs, hooks: PrepareHooks): Promise<RunContext | null> {
+  const backendChoice = args.backend ?? process.env.STYLEGAN_RLO_BACKEND ?? 'auto';
+  // Refused before anything is loaded or created: wasm has no filter-gradient kernel.
+  if (backendChoice === 'wasm')
+    throw new Error('--backend wasm cannot train (tfjs-backend-wasm has no Conv2DBackpropFilter); use cpu, or tensorflow-gpu on a GPU');
+  if (args.runDir) {
+    if (await exists(args.runDir)) {
+      throw new Error(
+        `run directory ${args.runDir} already exists; ${args.resume ? '' : `use --resume ${args.runDir} to continue it, or `}choose another --run-dir`,
+      );
+    }
+    await checkOutputFolder(args.runDir, '--run-dir');
+  } else if (!args.resume || !(await isRunDirectory(await resumeFolder(args.resume)))) {
+    await checkOutputFolder(args.outdir ?? DEFAULTS.outdir, '--outdir');
+  }
+
+  // ---- the run directory to resume is locked before anything in it is read
+  let lock: RunLock | null = null;
+  let target: ResumeTarget | null = null;
+  if (args.resume) {
+    const folder = await resumeFolder(args.resume);
+    target = args.runDir ? { kind: 'branch', dir: args.runDir } : (await isRunDirectory(folder)) ? { kind: 'in-place', dir: folder } : { kind: 'new' };
+    if (target.kind === 'in-place') lock = await lockRunDir(folder, `resume ${args.resume}`);
+  }
+  const parts: { net?: LoadedNetwork | null; metricNets: FeatureNetwork[] } = { metricNets: [] };
+  try {
+    return await prepareLocked(args, hooks, backendChoice, target, lock, parts);
+  } catch (e) {
+    for (const n of parts.metricNets) n.dispose();
+    await lock?.release();
+    throw e;
+  }
+}
+
+async function prepareLocked(
+  args: FinetuneArgs,
+  hooks: PrepareHooks,
+  backendChoice: string,
+  target: ResumeTarget | null,
+  heldLock: RunLock | null,
+  parts: { metricNets: FeatureNetwork[] },
+): Promise<RunContext | null> {
+  const log = hooks.log;
+  const backend = await initBackend(backendChoice, false);
+
+  // ---- options and starting point
+  let net: LoadedNetwork | null = null;
+  let saved: TrainingState | null = null;
+  let resumeFile = '';
+  let options: TrainingOptions;
+  if (args.resume) {
+    resumeFile = await resolveResume(args.resume);
+    net = await loadNetwork(resumeFile);
+    const tr = trainingStateOf(net.training, resumeFile);
+    if (!tr) throw new Error(`--resume ${resumeFile}: this checkpoint has no training state (it was exported, not snapshotted by finetune)`);
+    saved = tr;
+    if (target?.kind === 'in-place') await checkResumeInPlace(resumeFile, tr.trainer.curNimg / 1000);
+    if (args.data && path.resolve(args.data) !== path.resolve(tr.options.data)) log(`resume: using --data ${args.data} instead of ${tr.options.data}`);
+    // Continued in a new run directory: --outdir says where that goes, and changes no setting.
+    const newDir = target?.kind === 'new';
+    options = resumeTrainingOptions(
+      tr.options,
+      newDir ? { ...args, outdir: undefined } : args,
+      args.runDir ?? path.dirname(resumeFile),
+      backend.description,
+      tr.trainer.curNimg / 1000,
+    );
+    if (newDir) options.outdir = args.outdir ?? DEFAULTS.outdir;
+    // A branch with --cbase/--cmax continues with wider networks that compute what these did.
+    if (options.G_kwargs !== tr.options.G_kwargs)
+      net = widenLoadedNetwork(net, { G_kwargs: options.G_kwargs, D_kwargs: options.D_kwargs }, new Rng(`widen-${options.seed}`));
+  } else {
+    if (args.network) net = await loadNetwork(args.network);
+    if (net && !net.D_kwargs) throw new Error(`${args.network}: has no discriminator; fine-tuning needs a network that includes D`);
+    options = resolveTrainingOptions(args, net ? { G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs! } : null, backend.description);
+  }
+  checkGrid(options.grid, options.G_kwargs.img_resolution);
+  // Metric networks load before any training: missing weights fail here, not at the first snapshot.
+  for (const m of options.metrics)
+    parts.metricNets.push(await loadFeatureNetwork(m === 'fid' ? { kind: 'inception', protocol: 'nvidia', inception: options.inception } : { kind: 'emoji' }));
+
+  // ---- data (before creating the run directory: a bad folder must not leave an empty run behind)
+  const G_kwargs = options.G_kwargs;
+  if (G_kwargs.img_channels !== 1 && G_kwargs.img_channels !== 3)
+    throw new Error(`networks with ${G_kwargs.img_channels} channels cannot be trained on image files (1 or 3 channels)`);
+  const dataset = await ImageDataset.load(options.data, {
+    resolution: G_kwargs.img_resolution,
+    channels: G_kwargs.img_channels as 1 | 3,
+    filter: options.resizeFilter,
+    requireSquare: options.requireSquare,
+    mirror: options.mirror,
+    cDim: G_kwargs.c_dim,
+  });
+  const skipped = dataset.report.skipped;
+  if (skipped.length)
+    log(`warning: ${describeSkipped(skipped)} in ${options.data} (first: ${skipped[0].file}: ${skipped[0].reason}; all are listed in log.txt)`);
+
+  // ---- networks and trainer
+  const rng = saved ? new Rng(options.seed, saved.rng) : new Rng(options.seed);
+  let G: Generator, D: Discriminator, Gema: Generator;
+  if (net) {
+    G = buildGenerator(net, net.G ? 'G' : 'G_ema');
+    Gema = buildGenerator(net, 'G_ema');
+    D = buildDiscriminator(net, options.D_kwargs); // the network's, with the run's freeze_layers and mbstd group
+  } else {
+    G = new Generator(options.G_kwargs, rng);
+    D = new Discriminator(options.D_kwargs, rng);
+    Gema = new Generator(options.G_kwargs);
+    Gema.params.copyFrom(G.params);
+  }
+  const augment = options.aug === 'none' ? null : new AugmentPipe(options.augpipe, options.p);
+  const trainer = new Trainer(G, D, Gema, trainerOptions(options), rng, augment);
+  let tick = 0;
+  let tickStartNimg = 0;
+  if (saved && net?.tensors) {
+    trainer.restore(saved.trainer);
+    restoreAdam(trainer.optG, G.params, net.tensors, 'opt_G');
+    restoreAdam(trainer.optD, D.params, net.tensors, 'opt_D');
+    if (!dataset.restoreSampler(saved.sampler)) {
+      log(
+        `resume: the data now has ${dataset.length} images${options.mirror ? ' (with x-flips)' : ''}, the snapshot's order was for ${saved.sampler.order.length}; starting a new shuffle (the run is no longer an exact continuation)`,
+      );
+    }
+    if (augment) augment.p = saved.augmentP;
+    trainer.restoreAdaSigns(saved.adaSigns);
+    tick = saved.tick;
+    tickStartNimg = saved.tickStartNimg;
+  }
+  const gridRng = new Rng(`grid-${options.seed}`);
+  const gridN = options.grid[0] * options.grid[1];
+  const grid = { z: gridRng.normal([gridN, G_kwargs.z_dim]) as tf.Tensor2D, c: dataset.randomLabels(gridN, gridRng) };
+  const disposeNets = () => {
+    for (const n of parts.metricNets) n.dispose();
+    trainer.dispose();
+    G.dispose();
+    D.dispose();
+    Gema.dispose();
+    grid.z.dispose();
+    grid.c?.dispose();
+  };
+
+  // ---- the run directory: created (and locked) only now that everything loaded
+  if (hooks.shouldStop?.()) {
+    disposeNets();
+    await heldLock?.release();
+    log('stopped before training started: no run directory was created');
+    return null;
+  }
+  hooks.creatingRunDir?.();
+  let lock = heldLock;
+  let createdRunDir = false;
+  try {
+    if (target?.kind === 'in-place') {
+      const tidy = await tidyForResume(options.runDir, trainer.curNimg / 1000);
+      log(
+        `resuming ${options.runDir} at kimg ${(trainer.curNimg / 1000).toFixed(3)}${tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : ''}`,
+      );
+    } else if (target?.kind === 'branch') {
+      // A branch: a new run directory that starts with the history up to this snapshot.
+      await makeNamedRunDir(target.dir, false);
+      createdRunDir = true;
+      lock = await lockRunDir(target.dir, 'branch into it');
+      const from = path.dirname(resumeFile);
+      for (const f of await fs.readdir(from)) if (isHistoryFile(f)) await fs.copyFile(path.join(from, f), path.join(target.dir, f));
+      await writeOptions(options);
+      const tidy = await tidyForResume(options.runDir, trainer.curNimg / 1000);
+      const newBranch = (options.branches?.length ?? 0) > (saved!.options.branches?.length ?? 0) ? options.branches!.at(-1)! : null;
+      log(
+        `branching ${from} into ${options.runDir} at kimg ${(trainer.curNimg / 1000).toFixed(3)}` +
+          (tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : '') +
+          (newBranch ? `; changed: ${describeBranchChanges(newBranch.changed)}` : ''),
+      );
+    } else {
+      // A new run, or a snapshot resumed from a folder that is not a run directory (its files
+      // are the user's, not a run's records: they are left alone).
+      if (args.runDir && !args.resume) {
+        await makeNamedRunDir(args.runDir, true);
+        options.runDir = args.runDir;
+      } else {
+        const desc = `${path.basename(path.resolve(options.data))}-${options.loss}${options.loss === 'rooted' ? `-k${options.k}` : ''}`;
+        options.runDir = await nextRunDir(options.outdir, desc);
+      }
+      createdRunDir = true;
+      lock = await lockRunDir(options.runDir, 'train in it');
+      await writeOptions(options);
+      if (saved)
+        log(
+          `resuming ${resumeFile} in a new run directory ${options.runDir}: ${path.dirname(resumeFile)} is not a run directory (no ${RUN_FILES.options}), so nothing in it is changed`,
+        );
+    }
+  } catch (e) {
+    disposeNets();
+    if (createdRunDir) await fs.rm(options.runDir, { recursive: true, force: true });
+    throw e;
+  }
+
+  const logFile = path.join(options.runDir, RUN_FILES.log);
+  const say = async (line: string) => {
+    log(line);
+    await fs.appendFile(logFile, `${line}\n`);
+  };
+  await say(`backend: ${backend.description}`);
+  const origin = options.network ? `from ${options.network}` : 'from scratch';
+  await say(
+    `${saved ? `resumed at kimg ${(trainer.curNimg / 1000).toFixed(3)} (the run started ${origin})` : `started: ${origin}`}, ${dataset.report.used} images from ${options.data}${options.mirror ? ' (+ x-flips)' : ''}, loss ${options.loss === 'rooted' ? `rooted k=${options.k}` : 'logistic'}, ${options.kimg} kimg, batch ${options.batch}`,
+  );
+  // Every file left out of the data, in log.txt (stderr had the count and the first).
+  if (skipped.length) await fs.appendFile(logFile, skipped.map((s) => `skipped: ${s.file}: ${s.reason}\n`).join(''));
+  const runLock = lock!;
+  return {
+    options,
+    backend,
+    saved,
+    dataset,
+    rng,
+    G,
+    D,
+    Gema,
+    augment,
+    trainer,
+    metricNets: parts.metricNets,
+    grid,
+    tick,
+    tickStartNimg,
+    createdRunDir,
+    lock: runLock,
+    log,
+    say,
+    dispose: async () => {
+      disposeNets();
+      await runLock.release();
+    },
+  };
+}
+
+/** "2 unreadable image files and 1 other entry": what the data folder's skipped entries were. */
+function describeSkipped(skipped: { reason: string }[]): string {
+  // Entries the listing left out (FIFOs, sockets, devices, broken links, link loops), never opened.
+  const other = skipped.filter((s) => /^(not a regular file|a broken symbolic link|a link back)/.test(s.reason)).length;
+  const images = skipped.length - other;
+  const n = (k: number, one: string, many: string) => `${k} ${k > 1 ? many : one}`;
+  const parts = [images ? n(images, 'unreadable image file', 'unreadable image files') : '', other ? n(other, 'other entry', 'other entries') : ''];
+  return `skipped ${parts.filter(Boolean).join(' and ')}`;
+}
+
+async function writeOptions(options: TrainingOptions): Promise<void> {
+  await writeFileAtomic(path.join(options.runDir, RUN_FILES.options), `${JSON.stringify(options, null, 2)}\n`, { overwrite: true });
+}
+
+/** The folder of what --resume names: a run directory itself, or the folder of a snapshot file. */
+async function resumeFolder(p: string): Promise<string> {
+  const st = await fs.stat(p).catch(() => null);
+  if (!st) throw new Error(`--resume ${p} does not exist`);
+  return st.isDirectory() ? p : path.dirname(p);
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.stat(p).then(
+    () => true,
+    () => false,
+  );
+}
