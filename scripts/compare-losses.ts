@@ -34,7 +34,7 @@ function num(name: string, def: string, check: (v: number) => boolean, want: str
 }
 
 async function main() {
-  const out = path.resolve(arg('out', path.join(root, 'study')));
+  const out = path.resolve(arg('out', path.join('runs', 'loss-study'))); // never a tracked folder: results are committed by hand
   const kimg = num('kimg', '2', (v) => v > 0, 'give the kimg of fine-tuning per run (> 0)');
   const seeds = num('seeds', '3', (v) => Number.isInteger(v) && v >= 2, 'give at least 2 training seeds per loss');
   const ks = arg('ks', '2,4').split(',').map(Number);

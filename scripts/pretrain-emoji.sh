@@ -10,23 +10,34 @@
 #   2. pretrained/emoji32-state.safetensors (the committed state: G, D, G_ema, Adam moments,
 #      augment p, pl_mean, kimg, RNG and data order), copied into a new local run directory;
 #   3. from scratch.
-# On the way out (done, or stopped with Ctrl-C / SIGTERM) it replaces the committed state with the
-# latest snapshot. At milestones (when the run crosses a multiple of MILESTONE_KIMG, default 50) it
-# also exports G_ema + D to pretrained/emoji32.safetensors, the bundled network, and keeps that
-# milestone's fixed-seed grid as docs/emoji32-milestones/kimgNNNN.png; EXPORT=always exports at
-# every stop, EXPORT=never never.
+# It never writes into the repository: training states and snapshots stay out of git. On the way
+# out (done, or stopped with Ctrl-C / SIGTERM) it writes the latest snapshot as the state to
+# OUT_DIR/emoji32-state.safetensors (OUT_DIR: PRETRAINED_DIR if set, else WORKDIR/export). At
+# milestones (when the run crosses a multiple of MILESTONE_KIMG, default 50) it also exports G_ema + D
+# to OUT_DIR/emoji32.safetensors and keeps that milestone's grid as OUT_DIR/milestones/kimgNNNN.png;
+# EXPORT=always exports at every stop, EXPORT=never never. Re-committing the bundled network (or the
+# state) is a decision made by hand, when what users see changes.
 # At every stop it also adds the stopped snapshot's FED to the FED curve (scripts/emoji-fed.sh:
-# docs/emoji32-milestones/fed.csv, or FED_CSV; FED_NUM generated images, default 5000; FED=never skips).
-# PRETRAINED_DIR (default: pretrained/) and EMOJI_DATA (default: WORKDIR/data/pretrain, made by
-# scripts/prepare-emoji.ts) can point elsewhere, as the tests do.
+# OUT_DIR/fed.csv, started from docs/emoji32-milestones/fed.csv, or FED_CSV; FED_NUM generated
+# images, default 5000; FED=never skips).
+# PRETRAINED_DIR (read and written instead of pretrained/ and OUT_DIR) and EMOJI_DATA (default:
+# WORKDIR/data/pretrain, made by scripts/prepare-emoji.ts) can point elsewhere, as the tests do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIMG="${1:-1000}"
 WORK="${2:-$HOME/emoji-pretrain}"
 DATA="${EMOJI_DATA:-$WORK/data/pretrain}"
 RUNS="$WORK/runs"
-PRE="${PRETRAINED_DIR:-pretrained}"
-STATE="$PRE/emoji32-state.safetensors"
+OUT="${PRETRAINED_DIR:-$WORK/export}"
+# The state to continue: this machine's own export when it is there, else the committed one.
+STATE="$OUT/emoji32-state.safetensors"
+[ -f "$STATE" ] || STATE="${PRETRAINED_DIR:-pretrained}/emoji32-state.safetensors"
+OUT_STATE="$OUT/emoji32-state.safetensors"
+mkdir -p "$OUT"
+if [ -z "${FED_CSV:-}" ]; then
+  export FED_CSV="$OUT/fed.csv"
+  [ -f "$FED_CSV" ] || cp docs/emoji32-milestones/fed.csv "$FED_CSV"
+fi
 CLI=(node dist/src/cli/main.js)
 
 [ -f dist/src/cli/main.js ] || npm run build
@@ -67,21 +78,21 @@ export_state() {
   snap=$(latest_snap "$RUN")
   [ -n "$snap" ] || return 0
   # Atomic replacement: a copy beside the target, then a rename.
-  cp "$snap" "$STATE.tmp" && mv "$STATE.tmp" "$STATE"
-  kimg=$(kimg_of "$STATE")
-  echo "pretrain-emoji: state at kimg $kimg -> $STATE" >&2
+  cp "$snap" "$OUT_STATE.tmp" && mv "$OUT_STATE.tmp" "$OUT_STATE"
+  kimg=$(kimg_of "$OUT_STATE")
+  echo "pretrain-emoji: state at kimg $kimg -> $OUT_STATE" >&2
   if [ "${FED:-always}" != never ]; then
     EMOJI_DATA="$DATA" bash scripts/emoji-fed.sh "$snap" || echo "pretrain-emoji: FED of $snap failed (the state is saved)" >&2
   fi
   if [ "$EXPORT" = always ] || { [ "$EXPORT" = milestone ] && node -e 'const [a,b,m]=process.argv.slice(1).map(Number);process.exit(Math.floor(b/m)>Math.floor(a/m)?0:1)' -- "$START_KIMG" "$kimg" "$MILESTONE"; }; then
-    "${CLI[@]}" convert "$snap" "$PRE/emoji32.safetensors" --networks G_ema,D --force >/dev/null
+    "${CLI[@]}" convert "$snap" "$OUT/emoji32.safetensors" --networks G_ema,D --force >/dev/null
     local grid
     grid=$(ls "$RUN"/fakes[0-9]*.png 2>/dev/null | sort -t s -k2 -g | tail -n 1)
-    if [ -n "$grid" ] && [ -z "${PRETRAINED_DIR:-}" ]; then
-      mkdir -p docs/emoji32-milestones
-      cp "$grid" "docs/emoji32-milestones/kimg$(printf '%04d' "${kimg%.*}").png"
+    if [ -n "$grid" ]; then
+      mkdir -p "$OUT/milestones"
+      cp "$grid" "$OUT/milestones/kimg$(printf '%04d' "${kimg%.*}").png"
     fi
-    echo "pretrain-emoji: exported G_ema + D at kimg $kimg -> $PRE/emoji32.safetensors" >&2
+    echo "pretrain-emoji: exported G_ema + D at kimg $kimg -> $OUT/emoji32.safetensors" >&2
   fi
 }
 

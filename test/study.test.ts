@@ -62,13 +62,13 @@ test('aggregate: mean ± sample sd per variant and kimg; the plot has one band p
   assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
 });
 
-test("the README's measured study is the committed one (study/table.md), not an older run's", async () => {
+test("docs/study.md's measured study is the committed one (docs/study/table.md), not an older run's", async () => {
   const { readFileSync } = await import('node:fs');
-  const readme = readFileSync('README.md', 'utf8');
-  const table = readFileSync('study/table.md', 'utf8');
+  const readme = readFileSync('docs/study.md', 'utf8');
+  const table = readFileSync('docs/study/table.md', 'utf8');
   const rows = table.split('\n').filter((l) => l.startsWith('| ') || l.startsWith('KED at'));
-  assert.ok(rows.length >= 8, 'study/table.md has the FED table, the KED line and the tests table');
-  for (const row of rows) assert.ok(readme.includes(row), `README lacks study/table.md's line: ${row}`);
-  const { seeds } = JSON.parse(readFileSync('study/results.json', 'utf8'));
+  assert.ok(rows.length >= 8, 'docs/study/table.md has the FED table, the KED line and the tests table');
+  for (const row of rows) assert.ok(readme.includes(row), `docs/study.md lacks docs/study/table.md's line: ${row}`);
+  const { seeds } = JSON.parse(readFileSync('docs/study/results.json', 'utf8'));
   assert.match(readme, new RegExp(`FED \\(mean ± sd over ${seeds} seeds`));
 });
