@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
 import { loadInceptionWeights } from '../src/metrics/weights.js';
 import { imageFeatures, InceptionV3 } from '../src/metrics/inception.js';
-import { readSafetensors } from '../src/io/safetensors.js';
+import { readSafetensors } from '../src/formats/safetensors.js';
 
 async function main() {
   const file = process.argv[2];

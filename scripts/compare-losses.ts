@@ -16,9 +16,10 @@ import { buildGenerator, loadNetwork } from '../src/io/network.js';
 import { distances, folderFeatures, generatorFeatures } from '../src/metrics/evaluate.js';
 import { loadFeatureNetwork } from '../src/metrics/features.js';
 import { metricFile } from '../src/metrics/compare.js';
-import { aggregate, bootstrapDiffCI, type StudyPoint, studyPlotSvg, welch } from '../src/metrics/study.js';
-import { writeFileAtomic } from '../src/io/atomic.js';
-import { cacheDir } from '../src/io/cache_dir.js';
+import { aggregate, bootstrapDiffCI, type StudyPoint, welch } from '../src/metrics/study.js';
+import { studyPlotSvg } from '../src/report/plots.js';
+import { writeFileAtomic } from '../src/files/atomic.js';
+import { cacheDir } from '../src/files/cache_dir.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

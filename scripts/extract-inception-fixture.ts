@@ -5,7 +5,7 @@
 //   node dist/scripts/extract-inception-fixture.js ../shared/reference/inception
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { readSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
+import { readSafetensors, serializeSafetensors } from '../src/formats/safetensors.js';
 
 const KEEP = [
   'images_u8_64',

@@ -6,8 +6,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type PlotPoint, plotSvg } from '../src/metrics/compare.js';
-import { writeFileAtomic } from '../src/io/atomic.js';
+import { type PlotPoint, plotSvg } from '../src/report/plots.js';
+import { writeFileAtomic } from '../src/files/atomic.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
-import { decodeImage } from '../src/io/images.js';
+import { decodeImage } from '../src/data/images.js';
 import { DEFAULT_EMOJI_NET, EmojiNet } from '../src/metrics/emoji_net.js';
 import { Rng } from '../src/rng.js';
 

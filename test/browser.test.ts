@@ -9,7 +9,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { finetune } from '../src/train/run.js';
 import { compareRuns } from '../src/metrics/compare.js';
-import { writeComparisonHtml } from '../src/metrics/compare_html.js';
+import { writeComparisonHtml } from '../src/report/compare_page.js';
 import { defaultEmojiFeaturesPath, loadFeatureNetwork } from '../src/metrics/features.js';
 import { imageFolder, tempDir, tiny16Checkpoint } from './train_helpers.js';
 import { testBackend } from './helpers.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cacheDir } from '../src/io/cache_dir.js';
+import { cacheDir } from '../src/files/cache_dir.js';
 import { defaultInceptionPath, INCEPTION_FILE } from '../src/metrics/weights.js';
 
 test('the test suite never caches in the real home folder', () => {

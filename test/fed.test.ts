@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { distances, type Features } from '../src/metrics/evaluate.js';
 import { defaultEmojiFeaturesPath, type FeatureNetwork, loadFeatureNetwork } from '../src/metrics/features.js';
-import { readSafetensors } from '../src/io/safetensors.js';
+import { readSafetensors } from '../src/formats/safetensors.js';
 import { Rng } from '../src/rng.js';
 import { testBackend } from './helpers.js';
 

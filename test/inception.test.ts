@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { imageFeatures, InceptionV3, pytorchFidInput, tf1Resize } from '../src/metrics/inception.js';
 import { featureStats, frechetDistance, frechetDistanceFromFeatures, kernelInceptionDistance } from '../src/metrics/fid.js';
 import { traceSqrtProduct } from '../src/metrics/linalg.js';
-import { readSafetensors, type StTensor } from '../src/io/safetensors.js';
+import { readSafetensors, type StTensor } from '../src/formats/safetensors.js';
 import { assertClose, assertNoLeak, FIXTURES, testBackend } from './helpers.js';
 import { fixtureStateDict, fnv1a32 } from './inception_fixture.js';
 

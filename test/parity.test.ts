@@ -10,7 +10,7 @@ import { dLogits, dMainLoss, gMainLoss, plRegLoss, r1RegLoss, synthesizer } from
 import { logistic, type Objective, rooted } from '../src/losses/objectives.js';
 import { disposeGradients, gradientsToUpstream, paramGradients } from '../src/losses/gradients.js';
 import { assertClose, loadTiny16, nchwToNhwc, nhwcToNchwArray, stateDict, testBackend } from './helpers.js';
-import type { StTensor } from '../src/io/safetensors.js';
+import type { StTensor } from '../src/formats/safetensors.js';
 import type { ParamStore } from '../src/networks/params.js';
 
 const FWD = { atol: 1e-4, rtol: 1e-4 };

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
-import { readSafetensors, type StTensor } from '../src/io/safetensors.js';
+import { readSafetensors, type StTensor } from '../src/formats/safetensors.js';
 import { gMainLoss, dLogits, synthesizer } from '../src/losses/phases.js';
 import { rooted } from '../src/losses/objectives.js';
 import { disposeGradients, gradientsToUpstream, paramGradients } from '../src/losses/gradients.js';

@@ -2,6 +2,7 @@
 // "new machine" (no local runs) it continues from that committed state, not from zero; and the
 // committed state in pretrained/ is a complete, resumable training state whose G_ema is the
 // bundled network's.
+import type { TrainingOptions } from '../src/records.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +10,6 @@ import { promises as fs, existsSync, readFileSync, writeFileSync } from 'node:fs
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNetwork } from '../src/io/network.js';
-import type { TrainingOptions } from '../src/io/training_state.js';
 import { imageFolder, tempDir } from './train_helpers.js';
 import { testBackend } from './helpers.js';
 

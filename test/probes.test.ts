@@ -9,11 +9,11 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { loadNetwork } from '../src/io/network.js';
-import { readTorchFile } from '../src/io/torch.js';
-import { unpickle } from '../src/io/pickle.js';
+import { readTorchFile } from '../src/formats/torch.js';
+import { unpickle } from '../src/formats/pickle.js';
 import { generatorPickle, memoized, persistent, PickleWriter, Py, storage, tensor } from './pickle_writer.js';
 import { parseNetwork } from '../src/io/network.js';
-import { parseSafetensors } from '../src/io/safetensors.js';
+import { parseSafetensors } from '../src/formats/safetensors.js';
 import { tempDir } from './train_helpers.js';
 
 let dir: string;
@@ -263,7 +263,7 @@ test('a corrupt storage embedded in a network pickle names the file', async () =
 });
 
 test('a checkpoint whose config is absurd is refused with its name before anything is built', async () => {
-  const { serializeSafetensors } = await import('../src/io/safetensors.js');
+  const { serializeSafetensors } = await import('../src/formats/safetensors.js');
   const config = { format: 'stylegan-rlo', version: 1, G_kwargs: { ...KWARGS, mapping_kwargs: { num_layers: 1e6 } } };
   const buf = serializeSafetensors(new Map(), { format: 'stylegan-rlo', config: JSON.stringify(config) });
   await refusedQuickly(

@@ -250,7 +250,7 @@ test('--resume with a smaller --data starts a new shuffle instead of serving ima
   const r1 = cli('finetune', '--resume', rd, '--data', fewer, '--kimg', '0.012', '--backend', 'cpu');
   assert.equal(r1.status, 0, r1.stderr);
   assert.match(r1.stderr, /resume: the data now has 2 images, the snapshot's order was for 4; starting a new shuffle/);
-  const { ImageDataset } = await import('../src/io/dataset.js');
+  const { ImageDataset } = await import('../src/data/dataset.js');
   const ds = await ImageDataset.load(fewer, { resolution: 16, channels: 3 });
   assert.equal(ds.restoreSampler({ order: [3, 0, 1, 2], pos: 1 }), false);
   const { Rng } = await import('../src/rng.js');

@@ -9,11 +9,12 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { finetune, type FinetuneArgs } from '../src/train/run.js';
+import { finetune } from '../src/train/run.js';
+import type { FinetuneArgs } from '../src/train/options.js';
 import { listSnapshots } from '../src/io/run_layout.js';
 import { loadNetwork } from '../src/io/network.js';
 import { lockRunDir, runDirHolder } from '../src/io/run_lock.js';
-import { ImageDataset, listImageFiles } from '../src/io/dataset.js';
+import { ImageDataset, listImageFiles } from '../src/data/dataset.js';
 import { imageFolder, tinyTrainingFixture } from './train_helpers.js';
 import { testBackend } from './helpers.js';
 

@@ -3,7 +3,8 @@
 // covers the true difference, mean ± sd per variant and kimg, and the error-band plot.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregate, bootstrapDiffCI, incompleteBeta, studentTwoSidedP, studyPlotSvg, welch } from '../src/metrics/study.js';
+import { aggregate, bootstrapDiffCI, incompleteBeta, studentTwoSidedP, welch } from '../src/metrics/study.js';
+import { studyPlotSvg } from '../src/report/plots.js';
 
 const near = (a: number, e: number, tol: number, what: string) => assert.ok(Math.abs(a - e) <= tol, `${what}: ${a} vs ${e}`);
 

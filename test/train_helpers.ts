@@ -5,10 +5,10 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
-import { saveCheckpoint } from '../src/io/checkpoint.js';
+import { saveCheckpoint } from '../src/formats/checkpoint.js';
 import { FIXTURES, loadTiny16, stateDict } from './helpers.js';
 import type { DiscriminatorConfig, GeneratorConfig } from '../src/networks/config.js';
-import type { StTensor } from '../src/io/safetensors.js';
+import type { StTensor } from '../src/formats/safetensors.js';
 
 export async function tempDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), `rlo-${prefix}-`));

@@ -269,7 +269,7 @@ test('finetune --resume with a different training option is refused; with the sa
 });
 
 test('NaN or infinite weights are refused by name (they used to give all-black images and exit 0)', async () => {
-  const { readSafetensors, writeSafetensors } = await import('../src/io/safetensors.js');
+  const { readSafetensors, writeSafetensors } = await import('../src/formats/safetensors.js');
   const st = await readSafetensors(ckpt);
   const w = st.tensors.get('G_ema/synthesis.b8.conv0.weight')!;
   (w.data as Float32Array)[3] = Number.POSITIVE_INFINITY;

@@ -1,6 +1,7 @@
 // Widening (networks/widen.ts): the wider networks compute what the narrow ones did, for every
 // architecture; existing weights and Adam moments are carried with their fan-in factor; the new
 // channels can learn; refusals are one line.
+import type { LoadedNetwork } from '../src/records.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
@@ -9,8 +10,8 @@ import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
 import type { NamedArray, ParamStore } from '../src/networks/params.js';
 import { widenedKwargs } from '../src/networks/widen.js';
-import { buildDiscriminator, buildGenerator, type LoadedNetwork, widenLoadedNetwork } from '../src/io/network.js';
-import type { StTensor } from '../src/io/safetensors.js';
+import { buildDiscriminator, buildGenerator, widenLoadedNetwork } from '../src/io/network.js';
+import type { StTensor } from '../src/formats/safetensors.js';
 import { Rng } from '../src/rng.js';
 import { assertNoLeak, testBackend } from './helpers.js';
 

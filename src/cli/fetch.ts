@@ -1,7 +1,7 @@
 // `stylegan-rlo fetch`: download a pretrained network into the cache.
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { fetchNetwork, progressReporter, readManifest } from '../io/fetch.js';
-import { cacheDir } from '../io/cache_dir.js';
+import { cacheDir } from '../files/cache_dir.js';
 
 interface Args {
   name?: string;

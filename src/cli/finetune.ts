@@ -1,8 +1,9 @@
 // `stylegan-rlo finetune`: train from a pretrained network (or from scratch) on an image folder.
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { SingleBar, Presets } from 'cli-progress';
-import { finetune, type FinetuneArgs, type TrainingProgress } from '../train/run.js';
-import { RESIZE_FILTERS, type ResizeFilter } from '../io/images.js';
+import { finetune, type TrainingProgress } from '../train/run.js';
+import type { FinetuneArgs } from '../train/options.js';
+import { RESIZE_FILTERS, type ResizeFilter } from '../data/images.js';
 import { AUGPIPES } from '../train/augment.js';
 import { BACKEND_CHOICES } from '../backend.js';
 import { DEFAULTS as D, SCRATCH_DEFAULTS as S } from '../train/options.js';

@@ -4,16 +4,17 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend, BACKEND_CHOICES } from '../backend.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { progressReporter } from '../io/fetch.js';
-import { cacheDir } from '../io/cache_dir.js';
-import { checkNoOverwrite, checkOutputFolder } from '../io/files.js';
+import { cacheDir } from '../files/cache_dir.js';
+import { checkNoOverwrite, checkOutputFolder } from '../files/inputs.js';
 import type { FidProtocol } from '../metrics/inception.js';
 import { defaultInceptionPath } from '../metrics/weights.js';
 import { FEATURE_KINDS, type FeatureKind, loadFeatureNetwork } from '../metrics/features.js';
 import { distances, type Features, folderFeatures, generatorFeatures, smallSampleWarning } from '../metrics/evaluate.js';
-import { compareRuns, formatTable, writeComparison } from '../metrics/compare.js';
-import { writeComparisonHtml } from '../metrics/compare_html.js';
+import { compareRuns, formatTable } from '../metrics/compare.js';
+import { writeComparison } from '../report/compare_page.js';
+import { writeComparisonHtml } from '../report/compare_page.js';
 import { promises as fs } from 'node:fs';
-import { ImageDataset, listImages } from '../io/dataset.js';
+import { ImageDataset, listImages } from '../data/dataset.js';
 import { resolveNetworkArg } from './network_arg.js';
 
 interface FidArgs {

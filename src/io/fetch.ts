@@ -10,7 +10,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDir } from './cache_dir.js';
+import { cacheDir } from '../files/cache_dir.js';
 
 export interface ManifestEntry {
   name: string;

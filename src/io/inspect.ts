@@ -1,8 +1,9 @@
 // What `info` reports about a network file, and `convert` (any network file -> our checkpoint).
-import { type LoadedNetwork, buildGenerator, buildDiscriminator, loadNetwork } from './network.js';
+import type { LoadedNetwork, TrainingOptions } from '../records.js';
+import { buildGenerator, buildDiscriminator, loadNetwork } from './network.js';
 import { resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
-import { saveCheckpoint } from './checkpoint.js';
-import { type TrainingOptions, trainingStateOf } from './training_state.js';
+import { saveCheckpoint } from '../formats/checkpoint.js';
+import { trainingStateOf } from './training_state.js';
 
 export interface NetworkInfo {
   file: string;

@@ -1,19 +1,17 @@
 // loadNetwork: our checkpoints, upstream PyTorch network pickles and the older TensorFlow
 // StyleGAN2 pickles, told apart by their first bytes, into one shape: network kwargs plus
 // upstream-named state dicts for G, D and G_ema.
+import type { LoadedNetwork } from '../records.js';
 import type { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js';
 import type { NamedArray } from '../networks/params.js';
 import { widenTensors } from '../networks/widen.js';
 import type { Rng } from '../rng.js';
-import type { StTensor } from './safetensors.js';
+import type { StTensor } from '../formats/safetensors.js';
 import { Generator } from '../networks/generator.js';
 import { Discriminator } from '../networks/discriminator.js';
-import { isCheckpointBuffer, parseCheckpoint, section } from './checkpoint.js';
-import { loadNetworkPickle } from './network_pickle.js';
-import { readRegularFile } from './files.js';
-import type { LoadedNetwork } from './loaded_network.js';
-
-export type { LoadedNetwork, NetworkFormat } from './loaded_network.js';
+import { isCheckpointBuffer, parseCheckpoint, section } from '../formats/checkpoint.js';
+import { loadNetworkPickle } from '../formats/network_pickle.js';
+import { readRegularFile } from '../files/inputs.js';
 
 export async function loadNetwork(file: string): Promise<LoadedNetwork> {
   return parseNetwork(await readRegularFile(file, 'network file'), file);

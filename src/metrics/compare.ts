@@ -1,11 +1,10 @@
 // Comparing runs: FID/KID (Inception) or FED/KED (emoji network) of every snapshot of several runs
 // (e.g. rooted vs logistic), as a table, CSV/JSON, and a plot against kimg with one line per run.
+import type { TrainingOptions } from '../records.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import sharp from 'sharp';
 import { buildGenerator, loadNetwork } from '../io/network.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { readTrainingOptions, type TrainingOptions } from '../io/training_state.js';
+import { readTrainingOptions } from '../io/training_state.js';
 import { listSnapshots, metricFileName, snapshotName } from '../io/run_layout.js';
 import { distances, folderFeatures, generatorFeatures, type ExtractOptions, type Features } from './evaluate.js';
 import { type FidProtocol, InceptionV3 } from './inception.js';
@@ -175,109 +174,4 @@ export function toCsv(rows: CompareRow[]): string {
       [esc(r.run), r.loss, r.k ?? '', r.kimg, esc(r.snapshot), r.metric, r.value, r.kernelMetric, r.kernel ?? '', r.num, esc(r.features)].join(','),
     ),
   ].join('\n')}\n`;
-}
-
-export const PLOT_COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
-
-/** Width in pixels of `text` at 12 px DejaVu Sans (an upper bound per character, so it never clips). */
-export function textWidth(text: string): number {
-  return Math.ceil(text.length * 7.2);
-}
-
-const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-/** What a plot needs of a row: one point of one run's curve. */
-export type PlotPoint = Pick<CompareRow, 'run' | 'loss' | 'k' | 'kimg' | 'metric' | 'value' | 'num'>;
-
-export interface PlotOptions {
-  width?: number;
-  height?: number;
-  /** A logarithmic distance axis (for curves from scratch, which fall by orders of magnitude). */
-  logY?: boolean;
-}
-
-/**
- * SVG line plot of the distance against kimg, one line (and legend entry) per run. The legend sits
- * right of the plot area, as wide as its longest label.
- */
-export function plotSvg(rows: PlotPoint[], o: PlotOptions = {}): string {
-  const { width = 720, height = 420, logY = false } = o;
-  if (logY && rows.some((r) => !(r.value > 0))) throw new Error('a logarithmic axis needs distances > 0');
-  const runs = [...new Set(rows.map((r) => r.run))];
-  const label = (run: string) => {
-    const r0 = rows.find((r) => r.run === run)!;
-    return `${run} (${r0.loss}${r0.k !== null ? ` k=${r0.k}` : ''})`;
-  };
-  const legendW = Math.max(...runs.map((r) => textWidth(label(r)))) + 30;
-  const m = { l: 60, r: 20 + legendW, t: 30, b: 45 };
-  const W = width + legendW;
-  // The vertical axis runs over t(value): the value itself, or its logarithm.
-  const t = logY ? Math.log10 : (v: number) => v;
-  const xs = rows.map((r) => r.kimg),
-    ys = rows.map((r) => t(r.value));
-  const x0 = Math.min(...xs),
-    x1 = Math.max(...xs) === x0 ? x0 + 1 : Math.max(...xs);
-  const ylo = Math.min(...ys),
-    yhi = Math.max(...ys);
-  const pad = (yhi - ylo) * 0.08 || (logY ? 0.1 : 1);
-  const y0 = ylo - pad,
-    y1 = yhi + pad;
-  const X = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const Y = (v: number) => height - m.b - ((t(v) - y0) / (y1 - y0)) * (height - m.t - m.b);
-  const metric = rows[0]?.metric ?? 'FID';
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<line x1="${m.l}" y1="${height - m.b}" x2="${W - m.r}" y2="${height - m.b}" stroke="black"/>`,
-    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="black"/>`,
-    `<text x="${(W - m.r + m.l) / 2}" y="${height - 10}" text-anchor="middle">kimg</text>`,
-    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${metric} (${rows[0]?.num ?? ''} generated images${logY ? ', log scale' : ''})</text>`,
-  ];
-  // Enough decimals that the five tick labels differ.
-  const decimals = (span: number) => Math.min(6, Math.max(0, Math.ceil(-Math.log10(span / 4)) + 1));
-  const dx = decimals(x1 - x0),
-    dy = decimals(y1 - y0);
-  for (let i = 0; i <= 4; i++) {
-    const xv = x0 + ((x1 - x0) * i) / 4,
-      tv = y0 + ((y1 - y0) * i) / 4;
-    // On a log axis the ticks are evenly spaced in log(value) and labelled with 3 significant digits.
-    const yv = logY ? 10 ** tv : tv;
-    parts.push(`<text x="${X(xv)}" y="${height - m.b + 16}" text-anchor="middle">${xv.toFixed(dx)}</text>`);
-    parts.push(`<text x="${m.l - 6}" y="${Y(yv) + 4}" text-anchor="end">${logY ? String(Number(yv.toPrecision(3))) : yv.toFixed(dy)}</text>`);
-  }
-  runs.forEach((run, i) => {
-    const pts = rows.filter((r) => r.run === run).sort((a, b) => a.kimg - b.kimg);
-    const color = PLOT_COLORS[i % PLOT_COLORS.length];
-    parts.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${X(p.kimg).toFixed(1)},${Y(p.value).toFixed(1)}`).join(' ')}"/>`,
-    );
-    for (const p of pts) parts.push(`<circle cx="${X(p.kimg).toFixed(1)}" cy="${Y(p.value).toFixed(1)}" r="3" fill="${color}"/>`);
-    const lx = W - m.r + 16;
-    parts.push(`<rect x="${lx}" y="${m.t + 6 + i * 18}" width="12" height="12" fill="${color}"/>`);
-    parts.push(`<text x="${lx + 18}" y="${m.t + 16 + i * 18}">${escapeXml(label(run))}</text>`);
-  });
-  parts.push('</svg>');
-  return parts.join('\n');
-}
-
-/** Writes compare.csv, compare.json and the plot (fid.svg/png or fed.svg/png) into `outDir` (new files only unless `force`). */
-export async function writeComparison(rows: CompareRow[], outDir: string, force = false): Promise<string[]> {
-  await fs.mkdir(outDir, { recursive: true });
-  const svg = plotSvg(rows);
-  const plot = (rows[0]?.metric ?? 'FID').toLowerCase();
-  const files: [string, string | Buffer][] = [
-    ['compare.csv', toCsv(rows)],
-    ['compare.json', `${JSON.stringify(rows, null, 2)}\n`],
-    [`${plot}.svg`, svg],
-    [`${plot}.png`, await sharp(Buffer.from(svg)).png().toBuffer()],
-  ];
-  const written: string[] = [];
-  for (const [name, data] of files) {
-    const f = path.join(outDir, name);
-    await writeFileAtomic(f, data, { overwrite: force }).catch((e: Error) => {
-      throw new Error(e.message.includes('already exists') ? `${f} already exists; use --force or another --out` : e.message);
-    });
-    written.push(f);
-  }
-  return written;
 }

@@ -5,8 +5,8 @@
 // 32x32 emoji. One definition serves training and inference.
 import { promises as fs } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { readSafetensors, serializeSafetensors } from '../io/safetensors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { readSafetensors, serializeSafetensors } from '../formats/safetensors.js';
+import { writeFileAtomic } from '../files/atomic.js';
 import { Rng } from '../rng.js';
 import { biasAct } from '../ops/bias_act.js';
 

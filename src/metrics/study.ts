@@ -4,7 +4,6 @@
 // comparison: seed-to-seed variation often exceeds the difference between losses (Lucic et al.,
 // "Are GANs Created Equal?", 2018).
 import { Rng } from '../rng.js';
-import { PLOT_COLORS, textWidth } from './compare.js';
 
 export interface StudyPoint {
   variant: string;
@@ -128,58 +127,4 @@ export function bootstrapDiffCI(a: number[], b: number[], level = 0.95, draws = 
   const lo = d[Math.floor(((1 - level) / 2) * draws)],
     hi = d[Math.min(draws - 1, Math.ceil(((1 + level) / 2) * draws) - 1)];
   return [lo, hi];
-}
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-
-/** SVG: mean of the metric per variant against kimg, with a ±1 sd band over seeds. */
-export function studyPlotSvg(cells: StudyCell[], metric: string, subtitle: string, width = 720, height = 420): string {
-  const variants = [...new Set(cells.map((c) => c.variant))];
-  const legendW = Math.max(...variants.map((v) => textWidth(v))) + 30;
-  const m = { l: 60, r: 20 + legendW, t: 34, b: 45 };
-  const W = width + legendW;
-  const xs = cells.map((c) => c.kimg),
-    lo = cells.map((c) => c.mean - c.sd),
-    hi = cells.map((c) => c.mean + c.sd);
-  const x0 = Math.min(...xs),
-    x1 = Math.max(...xs) === x0 ? x0 + 1 : Math.max(...xs);
-  const pad = (Math.max(...hi) - Math.min(...lo)) * 0.08 || 1;
-  const y0 = Math.min(...lo) - pad,
-    y1 = Math.max(...hi) + pad;
-  const X = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const Y = (v: number) => height - m.b - ((v - y0) / (y1 - y0)) * (height - m.t - m.b);
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${m.l}" y="18">${esc(subtitle)}</text>`,
-    `<line x1="${m.l}" y1="${height - m.b}" x2="${W - m.r}" y2="${height - m.b}" stroke="black"/>`,
-    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="black"/>`,
-    `<text x="${(W - m.r + m.l) / 2}" y="${height - 10}" text-anchor="middle">kimg of fine-tuning</text>`,
-    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${esc(metric)} (mean ± 1 sd over seeds)</text>`,
-  ];
-  const decimals = (span: number) => Math.min(6, Math.max(0, Math.ceil(-Math.log10(span / 4)) + 1));
-  for (let i = 0; i <= 4; i++) {
-    const xv = x0 + ((x1 - x0) * i) / 4,
-      yv = y0 + ((y1 - y0) * i) / 4;
-    parts.push(`<text x="${X(xv)}" y="${height - m.b + 16}" text-anchor="middle">${xv.toFixed(decimals(x1 - x0))}</text>`);
-    parts.push(`<text x="${m.l - 6}" y="${Y(yv) + 4}" text-anchor="end">${yv.toFixed(decimals(y1 - y0))}</text>`);
-  }
-  variants.forEach((v, i) => {
-    const pts = cells.filter((c) => c.variant === v).sort((a, b) => a.kimg - b.kimg);
-    const color = PLOT_COLORS[i % PLOT_COLORS.length];
-    const band = [
-      ...pts.map((p) => `${X(p.kimg).toFixed(1)},${Y(p.mean + p.sd).toFixed(1)}`),
-      ...[...pts].reverse().map((p) => `${X(p.kimg).toFixed(1)},${Y(p.mean - p.sd).toFixed(1)}`),
-    ];
-    parts.push(`<polygon points="${band.join(' ')}" fill="${color}" fill-opacity="0.18" stroke="none"/>`);
-    parts.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${X(p.kimg).toFixed(1)},${Y(p.mean).toFixed(1)}`).join(' ')}"/>`,
-    );
-    for (const p of pts) parts.push(`<circle cx="${X(p.kimg).toFixed(1)}" cy="${Y(p.mean).toFixed(1)}" r="3" fill="${color}"/>`);
-    const lx = W - m.r + 16;
-    parts.push(`<rect x="${lx}" y="${m.t + 6 + i * 18}" width="12" height="12" fill="${color}"/>`);
-    parts.push(`<text x="${lx + 18}" y="${m.t + 16 + i * 18}">${esc(v)}</text>`);
-  });
-  parts.push('</svg>');
-  return parts.join('\n');
 }

@@ -4,10 +4,10 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { NamedArray } from '../networks/params.js';
-import { readTorchFile, TorchTensor } from '../io/torch.js';
-import { parseSafetensors } from '../io/safetensors.js';
-import { readRegularFile } from '../io/files.js';
-import { cacheDir } from '../io/cache_dir.js';
+import { readTorchFile, TorchTensor } from '../formats/torch.js';
+import { parseSafetensors } from '../formats/safetensors.js';
+import { readRegularFile } from '../files/inputs.js';
+import { cacheDir } from '../files/cache_dir.js';
 
 export const INCEPTION_FILE = 'pt_inception-2015-12-05-6726825d.pth';
 export const INCEPTION_URL = `https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/${INCEPTION_FILE}`;

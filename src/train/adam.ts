@@ -3,8 +3,8 @@
 // conditional on a device-side flag, so skipping non-finite steps needs no read-back.
 import * as tf from '@tensorflow/tfjs';
 import { adamUpdate } from '../ops/adam_update.js';
-import { section } from '../io/checkpoint.js';
-import type { StTensor } from '../io/safetensors.js';
+import { section } from '../formats/checkpoint.js';
+import type { StTensor } from '../formats/safetensors.js';
 import { type NamedArray, ParamStore } from '../networks/params.js';
 
 export interface AdamOptions {

@@ -2,14 +2,12 @@
 // upstream constant, the resolved options a run records (training_options.json), the rule for
 // what may change on resume, and the trainer's settings derived from them. The CLI, the scripts
 // and the tests all go through these functions; none repeats a default.
+import type { AugmentMode, TrainingOptions } from '../records.js';
 import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import { widenedKwargs } from '../networks/widen.js';
-import type { ResizeFilter } from '../io/images.js';
-import type { AugmentMode, BranchRecord, TrainingOptions } from '../io/training_state.js';
+import type { ResizeFilter } from '../data/images.js';
 import { logistic, rooted } from '../losses/objectives.js';
 import type { TrainerOptions } from './trainer.js';
-
-export type { AugmentMode, TrainingOptions } from '../io/training_state.js';
 
 /** What a user specifies; everything but `data` has a default (DEFAULTS, or derived as noted). */
 export interface FinetuneArgs {
@@ -347,13 +345,6 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
   if (Object.keys(changed).length) resolvedOptions.branches = [...(saved.branches ?? []), { from: saved.runDir, kimg: atKimg, changed }];
   validateOptions(resolvedOptions);
   return resolvedOptions;
-}
-
-/** What a branch changed, for people: `styleMixing 0.9 -> 0, loss "rooted" -> "logistic"`. */
-export function describeBranchChanges(changed: BranchRecord['changed']): string {
-  return Object.entries(changed)
-    .map(([k, [was, now]]) => `${k} ${JSON.stringify(was)} -> ${JSON.stringify(now)}`)
-    .join(', ');
 }
 
 /** The trainer's settings for a run's options. */

@@ -2,33 +2,28 @@
 // options resolved or resumed, the backend, the networks, the data, the trainer, and the run
 // directory, locked for this process. A new run, an exact resume (in place) and a branch
 // (--resume with --run-dir) all come out as one RunContext that the loop in run.ts drives.
+import type { LoadedNetwork, TrainingState } from '../records.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { type BackendInfo, initBackend } from '../backend.js';
-import { ImageDataset } from '../io/dataset.js';
-import { checkGrid } from '../io/images.js';
-import { checkOutputFolder } from '../io/files.js';
-import { buildDiscriminator, buildGenerator, loadNetwork, type LoadedNetwork, widenLoadedNetwork } from '../io/network.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { ImageDataset } from '../data/dataset.js';
+import { checkGrid } from '../data/images.js';
+import { checkOutputFolder } from '../files/inputs.js';
+import { buildDiscriminator, buildGenerator, loadNetwork, widenLoadedNetwork } from '../io/network.js';
+import { writeFileAtomic } from '../files/atomic.js';
 import { isHistoryFile, isRunDirectory, RUN_FILES } from '../io/run_layout.js';
 import { lockRunDir, type RunLock } from '../io/run_lock.js';
-import { type TrainingState, trainingStateOf } from '../io/training_state.js';
+import { trainingStateOf } from '../io/training_state.js';
 import { Discriminator } from '../networks/discriminator.js';
 import { Generator } from '../networks/generator.js';
 import { Rng } from '../rng.js';
 import { type FeatureNetwork, loadFeatureNetwork } from '../metrics/features.js';
 import { restoreAdam } from './adam.js';
 import { AugmentPipe } from './augment.js';
-import {
-  DEFAULTS,
-  describeBranchChanges,
-  type FinetuneArgs,
-  resolveTrainingOptions,
-  resumeTrainingOptions,
-  type TrainingOptions,
-  trainerOptions,
-} from './options.js';
+import { describeBranchChanges } from '../report/html.js';
+import { DEFAULTS, type FinetuneArgs, resolveTrainingOptions, resumeTrainingOptions, trainerOptions } from './options.js';
+import type { TrainingOptions } from '../records.js';
 import { checkResumeInPlace, makeNamedRunDir, nextRunDir, resolveResume, tidyForResume } from './run_dir.js';
 import { Trainer } from './trainer.js';
 

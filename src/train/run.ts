@@ -8,12 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import { fakesName, RUN_FILES, snapshotName } from '../io/run_layout.js';
 import type { FinetuneArgs } from './options.js';
 import { prepareRun, type RunContext } from './prepare.js';
-import { writeRunReport } from './report.js';
+import { writeRunReport } from '../report/run_page.js';
 import { evaluateSnapshot, lastGoodSnapshot, redrawMissingGrids, writeGrid, writeRealsGrid, writeSnapshot } from './snapshot.js';
 import { recordTick, type TickClock } from './tick.js';
-
-export type { FinetuneArgs } from './options.js';
-export { renderGrid } from './snapshot.js';
 
 export interface RunHooks {
   log?: (line: string) => void; // Progress lines (default: stderr).

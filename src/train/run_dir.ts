@@ -2,7 +2,7 @@
 // clean-up a resume needs after a crash (stale temporary files, rows logged after the snapshot).
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../files/atomic.js';
 import { isRecordFile, latestSnapshot, listSnapshots } from '../io/run_layout.js';
 import { processAlive } from '../io/run_lock.js';
 

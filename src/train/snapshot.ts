@@ -1,16 +1,16 @@
 // A snapshot of a running training (upstream training_loop.py's "Save network snapshot" and
 // "Evaluate metrics"): the checkpoint with the exact training state, the grid of the fixed
 // latents, and the metric records, each a step that a test can call alone.
+import type { TrainingState } from '../records.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type CheckpointConfig, saveCheckpoint } from '../io/checkpoint.js';
-import { tileGrid, toUint8, writePng } from '../io/images.js';
+import { type CheckpointConfig, saveCheckpoint } from '../formats/checkpoint.js';
+import { tileGrid, toUint8, writePng } from '../data/images.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { fakesName, listSnapshots, metricFileName, RUN_FILES, snapshotName } from '../io/run_layout.js';
-import type { TrainingState } from '../io/training_state.js';
 import type { Generator } from '../networks/generator.js';
-import { cacheDir } from '../io/cache_dir.js';
+import { cacheDir } from '../files/cache_dir.js';
 import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
 import { adamTensors } from './adam.js';
 import type { RunContext } from './prepare.js';

@@ -3,6 +3,7 @@
 // adjusted, the regularizer's gradient scaled by its interval), gradient accumulation over
 // batch_gpu rounds (summed, as upstream), Adam, G_ema with ramp-up, and the ADA heuristic.
 // Non-finite losses or gradients skip that phase's update on the device and are counted.
+import type { PhaseName, TrainerState } from '../records.js';
 import * as tf from '@tensorflow/tfjs';
 import type { Discriminator } from '../networks/discriminator.js';
 import type { Generator } from '../networks/generator.js';
@@ -12,9 +13,6 @@ import type { ParamStore } from '../networks/params.js';
 import type { Rng } from '../rng.js';
 import { Adam } from './adam.js';
 import { Stats } from './stats.js';
-import type { PhaseName, TrainerState } from '../io/training_state.js';
-
-export type { PhaseName, TrainerState } from '../io/training_state.js';
 
 export interface TrainerOptions {
   objective: Objective; // Adversarial loss: logistic or rooted.

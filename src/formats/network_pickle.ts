@@ -3,9 +3,9 @@
 // {G, D, G_ema, augment_pipe, training_set_kwargs} whose networks are torch_utils.persistence
 // objects (class name, module state with _parameters, _buffers, _modules, _init_kwargs); the
 // older TensorFlow pickles are mapped in tf_legacy.ts.
+import type { LoadedNetwork } from '../records.js';
 import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig, SYNTHESIS_KEYS } from '../networks/config.js';
 import type { NamedArray } from '../networks/params.js';
-import type { LoadedNetwork } from './loaded_network.js';
 import { PyDict, PyGlobal, PyObject, unpickle } from './pickle.js';
 import { torchReducers, TorchTensor } from './torch.js';
 import { numpyReducers } from './numpy.js';

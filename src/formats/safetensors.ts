@@ -1,5 +1,5 @@
-import { writeFileAtomic } from './atomic.js';
-import { readRegularFile } from './files.js';
+import { writeFileAtomic } from '../files/atomic.js';
+import { readRegularFile } from '../files/inputs.js';
 
 export type DType = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'I8' | 'BOOL';
 const DTYPE_SIZE: Record<DType, number> = { F32: 4, F64: 8, I32: 4, I64: 8, U8: 1, I8: 1, BOOL: 1 };

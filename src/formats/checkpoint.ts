@@ -3,11 +3,11 @@
 // opt_D); metadata {"format": "stylegan-rlo", "config": <JSON>} with the network kwargs and, for
 // training snapshots, the complete training state. Written atomically; never replaces a file
 // unless asked.
+import type { TrainingState } from '../records.js';
 import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import type { NamedArray, ParamStore } from '../networks/params.js';
 import { parseSafetensors, serializeSafetensors, type StTensor } from './safetensors.js';
-import { writeFileAtomic } from './atomic.js';
-import type { TrainingState } from './training_state.js';
+import { writeFileAtomic } from '../files/atomic.js';
 
 export const CHECKPOINT_FORMAT = 'stylegan-rlo';
 

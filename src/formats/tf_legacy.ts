@@ -1,10 +1,10 @@
 // The older TensorFlow StyleGAN2 pickles: a tuple (G, D, Gs) of dnnlib.tflib.network.Network
 // states with numpy variables, mapped to upstream names and layouts as upstream's legacy.py does.
+import type { LoadedNetwork } from '../records.js';
 import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import type { NamedArray } from '../networks/params.js';
 import { Generator } from '../networks/generator.js';
 import { Discriminator } from '../networks/discriminator.js';
-import type { LoadedNetwork } from './loaded_network.js';
 import { PyDict, PyObject } from './pickle.js';
 import { NdArray } from './numpy.js';
 import { MAX_MODULE_DEPTH, named, toPlain } from './pickle_plain.js';

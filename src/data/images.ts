@@ -2,8 +2,8 @@
 import { promises as fs } from 'node:fs';
 import sharp from 'sharp';
 import { PNG } from 'pngjs';
-import { writeFileAtomic } from './atomic.js';
-import { type FilePath, imageSource } from './files.js';
+import { writeFileAtomic } from '../files/atomic.js';
+import { type FilePath, imageSource } from '../files/inputs.js';
 
 export type ResizeFilter = 'lanczos3' | 'lanczos2' | 'cubic' | 'mitchell' | 'linear' | 'nearest';
 export const RESIZE_FILTERS: ResizeFilter[] = ['lanczos3', 'lanczos2', 'cubic', 'mitchell', 'linear', 'nearest'];

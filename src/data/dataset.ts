@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../rng.js';
 import { decodeImage, type ResizeFilter } from './images.js';
-import { displayPath, type FilePath } from './files.js';
+import { displayPath, type FilePath } from '../files/inputs.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp'];
 
