@@ -88,6 +88,42 @@ static int64_t chunk_rows(const ConvGeom* g) {
   return r < 1 ? 1 : r;
 }
 
+// The passes of a convolution that go through the im2col matrix, chunk by chunk of its rows.
+typedef enum { PASS_FORWARD, PASS_INPUT_GRAD, PASS_FILTER_GRAD } ConvPass;
+
+// One chunked loop for the three passes (rows of the im2col matrix = output pixels):
+//   forward      out[rows]  = im2col(x)[rows] @ w                       (a = x,  b = w,  out)
+//   input grad   dx        += col2im(dy[rows] @ w^T)                    (a = dy, b = w,  out = dx, zeroed by the caller)
+//   filter grad  dw        += im2col(x)[rows]^T @ dy[rows]              (a = x,  b = dy, out = dw)
+// Returns 0 on failure with an exception pending.
+static int chunked_conv(napi_env env, const ConvGeom* g, ConvPass pass, const float* a, const float* b, float* out) {
+  const int64_t M = (int64_t)g->n * g->oh * g->ow, K = (int64_t)g->kh * g->kw * g->c;
+  const int64_t cr = chunk_rows(g);
+  float* col = (float*)malloc(sizeof(float) * (size_t)(cr < M ? cr : M) * (size_t)K);
+  if (!col) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return 0; }
+  int ok = 1;
+  for (int64_t r0 = 0; r0 < M && ok; r0 += cr) {
+    const int64_t rows = (M - r0 < cr) ? M - r0 : cr;
+    switch (pass) {
+      case PASS_FORWARD:
+        im2col(g, a, col, r0, rows);
+        ok = sgemm('N', 'N', rows, g->o, K, 1.f, col, K, b, g->o, 0.f, out + r0 * g->o, g->o);
+        break;
+      case PASS_INPUT_GRAD:
+        ok = sgemm('N', 'T', rows, K, g->o, 1.f, a + r0 * g->o, g->o, b, g->o, 0.f, col, K);
+        if (ok) col2im(g, col, out, r0, rows);
+        break;
+      case PASS_FILTER_GRAD:
+        im2col(g, a, col, r0, rows);
+        ok = sgemm('T', 'N', K, g->o, rows, 1.f, col, K, b + r0 * g->o, g->o, r0 == 0 ? 0.f : 1.f, out, g->o);
+        break;
+    }
+  }
+  free(col);
+  if (!ok) napi_throw_error(env, NULL, "rlo_native: sgemm failed (out of memory?)");
+  return ok;
+}
+
 // Forward convolution into `out`; returns 0 on failure (an exception is pending).
 static int conv_forward(napi_env env, const ConvGeom* g, const float* x, const float* w, float* out) {
   const int64_t M = (int64_t)g->n * g->oh * g->ow, K = (int64_t)g->kh * g->kw * g->c;
@@ -95,18 +131,7 @@ static int conv_forward(napi_env env, const ConvGeom* g, const float* x, const f
     if (!sgemm('N', 'N', M, g->o, K, 1.f, x, K, w, g->o, 0.f, out, g->o)) goto fail;
     return 1;
   }
-  {
-    const int64_t cr = chunk_rows(g);
-    float* col = (float*)malloc(sizeof(float) * (size_t)(cr < M ? cr : M) * (size_t)K);
-    if (!col) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return 0; }
-    for (int64_t r0 = 0; r0 < M; r0 += cr) {
-      const int64_t rows = (M - r0 < cr) ? M - r0 : cr;
-      im2col(g, x, col, r0, rows);
-      if (!sgemm('N', 'N', rows, g->o, K, 1.f, col, K, w, g->o, 0.f, out + r0 * g->o, g->o)) { free(col); goto fail; }
-    }
-    free(col);
-  }
-  return 1;
+  return chunked_conv(env, g, PASS_FORWARD, x, w, out);
 fail:
   napi_throw_error(env, NULL, "rlo_native: sgemm failed (out of memory?)");
   return 0;
@@ -155,17 +180,7 @@ napi_value rlo_conv2d_backprop_input(napi_env env, napi_callback_info info) {
     return NULL;
   }
   memset(dx, 0, sizeof(float) * ldx);
-  {
-    const int64_t cr = chunk_rows(&g);
-    float* col = (float*)malloc(sizeof(float) * (size_t)(cr < M ? cr : M) * (size_t)K);
-    if (!col) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return NULL; }
-    for (int64_t r0 = 0; r0 < M; r0 += cr) {
-      const int64_t rows = (M - r0 < cr) ? M - r0 : cr;
-      if (!sgemm('N', 'T', rows, K, g.o, 1.f, dy + r0 * g.o, g.o, w, g.o, 0.f, col, K)) { free(col); goto fail; }
-      col2im(&g, col, dx, r0, rows);
-    }
-    free(col);
-  }
+  chunked_conv(env, &g, PASS_INPUT_GRAD, dy, w, dx);
   return NULL;
 fail:
   napi_throw_error(env, NULL, "rlo_native: sgemm failed (out of memory?)");
@@ -185,17 +200,7 @@ napi_value rlo_conv2d_backprop_filter(napi_env env, napi_callback_info info) {
     if (!sgemm('T', 'N', K, g.o, M, 1.f, x, K, dy, g.o, 0.f, dw, g.o)) goto fail;
     return NULL;
   }
-  {
-    const int64_t cr = chunk_rows(&g);
-    float* col = (float*)malloc(sizeof(float) * (size_t)(cr < M ? cr : M) * (size_t)K);
-    if (!col) { napi_throw_error(env, NULL, "rlo_native: out of memory"); return NULL; }
-    for (int64_t r0 = 0; r0 < M; r0 += cr) {
-      const int64_t rows = (M - r0 < cr) ? M - r0 : cr;
-      im2col(&g, x, col, r0, rows);
-      if (!sgemm('T', 'N', K, g.o, rows, 1.f, col, K, dy + r0 * g.o, g.o, r0 == 0 ? 0.f : 1.f, dw, g.o)) { free(col); goto fail; }
-    }
-    free(col);
-  }
+  chunked_conv(env, &g, PASS_FILTER_GRAD, x, dy, dw);
   return NULL;
 fail:
   napi_throw_error(env, NULL, "rlo_native: sgemm failed (out of memory?)");

@@ -8,10 +8,10 @@
 //            machines without AVX-512 still test that kernel's logic (tests only; never chosen).
 // The kernel is chosen at run time from cpuid. Threads (OpenMP) share the packed B block and split
 // either whole MC blocks of rows or, when there are few rows, the micro-tiles of one block.
-// oneDNN's and OpenBLAS's sgemm are loaded with dlopen when the machine has them (comparisons,
-// or STYLEGAN_RLO_GEMM=onednn); neither is needed to build or run.
+// oneDNN's and OpenBLAS's sgemm are loaded at run time when the machine has them (blas_engines.c;
+// comparisons, or STYLEGAN_RLO_GEMM=onednn); neither is needed to build or run.
 #include "gemm.h"
-#include <dlfcn.h>
+#include "blas_engines.h"
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,44 +459,6 @@ static int gemm_ours(const Problem* P) {
 
 // ---- engines ------------------------------------------------------------------------------
 
-typedef int (*DnnlSgemm)(char, char, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
-                         float*, int64_t);
-typedef struct { int major, minor, patch; } DnnlVersion;  // leading fields of dnnl_version_t
-typedef const DnnlVersion* (*DnnlVersionFn)(void);
-typedef void (*CblasSgemm)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
-
-static DnnlSgemm dnnl_sgemm_fn;
-static CblasSgemm cblas_sgemm_fn;
-static char dnnl_name[64], openblas_name[64];
-
-static void* open_first(const char* const* names) {
-  for (int i = 0; names[i]; i++) {
-    void* h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (h) return h;
-  }
-  return NULL;
-}
-
-static void load_engines(void) {
-  static int loaded;
-  if (loaded) return;
-  loaded = 1;
-  static const char* const dnnl_libs[] = {"libdnnl.so.3", "libdnnl.so.2", "libdnnl.so", NULL};
-  void* h = open_first(dnnl_libs);
-  if (h) {
-    dnnl_sgemm_fn = (DnnlSgemm)dlsym(h, "dnnl_sgemm");
-    DnnlVersionFn ver = (DnnlVersionFn)dlsym(h, "dnnl_version");
-    if (ver) snprintf(dnnl_name, sizeof dnnl_name, "oneDNN %d.%d.%d", ver()->major, ver()->minor, ver()->patch);
-    else snprintf(dnnl_name, sizeof dnnl_name, "oneDNN");
-  }
-  static const char* const blas_libs[] = {"libopenblas.so.0", "libopenblas.so", NULL};
-  h = open_first(blas_libs);
-  if (h) {
-    cblas_sgemm_fn = (CblasSgemm)dlsym(h, "cblas_sgemm");
-    snprintf(openblas_name, sizeof openblas_name, "OpenBLAS");
-  }
-}
-
 enum { ENGINE_OURS, ENGINE_ONEDNN, ENGINE_OPENBLAS };
 static int engine = ENGINE_OURS;
 static const Kernel* kernel;  // ours: NULL until first use (then auto)
@@ -508,7 +470,6 @@ static const Kernel* auto_kernel(void) {
 }
 
 int rlo_gemm_select(const char* name) {
-  load_engines();
   if (!strcmp(name, "ours") || !strcmp(name, "auto")) { engine = ENGINE_OURS; kernel = auto_kernel(); return 1; }
   if (!strncmp(name, "ours:", 5)) {
     for (int i = 0; i < NUM_KERNELS; i++) {
@@ -516,15 +477,15 @@ int rlo_gemm_select(const char* name) {
     }
     return 0;
   }
-  if (!strcmp(name, "onednn") && dnnl_sgemm_fn) { engine = ENGINE_ONEDNN; return 1; }
-  if (!strcmp(name, "openblas") && cblas_sgemm_fn) { engine = ENGINE_OPENBLAS; return 1; }
+  if (!strcmp(name, "onednn") && rlo_blas_available(BLAS_ONEDNN)) { engine = ENGINE_ONEDNN; return 1; }
+  if (!strcmp(name, "openblas") && rlo_blas_available(BLAS_OPENBLAS)) { engine = ENGINE_OPENBLAS; return 1; }
   return 0;
 }
 
 const char* rlo_gemm_describe(void) {
   if (!kernel) kernel = auto_kernel();
-  if (engine == ENGINE_ONEDNN) return dnnl_name;
-  if (engine == ENGINE_OPENBLAS) return openblas_name;
+  if (engine == ENGINE_ONEDNN) return rlo_blas_name(BLAS_ONEDNN);
+  if (engine == ENGINE_OPENBLAS) return rlo_blas_name(BLAS_OPENBLAS);
   snprintf(description, sizeof description, "ours %s %dx%d", kernel->name, kernel->mr, kernel->nr);
   return description;
 }
@@ -542,8 +503,7 @@ const char* rlo_gemm_kernels(void) {
 
 const char* rlo_gemm_engines(void) {
   static char list[64];
-  load_engines();
-  snprintf(list, sizeof list, "ours%s%s", dnnl_sgemm_fn ? ",onednn" : "", cblas_sgemm_fn ? ",openblas" : "");
+  snprintf(list, sizeof list, "ours%s%s", rlo_blas_available(BLAS_ONEDNN) ? ",onednn" : "", rlo_blas_available(BLAS_OPENBLAS) ? ",openblas" : "");
   return list;
 }
 
@@ -560,12 +520,7 @@ int rlo_sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, float alpha, co
   // Degenerate sizes behave the same with every engine (oneDNN refuses k = 0).
   if (m <= 0 || n <= 0) return 1;
   if (k <= 0 || alpha == 0.f) { scale_c(&P); return 1; }
-  if (engine == ENGINE_ONEDNN) return dnnl_sgemm_fn(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0;
-  if (engine == ENGINE_OPENBLAS) {
-    if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) return 0;
-    cblas_sgemm_fn(101 /* row major */, ta == 'T' ? 112 : 111, tb == 'T' ? 112 : 111, (int)m, (int)n, (int)k, alpha, a, (int)lda, b,
-                   (int)ldb, beta, c, (int)ldc);
-    return 1;
-  }
+  if (engine == ENGINE_ONEDNN) return rlo_blas_sgemm(BLAS_ONEDNN, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (engine == ENGINE_OPENBLAS) return rlo_blas_sgemm(BLAS_OPENBLAS, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   return gemm_ours(&P);
 }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { Adam } from '../src/train/adam.js';
-import { ADAM_UPDATE_KERNEL } from '../src/ops/adam_update.js';
+import { ADAM_UPDATE_KERNEL } from '../src/ops/kernel_names.js';
 import { nativeStatus } from '../src/native/index.js';
 import { assertClose, testBackend } from './helpers.js';
 import { randomArray } from './reference_ops.js';

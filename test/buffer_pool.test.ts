@@ -23,7 +23,7 @@ function churn(shape: number[]): void {
 }
 
 test('the pool reuses the arrays of disposed kernel outputs, and leaks no tensors', { skip }, async () => {
-  const { outputPool } = await import('../src/native/kernels.js');
+  const { outputPool } = await import('../src/native/kernels/helpers.js');
   const before = tf.memory().numTensors;
   const reused0 = outputPool.stats.reused;
   churn([64, 1024]);

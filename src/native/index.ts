@@ -3,7 +3,8 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { registerNativeKernels, type NativeAddon } from './kernels.js';
+import type { NativeAddon } from './contracts.js';
+import { registerNativeKernels } from './kernels/register_all.js';
 
 const HINT =
   "install a C compiler, make and python3 (Debian/Ubuntu: 'apt-get install build-essential python3'), then run 'npm run build:native' for the fast CPU path";

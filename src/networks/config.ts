@@ -1,6 +1,7 @@
 // Network configurations, named exactly like upstream's constructor kwargs (training/networks.py)
 // so that a pickle's `_init_kwargs` and a checkpoint's JSON map onto them one to one.
-import { type Activation, ACTIVATIONS } from '../ops/bias_act.js';
+import type { Activation } from '../ops/kernel_names.js';
+import { ACTIVATIONS } from '../ops/bias_act.js';
 
 export type Architecture = 'orig' | 'skip' | 'resnet';
 

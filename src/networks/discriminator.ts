@@ -1,6 +1,6 @@
 // Discriminator (upstream DiscriminatorBlock, DiscriminatorEpilogue, Discriminator), NHWC.
 import * as tf from '@tensorflow/tfjs';
-import type { Activation } from '../ops/bias_act.js';
+import type { Activation } from '../ops/kernel_names.js';
 import { minibatchStd } from '../ops/misc.js';
 import { downsample2d, type Filter } from '../ops/upfirdn2d.js';
 import { type Architecture, channelsAt, type DiscriminatorConfig, type ResolvedDiscriminatorConfig, resolveDiscriminatorConfig } from './config.js';

@@ -1,7 +1,8 @@
 // Equalized-learning-rate layers (upstream FullyConnectedLayer, Conv2dLayer): weights are stored
 // unscaled, as upstream stores them, and the gains are applied at run time.
 import * as tf from '@tensorflow/tfjs';
-import { type Activation, ACTIVATIONS, biasAct } from '../ops/bias_act.js';
+import type { Activation } from '../ops/kernel_names.js';
+import { ACTIVATIONS, biasAct } from '../ops/bias_act.js';
 import { conv2dResample } from '../ops/conv2d_resample.js';
 import { type Filter, setupFilter } from '../ops/upfirdn2d.js';
 import { initFull, initRandn, initValues, type ParamStore } from './params.js';

@@ -1,7 +1,8 @@
 // Synthesis network ws -> image (upstream SynthesisLayer, ToRGBLayer, SynthesisBlock,
 // SynthesisNetwork), NHWC. Always the non-fused modulated convolution (upstream's training path).
 import * as tf from '@tensorflow/tfjs';
-import { type Activation, ACTIVATIONS, biasAct } from '../ops/bias_act.js';
+import type { Activation } from '../ops/kernel_names.js';
+import { ACTIVATIONS, biasAct } from '../ops/bias_act.js';
 import { modulatedConv2d } from '../ops/modulated_conv2d.js';
 import { type Filter, upsample2d } from '../ops/upfirdn2d.js';
 import type { Rng } from '../rng.js';

@@ -5,27 +5,9 @@
 // skipping a non-finite step needs no read-back) p, m and v keep their values.
 // A fused kernel (RloAdamUpdate, native on the cpu backend) does all of it in one pass; elsewhere
 // the same arithmetic runs as tfjs ops, in the same float32 order.
+import { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs, type AdamUpdateInputs } from './kernel_names.js';
 import * as tf from '@tensorflow/tfjs';
 import { runCustomKernel } from './kernel_contract.js';
-
-export const ADAM_UPDATE_KERNEL = 'RloAdamUpdate';
-
-/** Inputs of RloAdamUpdate: variable, moments, gradient (same shape), t and apply (scalars). */
-export interface AdamUpdateInputs {
-  p: tf.TensorInfo;
-  m: tf.TensorInfo;
-  v: tf.TensorInfo;
-  g: tf.TensorInfo;
-  t: tf.TensorInfo;
-  apply: tf.TensorInfo;
-}
-/** Attributes of RloAdamUpdate. Outputs: [p', m', v']. */
-export interface AdamUpdateAttrs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-}
 
 export interface AdamStep {
   p: tf.Tensor;

@@ -4,23 +4,12 @@
 // mask computed in the forward pass (a constant to the tape), as upstream's CUDA op does: its
 // own gradient is then the same multiplication, so R1 and path-length regularization can
 // differentiate through it. tfjs' built-in leakyRelu gradient cannot be differentiated again.
+import { type Activation, BIAS_ACT_KERNEL, type BiasActKernelAttrs, type BiasActKernelInputs } from './kernel_names.js';
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom_op.js';
 import { runCustomKernel } from './kernel_contract.js';
 
 /** Name of the optional fused kernel (the native addon registers it for the cpu backend). Outputs [y, mask = dy/dx] (mask only withMask). */
-export const BIAS_ACT_KERNEL = 'RloBiasAct';
-export interface BiasActKernelInputs {
-  x: tf.Tensor;
-  b?: tf.Tensor;
-}
-export interface BiasActKernelAttrs {
-  act: Activation;
-  alpha: number;
-  gain: number;
-  clamp: number | null;
-  withMask: boolean;
-}
 
 function runBiasActKernel(x: tf.Tensor, b: tf.Tensor | null, attrs: BiasActKernelAttrs): tf.Tensor[] {
   return runCustomKernel<BiasActKernelInputs, BiasActKernelAttrs>(BIAS_ACT_KERNEL, b ? { x, b } : { x }, attrs);
@@ -34,8 +23,6 @@ export function biasReluInference(x: tf.Tensor, b: tf.Tensor): tf.Tensor {
   if (tf.getKernel(BIAS_ACT_KERNEL, tf.getBackend())) return runBiasActKernel(x, b, { act: 'relu', alpha: 0, gain: 1, clamp: null, withMask: false })[0];
   return tf.tidy(() => tf.relu(x.add(b)));
 }
-
-export type Activation = 'linear' | 'relu' | 'lrelu';
 
 export const ACTIVATIONS: Record<Activation, { defAlpha: number; defGain: number }> = {
   linear: { defAlpha: 0, defGain: 1 },

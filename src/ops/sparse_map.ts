@@ -3,20 +3,12 @@
 // custom ops, so any order of differentiation works. Used for bilinear resampling and reflect
 // padding in the augmentation pipeline. (tfjs' own gather gradient, UnsortedSegmentSum, is
 // quadratic in the number of rows on the cpu backend.)
+import { SPARSE_MAP_KERNEL, type SparseMapKernelAttrs } from './kernel_names.js';
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom_op.js';
 import { runCustomKernel } from './kernel_contract.js';
 
 /** Name of the optional fused kernel (the native addon registers it for the cpu backend). */
-export const SPARSE_MAP_KERNEL = 'RloSparseMap';
-export interface SparseMapKernelAttrs {
-  idx: Int32Array;
-  w: Float32Array | null;
-  P: number;
-  K: number;
-  M: number;
-  transpose: boolean;
-}
 
 /** The map (or its transpose) in one pass where the backend has the kernel; null otherwise. */
 function fused(x: tf.Tensor2D, m: SparseMap, transpose: boolean): tf.Tensor2D | null {

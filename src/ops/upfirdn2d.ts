@@ -4,24 +4,12 @@
 // its gradient is itself an upfirdn2d with swapped up/down, flipped filter and adjusted padding,
 // exactly as upstream's CUDA op defines it. That makes gradients of any order available without
 // ever differentiating the depthwise convolution kernel.
+import { UPFIRDN2D_KERNEL, type UpFirDn2dKernelAttrs, type UpFirDn2dKernelInputs } from './kernel_names.js';
 import * as tf from '@tensorflow/tfjs';
 import { runCustomKernel } from './kernel_contract.js';
 import { customOp } from './custom_op.js';
 
 /** Name of the optional fused kernel (the native addon registers it for the cpu backend). */
-export const UPFIRDN2D_KERNEL = 'RloUpFirDn2d';
-export interface UpFirDn2dKernelInputs {
-  x: tf.Tensor4D;
-}
-export interface UpFirDn2dKernelAttrs {
-  taps: Float32Array; // correlation order, gain applied, [fh, fw] row-major
-  fh: number;
-  fw: number;
-  up: [number, number]; // [x, y]
-  down: [number, number]; // [x, y]
-  pad: [number, number, number, number]; // [x0, x1, y0, y1]
-  outShape: [number, number, number, number];
-}
 
 /** A prepared 2-D FIR filter, row-major [fh, fw] (upstream setup_filter output). */
 export interface Filter {
