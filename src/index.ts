@@ -34,7 +34,7 @@ export { ImageDataset } from './data/dataset.js';
 // Training.
 export { finetune } from './train/run.js';
 export type { RunHooks, RunResult } from './train/run.js';
-export type { FinetuneArgs } from './train/options.js';
+export type { FinetuneArgs } from './records.js';
 export { Trainer } from './train/trainer.js';
 export type { TrainerOptions } from './train/trainer.js';
 export { AugmentPipe, AUGPIPES } from './train/augment.js';

@@ -91,3 +91,48 @@ export interface LoadedNetwork {
   training?: unknown; // a checkpoint's training record, unchecked: see trainingStateOf
   tensors?: Map<string, StTensor>; // all checkpoint tensors (optimizer state)
 }
+
+/** What a user specifies; everything but `data` has a default (DEFAULTS, or derived as noted). */
+export interface FinetuneArgs {
+  data: string;
+  network?: string | null; // Pretrained network (pickle or checkpoint); absent = from scratch.
+  resume?: string | null; // Run directory or snapshot to resume exactly.
+  outdir?: string;
+  runDir?: string | null; // Explicit run directory (must not exist); default: outdir/NNNNN-<desc>. With resume: a branch.
+  loss?: 'rooted' | 'logistic';
+  k?: number;
+  kimg?: number;
+  batch?: number;
+  batchGpu?: number;
+  glr?: number;
+  dlr?: number;
+  gamma?: number;
+  plWeight?: number;
+  styleMixing?: number;
+  ema?: number;
+  emaRampup?: number | null;
+  aug?: AugmentMode;
+  p?: number;
+  target?: number;
+  adaKimg?: number;
+  augpipe?: string;
+  mirror?: boolean;
+  freezed?: number;
+  seed?: number;
+  tick?: number;
+  snap?: number;
+  grid?: [number, number];
+  resizeFilter?: ResizeFilter;
+  requireSquare?: boolean;
+  backend?: string;
+  metrics?: string[];
+  metricsNum?: number;
+  inception?: string | null;
+  /**
+   * D's minibatch-stddev group size (upstream's cfg mbstd: 4, its cifar config 32). From scratch,
+   * fine-tuning (default: the network's) or a branch; D's weights do not depend on it.
+   */
+  mbstd?: number;
+  /** From-scratch architecture (upstream --cfg style), used when `network` is absent. */
+  cfg?: { res?: number; cbase?: number; cmax?: number; map?: number; zdim?: number; wdim?: number; channels?: number };
+}

@@ -1,5 +1,6 @@
 // Backend selection: explicit choices that cannot load fail with one line saying what is needed;
 // the cpu-js reference backend is always available.
+import { cli } from './cli_helper.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -51,7 +52,6 @@ describe('backend selection', () => {
   });
 
   test('the CLI reports the active backend once, and a bad --backend in one line', () => {
-    const cli = (...a: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...a], { encoding: 'utf8' });
     const ok = cli(
       'generate',
       '--network',

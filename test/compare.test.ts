@@ -1,11 +1,11 @@
 // fid and compare with the fixture Inception network (closed-form weights, test/inception.test.ts):
 // two tiny runs (rooted and logistic) from the tiny16 network; the table, CSV and plot must agree
 // with FIDs computed directly; `finetune --metrics fid` records the same value compare reports.
+import { cliWith } from './cli_helper.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { PNG } from 'pngjs';
 import { finetune } from '../src/train/run.js';
 import { InceptionV3 } from '../src/metrics/inception.js';
@@ -181,11 +181,7 @@ describe('compare', () => {
   });
 
   test('CLI: fid of two folders, compare writes its files, missing weights are explained', async () => {
-    const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args, '--backend', 'cpu'], {
-        encoding: 'utf8',
-        env: { ...process.env, STYLEGAN_RLO_CACHE: path.join(dir, 'cache') },
-      });
+    const cli = cliWith({ env: { STYLEGAN_RLO_CACHE: path.join(dir, 'cache') } });
     const other = await imageFolder(path.join(dir, 'other'), 3, { width: 24, height: 24 });
     const r = cli('fid', data, other, '--inception', weights, '--json');
     assert.equal(r.status, 0, r.stderr);

@@ -1,5 +1,6 @@
 // fetch against a server on 127.0.0.1: progress, a broken download resumed with a Range request,
 // checksum verification, offline errors, manifest names, and the CLI's `info`/`convert`.
+import { cli } from './cli_helper.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -7,7 +8,6 @@ import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { fetchNetwork, progressReporter } from '../src/io/fetch.js';
 import { FIXTURES } from './helpers.js';
 import { tempDir } from './train_helpers.js';
@@ -134,9 +134,6 @@ describe('fetch', () => {
 });
 
 describe('info and convert commands', () => {
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
-
   test('info --json reports the architecture', () => {
     const r = cli('info', path.join(FIXTURES, 'tiny16.pkl'), '--json');
     assert.equal(r.status, 0, r.stderr);

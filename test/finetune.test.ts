@@ -1,16 +1,17 @@
 // finetune on the tiny16 reference network: run directory contents, both losses, exact resume,
 // ADA behaviour, constant tensor count, and bad input.
+import { cli } from './cli_helper.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { finetune, type TrainingProgress } from '../src/train/run.js';
-import type { FinetuneArgs } from '../src/train/options.js';
+import type { FinetuneArgs } from '../src/records.js';
 import { loadNetwork } from '../src/io/network.js';
 import { Trainer } from '../src/train/trainer.js';
-import { resolveTrainingOptions, trainerOptions, UPSTREAM_CONSTANTS } from '../src/train/options.js';
+import { resolveTrainingOptions, trainerOptions } from '../src/train/options.js';
+import { UPSTREAM_CONSTANTS } from '../src/train/defaults.js';
 import { Generator } from '../src/networks/generator.js';
 import { Discriminator } from '../src/networks/discriminator.js';
 import { rooted } from '../src/losses/objectives.js';
@@ -341,8 +342,6 @@ describe('finetune', () => {
 });
 
 /** The CLI as a user runs it, on the cpu backend. */
-const cli = (...args: string[]) =>
-  spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
 
 describe('finetune control', () => {
   test('SIGTERM: finishes the iteration, writes a snapshot, exits 0', async () => {

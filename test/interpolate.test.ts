@@ -1,9 +1,9 @@
 // interpolate: latent walks (slerp in z, lerp in w) start on their keyframes' images, loop, are
 // deterministic per seed, and encode as animated WebP/GIF with one page per frame; truncation
 // sweeps; bad options are one line; no tensor leaks.
+import { cli as runCli } from './cli_helper.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
@@ -56,8 +56,7 @@ test("walks: keyframes are the seeds' images, loops return, z and w walks, deter
 });
 
 test('CLI: animated WebP and GIF with a page per frame, frame folder, grid; bad options are one line', async () => {
-  const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'interpolate', '--network', ckpt, '--backend', 'cpu', ...args], { encoding: 'utf8' });
+  const cli = (...args: string[]) => runCli('interpolate', '--network', ckpt, ...args);
   const webp = path.join(dir, 'walk.webp');
   let r = cli('--seeds', '1,2,3', '--frames', '2', '--grid', '2x1', '--out', webp, '--frames-dir', path.join(dir, 'frames'));
   assert.equal(r.status, 0, r.stderr);

@@ -1,5 +1,6 @@
 // Run directories: unique run numbers under concurrency, resuming after SIGKILL (no stale
 // temporary files, each kimg once in stats.jsonl), and older snapshots that would collide.
+import { CLI, cli } from './cli_helper.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -17,8 +18,6 @@ before(async () => {
   ({ dir, ckpt, data } = await tinyTrainingFixture('rundir'));
 });
 
-const CLI = path.resolve('dist/src/cli/main.js');
-const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
 const statsKimg = async (rd: string) =>
   (await fs.readFile(path.join(rd, 'stats.jsonl'), 'utf8'))
     .trim()

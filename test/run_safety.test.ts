@@ -3,6 +3,7 @@
 // that names its holder and that a crashed holder does not leave stuck); a full disk leaves no
 // temporary file and names what was lost; a grid a kill left unwritten is redrawn on resume;
 // non-finite numbers are refused; data folders with FIFOs, non-UTF-8 names and symlinks.
+import { CLI, cli } from './cli_helper.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { finetune } from '../src/train/run.js';
-import type { FinetuneArgs } from '../src/train/options.js';
+import type { FinetuneArgs } from '../src/records.js';
 import { listSnapshots } from '../src/io/run_layout.js';
 import { loadNetwork } from '../src/io/network.js';
 import { lockRunDir, runDirHolder } from '../src/io/run_lock.js';
@@ -37,9 +38,6 @@ const base = (over: Partial<FinetuneArgs> = {}): FinetuneArgs => ({
   backend: 'cpu',
   ...over,
 });
-const CLI = path.resolve('dist/src/cli/main.js');
-const cli = (...args: string[]) =>
-  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
 
 /** A finished short run (two snapshots): its directory. */
 async function shortRun(name: string): Promise<string> {

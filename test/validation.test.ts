@@ -1,8 +1,8 @@
 // Bad values are refused at the edge with one line naming the option and what to do, before any
 // work starts (no run directory is created), instead of looping, aborting or writing NaN images.
+import { cliWith } from './cli_helper.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { conditionalCheckpoint, tinyTrainingFixture } from './train_helpers.js';
@@ -15,7 +15,7 @@ before(async () => {
   ({ dir, ckpt, data } = await tinyTrainingFixture('validation'));
 });
 
-const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
+const cli = cliWith({ timeout: 60_000 });
 
 function refused(r: ReturnType<typeof cli>, pattern: RegExp) {
   assert.equal(r.status, 1, `exit ${r.status}: ${r.stderr}`);
@@ -155,7 +155,8 @@ test('malformed dataset.json entries are named, not crashed on', async () => {
 });
 
 test('options resolve in one library function: defaults, derived values, and the resume rule', async () => {
-  const { resolveTrainingOptions, resumeTrainingOptions, DEFAULTS, trainerOptions, UPSTREAM_CONSTANTS } = await import('../src/train/options.js');
+  const { resolveTrainingOptions, resumeTrainingOptions, trainerOptions } = await import('../src/train/options.js');
+  const { DEFAULTS, UPSTREAM_CONSTANTS } = await import('../src/train/defaults.js');
   const { scratchConfigs } = await import('../src/train/options.js');
   const sc = scratchConfigs({ res: 16 });
   const o = resolveTrainingOptions({ data: 'd', batch: 8 }, { G_kwargs: sc.G, D_kwargs: sc.D }, 'cpu');

@@ -2,13 +2,14 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { initBackend, BACKEND_CHOICES } from '../backend.js';
+import { BACKEND_OPTION } from './shared_options.js';
+import { initBackend } from '../backend.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { resolveNetworkArg } from './network_arg.js';
 import { checkGrid, tileGrid, writePng } from '../data/images.js';
 import { checkOutputFolder } from '../files/inputs.js';
 import { generateImages, parseRange, styleMix } from '../generate.js';
-import { parseGrid } from './finetune.js';
+import { parseGrid } from '../train/option_table.js';
 import type { NoiseMode } from '../networks/synthesis.js';
 
 interface Args {
@@ -52,7 +53,7 @@ export const generateCommand: CommandModule<object, Args> = {
       .option('cols', { type: 'string', default: '5-9', describe: 'Style mixing: column seeds' })
       .option('styles', { type: 'string', default: '0-3', describe: 'Style mixing: layers taken from the column seeds' })
       .option('force', { type: 'boolean', default: false, describe: 'Replace existing files' })
-      .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
+      .option('backend', BACKEND_OPTION)
       .example('$0 generate --network pretrained/emoji32.safetensors --seeds 0-63 --grid 8x8 --outdir out', '64 images and a grid')
       .example('$0 generate --network ffhq.pkl --seeds 0-3 --trunc 0.7 --outdir out', 'Truncated samples')
       .example('$0 generate --network emoji32 --style-mix --rows 0-3 --cols 10-13 --styles 0-3 --outdir mix', 'Style mixing') as unknown as Argv<Args>,

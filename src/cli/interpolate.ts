@@ -3,14 +3,15 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { initBackend, BACKEND_CHOICES } from '../backend.js';
+import { BACKEND_OPTION } from './shared_options.js';
+import { initBackend } from '../backend.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { writeFileAtomic } from '../files/atomic.js';
 import { checkGrid, writePng } from '../data/images.js';
 import { checkOutputFolder } from '../files/inputs.js';
 import { parseRange } from '../generate.js';
 import { encodeAnimation, latentWalk, tileFrames, truncationSweep } from '../interpolate.js';
-import { parseGrid } from './finetune.js';
+import { parseGrid } from '../train/option_table.js';
 import { resolveNetworkArg } from './network_arg.js';
 
 interface Args {
@@ -52,7 +53,7 @@ export const interpolateCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', demandOption: true, describe: 'Output animation: .webp or .gif' })
       .option('frames-dir', { type: 'string', describe: 'Also write every frame as frameNNNN.png into this folder' })
       .option('force', { type: 'boolean', default: false, describe: 'Replace existing files' })
-      .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
+      .option('backend', BACKEND_OPTION)
       .example('$0 interpolate --network pretrained/emoji32.safetensors --seeds 0,1,2,3 --grid 4x2 --out walk.webp', 'Eight looping walks in z')
       .example('$0 interpolate --network ffhq.pkl --seeds 5,9 --space w --frames 60 --fps 30 --out walk.gif', 'A walk in w')
       .example(

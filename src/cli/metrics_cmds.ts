@@ -1,14 +1,15 @@
 // `stylegan-rlo fid` and `stylegan-rlo compare`: FID/KID with Inception (--features inception, the
 // default; weights supplied by the user) or FED/KED with the bundled emoji network (--features emoji).
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { initBackend, BACKEND_CHOICES } from '../backend.js';
+import { BACKEND_OPTION, FEATURE_BATCH_OPTION, FEATURES_OPTION } from './shared_options.js';
+import { initBackend } from '../backend.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
 import { progressReporter } from '../io/fetch.js';
 import { cacheDir } from '../files/cache_dir.js';
 import { checkNoOverwrite, checkOutputFolder } from '../files/inputs.js';
 import type { FidProtocol } from '../metrics/inception.js';
 import { defaultInceptionPath } from '../metrics/weights.js';
-import { FEATURE_KINDS, type FeatureKind, loadFeatureNetwork } from '../metrics/features.js';
+import { type FeatureKind, loadFeatureNetwork } from '../metrics/features.js';
 import { distances, type Features, folderFeatures, generatorFeatures, smallSampleWarning } from '../metrics/evaluate.js';
 import { compareRuns, formatTable } from '../metrics/compare.js';
 import { writeComparison } from '../report/compare_page.js';
@@ -42,11 +43,7 @@ export const fidCommand: CommandModule<object, FidArgs> = {
       .positional('paths', { type: 'string', array: true, describe: "Two image folders (as pytorch-fid's command line)" })
       .option('network', { type: 'string', describe: 'Network to evaluate (with --data): a file, run directory (its latest snapshot) or manifest name' })
       .option('data', { type: 'string', describe: 'Folder of real images' })
-      .option('features', {
-        choices: FEATURE_KINDS,
-        default: 'inception' as FeatureKind,
-        describe: 'Feature network: inception (FID/KID; weights supplied by you) or emoji (FED/KED; bundled, no download)',
-      })
+      .option('features', FEATURES_OPTION)
       .option('emoji-features', { type: 'string', describe: 'Emoji feature network weights (default: the bundled pretrained/emoji-features.safetensors)' })
       .option('inception', { type: 'string', describe: `pytorch-fid's pt_inception-2015-12-05-6726825d.pth (default ${defaultInceptionPath()})` })
       .option('num', { type: 'number', default: 50000, describe: 'Generated images (50000 = fid50k)' })
@@ -57,10 +54,10 @@ export const fidCommand: CommandModule<object, FidArgs> = {
       })
       .option('kid', { type: 'boolean', default: false, describe: 'Also compute KID/KED (100 subsets of at most 1000)' })
       .option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' })
-      .option('batch', { type: 'number', default: 16, describe: 'Images per Inception batch' })
+      .option('batch', FEATURE_BATCH_OPTION)
       .option('seed', { type: 'number', default: 0, describe: 'Seed of the generated latents' })
       .option('cache', { type: 'boolean', default: true, describe: 'Cache real-image features (--no-cache to recompute)' })
-      .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
+      .option('backend', BACKEND_OPTION)
       .example('$0 fid --network runs/00001-samples-rooted-k2/network-snapshot-0001.500.safetensors --data samples/ --num 10000', '')
       .example('$0 fid real/ fake/ --protocol pytorch-fid', 'Two folders, as pytorch-fid does')
       .example(
@@ -141,11 +138,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
   builder: (y: Argv) =>
     y
       .positional('runs', { type: 'string', array: true, demandOption: true, describe: 'Run directories (e.g. one rooted, one logistic)' })
-      .option('features', {
-        choices: FEATURE_KINDS,
-        default: 'inception' as FeatureKind,
-        describe: 'Feature network: inception (FID/KID; weights supplied by you) or emoji (FED/KED; bundled, no download)',
-      })
+      .option('features', FEATURES_OPTION)
       .option('emoji-features', { type: 'string', describe: 'Emoji feature network weights (default: the bundled pretrained/emoji-features.safetensors)' })
       .option('inception', { type: 'string', describe: `pytorch-fid's Inception weights (default ${defaultInceptionPath()})` })
       .option('num', { type: 'number', default: 5000, describe: 'Generated images per snapshot' })
@@ -163,9 +156,9 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       })
       .option('force', { type: 'boolean', default: false, describe: 'Replace existing output files' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the rows as JSON instead of a table' })
-      .option('batch', { type: 'number', default: 16, describe: 'Images per Inception batch' })
+      .option('batch', FEATURE_BATCH_OPTION)
       .option('seed', { type: 'number', default: 0, describe: 'Seed of the generated latents (same for every snapshot)' })
-      .option('backend', { choices: BACKEND_CHOICES, default: process.env.STYLEGAN_RLO_BACKEND ?? 'auto', describe: 'Compute backend' })
+      .option('backend', BACKEND_OPTION)
       .example('$0 compare runs/00000-samples-rooted-k2 runs/00001-samples-logistic --num 2000 --out cmp/', '')
       .example(
         '$0 compare runs/00000-samples-rooted-k2 runs/00001-samples-logistic --features emoji --out cmp/',

@@ -1,102 +1,14 @@
-// Training options in one place: what a user may specify (FinetuneArgs), every default and
-// upstream constant, the resolved options a run records (training_options.json), the rule for
-// what may change on resume, and the trainer's settings derived from them. The CLI, the scripts
-// and the tests all go through these functions; none repeats a default.
-import type { AugmentMode, TrainingOptions } from '../records.js';
+// Resolving training options: the options a new run records (training_options.json) from what a
+// user gave (FinetuneArgs, records.ts) and the defaults (defaults.ts), the rule for what a resumed
+// run may change (from the option table, option_table.ts), validation, and the trainer's settings.
+// The CLI, the scripts and the tests all go through these functions; none repeats a default.
+import type { FinetuneArgs, TrainingOptions } from '../records.js';
+import { DEFAULTS, SCRATCH_DEFAULTS, UPSTREAM_CONSTANTS } from './defaults.js';
+import { ARG_TO_OPTION, BRANCH_CHANGEABLE, flagOf, RESUME_CHANGEABLE } from './option_table.js';
 import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import { widenedKwargs } from '../networks/widen.js';
-import type { ResizeFilter } from '../data/images.js';
 import { logistic, rooted } from '../losses/objectives.js';
 import type { TrainerOptions } from './trainer.js';
-
-/** What a user specifies; everything but `data` has a default (DEFAULTS, or derived as noted). */
-export interface FinetuneArgs {
-  data: string;
-  network?: string | null; // Pretrained network (pickle or checkpoint); absent = from scratch.
-  resume?: string | null; // Run directory or snapshot to resume exactly.
-  outdir?: string;
-  runDir?: string | null; // Explicit run directory (must not exist); default: outdir/NNNNN-<desc>. With resume: a branch.
-  loss?: 'rooted' | 'logistic';
-  k?: number;
-  kimg?: number;
-  batch?: number;
-  batchGpu?: number;
-  glr?: number;
-  dlr?: number;
-  gamma?: number;
-  plWeight?: number;
-  styleMixing?: number;
-  ema?: number;
-  emaRampup?: number | null;
-  aug?: AugmentMode;
-  p?: number;
-  target?: number;
-  adaKimg?: number;
-  augpipe?: string;
-  mirror?: boolean;
-  freezed?: number;
-  seed?: number;
-  tick?: number;
-  snap?: number;
-  grid?: [number, number];
-  resizeFilter?: ResizeFilter;
-  requireSquare?: boolean;
-  backend?: string;
-  metrics?: string[];
-  metricsNum?: number;
-  inception?: string | null;
-  /**
-   * D's minibatch-stddev group size (upstream's cfg mbstd: 4, its cifar config 32). From scratch,
-   * fine-tuning (default: the network's) or a branch; D's weights do not depend on it.
-   */
-  mbstd?: number;
-  /** From-scratch architecture (upstream --cfg style), used when `network` is absent. */
-  cfg?: { res?: number; cbase?: number; cmax?: number; map?: number; zdim?: number; wdim?: number; channels?: number };
-}
-
-/** Defaults of what a user may set; upstream's 'auto' config (train.py) unless noted. */
-export const DEFAULTS = {
-  outdir: 'runs',
-  loss: 'rooted' as const,
-  k: 2, // the paper's k
-  kimg: 10,
-  batch: 16,
-  lr: 0.0025, // glr and dlr
-  gammaPerPixel: 0.0002, // R1 gamma = 0.0002 * res^2 / batch
-  plWeight: 2,
-  styleMixing: 0.9,
-  emaPerBatch: 10 / 32, // G_ema half-life in kimg = batch * 10 / 32
-  emaRampup: 0.05,
-  aug: 'ada' as AugmentMode,
-  p: 0,
-  target: 0.6,
-  adaKimg: 500,
-  augpipe: 'bgc',
-  mirror: false,
-  freezed: 0,
-  seed: 0,
-  tick: 1, // kimg per tick (upstream 4; smaller suits CPU runs)
-  snap: 5,
-  grid: [8, 4] as [number, number],
-  resizeFilter: 'lanczos3' as ResizeFilter,
-  requireSquare: false,
-  metricsNum: 1000,
-};
-
-/** From-scratch architecture defaults (when no network is given). */
-export const SCRATCH_DEFAULTS = { res: 32, cbase: 16384, cmax: 512, map: 2, zdim: 512, wdim: 512, channels: 3, mbstd: 4 };
-
-/** Upstream constants no option changes (training_loop.py, loss.py). */
-export const UPSTREAM_CONSTANTS = {
-  beta1: 0,
-  beta2: 0.99,
-  eps: 1e-8, // Adam
-  plBatchShrink: 2,
-  plDecay: 0.01, // path length
-  gRegInterval: 4,
-  dRegInterval: 16, // lazy regularization
-  adaInterval: 4, // iterations between ADA adjustments
-};
 
 const definedEntries = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
@@ -199,64 +111,13 @@ export function resolveTrainingOptions(
   return resolvedOptions;
 }
 
-/** What may change when a run is resumed (the schedule, where the data lives, the backend); --run-dir branches. */
-export const RESUME_CHANGEABLE = ['resume', 'runDir', 'kimg', 'snap', 'tick', 'data', 'backend', 'inception'] as const;
-
-/**
- * What a branch (--resume with --run-dir) may also change: the objective, the batch, learning
- * rates, regularization, G_ema and ADA settings, metrics. Not the networks, the data order or the
- * augmentation pipeline, which the saved state is made of. (The state holds nothing per batch:
- * the data order is a stream of images, and G_ema's and ADA's steps are computed per batch.)
- */
-export const BRANCH_CHANGEABLE = [
-  'loss',
-  'k',
-  'batch',
-  'batchGpu',
-  'glr',
-  'dlr',
-  'gamma',
-  'plWeight',
-  'styleMixing',
-  'ema',
-  'emaRampup',
-  'target',
-  'adaKimg',
-  'metrics',
-  'metricsNum',
-] as const;
-
-/** FinetuneArgs fields and the option each one sets, for the resume rule. */
-const ARG_TO_OPTION: Record<string, keyof TrainingOptions> = {
-  network: 'network',
-  outdir: 'outdir',
-  loss: 'loss',
-  k: 'k',
-  batch: 'batch',
-  batchGpu: 'batchGpu',
-  glr: 'glr',
-  dlr: 'dlr',
-  gamma: 'gamma',
-  plWeight: 'plWeight',
-  styleMixing: 'styleMixing',
-  ema: 'emaKimg',
-  emaRampup: 'emaRampup',
-  aug: 'aug',
-  p: 'p',
-  target: 'target',
-  adaKimg: 'adaKimg',
-  augpipe: 'augpipe',
-  mirror: 'mirror',
-  freezed: 'freezed',
-  seed: 'seed',
-  grid: 'grid',
-  resizeFilter: 'resizeFilter',
-  requireSquare: 'requireSquare',
-  metrics: 'metrics',
-  metricsNum: 'metricsNum',
-};
-
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** The flags a resumed run may change in place, for messages: --kimg, --snap, --tick, --data, --backend and --inception. */
+const IN_PLACE_FLAGS = (() => {
+  const schedFirst = ['kimg', 'snap', 'tick']; // the schedule first, then where things are
+  const keys = RESUME_CHANGEABLE.filter((k) => k !== 'resume' && k !== 'runDir');
+  const f = [...schedFirst.filter((k) => keys.includes(k)), ...keys.filter((k) => !schedFirst.includes(k))].map(flagOf);
+  return `${f.slice(0, -1).join(', ')} and ${f.at(-1)}`;
+})();
 
 /** The refusal of a setting that only a branch may change; `was` is the run's value, as " (the run has ...)". */
 const notInPlace = (flag: string, was: string) =>
@@ -277,7 +138,7 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
   let widen: { cbase?: number; cmax?: number } | null = null;
   let mbstd: number | undefined;
   for (const [arg, value] of Object.entries(args)) {
-    if (value === undefined || (RESUME_CHANGEABLE as readonly string[]).includes(arg)) continue;
+    if (value === undefined || RESUME_CHANGEABLE.includes(arg)) continue;
     if (arg === 'cfg') {
       const cfg = value as NonNullable<FinetuneArgs['cfg']>;
       const given = Object.entries(cfg)
@@ -302,14 +163,14 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
     const opt = ARG_TO_OPTION[arg];
     if (opt !== undefined && JSON.stringify(saved[opt]) === JSON.stringify(value)) continue;
     const was = opt !== undefined ? ` (the run has ${JSON.stringify(saved[opt])})` : '';
-    const branchable = (BRANCH_CHANGEABLE as readonly string[]).includes(arg);
+    const branchable = BRANCH_CHANGEABLE.includes(arg);
     if (branchable && branching) {
       changed[opt] = [saved[opt], value];
       continue;
     }
-    if (branchable) throw notInPlace(kebab(arg), was);
+    if (branchable) throw notInPlace(flagOf(arg).slice(2), was);
     throw new Error(
-      `--resume continues a run with its own settings; --${kebab(arg)} cannot change${was}: only --kimg, --snap, --tick, --data, --backend and --inception can, and a branch (--run-dir) also ${BRANCH_CHANGEABLE.map((a) => `--${kebab(a)}`).join(', ')}, --mbstd, and --cbase/--cmax to widen the networks`,
+      `--resume continues a run with its own settings; ${flagOf(arg)} cannot change${was}: only ${IN_PLACE_FLAGS} can, and a branch (--run-dir) also ${BRANCH_CHANGEABLE.map(flagOf).join(', ')}, --mbstd, and --cbase/--cmax to widen the networks`,
     );
   }
   // A new batch that the run split into one step (the default) stays one step.

@@ -2,7 +2,7 @@
 // options resolved or resumed, the backend, the networks, the data, the trainer, and the run
 // directory, locked for this process. A new run, an exact resume (in place) and a branch
 // (--resume with --run-dir) all come out as one RunContext that the loop in run.ts drives.
-import type { LoadedNetwork, TrainingState } from '../records.js';
+import type { FinetuneArgs, LoadedNetwork, TrainingState } from '../records.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
@@ -22,7 +22,8 @@ import { type FeatureNetwork, loadFeatureNetwork } from '../metrics/features.js'
 import { restoreAdam } from './adam.js';
 import { AugmentPipe } from './augment.js';
 import { describeBranchChanges } from '../report/html.js';
-import { DEFAULTS, type FinetuneArgs, resolveTrainingOptions, resumeTrainingOptions, trainerOptions } from './options.js';
+import { DEFAULTS } from './defaults.js';
+import { resolveTrainingOptions, resumeTrainingOptions, trainerOptions } from './options.js';
 import type { TrainingOptions } from '../records.js';
 import { checkResumeInPlace, makeNamedRunDir, nextRunDir, resolveResume, tidyForResume } from './run_dir.js';
 import { Trainer } from './trainer.js';

@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fakesName, RUN_FILES, snapshotName } from '../io/run_layout.js';
-import type { FinetuneArgs } from './options.js';
+import type { FinetuneArgs } from '../records.js';
 import { prepareRun, type RunContext } from './prepare.js';
 import { writeRunReport } from '../report/run_page.js';
 import { evaluateSnapshot, lastGoodSnapshot, redrawMissingGrids, writeGrid, writeRealsGrid, writeSnapshot } from './snapshot.js';

@@ -1,0 +1,34 @@
+// The one way the tests run the command line: `node dist/src/cli/main.js ...` as a child process,
+// on the cpu backend unless the environment says otherwise, with a time limit (a hang fails).
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+export const CLI = path.resolve('dist/src/cli/main.js');
+
+export interface CliOptions {
+  env?: Record<string, string>; // added to the environment
+  timeout?: number; // ms (default 120 s)
+}
+
+/** Runs the CLI to its end; stdout and stderr as text. */
+export function cli(...args: string[]): SpawnSyncReturns<string> {
+  return cliWith({})(...args);
+}
+
+/** A `cli` with other environment variables or time limit. */
+export function cliWith(o: CliOptions): (...args: string[]) => SpawnSyncReturns<string> {
+  return (...args) =>
+    spawnSync(process.execPath, [CLI, ...args], {
+      encoding: 'utf8',
+      timeout: o.timeout ?? 120_000,
+      env: { ...process.env, STYLEGAN_RLO_BACKEND: process.env.STYLEGAN_RLO_BACKEND ?? 'cpu', ...o.env },
+    });
+}
+
+/** Starts the CLI and returns the child (stdout and stderr piped), for tests that signal it mid-run. */
+export function spawnCli(...args: string[]) {
+  return spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, STYLEGAN_RLO_BACKEND: process.env.STYLEGAN_RLO_BACKEND ?? 'cpu' },
+  });
+}
