@@ -6,6 +6,7 @@
 // stopped: finished runs are kept, unfinished ones continue from their last snapshot.
 //   npm run compare-losses -- [--out study] [--kimg 2] [--seeds 3] [--ks 2,4] [--num 2000]
 //                             [--snap-kimg 0.5] [--network pretrained/emoji32.safetensors] [--data samples]
+import { arg } from './lib/args.js';
 import { promises as fs, existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,11 +23,6 @@ import { writeFileAtomic } from '../src/files/atomic.js';
 import { cacheDir } from '../src/files/cache_dir.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : def;
-}
 
 function num(name: string, def: string, check: (v: number) => boolean, want: string): number {
   const v = Number(arg(name, def));

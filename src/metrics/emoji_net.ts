@@ -1,5 +1,5 @@
 // The emoji feature network: a small CNN classifier of emoji subcategories (Unicode emoji
-// subgroups, e.g. face-smiling, animal-mammal), trained by scripts/train-emoji-features.ts on
+// subgroups, e.g. face-smiling, animal-mammal), trained by scripts/emoji/train-emoji-features.ts on
 // openly licensed vendor emoji. Its penultimate layer gives the features of FED/KED (Fréchet and
 // kernel distances in emoji-feature space), the offline stand-in for Inception's FID/KID on
 // 32x32 emoji. One definition serves training and inference.
@@ -113,7 +113,7 @@ export class EmojiNet {
 
   static async load(file: string): Promise<EmojiNet> {
     await fs.access(file).catch(() => {
-      throw new Error(`emoji feature network ${file} not found (it ships in pretrained/; retrain it with scripts/train-emoji-features.sh)`);
+      throw new Error(`emoji feature network ${file} not found (it ships in pretrained/; retrain it with scripts/emoji/train-emoji-features.sh)`);
     });
     const st = await readSafetensors(file);
     if (st.metadata.format !== 'stylegan-rlo-emoji-features' || !st.metadata.config)

@@ -1,0 +1,405 @@
+// Training-speed benchmark: per-phase wall time of one training iteration, the lazily
+// regularized ms per iteration (Gmain + Dmain + Greg/4 + Dreg/16, as upstream schedules them),
+// sec/kimg, G inference images/s and FID Inception images/s. With --peer it runs upstream
+// stylegan2-ada-pytorch (a checkout, on Debian's python3-torch) on the same machine through
+// scripts/dev/peer-bench.py, alternating rounds of ours and of the peer, and prints both medians and
+// their ratio; no peer figure is ever hard-coded.
+//   npm run bench -- [--config tiny16|bench32|bench64|emoji32] [--batch N] [--aug P] [--rounds 5] [--iters 3]
+//                    [--peer DIR] [--python python3] [--no-inception] [--json] [--backend B]
+//   npm run bench -- gemm [--rounds 5]        (GEMM GFLOP/s; scripts/dev/bench-gemm.ts)
+import { arg } from '../lib/args.js';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend.js';
+import { Generator } from '../../src/networks/generator.js';
+import { Discriminator } from '../../src/networks/discriminator.js';
+import { type GeneratorConfig, type DiscriminatorConfig, resolveDiscriminatorConfig } from '../../src/networks/config.js';
+import { Rng } from '../../src/rng.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { resolveTrainingOptions, trainerOptions } from '../../src/train/options.js';
+import { AugmentPipe } from '../../src/train/augment.js';
+
+interface BenchConfig {
+  G: GeneratorConfig;
+  D: DiscriminatorConfig;
+  batch: number;
+  r1Gamma: number;
+  plWeight: number;
+  styleMixing: number;
+}
+
+const net = (z: number, res: number, cbase: number, cmax: number, mbstd = 4): Pick<BenchConfig, 'G' | 'D'> => ({
+  G: {
+    z_dim: z,
+    c_dim: 0,
+    w_dim: z,
+    img_resolution: res,
+    img_channels: 3,
+    mapping_kwargs: { num_layers: 2 },
+    synthesis_kwargs: { channel_base: cbase, channel_max: cmax, conv_clamp: 256 },
+  },
+  D: { c_dim: 0, img_resolution: res, img_channels: 3, channel_base: cbase, channel_max: cmax, conv_clamp: 256, epilogue_kwargs: { mbstd_group_size: mbstd } },
+});
+
+// Every config trains with upstream's defaults for fine-tuning (path length 2, style mixing 0.9,
+// R1 gamma 0.0002 * res^2 / batch), on both sides; without --aug, no augmentation.
+const CONFIGS: Record<string, BenchConfig> = {
+  tiny16: { ...net(32, 16, 256, 32), batch: 4, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
+  bench32: { ...net(128, 32, 4096, 128), batch: 16, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
+  bench64: { ...net(128, 64, 4096, 128), batch: 16, r1Gamma: 0.0512, plWeight: 2, styleMixing: 0.9 },
+  // The architecture pretrained/emoji32.safetensors had up to the 797.65-kimg network (64 channels);
+  // the bundled network now has 128 channels, as bench32 (with z = w = 64 and minibatch-std group 32).
+  emoji32: { ...net(64, 32, 2048, 64), batch: 16, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
+};
+
+/** FID Inception-v3 throughput on random-valued weights of the real shapes (timing only). */
+async function inceptionSpeed(reps: number): Promise<number> {
+  const { InceptionV3 } = await import('../../src/metrics/inception.js');
+  const shapes = inceptionShapes();
+  const rng = new Rng('inception-bench');
+  const sd = new Map(
+    shapes.map(([k, s]) => {
+      const n = s.reduce((a, b) => a * b, 1);
+      const data = k.endsWith('running_var') || k.endsWith('bn.weight') ? new Float32Array(n).fill(1) : rng.normalArray(n).map((v) => v * 0.05);
+      return [k, { shape: s, data }] as const;
+    }),
+  );
+  const net = new InceptionV3(sd);
+  const x = tf.randomUniform([16, 299, 299, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
+  net.features(x).dispose();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    const f = net.features(x);
+    await f.data();
+    f.dispose();
+    times.push(performance.now() - t0);
+  }
+  tf.dispose(x);
+  net.dispose();
+  return 16 / (median(times) / 1000);
+}
+
+/** State-dict names and shapes of pytorch-fid's Inception (convs and their batch norms). */
+function inceptionShapes(): [string, number[]][] {
+  const convs: [string, number, number, number, number][] = [
+    ['Conv2d_1a_3x3', 3, 32, 3, 3],
+    ['Conv2d_2a_3x3', 32, 32, 3, 3],
+    ['Conv2d_2b_3x3', 32, 64, 3, 3],
+    ['Conv2d_3b_1x1', 64, 80, 1, 1],
+    ['Conv2d_4a_3x3', 80, 192, 3, 3],
+  ];
+  const A = (m: string, cin: number, pool: number) =>
+    convs.push(
+      [`${m}.branch1x1`, cin, 64, 1, 1],
+      [`${m}.branch5x5_1`, cin, 48, 1, 1],
+      [`${m}.branch5x5_2`, 48, 64, 5, 5],
+      [`${m}.branch3x3dbl_1`, cin, 64, 1, 1],
+      [`${m}.branch3x3dbl_2`, 64, 96, 3, 3],
+      [`${m}.branch3x3dbl_3`, 96, 96, 3, 3],
+      [`${m}.branch_pool`, cin, pool, 1, 1],
+    );
+  A('Mixed_5b', 192, 32);
+  A('Mixed_5c', 256, 64);
+  A('Mixed_5d', 288, 64);
+  convs.push(
+    ['Mixed_6a.branch3x3', 288, 384, 3, 3],
+    ['Mixed_6a.branch3x3dbl_1', 288, 64, 1, 1],
+    ['Mixed_6a.branch3x3dbl_2', 64, 96, 3, 3],
+    ['Mixed_6a.branch3x3dbl_3', 96, 96, 3, 3],
+  );
+  const C = (m: string, c7: number) =>
+    convs.push(
+      [`${m}.branch1x1`, 768, 192, 1, 1],
+      [`${m}.branch7x7_1`, 768, c7, 1, 1],
+      [`${m}.branch7x7_2`, c7, c7, 1, 7],
+      [`${m}.branch7x7_3`, c7, 192, 7, 1],
+      [`${m}.branch7x7dbl_1`, 768, c7, 1, 1],
+      [`${m}.branch7x7dbl_2`, c7, c7, 7, 1],
+      [`${m}.branch7x7dbl_3`, c7, c7, 1, 7],
+      [`${m}.branch7x7dbl_4`, c7, c7, 7, 1],
+      [`${m}.branch7x7dbl_5`, c7, 192, 1, 7],
+      [`${m}.branch_pool`, 768, 192, 1, 1],
+    );
+  C('Mixed_6b', 128);
+  C('Mixed_6c', 160);
+  C('Mixed_6d', 160);
+  C('Mixed_6e', 192);
+  convs.push(
+    ['Mixed_7a.branch3x3_1', 768, 192, 1, 1],
+    ['Mixed_7a.branch3x3_2', 192, 320, 3, 3],
+    ['Mixed_7a.branch7x7x3_1', 768, 192, 1, 1],
+    ['Mixed_7a.branch7x7x3_2', 192, 192, 1, 7],
+    ['Mixed_7a.branch7x7x3_3', 192, 192, 7, 1],
+    ['Mixed_7a.branch7x7x3_4', 192, 192, 3, 3],
+  );
+  const E = (m: string, cin: number) =>
+    convs.push(
+      [`${m}.branch1x1`, cin, 320, 1, 1],
+      [`${m}.branch3x3_1`, cin, 384, 1, 1],
+      [`${m}.branch3x3_2a`, 384, 384, 1, 3],
+      [`${m}.branch3x3_2b`, 384, 384, 3, 1],
+      [`${m}.branch3x3dbl_1`, cin, 448, 1, 1],
+      [`${m}.branch3x3dbl_2`, 448, 384, 3, 3],
+      [`${m}.branch3x3dbl_3a`, 384, 384, 1, 3],
+      [`${m}.branch3x3dbl_3b`, 384, 384, 3, 1],
+      [`${m}.branch_pool`, cin, 192, 1, 1],
+    );
+  E('Mixed_7b', 1280);
+  E('Mixed_7c', 2048);
+  return convs.flatMap(
+    ([n, i, o, kh, kw]) =>
+      [
+        [`${n}.conv.weight`, [o, i, kh, kw]],
+        [`${n}.bn.weight`, [o]],
+        [`${n}.bn.bias`, [o]],
+        [`${n}.bn.running_mean`, [o]],
+        [`${n}.bn.running_var`, [o]],
+      ] as [string, number[]][],
+  );
+}
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)];
+}
+
+interface RoundResult {
+  phasesMs: Record<string, number>;
+  augmentsPerIter?: number; // ours: augmentation passes per timed iteration (0 without --aug)
+  gInferMs: number;
+  inceptionMs?: number;
+}
+
+/** Our side: networks and trainer built once; each round times `iters` of every phase. */
+function oursRunner(cfg: BenchConfig, augP: number | null): { run: (iters: number, inception: boolean) => Promise<RoundResult>; dispose: () => void } {
+  const rng = new Rng(0);
+  const G = new Generator(cfg.G, rng);
+  const D = new Discriminator(cfg.D, rng);
+  const Gema = new Generator(cfg.G);
+  Gema.params.copyFrom(G.params);
+  // The options a run would resolve for this config: upstream's defaults; with --aug, the bgc
+  // pipeline at a fixed p (the ADA adjustment is a few scalars per 4 iterations, left out).
+  const opts = trainerOptions(
+    resolveTrainingOptions(
+      {
+        data: '',
+        loss: 'logistic',
+        batch: cfg.batch,
+        gamma: cfg.r1Gamma,
+        plWeight: cfg.plWeight,
+        styleMixing: cfg.styleMixing,
+        ema: 10,
+        emaRampup: null,
+        aug: augP === null ? 'none' : 'fixed',
+        p: augP ?? 0,
+      },
+      { G_kwargs: cfg.G, D_kwargs: cfg.D },
+      'bench',
+    ),
+  );
+  // Counted, so that the JSON shows the timed phases ran the augmentation (upstream augments Gmain's
+  // fakes, Dmain's fakes and reals, and Dreg's reals).
+  let augments = 0;
+  const pipe = augP === null ? null : new AugmentPipe('bgc', augP);
+  const augment = pipe && {
+    p: augP!,
+    apply: (img: tf.Tensor4D, r: Rng) => {
+      augments++;
+      return pipe.apply(img, r);
+    },
+  };
+  const trainer = new Trainer(G, D, Gema, opts, rng, augment);
+  const res = cfg.G.img_resolution;
+  const reals = { img: tf.randomUniform([cfg.batch, res, res, 3], -1, 1, 'float32', 1) as tf.Tensor4D, c: null };
+  const z = rng.normal([cfg.batch, cfg.G.z_dim]);
+  trainer.batchIdx = 0;
+  trainer.step(reals, null); // warm-up
+  return {
+    async run(iters, inception) {
+      trainer.phaseTimes = {};
+      augments = 0;
+      for (let i = 0; i < iters; i++) {
+        trainer.batchIdx = 0; // every phase on every measured iteration
+        trainer.step(reals, null);
+      }
+      const phasesMs = Object.fromEntries(Object.entries(trainer.phaseTimes).map(([k, v]) => [k, median(v)]));
+      const augmentsPerIter = augments / iters;
+      trainer.phaseTimes = null;
+      const times: number[] = [];
+      for (let i = 0; i < Math.max(iters, 3); i++) {
+        const t0 = performance.now();
+        const img = Gema.apply(z, null, { noise_mode: 'const' });
+        await img.data();
+        img.dispose();
+        times.push(performance.now() - t0);
+      }
+      return { phasesMs, augmentsPerIter, gInferMs: median(times), ...(inception ? { inceptionMs: 16000 / (await inceptionSpeed(Math.max(iters, 2))) } : {}) };
+    },
+    dispose() {
+      trainer.dispose();
+      tf.dispose([z, reals.img]);
+      G.dispose();
+      D.dispose();
+      Gema.dispose();
+    },
+  };
+}
+
+/** The peer: scripts/dev/peer-bench.py over an upstream checkout, kept running between rounds. */
+function peerRunner(
+  checkout: string,
+  python: string,
+  cfg: BenchConfig,
+  augP: number | null,
+  inception: boolean,
+): { run: (iters: number) => Promise<RoundResult & { torch: string; threads: number }>; close: () => void } {
+  const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'scripts', 'dev', 'peer-bench.py');
+  // The same thread count as our OpenMP kernels: OMP_NUM_THREADS, else every core.
+  const threads = Number(process.env.OMP_NUM_THREADS) || os.availableParallelism();
+  const peerCfg = {
+    G: cfg.G,
+    D: cfg.D,
+    batch: cfg.batch,
+    r1_gamma: cfg.r1Gamma,
+    pl_weight: cfg.plWeight,
+    style_mixing: cfg.styleMixing,
+    lr: 0.0025,
+    augment_p: augP,
+    threads,
+    inception,
+  };
+  const child: ChildProcessWithoutNullStreams = spawn(python, [script, checkout, JSON.stringify(peerCfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+  });
+  const lines = createInterface({ input: child.stdout });
+  const pending: ((l: string) => void)[] = [];
+  lines.on('line', (l) => pending.shift()?.(l));
+  const exited = new Promise<never>((_, reject) =>
+    child.on('exit', (code) => {
+      reject(
+        new Error(
+          `the PyTorch peer exited with ${code}: ${stderr.trim().split('\n').slice(-1)[0] ?? ''} (is ${checkout} a stylegan2-ada-pytorch checkout, and does '${python} -c "import torch"' work?)`,
+        ),
+      );
+    }),
+  );
+  exited.catch(() => undefined);
+  return {
+    run: (iters) =>
+      Promise.race([
+        exited,
+        new Promise<string>((resolve) => {
+          pending.push(resolve);
+          child.stdin.write(`run ${iters}\n`);
+        }),
+      ]).then((l) => JSON.parse(l)),
+    close: () => {
+      child.stdin.end();
+      child.kill();
+    },
+  };
+}
+
+const perIter = (ph: Record<string, number>) => ph.Gmain + ph.Dmain + (ph.Greg ?? 0) / 4 + (ph.Dreg ?? 0) / 16;
+
+async function main() {
+  if (process.argv[2] === 'gemm') {
+    const { benchGemm } = await import('./bench-gemm.js');
+    return benchGemm();
+  }
+  const name = arg('config', 'bench32')!;
+  if (!CONFIGS[name]) throw new Error(`unknown config '${name}'; choose one of ${Object.keys(CONFIGS).join(', ')}`);
+  const batch = Number(arg('batch', String(CONFIGS[name].batch)));
+  if (!(Number.isInteger(batch) && batch >= 1)) throw new Error(`--batch takes a positive integer (got '${arg('batch')}')`);
+  const group = resolveDiscriminatorConfig(CONFIGS[name].D).epilogue_kwargs.mbstd_group_size; // null: the whole batch
+  if (group !== null && batch > group && batch % group !== 0)
+    throw new Error(`--batch ${batch}: ${name}'s minibatch-std group is ${group}; use a multiple of ${group}`);
+  const cfg = { ...CONFIGS[name], batch };
+  const augArg = process.argv.includes('--aug') ? (arg('aug') ?? '') : undefined;
+  const augP = augArg === undefined ? null : Number(augArg);
+  if (augP !== null && !(augArg !== '' && augP >= 0 && augP <= 1)) throw new Error(`--aug takes the augmentation probability p, from 0 to 1 (got '${augArg}')`);
+  const rounds = Number(arg('rounds', '5'));
+  const iters = Number(arg('iters', '3'));
+  if (!(Number.isInteger(rounds) && rounds >= 1 && Number.isInteger(iters) && iters >= 1)) throw new Error('--rounds and --iters take positive integers');
+  const json = process.argv.includes('--json');
+  const withInception = !process.argv.includes('--no-inception');
+  const peerDir = arg('peer');
+  const backend = await initBackend(arg('backend', process.env.STYLEGAN_RLO_BACKEND ?? 'auto'), !json);
+
+  const ours = oursRunner(cfg, augP);
+  const peer = peerDir ? peerRunner(peerDir, arg('python', 'python3')!, cfg, augP, withInception) : null;
+  const oursRounds: RoundResult[] = [];
+  const peerRounds: (RoundResult & { torch: string; threads: number })[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      // Alternate which side goes first, so that a drift in machine load hits both alike.
+      const order = r % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
+      for (const side of order) {
+        if (side === 'ours') oursRounds.push(await ours.run(iters, withInception));
+        else if (peer) peerRounds.push(await peer.run(iters));
+      }
+      if (!json) process.stderr.write(`round ${r + 1}/${rounds}\n`);
+    }
+  } finally {
+    ours.dispose();
+    peer?.close();
+  }
+  const summarize = (rs: RoundResult[]) => {
+    const phases = Object.keys(rs[0].phasesMs);
+    const phasesMs = Object.fromEntries(phases.map((p) => [p, median(rs.map((x) => x.phasesMs[p]))]));
+    const inc = rs.filter((x) => x.inceptionMs !== undefined).map((x) => x.inceptionMs!);
+    return {
+      phasesMs,
+      msPerIter: median(rs.map((x) => perIter(x.phasesMs))),
+      gInferImgPerSec: median(rs.map((x) => cfg.batch / (x.gInferMs / 1000))),
+      inceptionImgPerSec: inc.length ? median(inc.map((ms) => 16000 / ms)) : null,
+    };
+  };
+  const o = summarize(oursRounds);
+  const p = peer ? summarize(peerRounds) : null;
+  const result = {
+    config: name,
+    batch: cfg.batch,
+    augmentP: augP,
+    rounds,
+    itersPerRound: iters,
+    backend: backend.description,
+    ours: { ...o, secPerKimg: (o.msPerIter / 1000) * (1000 / cfg.batch), augmentsPerIter: median(oursRounds.map((x) => x.augmentsPerIter ?? 0)) },
+    peer: p
+      ? {
+          ...p,
+          what: `stylegan2-ada-pytorch on torch ${peerRounds[0].torch}, ${peerRounds[0].threads} threads`,
+          secPerKimg: (p.msPerIter / 1000) * (1000 / cfg.batch),
+        }
+      : null,
+    memory: { numTensors: tf.memory().numTensors, rssMB: Math.round(process.memoryUsage().rss / 2 ** 20) },
+  };
+  if (json) {
+    console.log(JSON.stringify(result, null, 2));
+    return;
+  }
+  console.log(
+    `config ${name}, batch ${cfg.batch}${augP === null ? '' : `, bgc augmentation at p ${augP}`}: medians of ${rounds} alternating rounds of ${iters} iterations; ${backend.description}${p ? `; peer ${result.peer!.what}` : ''}`,
+  );
+  const row = (label: string, a: number, b: number | null | undefined, unit: string) =>
+    console.log(`| ${label} | ${a.toFixed(1)} ${unit} | ${b != null ? `${b.toFixed(1)} ${unit}` : '-'} | ${b != null ? (a / b).toFixed(2) : '-'} |`);
+  console.log(`| | ours | PyTorch | ours/PyTorch |`);
+  console.log(`|---|---:|---:|---:|`);
+  for (const k of ['Gmain', 'Greg', 'Dmain', 'Dreg']) if (o.phasesMs[k] !== undefined) row(k, o.phasesMs[k], p?.phasesMs[k], 'ms');
+  row('iteration (Gmain + Dmain + Greg/4 + Dreg/16)', o.msPerIter, p?.msPerIter, 'ms');
+  row('G inference', o.gInferImgPerSec, p?.gInferImgPerSec, 'img/s');
+  if (o.inceptionImgPerSec !== null) row('Inception-v3 features (299x299, batch 16)', o.inceptionImgPerSec, p?.inceptionImgPerSec, 'img/s');
+  console.log(`ours: ${result.ours.secPerKimg.toFixed(1)} sec/kimg${p ? `; PyTorch ${result.peer!.secPerKimg.toFixed(1)} sec/kimg` : ''}`);
+}
+
+main().catch((e) => {
+  console.error(`bench: ${(e as Error).message}`);
+  process.exit(1);
+});

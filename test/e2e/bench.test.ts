@@ -1,0 +1,103 @@
+// The benchmark commands as a user runs them (`npm run bench -- ...`), on the smallest settings:
+// they run, their JSON is complete and self-consistent, and bad options fail with one line. No
+// timing is asserted: speed is measured by running the benchmarks, never by tests.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { nativeAddon, nativeStatus } from '../../src/native/index.js';
+
+const bench = (...a: string[]) => spawnSync(process.execPath, [path.resolve('dist/scripts/dev/bench.js'), ...a], { encoding: 'utf8', timeout: 120_000 });
+
+describe('npm run bench', () => {
+  test('a training benchmark prints every phase and the lazily regularized iteration they make', () => {
+    const r = bench('--config', 'tiny16', '--rounds', '1', '--iters', '1', '--no-inception', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.config, 'tiny16');
+    assert.equal(out.peer, null);
+    const p = out.ours.phasesMs;
+    for (const phase of ['Gmain', 'Greg', 'Dmain', 'Dreg']) assert.ok(p[phase] > 0, `${phase}: ${p[phase]}`);
+    const iter = p.Gmain + p.Dmain + p.Greg / 4 + p.Dreg / 16;
+    assert.ok(Math.abs(out.ours.msPerIter - iter) < 1e-6 * iter, `${out.ours.msPerIter} vs ${iter}`);
+    assert.ok(out.ours.gInferImgPerSec > 0);
+    assert.equal(out.ours.inceptionImgPerSec, null);
+  });
+
+  test("--batch replaces the config's batch size, and sec/kimg follows it", () => {
+    const r = bench('--config', 'tiny16', '--batch', '8', '--rounds', '1', '--iters', '1', '--no-inception', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.batch, 8);
+    assert.ok(Math.abs(out.ours.secPerKimg - out.ours.msPerIter / 8) < 1e-9 * out.ours.secPerKimg);
+  });
+
+  test('--aug P times every phase with the bgc augmentation at p (each phase that upstream augments does so)', () => {
+    const r = bench('--config', 'tiny16', '--aug', '0.3', '--rounds', '1', '--iters', '2', '--no-inception', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.augmentP, 0.3);
+    // Gmain augments the fakes, Dmain the fakes and the reals, Dreg the reals: 4 per iteration.
+    assert.equal(out.ours.augmentsPerIter, 4);
+    const plain = JSON.parse(bench('--config', 'tiny16', '--rounds', '1', '--iters', '1', '--no-inception', '--json').stdout);
+    assert.equal(plain.augmentP, null);
+    assert.equal(plain.ours.augmentsPerIter, 0);
+  });
+
+  for (const bad of [['--aug', '1.5'], ['--aug', 'x'], ['--aug']]) {
+    test(`${bad.join(' ')} is one line saying what --aug takes`, () => {
+      const r = bench('--config', 'tiny16', '--rounds', '1', '--iters', '1', '--no-inception', ...bad);
+      assert.notEqual(r.status, 0);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], /--aug takes the augmentation probability p, from 0 to 1/);
+    });
+  }
+
+  for (const [batch, why] of [
+    ['0', /--batch takes a positive integer \(got '0'\)/],
+    ['6', /--batch 6: tiny16's minibatch-std group is 4; use a multiple of 4/],
+  ] as const) {
+    test(`--batch ${batch} is one line saying why`, () => {
+      const r = bench('--config', 'tiny16', '--batch', batch, '--rounds', '1', '--iters', '1', '--no-inception');
+      assert.notEqual(r.status, 0);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], why);
+    });
+  }
+
+  test('an unknown config is one line naming the choices', () => {
+    const r = bench('--config', 'huge', '--rounds', '1');
+    assert.notEqual(r.status, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /tiny16/);
+  });
+
+  describe('gemm', { skip: nativeAddon() ? false : `native addon not loaded (${nativeStatus().detail})` }, () => {
+    test('--only selects rows; each engine has GFLOP/s, and ours/oneDNN where oneDNN is installed', () => {
+      const r = bench('gemm', '--rounds', '2', '--ms', '2', '--settle', '0', '--only', 'mapping FC', '--json');
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.deepEqual(
+        out.rows.map((row: { shape: { name: string } }) => row.shape.name),
+        ['mapping FC 512'],
+      );
+      const engines = Object.keys(out.engines);
+      assert.equal(engines[0], 'ours');
+      const row = out.rows[0];
+      for (const e of engines) assert.ok(row.gflops[e] > 0, `${e}: ${row.gflops[e]}`);
+      if (engines.includes('onednn')) assert.ok(row.vsOnednn > 0);
+      else assert.equal(row.vsOnednn, undefined);
+    });
+
+    test('--only that matches nothing is one line listing the names', () => {
+      const r = bench('gemm', '--only', 'no such shape');
+      assert.notEqual(r.status, 0);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], /--only no such shape: .*mapping FC 512/);
+    });
+  });
+});
