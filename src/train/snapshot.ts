@@ -11,7 +11,7 @@ import { buildGenerator, loadNetwork } from '../io/network.js';
 import { fakesName, listSnapshots, metricFileName, RUN_FILES, snapshotName } from '../io/run_layout.js';
 import type { Generator } from '../networks/generator.js';
 import { cacheDir } from '../files/cache_dir.js';
-import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
+import { distances, folderFeatures, generatorFeatures, smallSampleWarning } from '../metrics/evaluate.js';
 import { adamTensors } from './adam.js';
 import type { RunContext } from './prepare.js';
 
@@ -113,6 +113,8 @@ export async function evaluateSnapshot(ctx: RunContext, file: string): Promise<v
     const real = await folderFeatures(net, options.data, ex);
     const gen = await generatorFeatures(net, ctx.Gema, { num: options.metricsNum, seed: options.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
     const d = distances(real, gen, net, true, options.seed);
+    const warning = smallSampleWarning(d.n1, d.n2, d.metric);
+    if (warning) ctx.log(warning);
     const rec = {
       kimg: ctx.trainer.curNimg / 1000,
       snapshot: path.basename(file),

@@ -1,6 +1,6 @@
 // Backend selection: explicit choices that cannot load fail with one line saying what is needed;
 // the cpu-js reference backend is always available.
-import { cli } from '../cli_helper.js';
+import { CLI, cli } from '../cli_helper.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -32,8 +32,7 @@ describe('backend selection', () => {
 
   test('with tfjs-node present (simulated where it cannot install), auto picks it and the CLI runs on it', () => {
     const register = path.resolve('dist/test/fake_tfjs_node_register.js');
-    const run = (...a: string[]) =>
-      spawnSync(process.execPath, ['--import', register, path.resolve('dist/src/cli/main.js'), ...a], { encoding: 'utf8', timeout: 120_000 });
+    const run = (...a: string[]) => spawnSync(process.execPath, ['--import', register, CLI, ...a], { encoding: 'utf8', timeout: 120_000 });
     const out = path.join(process.env.TMPDIR ?? '/tmp', `rlo-tfn-${process.pid}`);
     for (const backend of ['auto', 'tensorflow', 'tensorflow-gpu']) {
       const r = run('generate', '--network', path.resolve('test/fixtures/tiny16.pkl'), '--seeds', '0-1', '--outdir', `${out}-${backend}`, '--backend', backend);

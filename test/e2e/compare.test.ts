@@ -251,3 +251,28 @@ test('compare checks every input before evaluating: a cut record line is skipped
     'nothing was evaluated first',
   );
 });
+
+test('a metric from too few images carries a warning (KED of 2 images used to print as a plain number)', async () => {
+  const lines: string[] = [];
+  await finetune(
+    {
+      data,
+      network: path.join(dir, 'tiny16.safetensors'),
+      runDir: path.join(dir, 'few-images'),
+      batch: 4,
+      kimg: 0.004,
+      tick: 0.004,
+      snap: 1,
+      grid: [2, 2],
+      backend: 'cpu',
+      metrics: ['fid'],
+      metricsNum: NUM,
+      inception: weights,
+    },
+    { log: (l) => lines.push(l) },
+  );
+  assert.ok(
+    lines.includes(`warning: FID from 4 and ${NUM} images is mostly noise (the kernel distance can even come out negative); use at least 50 on each side`),
+    lines.join('\n'),
+  );
+});

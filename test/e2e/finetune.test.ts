@@ -1,6 +1,6 @@
 // finetune on the tiny16 reference network: run directory contents, both losses, exact resume,
 // ADA behaviour, constant tensor count, and bad input.
-import { cli } from '../cli_helper.js';
+import { CLI, cli } from '../cli_helper.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -350,7 +350,7 @@ describe('finetune control', () => {
     const child = spawn(
       process.execPath,
       [
-        path.resolve('dist/src/cli/main.js'),
+        CLI,
         'finetune',
         '--network',
         ckpt,
@@ -404,25 +404,7 @@ describe('finetune control', () => {
     const rd = path.join(dir, name);
     const child = spawn(
       process.execPath,
-      [
-        path.resolve('dist/src/cli/main.js'),
-        'finetune',
-        '--network',
-        ckpt,
-        '--data',
-        data,
-        '--run-dir',
-        rd,
-        '--batch',
-        '4',
-        '--kimg',
-        '100',
-        '--snap',
-        '1000',
-        '--backend',
-        'cpu',
-        ...extra,
-      ],
+      [CLI, 'finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--batch', '4', '--kimg', '100', '--snap', '1000', '--backend', 'cpu', ...extra],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const io = { err: '', out: '' };
@@ -508,7 +490,7 @@ describe('finetune control', () => {
     const rd = path.join(dir, 'sigint-loading');
     const child = spawn(
       process.execPath,
-      [path.resolve('dist/src/cli/main.js'), 'finetune', '--network', ckpt, '--data', many, '--run-dir', rd, '--batch', '4', '--kimg', '1', '--backend', 'cpu'],
+      [CLI, 'finetune', '--network', ckpt, '--data', many, '--run-dir', rd, '--batch', '4', '--kimg', '1', '--backend', 'cpu'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let err = '';

@@ -1,6 +1,7 @@
 // generate: latents equal numpy's RandomState(seed).randn (as upstream generate.py draws them),
 // the same seed always gives the same image (also across batch sizes and noise modes), files
 // are written from the tiny16 pickle, style mixing, conditional labels, leaks.
+import { CLI } from '../cli_helper.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -42,11 +43,9 @@ describe('generate', () => {
   test('CLI writes one PNG per seed and a grid from tiny16.pkl; refuses to overwrite', async () => {
     const out = await tempDir('gen');
     const run = (...args: string[]) =>
-      spawnSync(
-        process.execPath,
-        [path.resolve('dist/src/cli/main.js'), 'generate', '--network', path.join(FIXTURES, 'tiny16.pkl'), '--outdir', out, '--backend', 'cpu', ...args],
-        { encoding: 'utf8' },
-      );
+      spawnSync(process.execPath, [CLI, 'generate', '--network', path.join(FIXTURES, 'tiny16.pkl'), '--outdir', out, '--backend', 'cpu', ...args], {
+        encoding: 'utf8',
+      });
     const r = run('--seeds', '0-5', '--grid', '3x2', '--trunc', '0.5');
     assert.equal(r.status, 0, r.stderr);
     const files = (await fs.readdir(out)).sort();
@@ -108,20 +107,7 @@ test('--backend wasm generates the same images as cpu (inference only)', async (
     const out = path.join(dir, backend);
     const r = spawnSync(
       process.execPath,
-      [
-        path.resolve('dist/src/cli/main.js'),
-        'generate',
-        '--network',
-        path.join(FIXTURES, 'tiny16.pkl'),
-        '--seeds',
-        '0-2',
-        '--trunc',
-        '0.7',
-        '--outdir',
-        out,
-        '--backend',
-        backend,
-      ],
+      [CLI, 'generate', '--network', path.join(FIXTURES, 'tiny16.pkl'), '--seeds', '0-2', '--trunc', '0.7', '--outdir', out, '--backend', backend],
       { encoding: 'utf8', timeout: 120_000 },
     );
     assert.equal(r.status, 0, r.stderr);

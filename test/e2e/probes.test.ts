@@ -2,6 +2,7 @@
 // file and what is wrong, or is read correctly. The files are made here, not committed. (Time and
 // memory bounds are asserted because they protect users: a crafted file must never hang the tool
 // or exhaust the machine.)
+import { CLI } from '../cli_helper.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -147,7 +148,7 @@ test('non-regular files are refused, not read: /dev/zero and a FIFO', async () =
   await refusedQuickly(() => loadNetwork('/dev/zero'), /\/dev\/zero is not a regular file/);
   const fifo = path.join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
-  const r = spawnSync(process.execPath, [path.resolve('dist/src/cli/main.js'), 'info', fifo], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(process.execPath, [CLI, 'info', fifo], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr.trim(), /fifo is not a regular file/);
 });

@@ -1,5 +1,6 @@
 // Progress: on a terminal (a pseudo-terminal from util-linux's `script`) finetune draws a progress
 // bar within each tick (images, images/s, ETA); piped, it prints one line per tick and no bar.
+import { CLI } from '../cli_helper.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,7 @@ before(async () => {
 });
 
 const args = (rd: string) => [
-  path.resolve('dist/src/cli/main.js'),
+  CLI,
   'finetune',
   '--network',
   ckpt,
