@@ -7,13 +7,14 @@
 //   4 metrics (FID/FED, comparisons, study statistics)
 //   5 report (plots, run and comparison pages)
 //   6 train (the training loop)
-//   7 cli (yargs command modules; nothing else imports cli)
+//   7 study (loss studies: grids of training runs, their executors and report)
+//   8 cli (yargs command modules; nothing else imports cli)
 // Top-level modules (records.ts: types only; rng, backend, generate, interpolate, index) are not layers.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 const SRC = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'src');
-const RANK = { files: 0, ops: 0, native: 1, networks: 1, data: 1, losses: 2, formats: 2, io: 3, metrics: 4, report: 5, train: 6, cli: 7 };
+const RANK = { files: 0, ops: 0, native: 1, networks: 1, data: 1, losses: 2, formats: 2, io: 3, metrics: 4, report: 5, train: 6, study: 7, cli: 8 };
 const bad = [];
 for (const layer of readdirSync(SRC, { withFileTypes: true })
   .filter((d) => d.isDirectory())

@@ -8,6 +8,7 @@ import { fetchCommand } from './fetch.js';
 import { generateCommand } from './generate.js';
 import { interpolateCommand } from './interpolate.js';
 import { compareCommand, fidCommand } from './metrics_cmds.js';
+import { studyCommand } from './study.js';
 
 export class UsageError extends Error {}
 
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(infoCommand)
     .command(convertCommand)
     .command(fetchCommand)
+    .command(studyCommand)
     .demandCommand(1, 'choose a command (see --help)')
     .strict()
     .recommendCommands()

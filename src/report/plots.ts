@@ -188,3 +188,45 @@ export function lineChartSvg(title: string, series: Series[], width = 360, heigh
   parts.push('</svg>');
   return parts.join('');
 }
+
+/** SVG strip plot: each run's final value per variant (one dot per training seed), with the mean as a bar. */
+export function stripPlotSvg(groups: { variant: string; values: number[] }[], metric: string, subtitle: string, width = 720, height = 360): string {
+  const all = groups.flatMap((g) => g.values).filter(Number.isFinite);
+  if (!all.length) return '';
+  const m = { l: 60, r: 20, t: 34, b: 70 };
+  const lo = Math.min(...all),
+    hi = Math.max(...all);
+  const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.1 || 1;
+  const y0 = lo - pad,
+    y1 = hi + pad;
+  const slot = (width - m.l - m.r) / Math.max(1, groups.length);
+  const Y = (v: number) => height - m.b - ((v - y0) / (y1 - y0)) * (height - m.t - m.b);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${m.l}" y="18">${escapeHtml(subtitle)}</text>`,
+    `<line x1="${m.l}" y1="${height - m.b}" x2="${width - m.r}" y2="${height - m.b}" stroke="black"/>`,
+    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="black"/>`,
+    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${escapeHtml(metric)} per training seed</text>`,
+  ];
+  for (let i = 0; i <= 4; i++) {
+    const v = y0 + ((y1 - y0) * i) / 4;
+    parts.push(`<text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end">${v.toFixed(Math.abs(y1 - y0) < 4 ? 3 : 1)}</text>`);
+  }
+  groups.forEach((g, i) => {
+    const cx = m.l + slot * (i + 0.5);
+    const color = PLOT_COLORS[i % PLOT_COLORS.length];
+    // Dots spread a little sideways, in seed order, so that equal values stay visible.
+    g.values.forEach((v, j) => {
+      const dx = (j - (g.values.length - 1) / 2) * Math.min(6, (slot * 0.5) / Math.max(1, g.values.length));
+      parts.push(`<circle cx="${(cx + dx).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="4" fill="${color}" fill-opacity="0.75"/>`);
+    });
+    const mean = g.values.reduce((a, b) => a + b, 0) / g.values.length;
+    parts.push(
+      `<line x1="${(cx - slot * 0.3).toFixed(1)}" y1="${Y(mean).toFixed(1)}" x2="${(cx + slot * 0.3).toFixed(1)}" y2="${Y(mean).toFixed(1)}" stroke="black" stroke-width="2"/>`,
+    );
+    parts.push(`<text x="${cx.toFixed(1)}" y="${height - m.b + 18}" text-anchor="middle">${escapeHtml(g.variant)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}

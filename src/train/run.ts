@@ -9,7 +9,7 @@ import { fakesName, RUN_FILES, snapshotName } from '../io/run_layout.js';
 import type { FinetuneArgs } from '../records.js';
 import { prepareRun, type RunContext } from './prepare.js';
 import { writeRunReport } from '../report/run_page.js';
-import { evaluateSnapshot, lastGoodSnapshot, redrawMissingGrids, writeGrid, writeRealsGrid, writeSnapshot } from './snapshot.js';
+import { evaluateMissingMetrics, evaluateSnapshot, lastGoodSnapshot, redrawMissingGrids, writeGrid, writeRealsGrid, writeSnapshot } from './snapshot.js';
 import { recordTick, type TickClock } from './tick.js';
 
 export interface RunHooks {
@@ -67,6 +67,11 @@ async function trainingLoop(ctx: RunContext, hooks: RunHooks): Promise<RunResult
     const redrawn = await redrawMissingGrids(ctx);
     if (redrawn.length)
       await ctx.say(`redrew ${redrawn.length} grid${redrawn.length > 1 ? 's' : ''} that an earlier stop left unwritten: ${redrawn.join(', ')}`);
+    const evaluated = await evaluateMissingMetrics(ctx);
+    if (evaluated.length)
+      await ctx.say(
+        `evaluated ${evaluated.length} snapshot${evaluated.length > 1 ? 's' : ''} whose metrics an earlier stop left unwritten: ${evaluated.join(', ')}`,
+      );
   }
   const totalNimg = Math.round(options.kimg * 1000);
   const now = hooks.clock ?? (() => performance.now());

@@ -106,17 +106,17 @@ export async function redrawMissingGrids(ctx: RunContext): Promise<string[]> {
 }
 
 /** Evaluates the run's metrics on G_ema and appends one record per metric (metric-*.jsonl). */
-export async function evaluateSnapshot(ctx: RunContext, file: string): Promise<void> {
+export async function evaluateSnapshot(ctx: RunContext, file: string, G: Generator = ctx.Gema, kimg = ctx.trainer.curNimg / 1000): Promise<void> {
   const { options, dataset } = ctx;
   for (const net of ctx.metricNets) {
     const ex = { batch: options.batch, cacheDir: cacheDir() };
     const real = await folderFeatures(net, options.data, ex);
-    const gen = await generatorFeatures(net, ctx.Gema, { num: options.metricsNum, seed: options.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
+    const gen = await generatorFeatures(net, G, { num: options.metricsNum, seed: options.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
     const d = distances(real, gen, net, true, options.seed);
     const warning = smallSampleWarning(d.n1, d.n2, d.metric);
     if (warning) ctx.log(warning);
     const rec = {
-      kimg: ctx.trainer.curNimg / 1000,
+      kimg,
       snapshot: path.basename(file),
       metric: d.metric,
       value: d.distance,
@@ -128,4 +128,36 @@ export async function evaluateSnapshot(ctx: RunContext, file: string): Promise<v
     await fs.appendFile(path.join(options.runDir, metricFileName(net.distanceName)), `${JSON.stringify(rec)}\n`);
     ctx.log(`${d.metric} ${d.distance.toFixed(3)}, ${d.kernelMetric} ${d.kernel!.toFixed(5)} (${net.kind} features, ${options.metricsNum} generated images)`);
   }
+}
+
+/**
+ * Evaluates the snapshots whose metric records a kill left unwritten (a stop between a snapshot
+ * and its evaluation), so that every snapshot of a resumed run has its record. Returns their names.
+ */
+export async function evaluateMissingMetrics(ctx: RunContext): Promise<string[]> {
+  if (!ctx.metricNets.length) return [];
+  const recorded = new Set<string>();
+  for (const net of ctx.metricNets) {
+    const text = await fs.readFile(path.join(ctx.options.runDir, metricFileName(net.distanceName)), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      try {
+        const r = JSON.parse(line) as { snapshot?: string; features?: string; num?: number };
+        if (r.features === net.id && r.num === ctx.options.metricsNum && r.snapshot) recorded.add(`${net.id}|${r.snapshot}`);
+      } catch {}
+    }
+  }
+  const done: string[] = [];
+  for (const s of await listSnapshots(ctx.options.runDir)) {
+    const name = path.basename(s.file);
+    if (ctx.metricNets.every((net) => recorded.has(`${net.id}|${name}`))) continue;
+    const current = Math.round(s.kimg * 1000) === ctx.trainer.curNimg;
+    const G = current ? ctx.Gema : buildGenerator(await loadNetwork(s.file));
+    try {
+      await evaluateSnapshot(ctx, s.file, G, s.kimg);
+    } finally {
+      if (!current) G.dispose();
+    }
+    done.push(name);
+  }
+  return done;
 }

@@ -154,6 +154,30 @@ describe('resume and the run directory', () => {
   });
 });
 
+test('a metric record that a kill left unwritten is evaluated on resume', async () => {
+  const r = await finetune(base({ runDir: path.join(dir, 'metrics-lost'), metrics: ['fed'], metricsNum: 8 }), quiet);
+  const file = path.join(r.runDir, 'metric-fed.jsonl');
+  const recs = (await fs.readFile(file, 'utf8')).trim().split('\n');
+  assert.equal(recs.length, 2);
+  await fs.writeFile(file, `${recs[0]}\n`); // as if killed between the last snapshot and its evaluation
+  const lines: string[] = [];
+  await finetune({ data: '', resume: r.runDir, kimg: 0.012, backend: 'cpu' }, { log: (l) => lines.push(l) });
+  assert.ok(
+    lines.some((l) => l === 'evaluated 1 snapshot whose metrics an earlier stop left unwritten: network-snapshot-0000.008.safetensors'),
+    lines.join('\n'),
+  );
+  const after = (await fs.readFile(file, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(after.map((x) => x.snapshot).sort(), [
+    'network-snapshot-0000.004.safetensors',
+    'network-snapshot-0000.008.safetensors',
+    'network-snapshot-0000.012.safetensors',
+  ]);
+  assert.equal(after.find((x) => x.snapshot.endsWith('0.008.safetensors')).value, JSON.parse(recs[1]).value, 'the same value as before the loss');
+});
+
 describe('a full disk', () => {
   // A small tmpfs makes the disk full for real; mounting needs root (CI runs as root).
   const mnt = path.join(os.tmpdir(), `rlo-full-${process.pid}`);

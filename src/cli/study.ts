@@ -1,0 +1,115 @@
+// `stylegan-rlo study plan|run|status|report|exec SPEC`: a loss study as a first-class command.
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { initBackend } from '../backend.js';
+import { runLocal } from '../study/local.js';
+import { writeStudyReport } from '../study/report.js';
+import { executeRun, runState } from '../study/runs.js';
+import { expandRuns, readStudySpec, type StudyRun, type StudySpec } from '../study/spec.js';
+import { BACKEND_OPTION } from './shared_options.js';
+
+interface Args {
+  spec: string;
+  run?: string;
+  executor?: 'local';
+  jobs?: number;
+  json?: boolean;
+  backend?: string;
+}
+
+const log = (l: string) => {
+  if (!process.stderr.destroyed) process.stderr.write(`${l}\n`);
+};
+
+async function load(file: string): Promise<{ spec: StudySpec; runs: StudyRun[] }> {
+  const spec = await readStudySpec(file);
+  return { spec, runs: await expandRuns(spec) };
+}
+
+async function printStatus(spec: StudySpec, runs: StudyRun[], json: boolean): Promise<void> {
+  const states = await Promise.all(runs.map((r) => runState(spec, r)));
+  if (json) {
+    process.stdout.write(`${JSON.stringify(states, null, 2)}\n`);
+    return;
+  }
+  const w = Math.max(...runs.map((r) => r.id.length));
+  for (const s of states)
+    process.stdout.write(`${s.id.padEnd(w)}  ${s.state.padEnd(8)} kimg ${s.kimg.toFixed(3).padStart(8)} / ${spec.kimg}${s.detail ? `  ${s.detail}` : ''}\n`);
+  const count = (n: string) => states.filter((s) => s.state === n).length;
+  process.stdout.write(
+    `${runs.length} runs: ${count('done')} done, ${count('running')} running, ${count('stopped')} stopped, ${count('failed')} failed, ${count('pending')} pending\n`,
+  );
+}
+
+const spec = (y: Argv) => y.positional('spec', { type: 'string', demandOption: true, describe: 'The study spec (JSON)' });
+
+export const studyCommand: CommandModule<object, Args> = {
+  command: 'study <command>',
+  describe: 'Loss studies: a grid of fine-tuning runs from one spec, run here, then a report with statistics',
+  builder: (y: Argv) =>
+    y
+      .command({
+        command: 'plan <spec>',
+        describe: 'List the runs of a study and what exists of each',
+        builder: (b: Argv) => spec(b).option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' }),
+        handler: async (a: ArgumentsCamelCase<Args>) => {
+          const { spec: s, runs } = await load(a.spec);
+          if (!a.json) for (const r of runs) process.stdout.write(`${r.id}: ${r.variant}, seed ${r.seed}\n`);
+          await printStatus(s, runs, Boolean(a.json));
+        },
+      })
+      .command({
+        command: 'status <spec>',
+        describe: 'The state of every run (pending, running, done, stopped, failed), whatever executed it',
+        builder: (b: Argv) => spec(b).option('json', { type: 'boolean', default: false, describe: 'Machine-readable output' }),
+        handler: async (a: ArgumentsCamelCase<Args>) => {
+          const { spec: s, runs } = await load(a.spec);
+          await printStatus(s, runs, Boolean(a.json));
+        },
+      })
+      .command({
+        command: 'run <spec>',
+        describe: 'Run every unfinished run (finished ones are skipped, stopped ones resume)',
+        builder: (b: Argv) =>
+          spec(b)
+            .option('executor', { choices: ['local'] as const, default: 'local' as const, describe: 'Where the runs execute' })
+            .option('jobs', { type: 'number', default: 1, describe: 'Runs at once (the cores are divided among them)' })
+            .option('backend', BACKEND_OPTION),
+        handler: async (a: ArgumentsCamelCase<Args>) => {
+          if (!(Number.isInteger(a.jobs) && (a.jobs as number) >= 1)) throw new Error(`--jobs ${a.jobs}: give a whole number of runs at once, 1 or more`);
+          if (a.backend) process.env.STYLEGAN_RLO_BACKEND = a.backend;
+          const { spec: s, runs } = await load(a.spec);
+          const r = await runLocal(a.spec, s, runs, a.jobs as number, log);
+          log(`study: ${r.ran.length} ran, ${r.skipped.length} skipped, ${r.failed.length} failed`);
+          if (r.failed.length) throw new Error(`${r.failed.length} run(s) failed: ${r.failed.map((f) => `${f.id} (${f.message})`).join('; ')}`);
+        },
+      })
+      .command({
+        command: 'exec <spec> <run>',
+        describe: 'Execute one run of a study (what each executor task runs)',
+        builder: (b: Argv) => spec(b).positional('run', { type: 'string', demandOption: true, describe: 'The run id (see study plan)' }),
+        handler: async (a: ArgumentsCamelCase<Args>) => {
+          const { spec: s, runs } = await load(a.spec);
+          const run = runs.find((r) => r.id === a.run);
+          if (!run) throw new Error(`study ${a.spec} has no run ${a.run}; see: stylegan-rlo study plan ${a.spec}`);
+          const r = await executeRun(s, run, { log });
+          log(`study: ${run.id} ${r === 'skipped' ? 'was done already' : r}`);
+        },
+      })
+      .command({
+        command: 'report <spec>',
+        describe: 'Tables, statistics against logistic, plots and a page from what the runs recorded',
+        builder: (b: Argv) => spec(b).option('backend', BACKEND_OPTION),
+        handler: async (a: ArgumentsCamelCase<Args>) => {
+          await initBackend(a.backend);
+          const { spec: s, runs } = await load(a.spec);
+          const r = await writeStudyReport(s, runs, log);
+          if (r.missing.length) log(`study: ${r.missing.length} run(s) have no records yet: ${r.missing.join(', ')}`);
+          process.stdout.write(`${await (await import('node:fs')).promises.readFile(`${s.out}/table.md`, 'utf8')}\nwrote ${r.files.join(', ')}\n`);
+        },
+      })
+      .demandCommand(1, 'give a study command: plan, run, status, report (or exec)')
+      .example('$0 study plan docs/study-specs/demo.json', 'The runs of a study and their state')
+      .example('$0 study run docs/study-specs/demo.json --jobs 2', 'Run them here, two at a time')
+      .example('$0 study report docs/study-specs/demo.json', 'The report') as unknown as Argv<Args>,
+  handler: () => {},
+};

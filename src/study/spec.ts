@@ -1,0 +1,175 @@
+// A loss study, declared in one JSON file: the network and data, how long each run trains and how
+// it is evaluated, and the grid (losses with their k, learning-rate and R1-gamma multipliers,
+// training seeds, any other finetune option). Every run of the grid is an ordinary `finetune` with
+// those options, in OUT/runs/<run id>, so a study run and a hand-started run are the same thing.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { loadNetwork } from '../io/network.js';
+import type { FinetuneArgs } from '../records.js';
+import { DEFAULTS } from '../train/defaults.js';
+import { FINETUNE_OPTIONS } from '../train/option_table.js';
+
+export interface StudySpec {
+  network: string; // a network file (paths are relative to the spec's folder)
+  data: string; // the image folder
+  out: string; // the study folder: runs/, status/ and the report
+  kimg: number; // each run's length
+  snapKimg: number; // kimg between evaluated snapshots
+  metrics: { features: 'emoji' | 'inception'; num: number; inception?: string };
+  losses: { loss: 'logistic' | 'rooted'; k?: number | number[] }[];
+  lrMultipliers: number[]; // of the default learning rate, G and D together
+  gammaMultipliers: number[]; // of the R1 gamma (the options' gamma, else upstream's default for the network)
+  seeds: number[]; // training seeds
+  options: Partial<FinetuneArgs>; // any other finetune option, the same for every run
+}
+
+/** One run of a study. */
+export interface StudyRun {
+  id: string; // its folder name: logistic-lr1-g1-s0
+  variant: string; // what it is compared as: "rooted k=2" (with "lr x0.5, gamma x10" when not 1)
+  loss: 'logistic' | 'rooted';
+  k: number | null;
+  lrMult: number;
+  gammaMult: number;
+  seed: number;
+  runDir: string;
+  args: FinetuneArgs;
+}
+
+const KEYS = ['network', 'data', 'out', 'kimg', 'snapKimg', 'metrics', 'losses', 'lrMultipliers', 'gammaMultipliers', 'seeds', 'options'];
+
+/** Reads and checks a spec; every refusal is one line naming the key. Paths become absolute. */
+export async function readStudySpec(file: string): Promise<StudySpec> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (e) {
+    throw new Error(
+      (e as NodeJS.ErrnoException).code === 'ENOENT' ? `study spec ${file} does not exist` : `study spec ${file} is not valid JSON: ${(e as Error).message}`,
+    );
+  }
+  const bad = (key: string, want: string): never => {
+    throw new Error(`study spec ${file}: "${key}" ${want}`);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('(top level)', 'must be a JSON object');
+  const s = raw as Record<string, unknown>;
+  for (const k of Object.keys(s)) if (!KEYS.includes(k)) bad(k, `is not a study key (known: ${KEYS.join(', ')})`);
+  const dir = path.dirname(path.resolve(file));
+  const str = (k: string) => (typeof s[k] === 'string' && s[k] ? path.resolve(dir, s[k] as string) : bad(k, 'must be a path'));
+  const pos = (k: string, v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : bad(k, 'must be a number > 0'));
+  const list = (k: string, check: (v: number) => boolean, want: string, def?: number[]): number[] => {
+    const v = s[k] ?? def;
+    if (!Array.isArray(v) || !v.length || !v.every((x) => typeof x === 'number' && check(x))) return bad(k, want);
+    if (new Set(v).size !== v.length) bad(k, 'lists a value twice');
+    return v as number[];
+  };
+  const m = (s.metrics ?? { features: 'emoji', num: 2000 }) as Record<string, unknown>;
+  if (typeof m !== 'object' || (m.features !== 'emoji' && m.features !== 'inception'))
+    bad('metrics.features', 'must be "emoji" (FED/KED) or "inception" (FID/KID)');
+  if (!(Number.isInteger(m.num) && (m.num as number) >= 2)) bad('metrics.num', 'must be a whole number of generated images >= 2');
+  if (m.features === 'inception' && typeof m.inception !== 'string') bad('metrics.inception', 'must name the Inception weights file for FID');
+  const losses = s.losses;
+  if (!Array.isArray(losses) || !losses.length) bad('losses', 'must be a list such as [{"loss": "logistic"}, {"loss": "rooted", "k": [2, 4]}]');
+  (losses as unknown[]).forEach((l, i) => {
+    const e = l as Record<string, unknown>;
+    if (e?.loss !== 'logistic' && e?.loss !== 'rooted') bad(`losses[${i}].loss`, 'must be "logistic" or "rooted"');
+    const ks = e.k === undefined ? [] : Array.isArray(e.k) ? e.k : [e.k];
+    if (e.loss === 'rooted' && (!ks.length || !ks.every((k) => typeof k === 'number' && k > 0)))
+      bad(`losses[${i}].k`, 'must be a number > 0 or a list of them');
+    if (e.loss === 'logistic' && ks.length) bad(`losses[${i}].k`, 'applies to the rooted loss only');
+  });
+  const options = (s.options ?? {}) as Record<string, unknown>;
+  if (typeof options !== 'object' || Array.isArray(options)) bad('options', 'must be an object of finetune options');
+  const managed = [
+    'network',
+    'data',
+    'kimg',
+    'tick',
+    'snap',
+    'loss',
+    'k',
+    'seed',
+    'glr',
+    'dlr',
+    'runDir',
+    'resume',
+    'outdir',
+    'metrics',
+    'metricsNum',
+    'inception',
+  ];
+  for (const k of Object.keys(options)) {
+    if (managed.includes(k)) bad(`options.${k}`, 'is set by the study itself (its own key, or the grid)');
+    if (!FINETUNE_OPTIONS.some((o) => o.key === k)) bad(`options.${k}`, 'is not a finetune option');
+  }
+  return {
+    network: str('network'),
+    data: str('data'),
+    out: str('out'),
+    kimg: pos('kimg', s.kimg),
+    snapKimg: pos('snapKimg', s.snapKimg ?? 0.5),
+    metrics: {
+      features: m.features as 'emoji' | 'inception',
+      num: m.num as number,
+      ...(m.inception ? { inception: path.resolve(dir, m.inception as string) } : {}),
+    },
+    losses: losses as StudySpec['losses'],
+    lrMultipliers: list('lrMultipliers', (v) => v > 0 && Number.isFinite(v), 'must be a list of numbers > 0', [1]),
+    gammaMultipliers: list('gammaMultipliers', (v) => v >= 0 && Number.isFinite(v), 'must be a list of numbers >= 0', [1]),
+    seeds: list('seeds', (v) => Number.isInteger(v) && v >= 0, 'must be a list of whole numbers >= 0 (at least 2 for statistics)'),
+    options: options as Partial<FinetuneArgs>,
+  };
+}
+
+const multText = (x: number) => String(x).replace('.', 'p');
+
+/** Every run of the grid, in a fixed order (the order of the spec's lists). */
+export async function expandRuns(spec: StudySpec): Promise<StudyRun[]> {
+  // R1 gamma multipliers apply to the options' gamma, else to upstream's default for this network.
+  let gamma0 = spec.options.gamma;
+  if (gamma0 === undefined) {
+    const res = (await loadNetwork(spec.network)).G_kwargs.img_resolution;
+    gamma0 = (DEFAULTS.gammaPerPixel * res * res) / (spec.options.batch ?? DEFAULTS.batch);
+  }
+  const runs: StudyRun[] = [];
+  for (const l of spec.losses) {
+    const ks = l.loss === 'rooted' ? (Array.isArray(l.k) ? l.k : [l.k as number]) : [null];
+    for (const k of ks)
+      for (const lrMult of spec.lrMultipliers)
+        for (const gammaMult of spec.gammaMultipliers)
+          for (const seed of spec.seeds) {
+            const id = `${l.loss}${k !== null ? `-k${multText(k)}` : ''}-lr${multText(lrMult)}-g${multText(gammaMult)}-s${seed}`;
+            const tuned = [lrMult !== 1 ? `lr x${lrMult}` : '', gammaMult !== 1 ? `gamma x${gammaMult}` : ''].filter(Boolean).join(', ');
+            const runDir = path.join(spec.out, 'runs', id);
+            runs.push({
+              id,
+              variant: `${l.loss === 'rooted' ? `rooted k=${k}` : 'logistic'}${tuned ? ` (${tuned})` : ''}`,
+              loss: l.loss,
+              k,
+              lrMult,
+              gammaMult,
+              seed,
+              runDir,
+              args: {
+                ...spec.options,
+                network: spec.network,
+                data: spec.data,
+                kimg: spec.kimg,
+                tick: spec.snapKimg,
+                snap: 1,
+                loss: l.loss,
+                ...(k !== null ? { k } : {}),
+                seed,
+                glr: DEFAULTS.lr * lrMult,
+                dlr: DEFAULTS.lr * lrMult,
+                gamma: gamma0 * gammaMult,
+                metrics: [spec.metrics.features === 'emoji' ? 'fed' : 'fid'],
+                metricsNum: spec.metrics.num,
+                inception: spec.metrics.inception ?? null,
+                runDir,
+              },
+            });
+          }
+  }
+  return runs;
+}
