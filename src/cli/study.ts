@@ -2,6 +2,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend } from '../backend.js';
 import { runLocal } from '../study/local.js';
+import { submitSlurm } from '../study/slurm.js';
 import { writeStudyReport } from '../study/report.js';
 import { executeRun, runState } from '../study/runs.js';
 import { expandRuns, readStudySpec, type StudyRun, type StudySpec } from '../study/spec.js';
@@ -10,8 +11,11 @@ import { BACKEND_OPTION } from './shared_options.js';
 interface Args {
   spec: string;
   run?: string;
-  executor?: 'local';
+  executor?: 'local' | 'slurm';
   jobs?: number;
+  partition?: string;
+  'max-parallel'?: number;
+  'sbatch-arg'?: string[];
   json?: boolean;
   backend?: string;
 }
@@ -71,13 +75,31 @@ export const studyCommand: CommandModule<object, Args> = {
         describe: 'Run every unfinished run (finished ones are skipped, stopped ones resume)',
         builder: (b: Argv) =>
           spec(b)
-            .option('executor', { choices: ['local'] as const, default: 'local' as const, describe: 'Where the runs execute' })
-            .option('jobs', { type: 'number', default: 1, describe: 'Runs at once (the cores are divided among them)' })
+            .option('executor', {
+              choices: ['local', 'slurm'] as const,
+              default: 'local' as const,
+              describe: 'Where the runs execute: here, or as a Slurm job array',
+            })
+            .option('jobs', { type: 'number', default: 1, describe: 'local: runs at once (the cores are divided among them)' })
+            .option('partition', { type: 'string', describe: 'slurm: the partition' })
+            .option('max-parallel', { type: 'number', describe: 'slurm: array tasks at once' })
+            .option('sbatch-arg', {
+              type: 'string',
+              array: true,
+              describe: 'slurm: an sbatch option for every job, e.g. --sbatch-arg=--time=2:00:00 --sbatch-arg=--gres=gpu:1',
+            })
             .option('backend', BACKEND_OPTION),
         handler: async (a: ArgumentsCamelCase<Args>) => {
           if (!(Number.isInteger(a.jobs) && (a.jobs as number) >= 1)) throw new Error(`--jobs ${a.jobs}: give a whole number of runs at once, 1 or more`);
+          const mp = a['max-parallel'];
+          if (mp !== undefined && !(Number.isInteger(mp) && mp >= 1)) throw new Error(`--max-parallel ${mp}: give a whole number of array tasks, 1 or more`);
           if (a.backend) process.env.STYLEGAN_RLO_BACKEND = a.backend;
           const { spec: s, runs } = await load(a.spec);
+          if (a.executor === 'slurm') {
+            const sub = await submitSlurm(a.spec, s, runs, { partition: a.partition, maxParallel: mp, sbatchArgs: a['sbatch-arg'] }, log);
+            process.stdout.write(`${JSON.stringify(sub)}\n`);
+            return;
+          }
           const r = await runLocal(a.spec, s, runs, a.jobs as number, log);
           log(`study: ${r.ran.length} ran, ${r.skipped.length} skipped, ${r.failed.length} failed`);
           if (r.failed.length) throw new Error(`${r.failed.length} run(s) failed: ${r.failed.map((f) => `${f.id} (${f.message})`).join('; ')}`);
@@ -91,7 +113,10 @@ export const studyCommand: CommandModule<object, Args> = {
           const { spec: s, runs } = await load(a.spec);
           const run = runs.find((r) => r.id === a.run);
           if (!run) throw new Error(`study ${a.spec} has no run ${a.run}; see: stylegan-rlo study plan ${a.spec}`);
-          const r = await executeRun(s, run, { log });
+          // SIGTERM (scancel, preemption) or SIGINT: finish the iteration, snapshot, stop; again: at once.
+          let signals = 0;
+          for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => signals++);
+          const r = await executeRun(s, run, { log, shouldStop: () => signals > 0, urgentStop: () => signals > 1 });
           log(`study: ${run.id} ${r === 'skipped' ? 'was done already' : r}`);
         },
       })
