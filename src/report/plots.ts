@@ -87,6 +87,18 @@ export function plotSvg(rows: PlotPoint[], o: PlotOptions = {}): string {
   return parts.join('\n');
 }
 
+/** The opening of a study plot: the svg element, a white page, the subtitle, both axes and the vertical axis' label. */
+function titledFrame(width: number, height: number, m: { l: number; r: number; t: number; b: number }, subtitle: string, yLabel: string): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${m.l}" y="18">${escapeHtml(subtitle)}</text>`,
+    `<line x1="${m.l}" y1="${height - m.b}" x2="${width - m.r}" y2="${height - m.b}" stroke="black"/>`,
+    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="black"/>`,
+    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${escapeHtml(yLabel)}</text>`,
+  ];
+}
+
 /** SVG: mean of the metric per variant against kimg, with a ±1 sd band over seeds. */
 export function studyPlotSvg(cells: StudyCell[], metric: string, subtitle: string, width = 720, height = 420): string {
   const variants = [...new Set(cells.map((c) => c.variant))];
@@ -104,13 +116,8 @@ export function studyPlotSvg(cells: StudyCell[], metric: string, subtitle: strin
   const X = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
   const Y = (v: number) => height - m.b - ((v - y0) / (y1 - y0)) * (height - m.t - m.b);
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${m.l}" y="18">${escapeHtml(subtitle)}</text>`,
-    `<line x1="${m.l}" y1="${height - m.b}" x2="${W - m.r}" y2="${height - m.b}" stroke="black"/>`,
-    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="black"/>`,
+    ...titledFrame(W, height, m, subtitle, `${metric} (mean ± 1 sd over seeds)`),
     `<text x="${(W - m.r + m.l) / 2}" y="${height - 10}" text-anchor="middle">kimg of fine-tuning</text>`,
-    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${escapeHtml(metric)} (mean ± 1 sd over seeds)</text>`,
   ];
   const decimals = (span: number) => Math.min(6, Math.max(0, Math.ceil(-Math.log10(span / 4)) + 1));
   for (let i = 0; i <= 4; i++) {
@@ -201,14 +208,7 @@ export function stripPlotSvg(groups: { variant: string; values: number[] }[], me
     y1 = hi + pad;
   const slot = (width - m.l - m.r) / Math.max(1, groups.length);
   const Y = (v: number) => height - m.b - ((v - y0) / (y1 - y0)) * (height - m.t - m.b);
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${m.l}" y="18">${escapeHtml(subtitle)}</text>`,
-    `<line x1="${m.l}" y1="${height - m.b}" x2="${width - m.r}" y2="${height - m.b}" stroke="black"/>`,
-    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${height - m.b}" stroke="black"/>`,
-    `<text x="15" y="${(height - m.b + m.t) / 2}" transform="rotate(-90 15 ${(height - m.b + m.t) / 2})" text-anchor="middle">${escapeHtml(metric)} per training seed</text>`,
-  ];
+  const parts = titledFrame(width, height, m, subtitle, `${metric} per training seed`);
   for (let i = 0; i <= 4; i++) {
     const v = y0 + ((y1 - y0) * i) / 4;
     parts.push(`<text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end">${v.toFixed(Math.abs(y1 - y0) < 4 ? 3 : 1)}</text>`);
