@@ -1,6 +1,6 @@
 // The one way the tests run the command line: `node dist/src/cli/main.js ...` as a child process,
 // on the cpu backend unless the environment says otherwise, with a time limit (a hang fails).
-import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
 export const CLI = path.resolve('dist/src/cli/main.js');
@@ -25,10 +25,7 @@ export function cliWith(o: CliOptions): (...args: string[]) => SpawnSyncReturns<
     });
 }
 
-/** Starts the CLI and returns the child (stdout and stderr piped), for tests that signal it mid-run. */
-export function spawnCli(...args: string[]) {
-  return spawn(process.execPath, [CLI, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, STYLEGAN_RLO_BACKEND: process.env.STYLEGAN_RLO_BACKEND ?? 'cpu' },
-  });
+/** The flags of a short `finetune` of `ckpt` on `data` into `runDir` (batch 4), with `extra` after them. */
+export function tinyRunFlags(ckpt: string, data: string, runDir: string, kimg: string, ...extra: string[]): string[] {
+  return ['finetune', '--network', ckpt, '--data', data, '--run-dir', runDir, '--batch', '4', '--kimg', kimg, ...extra];
 }

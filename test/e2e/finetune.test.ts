@@ -1,6 +1,6 @@
 // finetune on the tiny16 reference network: run directory contents, both losses, exact resume,
 // ADA behaviour, constant tensor count, and bad input.
-import { CLI, cli } from '../cli_helper.js';
+import { cli, CLI, tinyRunFlags } from '../cli_helper.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -347,30 +347,9 @@ describe('finetune control', () => {
   test('SIGTERM: finishes the iteration, writes a snapshot, exits 0', async () => {
     const { spawn } = await import('node:child_process');
     const rd = path.join(dir, 'sigterm');
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'finetune',
-        '--network',
-        ckpt,
-        '--data',
-        data,
-        '--run-dir',
-        rd,
-        '--batch',
-        '4',
-        '--kimg',
-        '100',
-        '--tick',
-        '0.004',
-        '--snap',
-        '1000',
-        '--backend',
-        'cpu',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [CLI, ...tinyRunFlags(ckpt, data, rd, '100', '--tick', '0.004', '--snap', '1000', '--backend', 'cpu')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '',
       out = '';
     child.stdout.on('data', (d) => {
@@ -402,11 +381,9 @@ describe('finetune control', () => {
   async function spawnRun(name: string, extra: string[], ready: RegExp) {
     const { spawn } = await import('node:child_process');
     const rd = path.join(dir, name);
-    const child = spawn(
-      process.execPath,
-      [CLI, 'finetune', '--network', ckpt, '--data', data, '--run-dir', rd, '--batch', '4', '--kimg', '100', '--snap', '1000', '--backend', 'cpu', ...extra],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [CLI, ...tinyRunFlags(ckpt, data, rd, '100', '--snap', '1000', '--backend', 'cpu', ...extra)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const io = { err: '', out: '' };
     child.stdout.on('data', (d) => {
       io.out += d;

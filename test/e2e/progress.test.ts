@@ -1,6 +1,6 @@
 // Progress: on a terminal (a pseudo-terminal from util-linux's `script`) finetune draws a progress
 // bar within each tick (images, images/s, ETA); piped, it prints one line per tick and no bar.
-import { CLI } from '../cli_helper.js';
+import { CLI, tinyRunFlags } from '../cli_helper.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,24 +15,7 @@ before(async () => {
   ({ dir, ckpt, data } = await tinyTrainingFixture('progress'));
 });
 
-const args = (rd: string) => [
-  CLI,
-  'finetune',
-  '--network',
-  ckpt,
-  '--data',
-  data,
-  '--run-dir',
-  rd,
-  '--batch',
-  '4',
-  '--kimg',
-  '0.016',
-  '--tick',
-  '0.008',
-  '--backend',
-  'cpu',
-];
+const args = (rd: string) => [CLI, ...tinyRunFlags(ckpt, data, rd, '0.016', '--tick', '0.008', '--backend', 'cpu')];
 
 test('a TTY gets a progress bar with images/s and ETA; a pipe gets one line per tick', {
   skip: existsSync('/usr/bin/script') ? false : 'util-linux script is not installed',

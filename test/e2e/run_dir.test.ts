@@ -1,6 +1,6 @@
 // Run directories: unique run numbers under concurrency, resuming after SIGKILL (no stale
 // temporary files, each kimg once in stats.jsonl), and older snapshots that would collide.
-import { CLI, cli } from '../cli_helper.js';
+import { cli, CLI, tinyRunFlags } from '../cli_helper.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -120,25 +120,7 @@ test('SIGKILL at varying points, then --resume: continues from the last complete
 
 test('resuming an older snapshot: refused up front in place; --run-dir branches with the history up to it', async () => {
   const rd = path.join(dir, 'older');
-  const r0 = cli(
-    'finetune',
-    '--network',
-    ckpt,
-    '--data',
-    data,
-    '--run-dir',
-    rd,
-    '--batch',
-    '4',
-    '--kimg',
-    '0.016',
-    '--tick',
-    '0.004',
-    '--snap',
-    '1',
-    '--backend',
-    'cpu',
-  );
+  const r0 = cli(...tinyRunFlags(ckpt, data, rd, '0.016', '--tick', '0.004', '--snap', '1', '--backend', 'cpu'));
   assert.equal(r0.status, 0, r0.stderr);
   const old = path.join(rd, 'network-snapshot-0000.008.safetensors');
   const refused = cli('finetune', '--resume', old, '--kimg', '0.016', '--backend', 'cpu');

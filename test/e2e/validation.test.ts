@@ -1,6 +1,6 @@
 // Bad values are refused at the edge with one line naming the option and what to do, before any
 // work starts (no run directory is created), instead of looping, aborting or writing NaN images.
-import { cliWith } from '../cli_helper.js';
+import { cliWith, tinyRunFlags } from '../cli_helper.js';
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
@@ -63,23 +63,7 @@ test('finetune: --ada-kimg 0, --seed -1 / 0.5 / NaN, --k 1e-3 / 1e6, --backend w
   ];
   for (const [extra, pattern] of probes) {
     const rd = path.join(dir, `run-${extra.join('')}`);
-    refused(
-      cli(
-        'finetune',
-        '--network',
-        ckpt,
-        '--data',
-        data,
-        '--run-dir',
-        rd,
-        '--kimg',
-        '0.004',
-        '--batch',
-        '4',
-        ...(extra[0] === '--backend' ? extra : [...extra, '--backend', 'cpu']),
-      ),
-      pattern,
-    );
+    refused(cli(...tinyRunFlags(ckpt, data, rd, '0.004', ...(extra[0] === '--backend' ? extra : [...extra, '--backend', 'cpu']))), pattern);
     assert.ok(!existsSync(rd), `${extra.join(' ')} created ${rd}`);
   }
   assert.deepEqual(
