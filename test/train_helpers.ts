@@ -1,4 +1,5 @@
 // Fixtures for training tests: a checkpoint of the tiny16 reference network and image folders.
+import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -64,4 +65,18 @@ export async function imageFolder(dir: string, n: number, opts: { channels?: 1 |
 export async function tinyTrainingFixture(prefix: string, images = 4): Promise<{ dir: string; ckpt: string; data: string }> {
   const dir = await tempDir(prefix);
   return { dir, ckpt: await tiny16Checkpoint(dir), data: await imageFolder(path.join(dir, 'data'), images) };
+}
+
+/**
+ * After a stop while loading or before the first iteration: no run directory at all (stderr says
+ * so), or one that holds a snapshot; never a dead one without.
+ */
+export async function assertNoDeadRunDir(rd: string, stderr: string): Promise<void> {
+  const left = await fs.readdir(rd).catch(() => null);
+  if (left === null) assert.match(stderr, /stopped before (training started|the first iteration)/);
+  else
+    assert.ok(
+      left.some((f) => f.startsWith('network-snapshot-')),
+      `a run directory without a snapshot: ${left}`,
+    );
 }
