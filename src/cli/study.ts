@@ -5,7 +5,8 @@ import { runLocal } from '../study/local.js';
 import { submitSlurm } from '../study/slurm.js';
 import { writeStudyReport } from '../study/report.js';
 import { executeRun, runState } from '../study/runs.js';
-import { expandRuns, readStudySpec, type StudyRun, type StudySpec } from '../study/spec.js';
+import { studyRuns } from '../study/selection.js';
+import { readStudySpec, type StudyRun, type StudySpec } from '../study/spec.js';
 import { BACKEND_OPTION } from './shared_options.js';
 
 interface Args {
@@ -26,7 +27,7 @@ const log = (l: string) => {
 
 async function load(file: string): Promise<{ spec: StudySpec; runs: StudyRun[] }> {
   const spec = await readStudySpec(file);
-  return { spec, runs: await expandRuns(spec) };
+  return { spec, runs: await studyRuns(spec, log) };
 }
 
 async function printStatus(spec: StudySpec, runs: StudyRun[], json: boolean): Promise<void> {

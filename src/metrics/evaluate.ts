@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../files/atomic.js';
 import type { Generator } from '../networks/generator.js';
 import { Rng } from '../rng.js';
 import { toUint8Generate } from '../generate.js';
-import { frechetDistanceFromFeatures, kernelInceptionDistance, kidSubsets } from './fid.js';
+import { frechetDistanceExtrapolated, frechetDistanceFromFeatures, kernelInceptionDistance, kidSubsets } from './fid.js';
 import { type FidProtocol, InceptionV3 } from './inception.js';
 import { type FeatureNetwork, inceptionFeatureNetwork } from './features.js';
 
@@ -140,6 +140,7 @@ export interface DistanceResult {
   metric: string; // 'FID' (Inception) or 'FED' (emoji network)
   kernelMetric: string; // 'KID' or 'KED'
   distance: number; // the Fréchet distance
+  distanceInf: number | null; // extrapolated to infinitely many generated images (Chong & Forsyth), when asked for
   kernel: number | null; // the kernel distance, when asked for
   features: string; // which network: 'inception' or 'emoji'
   protocol: FidProtocol | null; // Inception's preprocessing; null for the emoji network
@@ -164,7 +165,10 @@ export function smallSampleWarning(n1: number, n2: number, metric: string): stri
   return `warning: ${metric} from ${n1} and ${n2} images is mostly noise (the kernel distance can even come out negative); use at least ${MIN_METRIC_SAMPLES} on each side`;
 }
 
-export function distances(real: Features, gen: Features, how: FeatureNetwork | FidProtocol, kid = false, seed = 0): DistanceResult {
+/** Fewest generated images for the extrapolated Fréchet distance (below it: null). */
+export const MIN_EXTRAPOLATION_SAMPLES = 10;
+
+export function distances(real: Features, gen: Features, how: FeatureNetwork | FidProtocol, kid = false, seed = 0, extrapolate = false): DistanceResult {
   const net = typeof how === 'string' ? null : how;
   const protocol: FidProtocol | null = typeof how === 'string' ? how : how.kind === 'inception' ? (how.ddof === 0 ? 'nvidia' : 'pytorch-fid') : null;
   const ddof = net ? net.ddof : how === 'nvidia' ? 0 : 1;
@@ -177,11 +181,17 @@ export function distances(real: Features, gen: Features, how: FeatureNetwork | F
     const subsets = kidSubsets(real.n, gen.n, 100, 1000, () => r.next());
     k = kidWithMatmul(real, gen, subsets, dim);
   }
+  let inf: number | null = null;
+  if (extrapolate && gen.n >= MIN_EXTRAPOLATION_SAMPLES) {
+    const r = new Rng(`fd-inf-${seed}`);
+    inf = frechetDistanceExtrapolated(real.data, real.n, gen.data, gen.n, dim, ddof, () => r.next()).value;
+  }
   const isInception = !net || net.kind === 'inception';
   return {
     metric: net?.distanceName ?? 'FID',
     kernelMetric: net?.kernelName ?? 'KID',
     distance,
+    distanceInf: inf,
     kernel: k,
     features: net?.kind ?? 'inception',
     protocol,

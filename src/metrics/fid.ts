@@ -154,3 +154,52 @@ export function kidSubsets(nReal: number, nGen: number, num: number, maxSize: nu
   };
   return Array.from({ length: num }, () => ({ gen: choose(nGen), real: choose(nReal) }));
 }
+
+export interface ExtrapolatedFrechet {
+  value: number; // the Fréchet distance extrapolated to infinitely many generated images
+  slope: number; // b of FD(N) = value + b / N: the small-sample bias at N images is b / N
+  sizes: number[]; // the numbers of generated images fitted
+}
+
+/**
+ * The Fréchet distance extrapolated to infinitely many generated images, as Chong & Forsyth
+ * ("Effectively unbiased FID and Inception Score and where to find them", CVPR 2020) do: the
+ * distance against the first N of the generated features in one random order, at `points` sizes
+ * evenly spaced from n/5 to n, fitted by least squares with FD(N) = value + slope / N. The real
+ * side is used whole, so its own small-sample bias (a constant for a fixed real set) remains.
+ */
+export function frechetDistanceExtrapolated(
+  real: ArrayLike<number>,
+  nReal: number,
+  gen: ArrayLike<number>,
+  nGen: number,
+  dim: number,
+  ddof: 0 | 1,
+  rand: () => number,
+  points = 10,
+): ExtrapolatedFrechet {
+  const lo = Math.max(2, Math.round(nGen / 5));
+  const sizes = [...new Set(Array.from({ length: points }, (_, i) => Math.round(lo + ((nGen - lo) * i) / Math.max(1, points - 1))))];
+  if (sizes.length < 2) throw new Error(`the extrapolated Fréchet distance needs at least 10 generated images, got ${nGen}`);
+  const order = Array.from({ length: nGen }, (_, i) => i);
+  for (let i = nGen - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const shuffled = new Float64Array(nGen * dim);
+  order.forEach((src, i) => {
+    for (let k = 0; k < dim; k++) shuffled[i * dim + k] = gen[src * dim + k];
+  });
+  const x = sizes.map((n) => 1 / n);
+  const y = sizes.map((n) => frechetDistanceFromFeatures(real, nReal, shuffled.subarray(0, n * dim), n, dim, ddof));
+  const mx = x.reduce((a, b) => a + b) / x.length,
+    my = y.reduce((a, b) => a + b) / y.length;
+  let sxy = 0,
+    sxx = 0;
+  x.forEach((xi, i) => {
+    sxy += (xi - mx) * (y[i] - my);
+    sxx += (xi - mx) ** 2;
+  });
+  const slope = sxy / sxx;
+  return { value: my - slope * mx, slope, sizes };
+}

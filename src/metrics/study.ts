@@ -1,4 +1,4 @@
-// Statistics of a loss study (scripts/compare-losses.ts): per-variant mean and standard deviation of
+// Statistics of a loss study (`stylegan-rlo study report`): per-variant mean and standard deviation of
 // a metric over training seeds at each kimg, Welch's t-test and a bootstrap confidence interval for
 // the difference at the end, and a plot with ±1 sd bands. Several seeds are the minimum for a loss
 // comparison: seed-to-seed variation often exceeds the difference between losses (Lucic et al.,
@@ -9,8 +9,9 @@ export interface StudyPoint {
   variant: string;
   seed: number;
   kimg: number;
-  value: number;
-  kernel: number | null;
+  value: number; // the Fréchet distance
+  inf?: number | null; // the Fréchet distance extrapolated to infinitely many generated images
+  kernel: number | null; // the kernel distance
 }
 export interface StudyCell {
   variant: string;
@@ -20,11 +21,19 @@ export interface StudyCell {
   sd: number;
   kernelMean: number | null;
   kernelSd: number | null;
+  kernelMedian: number | null;
+  infMean: number | null;
+  infSd: number | null;
 }
 
 const mean = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
 /** Sample standard deviation (n - 1); 0 for a single value. */
-const sd = (x: number[]) => (x.length < 2 ? 0 : Math.sqrt(x.reduce((a, v) => a + (v - mean(x)) ** 2, 0) / (x.length - 1)));
+export const sd = (x: number[]) => (x.length < 2 ? 0 : Math.sqrt(x.reduce((a, v) => a + (v - mean(x)) ** 2, 0) / (x.length - 1)));
+
+export const median = (x: number[]) => {
+  const s = [...x].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 
 /** Mean ± sd per variant and kimg (kimg rounded to 1e-3 to group snapshots). */
 export function aggregate(points: StudyPoint[]): StudyCell[] {
@@ -36,6 +45,7 @@ export function aggregate(points: StudyPoint[]): StudyCell[] {
   return [...groups.values()]
     .map((g) => {
       const ks = g.map((p) => p.kernel).filter((v): v is number => v !== null);
+      const inf = g.map((p) => p.inf).filter((v): v is number => typeof v === 'number');
       return {
         variant: g[0].variant,
         kimg: Number(g[0].kimg.toFixed(3)),
@@ -44,6 +54,9 @@ export function aggregate(points: StudyPoint[]): StudyCell[] {
         sd: sd(g.map((p) => p.value)),
         kernelMean: ks.length === g.length ? mean(ks) : null,
         kernelSd: ks.length === g.length ? sd(ks) : null,
+        kernelMedian: ks.length === g.length ? median(ks) : null,
+        infMean: inf.length === g.length ? mean(inf) : null,
+        infSd: inf.length === g.length ? sd(inf) : null,
       };
     })
     .sort((a, b) => a.variant.localeCompare(b.variant) || a.kimg - b.kimg);

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StudyRun, StudySpec } from './spec.js';
+import { executionOrder, type StudyRun, type StudySpec } from './spec.js';
 import { runState } from './runs.js';
 
 export interface LocalResult {
@@ -21,7 +21,7 @@ const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cl
 export async function runLocal(specFile: string, spec: StudySpec, runs: StudyRun[], jobs: number, log: (l: string) => void): Promise<LocalResult> {
   const result: LocalResult = { ran: [], skipped: [], failed: [] };
   const todo: StudyRun[] = [];
-  for (const r of runs) {
+  for (const r of executionOrder(spec, runs)) {
     const st = await runState(spec, r);
     if (st.state === 'done' || st.state === 'running') {
       result.skipped.push(r.id);

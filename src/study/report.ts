@@ -8,21 +8,32 @@ import sharp from 'sharp';
 import { writeFileAtomic } from '../files/atomic.js';
 import { cacheDir } from '../files/cache_dir.js';
 import { buildGenerator, loadNetwork } from '../io/network.js';
-import { metricFileName } from '../io/run_layout.js';
 import { distances, folderFeatures, generatorFeatures } from '../metrics/evaluate.js';
 import { loadFeatureNetwork } from '../metrics/features.js';
-import { aggregate, bootstrapDiffCI, type StudyCell, type StudyPoint, welch } from '../metrics/study.js';
+import { aggregate, bootstrapDiffCI, sd as sdOf, type StudyCell, type StudyPoint, welch } from '../metrics/study.js';
 import { escapeHtml } from '../report/html.js';
 import { stripPlotSvg, studyPlotSvg } from '../report/plots.js';
+import { readMetricRecords, runState } from './runs.js';
+import { type SettingScore, scoreSettings } from './selection.js';
 import type { StudyRun, StudySpec } from './spec.js';
 
 export interface StudyResult {
   cells: StudyCell[];
   finalKimg: number;
-  tests: { variant: string; against: string; distance: Welch95; kernel: Welch95 | null }[];
+  // Each variant against logistic at the last kimg: the kernel distance (primary), the Fréchet distance, and it extrapolated.
+  tests: { variant: string; against: string; kernel: Welch95 | null; distance: Welch95 | null; inf: Welch95 | null }[];
   points: StudyPoint[];
   missing: string[]; // runs without any record yet
+  failed: { id: string; variant: string; message: string }[]; // runs that failed (diverged, or an error)
+  selection: SettingScore[] | null; // a selection study's settings, scored, each loss's choice marked
+  spread: MetricSpread; // the metrics' own sd: the starting network over generation seeds
   files: string[];
+}
+export interface MetricSpread {
+  kernel: number;
+  inf: number;
+  value: number;
+  seeds: number;
 }
 type Welch95 = ReturnType<typeof welch> & { ci95: [number, number] };
 
@@ -32,26 +43,39 @@ function reference(v: StudyRun, runs: StudyRun[]): string | null {
   return (logistic.find((r) => r.lrMult === v.lrMult && r.gammaMult === v.gammaMult) ?? logistic[0])?.variant ?? null;
 }
 
+/** Generation seeds the starting network is evaluated with, for the metric's own spread. */
+const SPREAD_SEEDS = 5;
+
+interface StartRecord {
+  value: number;
+  inf: number | null;
+  kernel: number | null;
+  bySeed: { value: number; inf: number | null; kernel: number | null }[];
+  features: string;
+  num: number;
+}
+
 export async function writeStudyReport(spec: StudySpec, runs: StudyRun[], log: (l: string) => void): Promise<StudyResult> {
   const net = await loadFeatureNetwork(
     spec.metrics.features === 'emoji' ? { kind: 'emoji' } : { kind: 'inception', protocol: 'nvidia', inception: spec.metrics.inception ?? null },
   );
   try {
-    // kimg 0: the starting network, evaluated once with the same protocol (seed 0).
+    // kimg 0: the starting network, evaluated once with the same protocol (generation seed 0), and
+    // with other generation seeds: the metric's own spread, what a difference must exceed.
     const startFile = path.join(spec.out, 'start.json');
-    let start = JSON.parse(await fs.readFile(startFile, 'utf8').catch(() => 'null')) as {
-      value: number;
-      kernel: number | null;
-      features: string;
-      num: number;
-    } | null;
-    if (!start || start.features !== net.id || start.num !== spec.metrics.num) {
-      log(`study: ${net.distanceName} of the starting network ${path.basename(spec.network)}`);
+    let start = JSON.parse(await fs.readFile(startFile, 'utf8').catch(() => 'null')) as StartRecord | null;
+    if (!start || start.features !== net.id || start.num !== spec.metrics.num || start.bySeed?.length !== SPREAD_SEEDS) {
+      log(`study: ${net.distanceName} of the starting network ${path.basename(spec.network)}, ${SPREAD_SEEDS} generation seeds`);
       const G = buildGenerator(await loadNetwork(spec.network));
       try {
         const ex = { batch: 16, cacheDir: cacheDir() };
-        const d = distances(await folderFeatures(net, spec.data, ex), await generatorFeatures(net, G, { num: spec.metrics.num, seed: 0 }, ex), net, true, 0);
-        start = { value: d.distance, kernel: d.kernel, features: net.id, num: spec.metrics.num };
+        const real = await folderFeatures(net, spec.data, ex);
+        const bySeed: StartRecord['bySeed'] = [];
+        for (let seed = 0; seed < SPREAD_SEEDS; seed++) {
+          const d = distances(real, await generatorFeatures(net, G, { num: spec.metrics.num, seed }, ex), net, true, seed, true);
+          bySeed.push({ value: d.distance, inf: d.distanceInf, kernel: d.kernel });
+        }
+        start = { ...bySeed[0], bySeed, features: net.id, num: spec.metrics.num };
       } finally {
         G.dispose();
       }
@@ -60,45 +84,33 @@ export async function writeStudyReport(spec: StudySpec, runs: StudyRun[], log: (
     }
     const points: StudyPoint[] = [];
     const missing: string[] = [];
+    const failed: { id: string; variant: string; message: string }[] = [];
     for (const r of runs) {
-      const file = path.join(r.runDir, metricFileName(net.distanceName));
-      const text = await fs.readFile(file, 'utf8').catch(() => '');
-      const recs = text
-        .split('\n')
-        .flatMap((l, i) => {
-          if (!l.trim()) return [];
-          try {
-            return [JSON.parse(l) as { kimg: number; value: number; kernel: number | null; features: string; num: number }];
-          } catch {
-            log(`warning: ${file} line ${i + 1} is not a metric record; skipped`);
-            return [];
-          }
-        })
-        .filter((x) => x.features === net.id && x.num === spec.metrics.num);
+      const st = await runState(spec, r);
+      if (st.state === 'failed') failed.push({ id: r.id, variant: r.variant, message: st.detail });
+      const recs = await readMetricRecords(spec, r, log, net.id);
       if (!recs.length) missing.push(r.id);
-      points.push({ variant: r.variant, seed: r.seed, kimg: 0, value: start.value, kernel: start.kernel });
-      for (const x of recs) points.push({ variant: r.variant, seed: r.seed, kimg: x.kimg, value: x.value, kernel: x.kernel });
+      points.push({ variant: r.variant, seed: r.seed, kimg: 0, value: start.value, inf: start.inf ?? null, kernel: start.kernel });
+      for (const x of recs) points.push({ variant: r.variant, seed: r.seed, kimg: x.kimg, value: x.value, inf: x.valueInf ?? null, kernel: x.kernel });
     }
     const cells = aggregate(points);
     const finalKimg = Math.max(0, ...cells.map((c) => c.kimg));
-    const finals = (variant: string, key: 'value' | 'kernel') =>
+    const finals = (variant: string, key: 'value' | 'kernel' | 'inf') =>
       points.filter((p) => p.variant === variant && Math.abs(p.kimg - finalKimg) < 1e-6).map((p) => p[key] as number);
     const variants = [...new Map(runs.map((r) => [r.variant, r])).values()];
+    const compare = (a: number[], b: number[]): Welch95 | null =>
+      a.length >= 2 && b.length >= 2 && [...a, ...b].every(Number.isFinite) ? { ...welch(a, b), ci95: bootstrapDiffCI(a, b) } : null;
     const tests: StudyResult['tests'] = [];
     for (const v of variants) {
       const against = reference(v, runs);
       if (!against || against === v.variant) continue;
-      const [a, b] = [finals(v.variant, 'value'), finals(against, 'value')];
-      if (a.length < 2 || b.length < 2) continue; // statistics need two seeds on each side
-      const [ka, kb] = [finals(v.variant, 'kernel'), finals(against, 'kernel')];
-      const kernelOk = ka.every(Number.isFinite) && kb.every(Number.isFinite);
-      tests.push({
-        variant: v.variant,
-        against,
-        distance: { ...welch(a, b), ci95: bootstrapDiffCI(a, b) },
-        kernel: kernelOk ? { ...welch(ka, kb), ci95: bootstrapDiffCI(ka, kb) } : null,
-      });
+      const kernel = compare(finals(v.variant, 'kernel'), finals(against, 'kernel'));
+      const distance = compare(finals(v.variant, 'value'), finals(against, 'value'));
+      if (!kernel && !distance) continue; // statistics need two seeds on each side
+      tests.push({ variant: v.variant, against, kernel, distance, inf: compare(finals(v.variant, 'inf'), finals(against, 'inf')) });
     }
+    // A grid of settings per loss (a selection study): which setting each loss chose.
+    const selection = runs.some((r) => r.lrMult !== 1 || r.gammaMult !== 1) && !spec.tunedFrom ? await scoreSettings(spec, runs, log).catch(() => null) : null;
     const files: string[] = [];
     const write = async (name: string, data: string | Buffer) => {
       await writeFileAtomic(path.join(spec.out, name), data, { overwrite: true });
@@ -107,10 +119,10 @@ export async function writeStudyReport(spec: StudySpec, runs: StudyRun[], log: (
     const metric = net.distanceName,
       kernelMetric = net.kernelName;
     const seeds = spec.seeds.length;
-    const subtitle = `fine-tuning ${path.basename(spec.network)} on ${path.basename(spec.data)}/, ${seeds} seeds, ${spec.metrics.num} generated images per point`;
+    const subtitle = `fine-tuning ${path.basename(spec.network)} on ${path.basename(spec.data)}/, ${seeds} seed${seeds > 1 ? 's' : ''}, ${spec.metrics.num} generated images per point`;
     for (const [name, useKernel] of [
-      [metric, false],
       [kernelMetric, true],
+      [metric, false],
     ] as const) {
       const c = useKernel ? cells.map((x) => ({ ...x, mean: x.kernelMean ?? Number.NaN, sd: x.kernelSd ?? Number.NaN })) : cells;
       const svg = studyPlotSvg(c, name, subtitle);
@@ -118,17 +130,19 @@ export async function writeStudyReport(spec: StudySpec, runs: StudyRun[], log: (
       await write(`${name.toLowerCase()}.png`, await sharp(Buffer.from(svg)).png().toBuffer());
     }
     const strip = stripPlotSvg(
-      variants.map((v) => ({ variant: v.variant, values: finals(v.variant, 'value') })),
-      metric,
-      `${metric} at ${finalKimg} kimg, one dot per training seed; bar: mean`,
+      variants.map((v) => ({ variant: v.variant, values: finals(v.variant, 'kernel') })),
+      kernelMetric,
+      `${kernelMetric} at ${finalKimg} kimg, one dot per training seed; bar: mean`,
     );
     if (strip) {
       await write('strip.svg', strip);
       await write('strip.png', await sharp(Buffer.from(strip)).png().toBuffer());
     }
-    const table = formatStudyTable(cells, tests, variants, metric, kernelMetric, finalKimg, seeds);
+    const spreadOf = (k: 'value' | 'inf' | 'kernel') => sdOf(start!.bySeed.map((x) => x[k] ?? Number.NaN));
+    const spread = { kernel: spreadOf('kernel'), inf: spreadOf('inf'), value: spreadOf('value'), seeds: SPREAD_SEEDS };
+    const table = formatStudyTable({ cells, tests, variants, metric, kernelMetric, finalKimg, seeds, failed, selection, spread });
     await write('table.md', `${table}\n`);
-    const result: StudyResult = { cells, finalKimg, tests, points, missing, files };
+    const result: StudyResult = { cells, finalKimg, tests, points, missing, failed, selection, spread, files };
     await write('results.json', `${JSON.stringify({ spec, ...result, files: undefined }, null, 2)}\n`);
     const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -137,6 +151,7 @@ export async function writeStudyReport(spec: StudySpec, runs: StudyRun[], log: (
 pre{white-space:pre-wrap;font-size:.85em}svg{max-width:100%;height:auto}</style></head><body>
 <h1>Study ${escapeHtml(path.basename(spec.out))}</h1>
 <p>${escapeHtml(subtitle)}; ${runs.length} runs of ${spec.kimg} kimg; ${escapeHtml(metric)} every ${spec.snapKimg} kimg.${missing.length ? ` ${missing.length} runs have no record yet.` : ''}</p>
+${await fs.readFile(path.join(spec.out, `${kernelMetric.toLowerCase()}.svg`), 'utf8')}
 ${await fs.readFile(path.join(spec.out, `${metric.toLowerCase()}.svg`), 'utf8')}
 ${strip}
 <pre>${escapeHtml(table)}</pre>
@@ -149,53 +164,67 @@ ${strip}
   }
 }
 
-/** The report's tables, as Markdown. */
-export function formatStudyTable(
-  cells: StudyCell[],
-  tests: StudyResult['tests'],
-  variants: { variant: string }[],
-  metric: string,
-  kernelMetric: string,
-  finalKimg: number,
-  seeds: number,
-): string {
-  const f = (x: number, d = 2) => x.toFixed(d);
+/** The report's tables, as Markdown: the kernel distance (primary) by kimg, every statistic at the end, the tests, the selection. */
+export function formatStudyTable(o: {
+  cells: StudyCell[];
+  tests: StudyResult['tests'];
+  variants: { variant: string }[];
+  metric: string;
+  kernelMetric: string;
+  finalKimg: number;
+  seeds: number;
+  failed?: StudyResult['failed'];
+  selection?: SettingScore[] | null;
+  spread?: MetricSpread;
+}): string {
+  const { cells, tests, variants, metric, kernelMetric, finalKimg, seeds } = o;
+  const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
+  const pm = (m: number | null, s: number | null) => (m === null ? '-' : `${f(m)} ± ${f(s)}`);
   const kimgs = [...new Set(cells.map((c) => c.kimg))].sort((a, b) => a - b);
+  const cell = (v: string, k: number) => cells.find((x) => x.variant === v && x.kimg === k);
   const lines = [
-    `${metric} (mean ± sd over ${seeds} seeds; lower is better) by kimg of fine-tuning:`,
+    `${kernelMetric} (the primary metric; mean ± sd over ${seeds} seed${seeds > 1 ? 's' : ''}; lower is better) by kimg of fine-tuning:`,
     '',
     `| variant | ${kimgs.map((k) => `${k} kimg`).join(' | ')} |`,
     `|---|${kimgs.map(() => '---:').join('|')}|`,
     ...variants.map(
-      (v) =>
-        `| ${v.variant} | ${kimgs
-          .map((k) => {
-            const c = cells.find((x) => x.variant === v.variant && x.kimg === k);
-            return c ? `${f(c.mean)} ± ${f(c.sd)}` : '-';
-          })
-          .join(' | ')} |`,
+      (v) => `| ${v.variant} | ${kimgs.map((k) => pm(cell(v.variant, k)?.kernelMean ?? null, cell(v.variant, k)?.kernelSd ?? null)).join(' | ')} |`,
     ),
     '',
-    `${kernelMetric} at ${finalKimg} kimg (mean ± sd): ${variants
-      .map((v) => {
-        const c = cells.find((x) => x.variant === v.variant && x.kimg === finalKimg);
-        return c && c.kernelMean !== null ? `${v.variant} ${f(c.kernelMean)} ± ${f(c.kernelSd ?? 0)}` : `${v.variant} -`;
-      })
-      .join('; ')}`,
+    `At ${finalKimg} kimg (${metric}∞: the ${metric} extrapolated to infinitely many generated images):`,
+    '',
+    `| variant | runs | ${kernelMetric} mean ± sd | ${kernelMetric} median | ${metric}∞ mean ± sd | ${metric} mean ± sd | failed |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...variants.map((v) => {
+      const c = cell(v.variant, finalKimg);
+      const nFailed = (o.failed ?? []).filter((x) => x.variant === v.variant).length;
+      return `| ${v.variant} | ${c?.n ?? 0} | ${pm(c?.kernelMean ?? null, c?.kernelSd ?? null)} | ${f(c?.kernelMedian)} | ${pm(c?.infMean ?? null, c?.infSd ?? null)} | ${c ? pm(c.mean, c.sd) : '-'} | ${nFailed} |`;
+    }),
   ];
+  if (o.spread)
+    lines.push(
+      '',
+      `The metrics' own spread (sd of the starting network over ${o.spread.seeds} generation seeds): ${kernelMetric} ${f(o.spread.kernel)}, ${metric}∞ ${f(o.spread.inf)}, ${metric} ${f(o.spread.value)}.`,
+    );
+  const stat = (w: Welch95 | null) => (w ? `${f(w.diff)} | ${f(w.t)} (${f(w.df, 1)}) | ${f(w.p, 3)} | [${f(w.ci95[0])}, ${f(w.ci95[1])}]` : '- | - | - | -');
   if (tests.length)
     lines.push(
       '',
-      `Each variant minus logistic at ${finalKimg} kimg (negative = better than logistic):`,
+      `Each variant minus logistic at ${finalKimg} kimg (negative = better than logistic; Welch's t-test, percentile bootstrap 95% CI):`,
       '',
-      `| variant | against | ${metric} diff | Welch t (df) | p | bootstrap 95% CI | ${kernelMetric} diff | p | bootstrap 95% CI |`,
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
-      ...tests.map(
-        (t) =>
-          `| ${t.variant} | ${t.against} | ${f(t.distance.diff)} | ${f(t.distance.t)} (${f(t.distance.df, 1)}) | ${f(t.distance.p, 3)} | [${f(t.distance.ci95[0])}, ${f(t.distance.ci95[1])}] | ${
-            t.kernel ? `${f(t.kernel.diff)} | ${f(t.kernel.p, 3)} | [${f(t.kernel.ci95[0])}, ${f(t.kernel.ci95[1])}]` : '- | - | -'
-          } |`,
-      ),
+      `| variant | against | ${kernelMetric} diff | t (df) | p | 95% CI | ${metric}∞ diff | t (df) | p | 95% CI | ${metric} diff | t (df) | p | 95% CI |`,
+      `|---|---|${'---:|'.repeat(12)}`,
+      ...tests.map((t) => `| ${t.variant} | ${t.against} | ${stat(t.kernel)} | ${stat(t.inf)} | ${stat(t.distance)} |`),
+    );
+  if (o.failed?.length) lines.push('', `Failed runs: ${o.failed.map((x) => `${x.id} (${x.message})`).join('; ')}`);
+  if (o.selection?.length)
+    lines.push(
+      '',
+      `Settings by ${kernelMetric} at ${finalKimg} kimg (mean over the selection seeds; failed = a run failed; ** = each loss's choice):`,
+      '',
+      `| loss | lr × | R1 gamma × | ${kernelMetric} |`,
+      '|---|---:|---:|---:|',
+      ...o.selection.map((x) => `| ${x.loss} | ${x.lrMult} | ${x.gammaMult} | ${x.failed ? 'failed' : f(x.kernel)}${x.chosen ? ' **' : ''} |`),
     );
   return lines.join('\n');
 }

@@ -4,7 +4,7 @@
 // last snapshot, or skipped when done; the run directory's lock keeps two executors off one run.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { latestSnapshot, listSnapshots, RUN_FILES } from '../io/run_layout.js';
+import { latestSnapshot, listSnapshots, metricFileName, RUN_FILES } from '../io/run_layout.js';
 import { runDirHolder } from '../io/run_lock.js';
 import { finetune, type RunHooks } from '../train/run.js';
 import type { StudyRun, StudySpec } from './spec.js';
@@ -59,4 +59,31 @@ export async function executeRun(spec: StudySpec, run: StudyRun, hooks: RunHooks
     await fs.writeFile(failureFile(spec, run.id), `${(e as Error).message}\n`);
     throw e;
   }
+}
+
+export interface MetricRecord {
+  kimg: number;
+  value: number; // the Fréchet distance
+  valueInf?: number | null; // extrapolated to infinitely many generated images (records since this was added)
+  kernel: number | null;
+  features: string;
+  num: number;
+}
+
+/** A run's metric records of the study's protocol (feature network file, number of images); cut lines are skipped with a warning. */
+export async function readMetricRecords(spec: StudySpec, run: StudyRun, log: (l: string) => void, featuresId?: string): Promise<MetricRecord[]> {
+  const file = path.join(run.runDir, metricFileName(spec.metrics.features === 'emoji' ? 'FED' : 'FID'));
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .flatMap((l, i) => {
+      if (!l.trim()) return [];
+      try {
+        return [JSON.parse(l) as MetricRecord];
+      } catch {
+        log(`warning: ${file} line ${i + 1} is not a metric record; skipped`);
+        return [];
+      }
+    })
+    .filter((x) => x.num === spec.metrics.num && (featuresId === undefined || x.features === featuresId));
 }

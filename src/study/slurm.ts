@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { StudyRun, StudySpec } from './spec.js';
+import { executionOrder, type StudyRun, type StudySpec } from './spec.js';
 import { runState } from './runs.js';
 
 export interface SlurmOptions {
@@ -39,7 +39,7 @@ async function sbatch(args: string[]): Promise<string> {
 
 export async function submitSlurm(specFile: string, spec: StudySpec, runs: StudyRun[], o: SlurmOptions, log: (l: string) => void): Promise<SlurmSubmission> {
   const todo: StudyRun[] = [];
-  for (const r of runs) {
+  for (const r of executionOrder(spec, runs)) {
     const st = await runState(spec, r);
     if (st.state === 'done' || st.state === 'running') log(`study: ${r.id} ${st.state === 'done' ? 'is done' : `is running (${st.detail})`}; not submitted`);
     else todo.push(r);

@@ -21,7 +21,17 @@ export interface StudySpec {
   gammaMultipliers: number[]; // of the R1 gamma (the options' gamma, else upstream's default for the network)
   seeds: number[]; // training seeds
   options: Partial<FinetuneArgs>; // any other finetune option, the same for every run
+  tunedFrom: string | null; // a selection study: each loss runs at the setting it chose (instead of the multipliers)
 }
+
+/** The learning-rate and R1-gamma multipliers a loss runs with. */
+export interface Setting {
+  lrMult: number;
+  gammaMult: number;
+}
+
+/** What a loss is compared as, setting aside: "logistic", "rooted k=2". */
+export const lossLabel = (loss: 'logistic' | 'rooted', k: number | null) => (loss === 'rooted' ? `rooted k=${k}` : 'logistic');
 
 /** One run of a study. */
 export interface StudyRun {
@@ -36,7 +46,7 @@ export interface StudyRun {
   args: FinetuneArgs;
 }
 
-const KEYS = ['network', 'data', 'out', 'kimg', 'snapKimg', 'metrics', 'losses', 'lrMultipliers', 'gammaMultipliers', 'seeds', 'options'];
+const KEYS = ['network', 'data', 'out', 'kimg', 'snapKimg', 'metrics', 'losses', 'lrMultipliers', 'gammaMultipliers', 'seeds', 'options', 'tunedFrom'];
 
 /** Reads and checks a spec; every refusal is one line naming the key. Paths become absolute. */
 export async function readStudySpec(file: string): Promise<StudySpec> {
@@ -98,6 +108,11 @@ export async function readStudySpec(file: string): Promise<StudySpec> {
     'metricsNum',
     'inception',
   ];
+  if (s.tunedFrom !== undefined) {
+    if (typeof s.tunedFrom !== 'string' || !s.tunedFrom) bad('tunedFrom', 'must be the path of the selection study spec');
+    for (const k of ['lrMultipliers', 'gammaMultipliers'])
+      if (s[k] !== undefined) bad(k, 'cannot be given with "tunedFrom" (each loss runs at the setting its selection chose)');
+  }
   for (const k of Object.keys(options)) {
     if (managed.includes(k)) bad(`options.${k}`, 'is set by the study itself (its own key, or the grid)');
     if (!FINETUNE_OPTIONS.some((o) => o.key === k)) bad(`options.${k}`, 'is not a finetune option');
@@ -118,13 +133,18 @@ export async function readStudySpec(file: string): Promise<StudySpec> {
     gammaMultipliers: list('gammaMultipliers', (v) => v >= 0 && Number.isFinite(v), 'must be a list of numbers >= 0', [1]),
     seeds: list('seeds', (v) => Number.isInteger(v) && v >= 0, 'must be a list of whole numbers >= 0 (at least 2 for statistics)'),
     options: options as Partial<FinetuneArgs>,
+    tunedFrom: typeof s.tunedFrom === 'string' ? path.resolve(dir, s.tunedFrom) : null,
   };
 }
 
 const multText = (x: number) => String(x).replace('.', 'p');
 
-/** Every run of the grid, in a fixed order (the order of the spec's lists). */
-export async function expandRuns(spec: StudySpec): Promise<StudyRun[]> {
+/**
+ * Every run of the grid, in a fixed order (the order of the spec's lists). A spec with `tunedFrom`
+ * needs `tuned`: each loss's chosen setting by its label (study/selection.ts resolves it).
+ */
+export async function expandRuns(spec: StudySpec, tuned?: Map<string, Setting>): Promise<StudyRun[]> {
+  if (spec.tunedFrom && !tuned) throw new Error(`study ${spec.out}: its settings come from the selection study ${spec.tunedFrom}; resolve them first`);
   // R1 gamma multipliers apply to the options' gamma, else to upstream's default for this network.
   let gamma0 = spec.options.gamma;
   if (gamma0 === undefined) {
@@ -134,42 +154,59 @@ export async function expandRuns(spec: StudySpec): Promise<StudyRun[]> {
   const runs: StudyRun[] = [];
   for (const l of spec.losses) {
     const ks = l.loss === 'rooted' ? (Array.isArray(l.k) ? l.k : [l.k as number]) : [null];
-    for (const k of ks)
-      for (const lrMult of spec.lrMultipliers)
-        for (const gammaMult of spec.gammaMultipliers)
-          for (const seed of spec.seeds) {
-            const id = `${l.loss}${k !== null ? `-k${multText(k)}` : ''}-lr${multText(lrMult)}-g${multText(gammaMult)}-s${seed}`;
-            const tuned = [lrMult !== 1 ? `lr x${lrMult}` : '', gammaMult !== 1 ? `gamma x${gammaMult}` : ''].filter(Boolean).join(', ');
-            const runDir = path.join(spec.out, 'runs', id);
-            runs.push({
-              id,
-              variant: `${l.loss === 'rooted' ? `rooted k=${k}` : 'logistic'}${tuned ? ` (${tuned})` : ''}`,
+    for (const k of ks) {
+      const chosen = tuned?.get(lossLabel(l.loss, k));
+      if (tuned && !chosen) throw new Error(`the selection study ${spec.tunedFrom} has no ${lossLabel(l.loss, k)} runs to choose a setting from`);
+      const settings = chosen ? [chosen] : spec.lrMultipliers.flatMap((lrMult) => spec.gammaMultipliers.map((gammaMult) => ({ lrMult, gammaMult })));
+      for (const { lrMult, gammaMult } of settings)
+        for (const seed of spec.seeds) {
+          const id = `${l.loss}${k !== null ? `-k${multText(k)}` : ''}-lr${multText(lrMult)}-g${multText(gammaMult)}-s${seed}`;
+          const tuning = [lrMult !== 1 ? `lr x${lrMult}` : '', gammaMult !== 1 ? `gamma x${gammaMult}` : ''].filter(Boolean).join(', ');
+          const runDir = path.join(spec.out, 'runs', id);
+          runs.push({
+            id,
+            variant: `${lossLabel(l.loss, k)}${tuning ? ` (${tuning})` : ''}`,
+            loss: l.loss,
+            k,
+            lrMult,
+            gammaMult,
+            seed,
+            runDir,
+            args: {
+              ...spec.options,
+              network: spec.network,
+              data: spec.data,
+              kimg: spec.kimg,
+              tick: spec.snapKimg,
+              snap: 1,
               loss: l.loss,
-              k,
-              lrMult,
-              gammaMult,
+              ...(k !== null ? { k } : {}),
               seed,
+              glr: DEFAULTS.lr * lrMult,
+              dlr: DEFAULTS.lr * lrMult,
+              gamma: gamma0 * gammaMult,
+              metrics: [spec.metrics.features === 'emoji' ? 'fed' : 'fid'],
+              metricsNum: spec.metrics.num,
+              inception: spec.metrics.inception ?? null,
               runDir,
-              args: {
-                ...spec.options,
-                network: spec.network,
-                data: spec.data,
-                kimg: spec.kimg,
-                tick: spec.snapKimg,
-                snap: 1,
-                loss: l.loss,
-                ...(k !== null ? { k } : {}),
-                seed,
-                glr: DEFAULTS.lr * lrMult,
-                dlr: DEFAULTS.lr * lrMult,
-                gamma: gamma0 * gammaMult,
-                metrics: [spec.metrics.features === 'emoji' ? 'fed' : 'fid'],
-                metricsNum: spec.metrics.num,
-                inception: spec.metrics.inception ?? null,
-                runDir,
-              },
-            });
-          }
+            },
+          });
+        }
+    }
   }
   return runs;
+}
+
+/**
+ * The order in which executors start runs: seed by seed, setting by setting, every loss of a
+ * setting before the next setting, so that a study stopped part way has the same settings and
+ * seeds of every loss to compare (the spec's order, loss by loss, would finish one loss first).
+ */
+export function executionOrder(spec: StudySpec, runs: StudyRun[]): StudyRun[] {
+  const key = (r: StudyRun) => [spec.seeds.indexOf(r.seed), spec.lrMultipliers.indexOf(r.lrMult), spec.gammaMultipliers.indexOf(r.gammaMult)];
+  // (A tuned study has one setting per loss: the seed alone orders it.)
+  return runs
+    .map((r, i) => ({ r, i, k: key(r) }))
+    .sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.k[2] - b.k[2] || a.i - b.i)
+    .map((x) => x.r);
 }

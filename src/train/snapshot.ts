@@ -112,7 +112,7 @@ export async function evaluateSnapshot(ctx: RunContext, file: string, G: Generat
     const ex = { batch: options.batch, cacheDir: cacheDir() };
     const real = await folderFeatures(net, options.data, ex);
     const gen = await generatorFeatures(net, G, { num: options.metricsNum, seed: options.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
-    const d = distances(real, gen, net, true, options.seed);
+    const d = distances(real, gen, net, true, options.seed, true);
     const warning = smallSampleWarning(d.n1, d.n2, d.metric);
     if (warning) ctx.log(warning);
     const rec = {
@@ -120,13 +120,16 @@ export async function evaluateSnapshot(ctx: RunContext, file: string, G: Generat
       snapshot: path.basename(file),
       metric: d.metric,
       value: d.distance,
+      valueInf: d.distanceInf,
       kernelMetric: d.kernelMetric,
       kernel: d.kernel,
       num: options.metricsNum,
       features: net.id,
     };
     await fs.appendFile(path.join(options.runDir, metricFileName(net.distanceName)), `${JSON.stringify(rec)}\n`);
-    ctx.log(`${d.metric} ${d.distance.toFixed(3)}, ${d.kernelMetric} ${d.kernel!.toFixed(5)} (${net.kind} features, ${options.metricsNum} generated images)`);
+    ctx.log(
+      `${d.metric} ${d.distance.toFixed(3)}${d.distanceInf === null ? '' : ` (${d.distanceInf.toFixed(3)} extrapolated)`}, ${d.kernelMetric} ${d.kernel!.toFixed(5)} (${net.kind} features, ${options.metricsNum} generated images)`,
+    );
   }
 }
 

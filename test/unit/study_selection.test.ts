@@ -1,0 +1,139 @@
+// Per-loss tuning: a selection study's settings scored by the kernel distance at the last kimg
+// (a failed run ranks last), each loss's choice, the confirmation study built from it on fresh
+// seeds, and the refusals (an unfinished selection, a reused seed, other data, multipliers given
+// twice). Run directories are written by hand here: what a finished run leaves (log.txt's
+// "done:" line, metric-fed.jsonl), so no training is needed. And the Fréchet distance
+// extrapolated to infinitely many samples (Chong & Forsyth) against Gaussian data whose true
+// distance is known.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { frechetDistanceExtrapolated, frechetDistanceFromFeatures } from '../../src/metrics/fid.js';
+import { Rng } from '../../src/rng.js';
+import { failureFile } from '../../src/study/runs.js';
+import { scoreSettings, studyRuns } from '../../src/study/selection.js';
+import { expandRuns, readStudySpec } from '../../src/study/spec.js';
+
+const BASE = {
+  network: 'net.safetensors',
+  data: 'data',
+  kimg: 1,
+  snapKimg: 1,
+  metrics: { features: 'emoji', num: 100 },
+  losses: [{ loss: 'logistic' }, { loss: 'rooted', k: 2 }],
+  options: { gamma: 1 },
+};
+
+async function studyDir(): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), 'rlo-selection-'));
+}
+
+async function writeSpec(dir: string, name: string, extra: object): Promise<string> {
+  const file = path.join(dir, name);
+  await fs.writeFile(file, JSON.stringify({ ...BASE, ...extra }));
+  return file;
+}
+
+/** A finished run's files: its log's done line and one metric record per kimg. */
+async function finishRun(runDir: string, kernelAtEnd: number): Promise<void> {
+  await fs.mkdir(runDir, { recursive: true });
+  await fs.writeFile(path.join(runDir, 'log.txt'), 'started\ndone: 1 kimg\n');
+  const rec = (kimg: number, kernel: number) => JSON.stringify({ kimg, value: 100 + kernel, valueInf: 90 + kernel, kernel, features: 'emoji', num: 100 });
+  await fs.writeFile(path.join(runDir, 'metric-fed.jsonl'), `${rec(0.5, 500)}\n${rec(1, kernelAtEnd)}\n`);
+}
+
+test('selection: each loss takes the setting with the lowest mean kernel distance; a failed run ranks last', async () => {
+  const dir = await studyDir();
+  const sel = await readStudySpec(
+    await writeSpec(dir, 'select.json', { out: 'select', lrMultipliers: [1, 0.5], gammaMultipliers: [1, 10], seeds: [100, 101] }),
+  );
+  const runs = await expandRuns(sel);
+  assert.equal(runs.length, 2 * 2 * 2 * 2);
+  // logistic: best at lr x0.5, gamma x10 (means 20); rooted: lr x1, gamma x10 would be best (5) but one of its runs failed.
+  const kernel = (r: (typeof runs)[number]) => {
+    const base = r.loss === 'logistic' ? { '1|1': 50, '1|10': 40, '0.5|1': 30, '0.5|10': 20 } : { '1|1': 60, '1|10': 5, '0.5|1': 25, '0.5|10': 70 };
+    return (base as Record<string, number>)[`${r.lrMult}|${r.gammaMult}`] + (r.seed === 100 ? -1 : 1);
+  };
+  for (const r of runs) await finishRun(r.runDir, kernel(r));
+  const failed = runs.find((r) => r.loss === 'rooted' && r.lrMult === 1 && r.gammaMult === 10 && r.seed === 101)!;
+  await fs.writeFile(path.join(failed.runDir, 'log.txt'), 'started\n');
+  await fs.mkdir(path.dirname(failureFile(sel, failed.id)), { recursive: true });
+  await fs.writeFile(failureFile(sel, failed.id), 'training diverged: 4 steps with non-finite losses\n');
+  const scores = await scoreSettings(sel, runs);
+  const chosen = scores.filter((s) => s.chosen).map((s) => [s.loss, s.lrMult, s.gammaMult, s.kernel]);
+  assert.deepEqual(chosen, [
+    ['logistic', 0.5, 10, 20],
+    ['rooted k=2', 0.5, 1, 25],
+  ]);
+  const bad = scores.find((s) => s.loss === 'rooted k=2' && s.lrMult === 1 && s.gammaMult === 10)!;
+  assert.equal(bad.failed, 1);
+  assert.equal(bad.kernel, Infinity);
+
+  // The confirmation study: each loss at its chosen setting, on fresh seeds.
+  const confirmFile = await writeSpec(dir, 'confirm.json', { out: 'confirm', tunedFrom: 'select.json', seeds: [0, 1, 2] });
+  const confirm = await studyRuns(await readStudySpec(confirmFile));
+  assert.deepEqual(
+    confirm.map((r) => r.id),
+    ['logistic-lr0p5-g10-s0', 'logistic-lr0p5-g10-s1', 'logistic-lr0p5-g10-s2', 'rooted-k2-lr0p5-g1-s0', 'rooted-k2-lr0p5-g1-s1', 'rooted-k2-lr0p5-g1-s2'],
+  );
+  const lr0 = confirm[0].args.glr! / 0.5;
+  assert.equal(confirm[0].args.glr, lr0 * 0.5);
+  assert.equal(confirm[0].args.gamma, 10);
+  assert.equal(confirm[3].args.gamma, 1);
+  assert.match(confirm[3].variant, /^rooted k=2 \(lr x0\.5\)$/);
+});
+
+test('selection refusals: unfinished selection, a reused seed, other data, multipliers beside tunedFrom', async () => {
+  const dir = await studyDir();
+  await writeSpec(dir, 'select.json', { out: 'select', lrMultipliers: [1, 2], seeds: [100] });
+  const sel = await readStudySpec(path.join(dir, 'select.json'));
+  const runs = await expandRuns(sel);
+  for (const r of runs.slice(1)) await finishRun(r.runDir, 10);
+  const confirm = await writeSpec(dir, 'confirm.json', { out: 'confirm', tunedFrom: 'select.json', seeds: [0, 1] });
+  await assert.rejects(
+    studyRuns(await readStudySpec(confirm)),
+    /selection study .* is not finished \(1 run\(s\) without a result at 1 kimg, e\.g\. logistic-lr1-g1-s100\); run it first/,
+  );
+  await finishRun(runs[0].runDir, 10);
+  assert.equal((await studyRuns(await readStudySpec(confirm))).length, 4);
+  const reused = await writeSpec(dir, 'reused.json', { out: 'c2', tunedFrom: 'select.json', seeds: [1, 100] });
+  await assert.rejects(studyRuns(await readStudySpec(reused)), /seed 100 is also a selection seed .*; confirm on fresh seeds/);
+  const other = await writeSpec(dir, 'other.json', { out: 'c3', tunedFrom: 'select.json', seeds: [0, 1], data: 'elsewhere' });
+  await assert.rejects(studyRuns(await readStudySpec(other)), /its data differs from its selection study's/);
+  const both = await writeSpec(dir, 'both.json', { out: 'c4', tunedFrom: 'select.json', seeds: [0, 1], lrMultipliers: [1] });
+  await assert.rejects(readStudySpec(both), /"lrMultipliers" cannot be given with "tunedFrom"/);
+});
+
+test('Fréchet distance extrapolated to infinitely many samples: the small-sample bias goes, the true distance stays', () => {
+  // Averaged over trials, so that the check is about the bias, not one draw's noise.
+  const rng = new Rng('fd-inf-test');
+  const dim = 16,
+    nReal = 20000,
+    nGen = 400,
+    trials = 12;
+  const real = rng.normalArray(nReal * dim);
+  for (const scale of [1, 1.5]) {
+    const truth = frechetDistanceFromFeatures(
+      real,
+      nReal,
+      Float64Array.from(rng.normalArray(nReal * dim), (v) => v * scale),
+      nReal,
+      dim,
+      1,
+    );
+    let plain = 0,
+      inf = 0;
+    for (let t = 0; t < trials; t++) {
+      const gen = Float64Array.from(rng.normalArray(nGen * dim), (v) => v * scale);
+      plain += frechetDistanceFromFeatures(real, nReal, gen, nGen, dim, 1) / trials;
+      const r = frechetDistanceExtrapolated(real, nReal, gen, nGen, dim, 1, () => rng.next());
+      inf += r.value / trials;
+      assert.deepEqual([r.sizes[0], r.sizes.at(-1), r.sizes.length], [80, 400, 10]);
+    }
+    const bias = plain - truth;
+    assert.ok(bias > 0.03, `the plain distance at ${nGen} samples is biased upward (${plain} vs ${truth})`);
+    assert.ok(Math.abs(inf - truth) < bias / 4, `extrapolated ${inf} is near the truth ${truth} (plain ${plain})`);
+  }
+});
