@@ -1,14 +1,18 @@
 // Per-loss tuning: a selection study runs each loss over a grid of settings (learning-rate and R1
 // gamma multipliers) on seeds of its own; each loss's setting is the one with the lowest mean
-// kernel distance (KED/KID, the primary metric) at the last kimg. A confirmation study
+// kernel distance (KED/KID, the primary metric) at the last kimg; a setting with a diverged run
+// ranks last. A confirmation study
 // (`"tunedFrom": SELECTION_SPEC`) then runs each loss at its chosen setting on fresh seeds.
 import { expandRuns, lossLabel, readStudySpec, type Setting, type StudyRun, type StudySpec } from './spec.js';
 import { readMetricRecords, runState } from './runs.js';
 
+/** How a run that diverged fails (train/run.ts). */
+const DIVERGED = /^training diverged/;
+
 export interface SettingScore extends Setting {
   loss: string; // "rooted k=2"
   kernel: number; // mean kernel distance at the last kimg over the setting's seeds (Infinity when a run failed)
-  failed: number; // runs of the setting that failed (diverged)
+  failed: number; // runs of the setting that diverged
   chosen: boolean;
 }
 
@@ -21,7 +25,8 @@ export async function scoreSettings(spec: StudySpec, runs: StudyRun[], log: (l: 
     const g = groups.get(key) ?? { loss: lossLabel(r.loss, r.k), lrMult: r.lrMult, gammaMult: r.gammaMult, values: [], failed: 0 };
     groups.set(key, g);
     const st = await runState(spec, r);
-    if (st.state === 'failed') {
+    // A diverged run is a result (the setting is unstable); any other failure is not, and must run again.
+    if (st.state === 'failed' && DIVERGED.test(st.detail)) {
       g.failed++;
       continue;
     }

@@ -61,6 +61,13 @@ test('selection: each loss takes the setting with the lowest mean kernel distanc
   await fs.writeFile(path.join(failed.runDir, 'log.txt'), 'started\n');
   await fs.mkdir(path.dirname(failureFile(sel, failed.id)), { recursive: true });
   await fs.writeFile(failureFile(sel, failed.id), 'training diverged: 4 steps with non-finite losses\n');
+  // Any other failure is not a result: the selection is unfinished until the run runs again.
+  const crashed = runs.find((r) => r.loss === 'logistic' && r.seed === 100)!;
+  await fs.writeFile(path.join(crashed.runDir, 'log.txt'), 'started\n');
+  await fs.writeFile(failureFile(sel, crashed.id), 'emoji feature network not found\n');
+  await assert.rejects(scoreSettings(sel, runs), /is not finished \(1 run\(s\) without a result/);
+  await fs.rm(failureFile(sel, crashed.id));
+  await finishRun(crashed.runDir, kernel(crashed));
   const scores = await scoreSettings(sel, runs);
   const chosen = scores.filter((s) => s.chosen).map((s) => [s.loss, s.lrMult, s.gammaMult, s.kernel]);
   assert.deepEqual(chosen, [
