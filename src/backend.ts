@@ -1,13 +1,16 @@
-// Backend selection. `auto` prefers tfjs-node-gpu with a visible GPU, then tfjs-node, then the
-// CPU backend with our native BLAS kernels, then the pure-JS CPU backend. The choice is
-// reported once on stderr.
+// Backend selection. `auto` prefers a hardware GPU through WebGPU (the optional npm package
+// `webgpu`), then tfjs-node-gpu with a visible GPU, then tfjs-node, then the CPU backend with our
+// native BLAS kernels, then the pure-JS CPU backend. `webgpu` also takes a software adapter
+// (SwiftShader), which is how it is tested without a GPU. The choice is reported once on stderr.
+import { readdirSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { loadNativeKernels, nativeStatus } from './native/index.js';
+import { releaseWebGpu, startWebGpu } from './webgpu/device.js';
 
-export type BackendChoice = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'cpu' | 'cpu-js' | 'wasm';
-export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'cpu', 'cpu-js', 'wasm'];
+export type BackendChoice = 'auto' | 'webgpu' | 'tensorflow-gpu' | 'tensorflow' | 'cpu' | 'cpu-js' | 'wasm';
+export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'webgpu', 'tensorflow-gpu', 'tensorflow', 'cpu', 'cpu-js', 'wasm'];
 
 export interface BackendInfo {
   name: string; // tfjs backend name ('tensorflow', 'cpu', 'wasm').
@@ -83,6 +86,11 @@ export async function initBackend(choice: BackendChoice | string = process.env.S
   registerCpuJsBackend();
   let info: BackendInfo;
   switch (choice as BackendChoice) {
+    case 'webgpu': {
+      const gpu = await startWebGpu(true);
+      info = { name: 'webgpu', description: gpu!.description, gpu: !gpu!.software, nativeKernels: false };
+      break;
+    }
     case 'tensorflow-gpu': {
       const err = await tryImport('@tensorflow/tfjs-node-gpu');
       if (err)
@@ -128,7 +136,27 @@ export async function initBackend(choice: BackendChoice | string = process.env.S
   return info;
 }
 
+/**
+ * Whether probing for a GPU is worth it: on Linux only with a GPU device node (a DRM render node,
+ * or NVIDIA's), since probing loads every Vulkan driver, and a CPU-only one (lavapipe) that Dawn
+ * rejects prints warnings of its own on stderr. Elsewhere (macOS, Windows) always.
+ */
+function mayHaveGpu(): boolean {
+  if (process.platform !== 'linux') return true;
+  const has = (dir: string, re: RegExp) => {
+    try {
+      return readdirSync(dir).some((f) => re.test(f));
+    } catch {
+      return false;
+    }
+  };
+  return has('/dev/dri', /^renderD\d+$/) || has('/dev', /^nvidia\d+$/);
+}
+
 async function autoSelect(): Promise<BackendInfo> {
+  // A GPU through WebGPU first (a hardware adapter only: never the software fallback unless asked).
+  const gpu = mayHaveGpu() ? await startWebGpu(false).catch(() => null) : null;
+  if (gpu) return { name: 'webgpu', description: gpu.description, gpu: true, nativeKernels: false };
   if (!(await tryImport('@tensorflow/tfjs-node-gpu'))) {
     await tf.setBackend('tensorflow');
     if (tensorflowUsesGpu()) return { name: 'tensorflow', description: 'tensorflow (tfjs-node-gpu, GPU)', gpu: true, nativeKernels: false };
@@ -138,6 +166,14 @@ async function autoSelect(): Promise<BackendInfo> {
     return { name: 'tensorflow', description: 'tensorflow (tfjs-node, CPU)', gpu: false, nativeKernels: false };
   }
   return useCpu(true);
+}
+
+/**
+ * Lets the process end: waits for a GPU backend's queued work, reports an error it raised (throws),
+ * and releases the device (Dawn keeps Node alive while a device lives). A no-op on other backends.
+ */
+export async function releaseBackend(): Promise<void> {
+  if (active?.name === 'webgpu') await releaseWebGpu();
 }
 
 /** The backend chosen by the last initBackend call, or null. */

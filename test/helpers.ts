@@ -1,4 +1,5 @@
 // Shared test helpers: fixtures, tolerance checks, layout conversions.
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -6,6 +7,31 @@ import { initBackend } from '../src/backend.js';
 import { readSafetensors, type StTensor } from '../src/formats/safetensors.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
+
+/** Debian's chromium package ships SwiftShader, a CPU Vulkan driver: a real (slow) WebGPU adapter without a GPU. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+let webgpu: Promise<string | null> | null = null;
+/**
+ * Starts the webgpu backend once in this test process (a hardware adapter, else SwiftShader) and
+ * switches back to the backend that was active. Null when it runs, else why not (to skip with).
+ * A file that uses it releases the device in an after() hook (releaseWebGpu), or Node cannot exit.
+ */
+export function webgpuUnavailable(): Promise<string | null> {
+  webgpu ??= (async () => {
+    if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+    const prev = tf.getBackend();
+    try {
+      await initBackend('webgpu', false);
+      return null;
+    } catch (e) {
+      return (e as Error).message.split('\n')[0];
+    } finally {
+      if (prev) await tf.setBackend(prev);
+    }
+  })();
+  return webgpu;
+}
 
 let ready: Promise<unknown> | null = null;
 /** The backend tests run on: STYLEGAN_RLO_BACKEND, default cpu (native kernels when built). */
@@ -53,8 +79,14 @@ export function nchwToNhwc(t: StTensor): tf.Tensor4D {
 }
 
 /** NHWC tensor -> NCHW flat array. */
-export function nhwcToNchwArray(t: tf.Tensor4D): Float32Array {
-  return tf.tidy(() => t.transpose([0, 3, 1, 2]).dataSync() as Float32Array);
+/** NHWC -> NCHW values (read asynchronously: a GPU backend has no synchronous read). */
+export async function nhwcToNchwArray(t: tf.Tensor4D): Promise<Float32Array> {
+  const n = t.transpose([0, 3, 1, 2]);
+  try {
+    return (await n.data()) as Float32Array;
+  } finally {
+    n.dispose();
+  }
 }
 
 export async function loadTiny16() {

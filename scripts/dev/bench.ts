@@ -176,7 +176,10 @@ interface RoundResult {
 }
 
 /** Our side: networks and trainer built once; each round times `iters` of every phase. */
-function oursRunner(cfg: BenchConfig, augP: number | null): { run: (iters: number, inception: boolean) => Promise<RoundResult>; dispose: () => void } {
+async function oursRunner(
+  cfg: BenchConfig,
+  augP: number | null,
+): Promise<{ run: (iters: number, inception: boolean) => Promise<RoundResult>; dispose: () => void }> {
   const rng = new Rng(0);
   const G = new Generator(cfg.G, rng);
   const D = new Discriminator(cfg.D, rng);
@@ -218,14 +221,14 @@ function oursRunner(cfg: BenchConfig, augP: number | null): { run: (iters: numbe
   const reals = { img: tf.randomUniform([cfg.batch, res, res, 3], -1, 1, 'float32', 1) as tf.Tensor4D, c: null };
   const z = rng.normal([cfg.batch, cfg.G.z_dim]);
   trainer.batchIdx = 0;
-  trainer.step(reals, null); // warm-up
+  await trainer.step(reals, null); // warm-up
   return {
     async run(iters, inception) {
       trainer.phaseTimes = {};
       augments = 0;
       for (let i = 0; i < iters; i++) {
         trainer.batchIdx = 0; // every phase on every measured iteration
-        trainer.step(reals, null);
+        await trainer.step(reals, null);
       }
       const phasesMs = Object.fromEntries(Object.entries(trainer.phaseTimes).map(([k, v]) => [k, median(v)]));
       const augmentsPerIter = augments / iters;
@@ -333,7 +336,7 @@ async function main() {
   const peerDir = arg('peer');
   const backend = await initBackend(arg('backend', process.env.STYLEGAN_RLO_BACKEND ?? 'auto'), !json);
 
-  const ours = oursRunner(cfg, augP);
+  const ours = await oursRunner(cfg, augP);
   const peer = peerDir ? peerRunner(peerDir, arg('python', 'python3')!, cfg, augP, withInception) : null;
   const oursRounds: RoundResult[] = [];
   const peerRounds: (RoundResult & { torch: string; threads: number })[] = [];

@@ -1,7 +1,7 @@
 // Dependencies point one way, down this list of layers: a folder of src/ imports only folders of a
 // lower rank (and itself). Run by `npm run lint`; prints each offending import and exits 1.
 //   0 files (atomic writes, safe reads, the cache folder), ops (tfjs ops)
-//   1 native (CPU kernels for the ops), networks (G, D), data (image folders)
+//   1 native (CPU kernels for the ops), webgpu (the GPU device and its kernels), networks (G, D), data (image folders)
 //   2 losses, formats (pickle, torch zip, numpy, safetensors, TF legacy, our checkpoints)
 //   3 io (network loading, downloads, run directories)
 //   4 metrics (FID/FED, comparisons, study statistics)
@@ -14,7 +14,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 const SRC = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'src');
-const RANK = { files: 0, ops: 0, native: 1, networks: 1, data: 1, losses: 2, formats: 2, io: 3, metrics: 4, report: 5, train: 6, study: 7, cli: 8 };
+const RANK = { files: 0, ops: 0, native: 1, webgpu: 1, networks: 1, data: 1, losses: 2, formats: 2, io: 3, metrics: 4, report: 5, train: 6, study: 7, cli: 8 };
 const bad = [];
 for (const layer of readdirSync(SRC, { withFileTypes: true })
   .filter((d) => d.isDirectory())

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // stylegan-rlo command line: yargs command modules only; the work is in the library.
 import yargs from 'yargs';
+import { releaseBackend } from '../backend.js';
 import { hideBin } from 'yargs/helpers';
 import { finetuneCommand } from './finetune.js';
 import { convertCommand, infoCommand } from './network_cmds.js';
@@ -67,4 +68,4 @@ process.stderr.on('error', (e: NodeJS.ErrnoException) => {
   if (!closedPipe(e)) throw e;
 });
 
-main(hideBin(process.argv)).catch(fail);
+main(hideBin(process.argv)).then(releaseBackend).catch(fail);

@@ -100,7 +100,7 @@ export const fidCommand: CommandModule<object, FidArgs> = {
           G.dispose();
         }
       }
-      const d = distances(real, gen, net, a.kid, a.seed);
+      const d = await distances(real, gen, net, a.kid, a.seed);
       const warning = smallSampleWarning(d.n1, d.n2, d.metric);
       if (warning) process.stderr.write(`${warning}\n`);
       const how = net.kind === 'inception' ? `Inception, ${a.protocol} protocol` : 'emoji feature network';

@@ -28,15 +28,15 @@ export interface CheckpointParts {
   extra?: Map<string, NamedArray>;
 }
 
-function addStore(out: Map<string, NamedArray>, prefix: string, store: ParamStore): void {
-  for (const [k, v] of store.readAll()) out.set(`${prefix}/${k}`, v);
+async function addStore(out: Map<string, NamedArray>, prefix: string, store: ParamStore): Promise<void> {
+  for (const [k, v] of await store.readAll()) out.set(`${prefix}/${k}`, v);
 }
 
-export function serializeCheckpoint(config: CheckpointConfig, parts: CheckpointParts): Buffer {
+export async function serializeCheckpoint(config: CheckpointConfig, parts: CheckpointParts): Promise<Buffer> {
   const tensors = new Map<string, NamedArray>();
-  if (parts.G) addStore(tensors, 'G', parts.G);
-  if (parts.D) addStore(tensors, 'D', parts.D);
-  if (parts.G_ema) addStore(tensors, 'G_ema', parts.G_ema);
+  if (parts.G) await addStore(tensors, 'G', parts.G);
+  if (parts.D) await addStore(tensors, 'D', parts.D);
+  if (parts.G_ema) await addStore(tensors, 'G_ema', parts.G_ema);
   for (const [k, v] of parts.extra ?? []) {
     if (tensors.has(k)) throw new Error(`checkpoint tensor ${k} given twice`);
     tensors.set(k, v);
@@ -45,7 +45,7 @@ export function serializeCheckpoint(config: CheckpointConfig, parts: CheckpointP
 }
 
 export async function saveCheckpoint(file: string, config: CheckpointConfig, parts: CheckpointParts, opts: { overwrite?: boolean } = {}): Promise<void> {
-  await writeFileAtomic(file, serializeCheckpoint(config, parts), opts);
+  await writeFileAtomic(file, await serializeCheckpoint(config, parts), opts);
 }
 
 export interface LoadedCheckpoint {

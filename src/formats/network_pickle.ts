@@ -168,7 +168,7 @@ function fromTorchSnapshot(data: PyDict, source: string): LoadedNetwork {
   };
 }
 
-export function loadNetworkPickle(buf: Uint8Array, source: string): LoadedNetwork {
+export async function loadNetworkPickle(buf: Uint8Array, source: string): Promise<LoadedNetwork> {
   const data = unpickle(buf, { source, reducers: { ...torchReducers(source), ...numpyReducers() } });
   if (data instanceof PyDict) {
     if (!data.has('G') && !data.has('G_ema')) {

@@ -262,21 +262,24 @@ function discriminatorNames(cfg: DiscriminatorConfig): string[] {
   return names;
 }
 
-export function fromTfPickle(data: unknown[], source: string): LoadedNetwork {
+export async function fromTfPickle(data: unknown[], source: string): Promise<LoadedNetwork> {
   const [tG, tD, tGs] = data.map((n, i) => tfNetwork(n, `${source} [${['G', 'D', 'Gs'][i]}]`));
   const G = tfGenerator(tG, `${source} [G]`, generatorNames);
   const Gs = tfGenerator(tGs, `${source} [Gs]`, generatorNames);
   const D = tfDiscriminator(tD, `${source} [D]`, discriminatorNames);
   // Filters are derived from the config; set the buffers so the state dict is complete.
-  const fill = (params: Map<string, NamedArray>, names: string[], build: () => { params: { read(n: string): NamedArray }; dispose(): void }) => {
+  const fill = async (params: Map<string, NamedArray>, names: string[], build: () => { params: { read(n: string): Promise<NamedArray> }; dispose(): void }) => {
     const missing = names.filter((n) => !params.has(n));
     if (!missing.length) return;
     const net = build();
-    for (const n of missing) params.set(n, net.params.read(n));
-    net.dispose();
+    try {
+      for (const n of missing) params.set(n, await net.params.read(n));
+    } finally {
+      net.dispose();
+    }
   };
-  fill(G.params, generatorNames(G.cfg), () => new Generator(G.cfg));
-  fill(Gs.params, generatorNames(Gs.cfg), () => new Generator(Gs.cfg));
-  fill(D.params, discriminatorNames(D.cfg), () => new Discriminator(D.cfg));
+  await fill(G.params, generatorNames(G.cfg), () => new Generator(G.cfg));
+  await fill(Gs.params, generatorNames(Gs.cfg), () => new Generator(Gs.cfg));
+  await fill(D.params, discriminatorNames(D.cfg), () => new Discriminator(D.cfg));
   return { format: 'tensorflow-pickle', source, G_kwargs: Gs.cfg, D_kwargs: D.cfg, G: G.params, D: D.params, G_ema: Gs.params };
 }

@@ -17,7 +17,7 @@ export async function loadNetwork(file: string): Promise<LoadedNetwork> {
   return parseNetwork(await readRegularFile(file, 'network file'), file);
 }
 
-export function parseNetwork(buf: Uint8Array, source: string): LoadedNetwork {
+export async function parseNetwork(buf: Uint8Array, source: string): Promise<LoadedNetwork> {
   if (isCheckpointBuffer(buf)) {
     const ck = parseCheckpoint(buf, source);
     const opt = (p: string) => {
@@ -71,13 +71,17 @@ export function buildDiscriminator(net: LoadedNetwork, overrides: Partial<Discri
  * The network widened to `widened`'s channels (networks/widen.ts), with its training state's Adam
  * moments carried along; the new channels' incoming (G) or outgoing (D) weights drawn from `rng`.
  */
-export function widenLoadedNetwork(net: LoadedNetwork, widened: { G_kwargs: GeneratorConfig; D_kwargs: DiscriminatorConfig | null }, rng: Rng): LoadedNetwork {
+export async function widenLoadedNetwork(
+  net: LoadedNetwork,
+  widened: { G_kwargs: GeneratorConfig; D_kwargs: DiscriminatorConfig | null },
+  rng: Rng,
+): Promise<LoadedNetwork> {
   const G = new Generator(widened.G_kwargs, rng);
   const D = widened.D_kwargs ? new Discriminator(widened.D_kwargs, rng) : null;
   let freshG: Map<string, NamedArray>, freshD: Map<string, NamedArray> | null;
   try {
-    freshG = G.params.readAll();
-    freshD = D ? D.params.readAll() : null;
+    freshG = await G.params.readAll();
+    freshD = D ? await D.params.readAll() : null;
   } finally {
     G.dispose();
     D?.dispose();

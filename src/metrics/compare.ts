@@ -127,7 +127,7 @@ export async function compareRuns(runDirs: string[], source: FeatureNetwork | In
         const G = buildGenerator(await loadNetwork(p.file));
         try {
           const gen = await generatorFeatures(net, G, { num: o.num, seed: o.seed }, ex);
-          const d = distances(real, gen, net, o.kid, o.seed);
+          const d = await distances(real, gen, net, o.kid, o.seed);
           r = { value: d.distance, kernel: d.kernel };
         } finally {
           G.dispose();

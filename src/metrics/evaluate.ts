@@ -168,7 +168,14 @@ export function smallSampleWarning(n1: number, n2: number, metric: string): stri
 /** Fewest generated images for the extrapolated Fréchet distance (below it: null). */
 export const MIN_EXTRAPOLATION_SAMPLES = 10;
 
-export function distances(real: Features, gen: Features, how: FeatureNetwork | FidProtocol, kid = false, seed = 0, extrapolate = false): DistanceResult {
+export async function distances(
+  real: Features,
+  gen: Features,
+  how: FeatureNetwork | FidProtocol,
+  kid = false,
+  seed = 0,
+  extrapolate = false,
+): Promise<DistanceResult> {
   const net = typeof how === 'string' ? null : how;
   const protocol: FidProtocol | null = typeof how === 'string' ? how : how.kind === 'inception' ? (how.ddof === 0 ? 'nvidia' : 'pytorch-fid') : null;
   const ddof = net ? net.ddof : how === 'nvidia' ? 0 : 1;
@@ -179,7 +186,7 @@ export function distances(real: Features, gen: Features, how: FeatureNetwork | F
   if (kid) {
     const r = new Rng(`kid-${seed}`);
     const subsets = kidSubsets(real.n, gen.n, 100, 1000, () => r.next());
-    k = kidWithMatmul(real, gen, subsets, dim);
+    k = await kidWithMatmul(real, gen, subsets, dim);
   }
   let inf: number | null = null;
   if (extrapolate && gen.n >= MIN_EXTRAPOLATION_SAMPLES) {
@@ -202,7 +209,7 @@ export function distances(real: Features, gen: Features, how: FeatureNetwork | F
 }
 
 /** KID with the Gram matrices from tf.matMul (fast at 2048 dims); sums in float64. */
-function kidWithMatmul(real: Features, gen: Features, subsets: { gen: number[]; real: number[] }[], dim: number): number {
+async function kidWithMatmul(real: Features, gen: Features, subsets: { gen: number[]; real: number[] }[], dim: number): Promise<number> {
   const m = subsets[0].gen.length;
   if (m * m * dim < 5e7) return kernelInceptionDistance(real.data, gen.data, dim, subsets);
   const R = tf.tensor2d(real.data, [real.n, dim]),
@@ -215,7 +222,7 @@ function kidWithMatmul(real: Features, gen: Features, subsets: { gen: number[]; 
       const k = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b, false, true).div(dim).add(1).pow(3);
       return [k(x as tf.Tensor2D, x as tf.Tensor2D), k(y as tf.Tensor2D, y as tf.Tensor2D), k(x as tf.Tensor2D, y as tf.Tensor2D)];
     });
-    const [a, b, c] = [kxx.dataSync(), kyy.dataSync(), kxy.dataSync()];
+    const [a, b, c] = await Promise.all([kxx.data(), kyy.data(), kxy.data()]);
     let sa = 0,
       ta = 0,
       sb = 0;

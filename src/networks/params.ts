@@ -192,17 +192,17 @@ export class ParamStore {
     });
   }
 
-  /** One tensor in the upstream layout. */
-  read(name: string): NamedArray {
+  /** One tensor in the upstream layout (read asynchronously: a GPU backend has no synchronous read). */
+  async read(name: string): Promise<NamedArray> {
     const spec = this.specs.get(name);
     if (!spec) throw new Error(`ParamStore: no parameter named ${name}`);
-    return { shape: spec.shape.slice(), data: toUpstream(spec, this.vars.get(name)!.dataSync() as Float32Array) };
+    return { shape: spec.shape.slice(), data: toUpstream(spec, (await this.vars.get(name)!.data()) as Float32Array) };
   }
 
   /** Every tensor in the upstream layout, in registration (upstream state-dict) order. */
-  readAll(): Map<string, NamedArray> {
+  async readAll(): Promise<Map<string, NamedArray>> {
     const out = new Map<string, NamedArray>();
-    for (const k of this.specs.keys()) out.set(k, this.read(k));
+    for (const k of this.specs.keys()) out.set(k, await this.read(k));
     return out;
   }
 

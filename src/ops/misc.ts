@@ -27,3 +27,27 @@ export function minibatchStd(x: tf.Tensor4D, groupSize: number | null, numChanne
     return tf.concat([x, y as tf.Tensor4D], 3);
   });
 }
+
+/**
+ * The sum of many same-shape tensors: addN over groups of at most ADD_N_GROUP. tfjs' webgpu backend
+ * compiles one addN into one shader with a storage buffer per input, and a shader may bind only 8
+ * (WebGPU's default limit): an addN of more inputs fails on the device and returns zeros.
+ */
+export function sumAll(ts: tf.Tensor[]): tf.Tensor {
+  if (!ts.length) throw new Error('sumAll: no tensors to add');
+  return tf.tidy(() => {
+    let level = ts;
+    while (level.length > 1) {
+      const next: tf.Tensor[] = [];
+      for (let i = 0; i < level.length; i += ADD_N_GROUP) {
+        const group = level.slice(i, i + ADD_N_GROUP);
+        next.push(group.length === 1 ? group[0] : tf.addN(group));
+      }
+      level = next;
+    }
+    return level[0].clone();
+  });
+}
+
+/** Inputs per addN: the 8 storage buffers a WebGPU shader may bind by default, less the output's. */
+export const ADD_N_GROUP = 7;

@@ -99,6 +99,37 @@ function outSize(n: number, up: number, p0: number, p1: number, ftaps: number, d
   return Math.floor((n * up + p0 + p1 - ftaps) / down) + 1;
 }
 
+/**
+ * Zero insertion for upsampling: up - 1 zeros after every pixel, along x then y, each as one pad of
+ * a rank-4 view. (One pad of the rank-6 view [n, h, 1, w, 1, c] would do both, but tfjs' webgpu
+ * backend generates a shader for rank-5/6 pads that does not compile, and then returns zeros.)
+ */
+export function insertZeros(x: tf.Tensor4D, upx: number, upy: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  let y = x;
+  if (upx > 1)
+    y = y
+      .reshape([n * h, w, 1, c])
+      .pad([
+        [0, 0],
+        [0, 0],
+        [0, upx - 1],
+        [0, 0],
+      ])
+      .reshape([n, h, w * upx, c]);
+  if (upy > 1)
+    y = y
+      .reshape([n, h, 1, w * upx * c])
+      .pad([
+        [0, 0],
+        [0, 0],
+        [0, upy - 1],
+        [0, 0],
+      ])
+      .reshape([n, h * upy, w * upx, c]);
+  return y;
+}
+
 // Forward: the fused kernel where the backend has one, else standard ops (zero-insertion,
 // pad/crop, depthwise FIR, strided slice).
 function forward(x: tf.Tensor4D, f: Filter, p: Params, outShape: [number, number, number, number]): tf.Tensor4D {
@@ -115,21 +146,9 @@ function forward(x: tf.Tensor4D, f: Filter, p: Params, outShape: [number, number
     };
     return runCustomKernel<UpFirDn2dKernelInputs, UpFirDn2dKernelAttrs>(UPFIRDN2D_KERNEL, { x }, attrs)[0] as tf.Tensor4D;
   }
-  const [n, h, w, c] = x.shape;
+  const [n, , , c] = x.shape;
   let y: tf.Tensor4D = x;
-  if (p.upx > 1 || p.upy > 1) {
-    y = y
-      .reshape([n, h, 1, w, 1, c])
-      .pad([
-        [0, 0],
-        [0, 0],
-        [0, p.upy - 1],
-        [0, 0],
-        [0, p.upx - 1],
-        [0, 0],
-      ])
-      .reshape([n, h * p.upy, w * p.upx, c]);
-  }
+  if (p.upx > 1 || p.upy > 1) y = insertZeros(y, p.upx, p.upy);
   if (p.px0 > 0 || p.px1 > 0 || p.py0 > 0 || p.py1 > 0) {
     y = y.pad([
       [0, 0],

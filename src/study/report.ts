@@ -72,7 +72,7 @@ export async function writeStudyReport(spec: StudySpec, runs: StudyRun[], log: (
         const real = await folderFeatures(net, spec.data, ex);
         const bySeed: StartRecord['bySeed'] = [];
         for (let seed = 0; seed < SPREAD_SEEDS; seed++) {
-          const d = distances(real, await generatorFeatures(net, G, { num: spec.metrics.num, seed }, ex), net, true, seed, true);
+          const d = await distances(real, await generatorFeatures(net, G, { num: spec.metrics.num, seed }, ex), net, true, seed, true);
           bySeed.push({ value: d.distance, inf: d.distanceInf, kernel: d.kernel });
         }
         start = { ...bySeed[0], bySeed, features: net.id, num: spec.metrics.num };

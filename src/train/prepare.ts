@@ -136,7 +136,7 @@ async function prepareLocked(
     if (newDir) options.outdir = args.outdir ?? DEFAULTS.outdir;
     // A branch with --cbase/--cmax continues with wider networks that compute what these did.
     if (options.G_kwargs !== tr.options.G_kwargs)
-      net = widenLoadedNetwork(net, { G_kwargs: options.G_kwargs, D_kwargs: options.D_kwargs }, new Rng(`widen-${options.seed}`));
+      net = await widenLoadedNetwork(net, { G_kwargs: options.G_kwargs, D_kwargs: options.D_kwargs }, new Rng(`widen-${options.seed}`));
   } else {
     if (args.network) net = await loadNetwork(args.network);
     if (net && !net.D_kwargs) throw new Error(`${args.network}: has no discriminator; fine-tuning needs a network that includes D`);

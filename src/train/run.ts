@@ -106,7 +106,7 @@ async function trainingLoop(ctx: RunContext, hooks: RunHooks): Promise<RunResult
     const reals = dataset.batch(dataset.nextIndices(options.batch, ctx.rng));
     // Labels of the fakes: batch per phase, drawn at once (upstream all_gen_c).
     const genC = dataset.randomLabels(options.batch * trainer.phases.length, ctx.rng);
-    trainer.step(reals, genC);
+    await trainer.step(reals, genC);
     tf.dispose([reals.img, reals.c, genC].filter((t) => t !== null) as tf.Tensor[]);
     iterations++;
     if (hooks.progress) {

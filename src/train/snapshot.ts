@@ -112,7 +112,7 @@ export async function evaluateSnapshot(ctx: RunContext, file: string, G: Generat
     const ex = { batch: options.batch, cacheDir: cacheDir() };
     const real = await folderFeatures(net, options.data, ex);
     const gen = await generatorFeatures(net, G, { num: options.metricsNum, seed: options.seed, labels: (n, r) => dataset.randomLabels(n, r) }, ex);
-    const d = distances(real, gen, net, true, options.seed, true);
+    const d = await distances(real, gen, net, true, options.seed, true);
     const warning = smallSampleWarning(d.n1, d.n2, d.metric);
     if (warning) ctx.log(warning);
     const rec = {

@@ -11,6 +11,7 @@ import type { Objective } from '../losses/objectives.js';
 import { dLogits, dMainLoss, gMainLoss, type LogitsFn, plRegLoss, r1RegLoss, synthesizer } from '../losses/phases.js';
 import type { ParamStore } from '../networks/params.js';
 import type { Rng } from '../rng.js';
+import { sumAll } from '../ops/misc.js';
 import { Adam } from './adam.js';
 import { Stats } from './stats.js';
 
@@ -100,7 +101,7 @@ export class Trainer {
    * of `phases` in order ([phases.length * batch, c_dim], drawn at once as upstream does), or null
    * for an unconditional G. Returns the phases that ran.
    */
-  step(reals: Batch, genC: tf.Tensor | null): PhaseName[] {
+  async step(reals: Batch, genC: tf.Tensor | null): Promise<PhaseName[]> {
     const settings = this.opts;
     const { G } = this;
     const ran: PhaseName[] = [];
@@ -156,7 +157,7 @@ export class Trainer {
       tf.tidy(() => skipped.assign(skipped.add(tf.logicalNot(okAll).cast('float32'))));
       tf.dispose([...acc!.values(), okAll, genZ, ...(phaseC ? [phaseC] : [])]);
       if (this.phaseTimes) {
-        skipped.dataSync(); // sync point, benchmarks only
+        await skipped.data(); // sync point, benchmarks only
         this.phaseTimes[phase.name] ??= [];
         this.phaseTimes[phase.name].push(performance.now() - t0);
       }
@@ -175,7 +176,7 @@ export class Trainer {
 
     // ADA heuristic: every adaInterval iterations, p += sign(E[sign(D(reals))] - target) * speed.
     if (this.augment && settings.adaTarget !== null && this.batchIdx % settings.adaInterval === 0 && this.adaSigns.sum) {
-      const mean = this.adaSigns.sum.dataSync()[0] / this.adaSigns.n; // one read per adaInterval iterations
+      const mean = (await this.adaSigns.sum.data())[0] / this.adaSigns.n; // one read per adaInterval iterations
       const adjust = (Math.sign(mean - settings.adaTarget) * (settings.batch * settings.adaInterval)) / (settings.adaKimg * 1000);
       this.augment.p = Math.max(this.augment.p + adjust, 0);
       this.adaSigns.sum.dispose();
@@ -321,7 +322,7 @@ function finite(t: tf.Tensor): tf.Tensor {
 
 function allFinite(ts: tf.Tensor[]): tf.Tensor {
   // sum(g * 0) is NaN exactly when g holds a NaN or an infinity: one reduction per tensor.
-  return tf.tidy(() => finite(tf.addN(ts.map((g) => g.mul(0).sum()))));
+  return tf.tidy(() => finite(sumAll(ts.map((g) => g.mul(0).sum()))));
 }
 
 /** p_ema = p + (p_ema - p) * beta for trainable tensors; buffers are copied. */

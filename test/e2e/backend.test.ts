@@ -10,7 +10,7 @@ import { initBackend } from '../../src/backend.js';
 
 describe('backend selection', () => {
   test('unknown backends are one clear line; tensorflow backends load where tfjs-node does, else say what is needed', async () => {
-    await assert.rejects(initBackend('cuda', false), /unknown backend 'cuda'; choose one of auto, tensorflow-gpu, tensorflow, cpu, cpu-js, wasm/);
+    await assert.rejects(initBackend('cuda', false), /unknown backend 'cuda'; choose one of auto, webgpu, tensorflow-gpu, tensorflow, cpu, cpu-js, wasm/);
     // Correct whether or not tfjs-node installs on this machine (it downloads libtensorflow).
     const loads = async (pkg: string) =>
       import(pkg).then(

@@ -63,7 +63,7 @@ describe('compare', () => {
     for (const r of rows) {
       const file = r.snapshot === 'start' ? path.join(dir, 'tiny16.safetensors') : path.join(dir, 'runs', r.run, r.snapshot);
       const G = buildGenerator(await loadNetwork(file));
-      const d = distances(real, await generatorFeatures(net, G, { num: NUM, seed: 0 }, { protocol: 'nvidia' }), 'nvidia');
+      const d = await distances(real, await generatorFeatures(net, G, { num: NUM, seed: 0 }, { protocol: 'nvidia' }), 'nvidia');
       G.dispose();
       assert.ok(Math.abs(d.distance - r.value) <= 1e-9 * Math.abs(d.distance), `${r.run} ${r.snapshot}: ${r.value} vs direct ${d.distance}`);
       assert.equal(r.metric, 'FID');
@@ -186,7 +186,7 @@ describe('compare', () => {
     const r = cli('fid', data, other, '--inception', weights, '--json');
     assert.equal(r.status, 0, r.stderr);
     const d = JSON.parse(r.stdout);
-    const direct = distances(
+    const direct = await distances(
       await folderFeatures(net, data, { protocol: 'nvidia', cacheDir: null }),
       await folderFeatures(net, other, { protocol: 'nvidia', cacheDir: null }),
       'nvidia',

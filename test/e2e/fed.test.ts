@@ -36,7 +36,7 @@ async function features(images: Uint8Array[]): Promise<Features> {
 
 /** FED, FED extrapolated to infinitely many images (Chong & Forsyth), and KED. */
 const metrics = async (a: Uint8Array[], b: Uint8Array[]) => {
-  const d = distances(await features(a), await features(b), net, true, 0, true);
+  const d = await distances(await features(a), await features(b), net, true, 0, true);
   return { FED: d.distance, 'FED∞': d.distanceInf!, KED: d.kernel! };
 };
 

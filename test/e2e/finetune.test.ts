@@ -195,7 +195,7 @@ describe('finetune', () => {
       aug,
     );
     const reals = { img: tf.zeros([4, 16, 16, 3]) as tf.Tensor4D, c: null };
-    for (let i = 0; i < 8; i++) tr.step(reals, null);
+    for (let i = 0; i < 8; i++) await tr.step(reals, null);
     assert.ok(Math.abs(aug.p - (2 * (4 * 4)) / 1000) < 1e-12, `p = ${aug.p}`);
     tr.dispose();
     G.dispose();
@@ -247,11 +247,11 @@ describe('finetune', () => {
         .cast('float32'),
     );
     const reals = { img: tf.zeros([2, 16, 16, 1]) as tf.Tensor4D, c: tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1], 'int32'), 3).cast('float32')) };
-    assert.deepEqual(tr.step(reals, genC), names);
+    assert.deepEqual(await tr.step(reals, genC), names);
     // G maps in Gmain (batch), Greg (batch / pl_batch_shrink) and for Dmain's fakes; Dreg sees reals only.
     assert.deepEqual(seen, [[0, 0], [1], [2, 2]]);
     const short = genC.slice(0, 2);
-    assert.throws(() => tr.step(reals, short), /labels need 4 phases x batch 2 rows, got 2/);
+    await assert.rejects(() => tr.step(reals, short), /labels need 4 phases x batch 2 rows, got 2/);
     tf.dispose([genC, short, reals.img, reals.c]);
     tr.dispose();
     G.dispose();
@@ -282,7 +282,7 @@ describe('finetune', () => {
       D.params.set('b4.out.bias', { shape: [1], data: Float32Array.of(0.5) });
       const tr = new Trainer(G, D, Ge, trainerOptions(o), rng);
       const reals = { img: tf.zeros([4, 16, 16, 3]) as tf.Tensor4D, c: null };
-      tr.step(reals, null); // Gmain runs first, before D changes
+      await tr.step(reals, null); // Gmain runs first, before D changes
       const stats = await tr.stats.collect();
       assert.ok(Math.abs(stats['Loss/G/loss'].mean - expected) < 1e-5, `${loss} k=${k}: G loss ${stats['Loss/G/loss'].mean}, expected ${expected}`);
       assert.ok(Math.abs(stats['Loss/scores/fake'].mean - 0.5) < 1e-6);
@@ -326,7 +326,7 @@ describe('finetune', () => {
     const reals = { img: tf.randomUniform([4, 16, 16, 3], -1, 1, 'float32', 3) as tf.Tensor4D, c: null };
     const counts: number[] = [];
     for (let i = 0; i < 34; i++) {
-      tr.step(reals, null);
+      await tr.step(reals, null);
       if (i % 16 === 1) {
         await tr.stats.collect();
         counts.push(tf.memory().numTensors);

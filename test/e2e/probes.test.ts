@@ -174,7 +174,7 @@ test('tensor views: a stride-0 view and views that reuse one storage are refused
   const reuse = generatorPickle(KWARGS, params);
   await refusedQuickly(() => parseNetwork(reuse, 'reuse.pkl'), /reuse\.pkl \[G\]: w\d+: the tensors reuse their storages/, 5000, 100);
   // One ordinary view reads.
-  const ok = parseNetwork(generatorPickle(KWARGS, { w: tensor(6, 0, [2, 3], [3, 1]) }), 'ok.pkl');
+  const ok = await parseNetwork(generatorPickle(KWARGS, { w: tensor(6, 0, [2, 3], [3, 1]) }), 'ok.pkl');
   assert.deepEqual(ok.G?.get('w')?.shape, [2, 3]);
 });
 

@@ -42,10 +42,10 @@ test('the README flow runs through the package root', async () => {
   const D = new Discriminator({ c_dim: 0, img_resolution: 16, img_channels: 3, channel_base: 256, channel_max: 32, conv_clamp: 256 }, rng);
   const before = tf.memory().numTensors;
   // Parameters by upstream name and layout: conv [O, I, kh, kw].
-  const w = G.params.read('synthesis.b16.conv0.weight');
+  const w = await G.params.read('synthesis.b16.conv0.weight');
   assert.deepEqual(w.shape, [16, 32, 3, 3]); // 16 channels at 16 px (channel_base 256 / 16), 32 in
   G.params.set('synthesis.b16.conv0.weight', w);
-  assert.deepEqual(Array.from(G.params.read('synthesis.b16.conv0.weight').data), Array.from(w.data), 'set/read round trip');
+  assert.deepEqual(Array.from((await G.params.read('synthesis.b16.conv0.weight')).data), Array.from(w.data), 'set/read round trip');
   const z = rng.normal([4, 32]);
   const ws = G.mapZ(z, null, { truncation_psi: 0.7 });
   assert.deepEqual(ws.shape, [4, G.numWs, 32]);

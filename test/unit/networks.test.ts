@@ -37,7 +37,7 @@ const cond = {
 };
 
 describe('networks', () => {
-  test('conditional grayscale G/D: shapes, names, num_ws, finite outputs', () => {
+  test('conditional grayscale G/D: shapes, names, num_ws, finite outputs', async () => {
     const rng = new Rng(1);
     const G = new Generator(cond.G, rng);
     const D = new Discriminator(cond.D, rng);
@@ -54,7 +54,7 @@ describe('networks', () => {
     for (const n of ['mapping.embed.weight', 'mapping.fc2.bias', 'synthesis.b8.conv0.affine.weight', 'synthesis.b8.torgb.weight'])
       assert.ok(G.params.has(n), n);
     for (const n of ['mapping.embed.weight', 'mapping.fc1.weight', 'b8.fromrgb.weight', 'b4.out.weight']) assert.ok(D.params.has(n), n);
-    assert.equal(D.params.read('b4.out.weight').shape[0], 8); // cmap_dim = channels at 4x4
+    assert.equal((await D.params.read('b4.out.weight')).shape[0], 8); // cmap_dim = channels at 4x4
     G.dispose();
     D.dispose();
   });
@@ -78,7 +78,7 @@ describe('networks', () => {
     }
   });
 
-  test('upstream initialization: affine biases 1, noise strengths 0, weights ~N(0,1)/lr_multiplier', () => {
+  test('upstream initialization: affine biases 1, noise strengths 0, weights ~N(0,1)/lr_multiplier', async () => {
     const G = new Generator(
       {
         z_dim: 16,
@@ -91,19 +91,19 @@ describe('networks', () => {
       },
       new Rng(3),
     );
-    assert.ok(G.params.read('synthesis.b8.conv0.affine.bias').data.every((v) => v === 1));
-    assert.equal(G.params.read('synthesis.b8.conv0.noise_strength').data[0], 0);
-    const w = G.params.read('mapping.fc0.weight').data; // randn / 0.01
+    assert.ok((await G.params.read('synthesis.b8.conv0.affine.bias')).data.every((v) => v === 1));
+    assert.equal((await G.params.read('synthesis.b8.conv0.noise_strength')).data[0], 0);
+    const w = (await G.params.read('mapping.fc0.weight')).data; // randn / 0.01
     const std = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
     assert.ok(std > 80 && std < 120, `mapping weight std ${std}`);
     G.dispose();
   });
 
-  test('readAll/setAll round trip is exact and layouts convert back', () => {
+  test('readAll/setAll round trip is exact and layouts convert back', async () => {
     const G = new Generator(cond.G, new Rng(5));
     const G2 = new Generator(cond.G);
-    G2.params.setAll(G.params.readAll());
-    for (const [k, v] of G.params.readAll()) assert.deepEqual(G2.params.read(k).data, v.data, k);
+    G2.params.setAll(await G.params.readAll());
+    for (const [k, v] of await G.params.readAll()) assert.deepEqual((await G2.params.read(k)).data, v.data, k);
     assert.throws(
       () => G2.params.set('synthesis.b8.conv0.weight', { shape: [1, 2, 3, 3], data: new Float32Array(18) }),
       /has shape \[1,2,3,3\], this network configuration expects \[8,8,3,3\]/,

@@ -2,14 +2,15 @@
 // (test/fixtures/tiny16.*, copied from shared/reference; its README says what each tensor is).
 // Forward tolerance |a-e| <= 1e-4 + 1e-4|e| and gradient tolerance 1e-5 + 1e-3|e| are the
 // issue's; float32 reordering alone stays ~1e-6.
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { Discriminator } from '../../src/networks/discriminator.js';
 import { Generator } from '../../src/networks/generator.js';
 import { dLogits, dMainLoss, gMainLoss, plRegLoss, r1RegLoss, synthesizer } from '../../src/losses/phases.js';
 import { logistic, type Objective, rooted } from '../../src/losses/objectives.js';
 import { disposeGradients, gradientsToUpstream, paramGradients } from '../../src/losses/gradients.js';
-import { assertClose, loadTiny16, nchwToNhwc, nhwcToNchwArray, stateDict, testBackend } from '../helpers.js';
+import { assertClose, loadTiny16, nchwToNhwc, nhwcToNchwArray, stateDict, testBackend, webgpuUnavailable } from '../helpers.js';
+import { releaseWebGpu } from '../../src/webgpu/device.js';
 import type { StTensor } from '../../src/formats/safetensors.js';
 import type { ParamStore } from '../../src/networks/params.js';
 
@@ -61,43 +62,46 @@ async function checkGrads(prefix: string, store: ParamStore, loss: () => tf.Scal
   report.push(`${prefix}: ${n} tensors, max |grad| ${scale.toExponential(2)}, max abs err ${maxAbs.toExponential(2)}, worst tol ratio ${worst.toFixed(3)}`);
 }
 
-// Both CPU paths: 'cpu' (native kernels when built) and 'cpu-js' (tfjs' own kernels).
-for (const backend of ['cpu', 'cpu-js'])
+// Both CPU paths: 'cpu' (native kernels when built) and 'cpu-js' (tfjs' own kernels), and
+// 'webgpu' where it starts (SwiftShader without a GPU; CI makes sure it does: webgpu.test.ts).
+after(releaseWebGpu);
+for (const backend of ['cpu', 'cpu-js', ...((await webgpuUnavailable()) === null ? ['webgpu'] : [])])
   describe(`tiny16 parity on ${backend}`, () => {
     before(() => tf.setBackend(backend));
     describe('forward', () => {
-      test('mapping: ws and ws_trunc', () => {
-        tf.tidy(() => {
-          const z = tf.tensor(ref('z'), [4, 32]);
-          const c = assertClose('ws', G.mapZ(z, null).dataSync(), ref('ws'), FWD.atol, FWD.rtol);
-          const c2 = assertClose('ws_trunc', G.mapZ(z, null, { truncation_psi: cfg.truncation_psi }).dataSync(), ref('ws_trunc'), FWD.atol, FWD.rtol);
-          report.push(`ws max abs err ${c.maxAbs.toExponential(2)}; ws_trunc ${c2.maxAbs.toExponential(2)}`);
-        });
+      test('mapping: ws and ws_trunc', async () => {
+        const z = tf.tensor(ref('z'), [4, 32]);
+        const ws = G.mapZ(z, null),
+          wsTrunc = G.mapZ(z, null, { truncation_psi: cfg.truncation_psi });
+        const c = assertClose('ws', await ws.data(), ref('ws'), FWD.atol, FWD.rtol);
+        const c2 = assertClose('ws_trunc', await wsTrunc.data(), ref('ws_trunc'), FWD.atol, FWD.rtol);
+        tf.dispose([z, ws, wsTrunc]);
+        report.push(`ws max abs err ${c.maxAbs.toExponential(2)}; ws_trunc ${c2.maxAbs.toExponential(2)}`);
       });
 
-      test('synthesis: img_const, img_none, img_trunc', () => {
-        tf.tidy(() => {
-          for (const [name, wsName, mode] of [
-            ['img_const', 'ws', 'const'],
-            ['img_none', 'ws', 'none'],
-            ['img_trunc', 'ws_trunc', 'const'],
-          ] as const) {
-            const ws = tf.tensor3d(ref(wsName), [4, 6, 32]);
-            const img = G.synthesize(ws, { noise_mode: mode });
-            const c = assertClose(name, nhwcToNchwArray(img), ref(name), FWD.atol, FWD.rtol);
-            report.push(`${name} max abs err ${c.maxAbs.toExponential(2)}`);
-          }
-        });
+      test('synthesis: img_const, img_none, img_trunc', async () => {
+        for (const [name, wsName, mode] of [
+          ['img_const', 'ws', 'const'],
+          ['img_none', 'ws', 'none'],
+          ['img_trunc', 'ws_trunc', 'const'],
+        ] as const) {
+          const ws = tf.tensor3d(ref(wsName), [4, 6, 32]);
+          const img = G.synthesize(ws, { noise_mode: mode });
+          const c = assertClose(name, await nhwcToNchwArray(img), ref(name), FWD.atol, FWD.rtol);
+          tf.dispose([ws, img]);
+          report.push(`${name} max abs err ${c.maxAbs.toExponential(2)}`);
+        }
       });
 
-      test('discriminator: logits_real, logits_fake', () => {
-        tf.tidy(() => {
-          const reals = nchwToNhwc(st.get('reals')!);
-          const fakes = nchwToNhwc(st.get('img_const')!);
-          const a = assertClose('logits_real', D.apply(reals, null).dataSync(), ref('logits_real'), FWD.atol, FWD.rtol);
-          const b = assertClose('logits_fake', D.apply(fakes, null).dataSync(), ref('logits_fake'), FWD.atol, FWD.rtol);
-          report.push(`logits_real max abs err ${a.maxAbs.toExponential(2)}; logits_fake ${b.maxAbs.toExponential(2)}`);
-        });
+      test('discriminator: logits_real, logits_fake', async () => {
+        const reals = nchwToNhwc(st.get('reals')!);
+        const fakes = nchwToNhwc(st.get('img_const')!);
+        const lr = D.apply(reals, null),
+          lf = D.apply(fakes, null);
+        const a = assertClose('logits_real', await lr.data(), ref('logits_real'), FWD.atol, FWD.rtol);
+        const b = assertClose('logits_fake', await lf.data(), ref('logits_fake'), FWD.atol, FWD.rtol);
+        tf.dispose([reals, fakes, lr, lf]);
+        report.push(`logits_real max abs err ${a.maxAbs.toExponential(2)}; logits_fake ${b.maxAbs.toExponential(2)}`);
       });
     });
 

@@ -4,7 +4,7 @@
 // and must match G, D, G_ema and both Adams' moments after every iteration: all four phases
 // (regularization every 2nd iteration), batch 4 in rounds of 2, style mixing, random noise, the
 // 'bgc' augmentation at a fixed p = 0.5 (through R1's double backward), and G_ema's ramp-up.
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -17,7 +17,8 @@ import { Trainer } from '../../src/train/trainer.js';
 import { AugmentPipe } from '../../src/train/augment.js';
 import { resolveTrainingOptions, trainerOptions } from '../../src/train/options.js';
 import { ReplayRng } from '../replay_rng.js';
-import { closeness, FIXTURES, testBackend } from '../helpers.js';
+import { closeness, FIXTURES, testBackend, webgpuUnavailable } from '../helpers.js';
+import { releaseWebGpu } from '../../src/webgpu/device.js';
 import { initBackend } from '../../src/backend.js';
 
 let fx: Map<string, StTensor>;
@@ -32,7 +33,9 @@ before(async () => {
 
 const without = (o: object, ...keys: string[]) => Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
 
-for (const backend of ['cpu', 'cpu-js'])
+// 'webgpu' where it starts (SwiftShader without a GPU; CI makes sure it does: webgpu.test.ts).
+after(releaseWebGpu);
+for (const backend of ['cpu', 'cpu-js', ...((await webgpuUnavailable()) === null ? ['webgpu'] : [])])
   test(`our trainer matches upstream's training loop after every iteration (${backend})`, async () => {
     await initBackend(backend, false);
     const c = meta.config;
@@ -81,7 +84,7 @@ for (const backend of ['cpu', 'cpu-js'])
       const reals = new Float32Array(B * per);
       for (let k = 0; k < B; k++) for (let i = 0; i < per; i++) reals[k * per + i] = images[fetched[(it - 1) * B + k] * per + i] / 127.5 - 1;
       const img = tf.tensor4d(reals, [B, meta.res, meta.res, 3]);
-      trainer.step({ img, c: null }, null);
+      await trainer.step({ img, c: null }, null);
       img.dispose();
       // Parameters within 1e-5 + 1e-3|e|; Adam moments (m is the last gradient, beta1 = 0) within
       // 1e-5 + 1e-2|e| and 1e-8 + 1e-2|e|: D's gradients pass through the augmentation's float32
@@ -104,9 +107,9 @@ for (const backend of ['cpu', 'cpu-js'])
         }
         report.push(`${it} ${what}: worst ratio ${worst.r.toFixed(2)} (${worst.name}, max error / max |e| = ${worst.rel.toExponential(1)})`);
       };
-      check('G', G.params.readAll(), `iter${it}/G`, 1e-5, 1e-3);
-      check('D', D.params.readAll(), `iter${it}/D`, 1e-5, 1e-3);
-      check('G_ema', Gema.params.readAll(), `iter${it}/G_ema`, 1e-5, 1e-3);
+      check('G', await G.params.readAll(), `iter${it}/G`, 1e-5, 1e-3);
+      check('D', await D.params.readAll(), `iter${it}/D`, 1e-5, 1e-3);
+      check('G_ema', await Gema.params.readAll(), `iter${it}/G_ema`, 1e-5, 1e-3);
       const moments = async (opt: typeof trainer.optG, store: typeof G.params, which: 'm' | 'v') => {
         const out = new Map<string, { data: Float32Array }>();
         for (const [name, t] of opt[which]) out.set(name, await store.toUpstreamArray(name, t));

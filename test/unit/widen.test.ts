@@ -40,23 +40,23 @@ const kwargs = (arch: Architecture, cond = false): { G: GeneratorConfig; D: Disc
 const WIDER = { channelBase: 256, channelMax: 20 }; // 8 -> 16 channels at 16x16, 12 -> 20 at 8x8 and 4x4
 
 /** Every value random (biases, noise strengths, const), so that no term of the forward pass is trivially zero. */
-function randomize(store: ParamStore, rng: Rng): Map<string, NamedArray> {
-  for (const [k, v] of store.readAll()) {
+async function randomize(store: ParamStore, rng: Rng): Promise<Map<string, NamedArray>> {
+  for (const [k, v] of await store.readAll()) {
     if (k.endsWith('resample_filter') || k.endsWith('w_avg')) continue;
     const data = rng.normalArray(v.data.length);
     if (k.endsWith('noise_strength') || k.endsWith('.bias')) for (let i = 0; i < data.length; i++) data[i] *= 0.3;
     store.set(k, { shape: v.shape, data });
   }
-  return store.readAll();
+  return await store.readAll();
 }
 
 /** A trained-looking network: random G, G_ema and D, with random Adam moments. */
-function network(cfg: { G: GeneratorConfig; D: DiscriminatorConfig }, seed: string): LoadedNetwork {
+async function network(cfg: { G: GeneratorConfig; D: DiscriminatorConfig }, seed: string): Promise<LoadedNetwork> {
   const rng = new Rng(seed);
   const G = new Generator(cfg.G),
     Ge = new Generator(cfg.G),
     D = new Discriminator(cfg.D);
-  const sd = { G: randomize(G.params, rng), G_ema: randomize(Ge.params, rng), D: randomize(D.params, rng) };
+  const sd = { G: await randomize(G.params, rng), G_ema: await randomize(Ge.params, rng), D: await randomize(D.params, rng) };
   const tensors = new Map<string, StTensor>();
   for (const [prefix, store] of [
     ['opt_G', G.params],
@@ -82,10 +82,10 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 
 describe('widen', () => {
   for (const arch of ['orig', 'skip', 'resnet'] as Architecture[]) {
-    test(`${arch}: wider G, G_ema and D compute what the narrow ones did`, () => {
+    test(`${arch}: wider G, G_ema and D compute what the narrow ones did`, async () => {
       const cfg = kwargs(arch, arch === 'resnet');
-      const net = network(cfg, `widen-${arch}`);
-      const wide = widenLoadedNetwork(net, widenedKwargs(cfg.G, cfg.D, WIDER), new Rng('fresh'));
+      const net = await network(cfg, `widen-${arch}`);
+      const wide = await widenLoadedNetwork(net, widenedKwargs(cfg.G, cfg.D, WIDER), new Rng('fresh'));
       assert.equal(wide.G!.get('synthesis.b8.conv1.weight')!.shape.join(), '20,20,3,3');
       assert.equal(wide.D!.get('b16.conv0.weight')!.shape.join(), '16,16,3,3');
       const z = tf.randomNormal([8, 16], 0, 1, 'float32', 3);
@@ -117,10 +117,10 @@ describe('widen', () => {
     });
   }
 
-  test('existing entries and Adam moments carry the fan-in factor; new entries: G silent outgoing, D silent incoming', () => {
+  test('existing entries and Adam moments carry the fan-in factor; new entries: G silent outgoing, D silent incoming', async () => {
     const cfg = kwargs('resnet');
-    const net = network(cfg, 'widen-moments');
-    const wide = widenLoadedNetwork(net, widenedKwargs(cfg.G, cfg.D, WIDER), new Rng('fresh'));
+    const net = await network(cfg, 'widen-moments');
+    const wide = await widenLoadedNetwork(net, widenedKwargs(cfg.G, cfg.D, WIDER), new Rng('fresh'));
     const at = (a: NamedArray, o: number, i: number) => a.data[(o * a.shape[1] + i) * 9 + 4]; // [O, I, 3, 3], centre tap
     // D b8.conv0: 12 -> 20 inputs, 3x3: existing weights x sqrt(20/12), m / that, v / its square.
     const f = Math.sqrt(20 / 12);
@@ -151,10 +151,10 @@ describe('widen', () => {
     assert.ok(Math.abs(at(e1, 2, 20) - at(e0, 2, 12) * Math.sqrt(21 / 13) * (20 / 12)) < 1e-5);
   });
 
-  test('the new channels learn: their weights get gradients, in G and in D', () => {
+  test('the new channels learn: their weights get gradients, in G and in D', async () => {
     const cfg = kwargs('skip');
-    const net = network(cfg, 'widen-grad');
-    const wide = widenLoadedNetwork(net, widenedKwargs(cfg.G, cfg.D, WIDER), new Rng('fresh'));
+    const net = await network(cfg, 'widen-grad');
+    const wide = await widenLoadedNetwork(net, widenedKwargs(cfg.G, cfg.D, WIDER), new Rng('fresh'));
     const G = buildGenerator(wide, 'G'),
       D = buildDiscriminator(wide);
     const z = tf.randomNormal([8, 16], 0, 1, 'float32', 5);
@@ -189,9 +189,9 @@ describe('widen', () => {
 
   test('widenLoadedNetwork leaks no tensors', async () => {
     const cfg = kwargs('skip');
-    const net = network(cfg, 'widen-leak');
-    await assertNoLeak('widenLoadedNetwork', () => {
-      widenLoadedNetwork(net, widenedKwargs(cfg.G, cfg.D, WIDER), new Rng('fresh'));
+    const net = await network(cfg, 'widen-leak');
+    await assertNoLeak('widenLoadedNetwork', async () => {
+      await widenLoadedNetwork(net, widenedKwargs(cfg.G, cfg.D, WIDER), new Rng('fresh'));
     });
   });
 });

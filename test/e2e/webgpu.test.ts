@@ -1,0 +1,234 @@
+// The webgpu backend (the npm package `webgpu`, Dawn, under tfjs' webgpu backend): on a machine
+// without a GPU it runs on SwiftShader, Debian chromium's CPU Vulkan driver, which is how CI tests
+// it. Here: the adapter report; the device errors that tfjs leaves silent fail loudly (a planted
+// one fails a whole command in one line); each tfjs-webgpu kernel found wrong for project code has
+// its workaround tested against the failure it avoids; generate equals cpu; a training iteration
+// leaves no tensors and no GPU memory behind. (The tiny16 and training-loop parity suites run on
+// webgpu too: test/unit/parity.test.ts and training_loop.test.ts.) Skipped with the reason where
+// webgpu cannot start; CI installs what it needs, and a test makes sure it ran there.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import * as tf from '@tensorflow/tfjs';
+import { activeBackend, initBackend } from '../../src/backend.js';
+import { insertZeros, setupFilter, upfirdn2d } from '../../src/ops/upfirdn2d.js';
+import { ADD_N_GROUP, sumAll } from '../../src/ops/misc.js';
+import { releaseWebGpu } from '../../src/webgpu/device.js';
+import { cliWith, tinyRunFlags } from '../cli_helper.js';
+import { tempDir, tinyTrainingFixture } from '../train_helpers.js';
+import { webgpuUnavailable } from '../helpers.js';
+import { Generator } from '../../src/networks/generator.js';
+import { Discriminator } from '../../src/networks/discriminator.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { AugmentPipe } from '../../src/train/augment.js';
+import { UPSTREAM_CONSTANTS } from '../../src/train/defaults.js';
+import { rooted } from '../../src/losses/objectives.js';
+import { Rng } from '../../src/rng.js';
+
+const unavailable = await webgpuUnavailable();
+after(releaseWebGpu);
+
+test('webgpu starts where CI runs the suite (libvulkan1 and SwiftShader installed by .ci/run)', { skip: process.env.CI ? false : 'outside CI' }, () => {
+  assert.equal(unavailable, null, `webgpu did not start in CI: ${unavailable}`);
+});
+
+/** Runs `f` on webgpu and on cpu (tfjs' own kernels) and returns both results' values. */
+async function onBoth(f: () => tf.Tensor): Promise<{ gpu: Float32Array; cpu: Float32Array }> {
+  const out: Float32Array[] = [];
+  for (const b of ['webgpu', 'cpu-js']) {
+    await tf.setBackend(b);
+    const t = f();
+    out.push((await t.data()) as Float32Array);
+    t.dispose();
+  }
+  await tf.setBackend('webgpu');
+  return { gpu: out[0], cpu: out[1] };
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+describe('webgpu backend', { skip: unavailable ?? false }, () => {
+  before(async () => {
+    await initBackend('webgpu', false);
+  });
+
+  test('the backend report names the adapter, and says when it is software', () => {
+    const b = activeBackend()!;
+    assert.equal(b.name, 'webgpu');
+    assert.match(b.description, /^webgpu \(.+\)$/);
+    if (/swiftshader/i.test(b.description)) assert.match(b.description, /software/);
+  });
+
+  test('a device error is never silent: the read of a failed kernel rejects, naming the GPU program', async () => {
+    // tfjs' webgpu pad of a rank-5 tensor builds a shader that does not compile; without the
+    // device listener its result would read as zeros.
+    const x = tf.ones([1, 2, 2, 1, 1]);
+    const p = tf.pad(x, [
+      [0, 0],
+      [0, 1],
+      [0, 0],
+      [0, 1],
+      [0, 0],
+    ]);
+    await assert.rejects(p.data(), /^Error: webgpu: a GPU command failed in the PadProgram GPU kernel: .*its results would be wrong/);
+    tf.dispose([x, p]);
+    // The error is reported once; the device works on.
+    const y = tf.add(tf.ones([3]), 1);
+    assert.deepEqual(Array.from(await y.data()), [2, 2, 2]);
+    y.dispose();
+  });
+
+  test('workaround: upfirdn2d zero insertion as two rank-4 pads (a rank-6 pad fails on webgpu) equals cpu, forward and gradient', async () => {
+    const x = () =>
+      tf.tensor4d(
+        Float32Array.from({ length: 2 * 3 * 5 * 4 }, (_, i) => Math.sin(i)),
+        [2, 3, 5, 4],
+      );
+    const z = await onBoth(() => tf.tidy(() => insertZeros(x(), 2, 3)));
+    assert.deepEqual(Array.from(z.gpu), Array.from(z.cpu));
+    const up = await onBoth(() => tf.tidy(() => upfirdn2d(x(), setupFilter([1, 3, 3, 1]), { up: 2, padding: [2, 1, 2, 1], gain: 4 })));
+    assert.ok(maxDiff(up.gpu, up.cpu) < 1e-5, `upsample: ${maxDiff(up.gpu, up.cpu)}`);
+    const grad = await onBoth(() =>
+      tf.tidy(() =>
+        tf.grad((t: tf.Tensor) =>
+          upfirdn2d(t as tf.Tensor4D, setupFilter([1, 3, 3, 1]), { down: 2, padding: 1 })
+            .square()
+            .sum(),
+        )(x()),
+      ),
+    );
+    assert.ok(maxDiff(grad.gpu, grad.cpu) < 1e-5, `downsample gradient (an upsampling): ${maxDiff(grad.gpu, grad.cpu)}`);
+    // What the workaround avoids: the same zero insertion as one pad of a rank-6 view.
+    const [n, h, w, c] = [2, 3, 5, 4];
+    const six = tf.tidy(() =>
+      x()
+        .reshape([n, h, 1, w, 1, c])
+        .pad([
+          [0, 0],
+          [0, 0],
+          [0, 2],
+          [0, 0],
+          [0, 1],
+          [0, 0],
+        ]),
+    );
+    await assert.rejects(six.data(), /PadProgram/);
+    six.dispose();
+  });
+
+  test(`workaround: sums of many tensors as addN groups of ${ADD_N_GROUP} (an addN of more inputs fails on webgpu)`, async () => {
+    const parts = () => Array.from({ length: 43 }, (_, i) => tf.fill([3], i));
+    const s = await onBoth(() => tf.tidy(() => sumAll(parts())));
+    assert.deepEqual(Array.from(s.gpu), [903, 903, 903]);
+    assert.deepEqual(Array.from(s.cpu), [903, 903, 903]);
+    const direct = tf.tidy(() => tf.addN(parts()));
+    await assert.rejects(direct.data(), /AddNPackedProgram/);
+    direct.dispose();
+  });
+
+  test('generate --backend webgpu writes the images cpu writes (within 1 level of 255)', async () => {
+    const dir = await tempDir('webgpu-generate');
+    const run = cliWith({ timeout: 300_000 });
+    const images: Record<string, Uint8Array[]> = {};
+    for (const b of ['webgpu', 'cpu']) {
+      const r = run('generate', '--network', 'emoji32', '--seeds', '0-1', '--outdir', path.join(dir, b), '--backend', b);
+      assert.equal(r.status, 0, r.stderr);
+      if (b === 'webgpu') assert.match(r.stderr, /^backend: webgpu \(/m);
+      images[b] = await Promise.all(['seed0000.png', 'seed0001.png'].map(async (f) => PNG.sync.read(await fs.readFile(path.join(dir, b, f))).data));
+    }
+    for (let i = 0; i < 2; i++) assert.ok(maxDiff(images.webgpu[i], images.cpu[i]) <= 1, `seed ${i}: ${maxDiff(images.webgpu[i], images.cpu[i])} levels`);
+  });
+
+  test('20 training iterations (every phase, ADA, rooted loss) leave no tensors and no GPU memory behind', async (t) => {
+    // 8x8 (two blocks): SwiftShader's cost is per dispatch, and this is the fewest that has every layer kind.
+    const G_kwargs = {
+      z_dim: 16,
+      c_dim: 0,
+      w_dim: 16,
+      img_resolution: 8,
+      img_channels: 3,
+      mapping_kwargs: { num_layers: 2 },
+      synthesis_kwargs: { channel_base: 64, channel_max: 16 },
+    };
+    const D_kwargs = { c_dim: 0, img_resolution: 8, img_channels: 3, channel_base: 64, channel_max: 16, epilogue_kwargs: { mbstd_group_size: 2 } };
+    const rng = new Rng(3);
+    const G = new Generator(G_kwargs, rng),
+      D = new Discriminator(D_kwargs, rng),
+      Ge = new Generator(G_kwargs);
+    Ge.params.copyFrom(G.params);
+    const aug = new AugmentPipe('bgc', 0.2);
+    const opts = {
+      ...UPSTREAM_CONSTANTS,
+      gRegInterval: 2,
+      dRegInterval: 2, // every phase within the warm-up
+      objective: rooted(2),
+      batch: 2,
+      batchGpu: 2,
+      glr: 0.002,
+      dlr: 0.002,
+      r1Gamma: 0.1,
+      plWeight: 2,
+      styleMixingProb: 0.9,
+      emaKimg: 0.01,
+      emaRampup: 0.05,
+      adaTarget: 0.6,
+      adaKimg: 1,
+    };
+    const tr = new Trainer(G, D, Ge, opts, rng, aug);
+    const reals = { img: tf.randomUniform([2, 8, 8, 3], -1, 1, 'float32', 5) as tf.Tensor4D, c: null };
+    const gpuBytes = () => (tf.memory() as tf.MemoryInfo & { numBytesInGPU: number }).numBytesInGPU;
+    for (let i = 0; i < 4; i++) await tr.step(reals, null);
+    const t0 = performance.now();
+    const tensors = tf.memory().numTensors,
+      bytes = gpuBytes();
+    for (let i = 0; i < 20; i++) await tr.step(reals, null);
+    t.diagnostic(`20 iterations in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const w = await G.params.read('mapping.fc0.weight');
+    assert.ok(w.data.every(Number.isFinite), 'the weights stayed finite');
+    assert.equal(tf.memory().numTensors, tensors, 'tensors after 20 more iterations');
+    assert.equal(gpuBytes(), bytes, 'GPU bytes held by tensors after 20 more iterations');
+    tr.dispose();
+    tf.dispose([reals.img]);
+    G.dispose();
+    D.dispose();
+    Ge.dispose();
+  });
+
+  test('finetune --backend webgpu completes its ticks and writes the snapshot, the grids and the report', async () => {
+    const f = await tinyTrainingFixture('webgpu-finetune', 4);
+    const runDir = path.join(f.dir, 'run');
+    const r = cliWith({ timeout: 300_000 })(...tinyRunFlags(f.ckpt, f.data, runDir, '0.008', '--tick', '0.004', '--grid', '2x2', '--backend', 'webgpu'));
+    assert.equal(r.status, 0, r.stderr);
+    const files = await fs.readdir(runDir);
+    for (const want of ['network-snapshot-0000.008.safetensors', 'fakes0000.008.png', 'fakes_init.png', 'reals.png', 'index.html', 'stats.jsonl'])
+      assert.ok(files.includes(want), `${want} in ${files}`);
+    assert.match(await fs.readFile(path.join(runDir, 'log.txt'), 'utf8'), /^backend: webgpu \(/m);
+  });
+
+  test('a planted device error fails the command in one line, and no image is written', async () => {
+    const dir = await tempDir('webgpu-planted');
+    const plant = path.resolve('dist/test/plant_device_error.js');
+    const r = cliWith({ timeout: 300_000, env: { NODE_OPTIONS: `--import ${plant}` } })(
+      'generate',
+      '--network',
+      'emoji32',
+      '--seeds',
+      '0',
+      '--outdir',
+      path.join(dir, 'out'),
+      '--backend',
+      'webgpu',
+    );
+    assert.equal(r.status, 1, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.match(lines.at(-1)!, /^stylegan-rlo: webgpu: a GPU command failed in the PadProgram GPU kernel: .*its results would be wrong/);
+    assert.equal(lines.filter((l) => l.startsWith('stylegan-rlo:')).length, 1);
+    assert.deepEqual(await fs.readdir(path.join(dir, 'out')).catch(() => []), []);
+  });
+});
