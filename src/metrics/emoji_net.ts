@@ -99,7 +99,8 @@ export class EmojiNet {
   }
 
   async save(file: string, meta: Record<string, unknown> = {}, overwrite = false): Promise<void> {
-    const tensors = new Map([...this.params].map(([k, v]) => [k, { shape: v.shape, data: v.dataSync() as Float32Array }]));
+    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [k, v] of this.params) tensors.set(k, { shape: v.shape, data: (await v.data()) as Float32Array });
     await writeFileAtomic(
       file,
       serializeSafetensors(tensors, {
@@ -113,7 +114,7 @@ export class EmojiNet {
 
   static async load(file: string): Promise<EmojiNet> {
     await fs.access(file).catch(() => {
-      throw new Error(`emoji feature network ${file} not found (it ships in pretrained/; retrain it with scripts/emoji/train-emoji-features.sh)`);
+      throw new Error(`emoji feature network ${file} not found (it ships in pretrained/; retrain it with npm run train-emoji-features)`);
     });
     const st = await readSafetensors(file);
     if (st.metadata.format !== 'stylegan-rlo-emoji-features' || !st.metadata.config)

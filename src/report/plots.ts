@@ -100,7 +100,7 @@ function titledFrame(width: number, height: number, m: { l: number; r: number; t
 }
 
 /** SVG: mean of the metric per variant against kimg, with a ±1 sd band over seeds. */
-export function studyPlotSvg(cells: StudyCell[], metric: string, subtitle: string, width = 720, height = 420): string {
+export function studyPlotSvg(cells: StudyCell[], metric: string, subtitle: string, width = 720, height = 420, xLabel = 'kimg of fine-tuning'): string {
   const variants = [...new Set(cells.map((c) => c.variant))];
   const legendW = Math.max(...variants.map((v) => textWidth(v))) + 30;
   const m = { l: 60, r: 20 + legendW, t: 34, b: 45 };
@@ -117,7 +117,7 @@ export function studyPlotSvg(cells: StudyCell[], metric: string, subtitle: strin
   const Y = (v: number) => height - m.b - ((v - y0) / (y1 - y0)) * (height - m.t - m.b);
   const parts = [
     ...titledFrame(W, height, m, subtitle, `${metric} (mean ± 1 sd over seeds)`),
-    `<text x="${(W - m.r + m.l) / 2}" y="${height - 10}" text-anchor="middle">kimg of fine-tuning</text>`,
+    `<text x="${(W - m.r + m.l) / 2}" y="${height - 10}" text-anchor="middle">${escapeHtml(xLabel)}</text>`,
   ];
   const decimals = (span: number) => Math.min(6, Math.max(0, Math.ceil(-Math.log10(span / 4)) + 1));
   for (let i = 0; i <= 4; i++) {

@@ -1,0 +1,141 @@
+// The classifier arm's losses against their closed forms (values and gradients with respect to the
+// logits), their limits as k grows (both tend to cross-entropy), and the arm itself on a tiny
+// synthetic task: the selection picks a rate per loss, the confirmation runs the fresh seeds,
+// finished runs are kept and not trained again, and the report is written.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { classificationLoss, classifierLoss } from '../../src/losses/classification.js';
+import { type ArmData, type ArmOptions, classifierArm, writeArmReport } from '../../scripts/studies/classifier-arm.js';
+import { testBackend } from '../helpers.js';
+
+const LOGITS = [
+  [2, -1, 0.5],
+  [-3, 4, 0],
+];
+const LABELS = [0, 2];
+
+/** p_y of the fixture by hand. */
+function pY(): number[] {
+  return LOGITS.map((row, i) => {
+    const e = row.map(Math.exp);
+    return e[LABELS[i]] / e.reduce((a, b) => a + b, 0);
+  });
+}
+
+test('values: cross-entropy -log p, rooted k p^(-1/k), GCE k (1 - p^(1/k))', async () => {
+  await testBackend();
+  const p = pY();
+  const expect = {
+    ce: p.map((v) => -Math.log(v)),
+    rooted: p.map((v) => 2 * v ** (-1 / 2)),
+    gce: p.map((v) => 2 * (1 - v ** (1 / 2))),
+  };
+  for (const kind of ['ce', 'rooted', 'gce'] as const) {
+    const l = classifierLoss(classificationLoss(kind, 2), tf.tensor2d(LOGITS), tf.tensor1d(LABELS, 'int32'));
+    const got = Array.from(await l.data());
+    l.dispose();
+    for (const [i, v] of got.entries()) assert.ok(Math.abs(v - expect[kind][i]) < 1e-5, `${kind}[${i}]: ${v} vs ${expect[kind][i]}`);
+  }
+});
+
+test("gradients: each is cross-entropy's gradient times dL/d(-log p): p^(-1/k) for rooted, p^(1/k) for GCE", async () => {
+  const p = pY();
+  const grad = (kind: string) =>
+    tf.tidy(() =>
+      tf.grad((x: tf.Tensor) => classifierLoss(classificationLoss(kind, 2), x as tf.Tensor2D, tf.tensor1d(LABELS, 'int32')).sum())(tf.tensor2d(LOGITS)),
+    );
+  const ce = await grad('ce').data();
+  for (const [kind, factor] of [
+    ['rooted', (v: number) => v ** (-1 / 2)],
+    ['gce', (v: number) => v ** (1 / 2)],
+  ] as const) {
+    const g = await grad(kind).data();
+    for (let i = 0; i < g.length; i++) {
+      const row = Math.floor(i / 3);
+      assert.ok(Math.abs(g[i] - ce[i] * factor(p[row])) < 1e-5, `${kind} grad[${i}]: ${g[i]} vs ${ce[i] * factor(p[row])}`);
+    }
+  }
+});
+
+test('as k grows, rooted minus k and GCE tend to cross-entropy; a bad name or k is one line', async () => {
+  const ce = -Math.log(pY()[0]);
+  for (const kind of ['rooted', 'gce']) {
+    const l = classifierLoss(classificationLoss(kind, 1e4), tf.tensor2d([LOGITS[0]]), tf.tensor1d([LABELS[0]], 'int32'));
+    const v = (await l.data())[0] - (kind === 'rooted' ? 1e4 : 0);
+    l.dispose();
+    assert.ok(Math.abs(v - ce) < 1e-3 * ce + 2e-3, `${kind}: ${v} vs ${ce}`);
+  }
+  assert.throws(() => classificationLoss('hinge'), /classification loss 'hinge': choose one of ce, rooted, gce/);
+  assert.throws(() => classificationLoss('gce', 0), /k must be a finite number > 0, got 0/);
+});
+
+test('the arm on a tiny task: a rate chosen per loss, fresh seeds confirmed, finished runs kept, the report written', async () => {
+  // Three classes of 32x32 images: a red, a green or a blue square at a random place.
+  let s = 7;
+  const rand = () => {
+    s = (s * 16807) % 2147483647;
+    return s / 2147483647;
+  };
+  const make = (n: number) => {
+    const images: Uint8Array[] = [],
+      labels: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = i % 3,
+        im = new Uint8Array(32 * 32 * 3).fill(255);
+      const x0 = Math.floor(rand() * 20),
+        y0 = Math.floor(rand() * 20);
+      for (let y = y0; y < y0 + 10; y++)
+        for (let x = x0; x < x0 + 10; x++) im.fill(0, (y * 32 + x) * 3, (y * 32 + x) * 3 + 3).fill(255, (y * 32 + x) * 3 + c, (y * 32 + x) * 3 + c + 1);
+      images.push(im);
+      labels.push(c);
+    }
+    return { images, labels };
+  };
+  const data: ArmData = { classes: 3, train: make(48), val: make(12), test: make(12) };
+  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'rlo-classifier-arm-'));
+  const o: ArmOptions = {
+    out,
+    epochs: 2,
+    seeds: [0, 1],
+    selectSeed: 1000,
+    lrs: [1e-3, 3e-3],
+    losses: [classificationLoss('ce'), classificationLoss('rooted', 2), classificationLoss('gce', 2)],
+    target: 0.5,
+    batch: 16,
+  };
+  const before = tf.memory().numTensors;
+  const logged: string[] = [];
+  const runs = await classifierArm(data, o, (l) => logged.push(l));
+  assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
+  assert.equal(runs.filter((r) => r.role === 'select').length, 3 * 2);
+  const confirm = runs.filter((r) => r.role === 'confirm');
+  assert.equal(confirm.length, 3 * 2);
+  for (const r of runs) {
+    assert.equal(r.accuracy.length, 2);
+    assert.ok(r.accuracy.every((a) => a >= 0 && a <= 1));
+  }
+  for (const loss of ['cross-entropy', 'rooted k=2', 'GCE k=2']) {
+    const sel = runs.filter((r) => r.role === 'select' && r.loss === loss);
+    const best = sel.reduce((a, b) => (b.accuracy[1] > a.accuracy[1] ? b : a));
+    assert.ok(
+      confirm.filter((r) => r.loss === loss).every((r) => r.lr === best.lr),
+      `${loss} confirmed at its chosen rate`,
+    );
+  }
+  const again: string[] = [];
+  const runs2 = await classifierArm(data, o, (l) => again.push(l));
+  assert.deepEqual(again, [], 'finished runs are kept, not trained again');
+  assert.deepEqual(
+    runs2.map((r) => r.accuracy),
+    runs.map((r) => r.accuracy),
+  );
+  const table = await writeArmReport(runs2, o, 'synthetic squares');
+  assert.match(table, /^\| rooted k=2 \| [\d.e-]+ \| [\d.]+ ± [\d.]+ \| [\d.]+ \| /m);
+  for (const f of ['table.md', 'results.json', 'accuracy.svg', 'accuracy.png', 'strip.svg', 'strip.png']) await fs.stat(path.join(out, f));
+  assert.match(await fs.readFile(path.join(out, 'accuracy.svg'), 'utf8'), />epoch</);
+  await fs.rm(out, { recursive: true });
+});
