@@ -112,6 +112,8 @@ export const studyCommand: CommandModule<object, Args> = {
         builder: (b: Argv) => spec(b).positional('run', { type: 'string', demandOption: true, describe: 'The run id (see study plan)' }),
         handler: async (a: ArgumentsCamelCase<Args>) => {
           const { spec: s, runs } = await load(a.spec);
+          // Before the native kernels load (their OpenMP runtime reads it once).
+          if (s.threads !== null) process.env.OMP_NUM_THREADS = String(s.threads);
           const run = runs.find((r) => r.id === a.run);
           if (!run) throw new Error(`study ${a.spec} has no run ${a.run}; see: stylegan-rlo study plan ${a.spec}`);
           // SIGTERM (scancel, preemption) or SIGINT: finish the iteration, snapshot, stop; again: at once.

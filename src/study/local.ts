@@ -1,8 +1,9 @@
 // The local executor: the unfinished runs of a study as child processes of this machine
 // (`stylegan-rlo study exec SPEC RUN_ID`, the same command a Slurm array task runs), N at a time,
-// with the cores divided among them (OMP_NUM_THREADS). Results do not depend on N: each run is
-// the same finetune with the same options and seed (thread count aside: float sums differ in
-// their last bits, so numbers agree to about 1e-6 relative, not bit for bit).
+// with the cores divided among them (OMP_NUM_THREADS) unless the spec fixes `threads`. A run's
+// numbers depend only on its options, its seed and its thread count: another thread count splits
+// float sums differently (1e-6 relative after one iteration), and over a whole run that grows into
+// a different trajectory, as another seed's would; a spec that fixes `threads` reproduces exactly.
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +15,12 @@ export interface LocalResult {
   ran: string[];
   skipped: string[]; // done already, or running elsewhere
   failed: { id: string; message: string }[];
+}
+
+/** OMP_NUM_THREADS for each run: the spec's threads, else the environment's, else the cores divided among the jobs. */
+export function runThreads(spec: StudySpec, jobs: number): string {
+  if (spec.threads !== null) return String(spec.threads);
+  return process.env.OMP_NUM_THREADS ?? String(Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / jobs)));
 }
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
@@ -28,7 +35,7 @@ export async function runLocal(specFile: string, spec: StudySpec, runs: StudyRun
       log(`study: ${r.id} ${st.state === 'done' ? 'is done' : `is running (${st.detail})`}; skipped`);
     } else todo.push(r);
   }
-  const threads = String(Math.max(1, Math.floor((os.availableParallelism?.() ?? os.cpus().length) / jobs)));
+  const threads = runThreads(spec, jobs);
   let next = 0;
   const worker = async () => {
     while (next < todo.length) {
@@ -37,7 +44,7 @@ export async function runLocal(specFile: string, spec: StudySpec, runs: StudyRun
       const out = await new Promise<{ code: number | null; err: string }>((resolve) => {
         const child = spawn(process.execPath, [CLI, 'study', 'exec', specFile, r.id], {
           stdio: ['ignore', 'ignore', 'pipe'],
-          env: { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? threads },
+          env: { ...process.env, OMP_NUM_THREADS: threads },
         });
         let err = '';
         child.stderr.on('data', (d) => {

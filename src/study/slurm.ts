@@ -61,6 +61,7 @@ export async function submitSlurm(specFile: string, spec: StudySpec, runs: Study
         '#!/bin/bash',
         '# One run of the study per array task (stylegan-rlo study run --executor slurm wrote this).',
         'set -euo pipefail',
+        ...(spec.threads !== null ? [`export OMP_NUM_THREADS=${spec.threads}`] : []),
         `RUN_ID=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" ${quote(list)})`,
         `exec ${quote(node)} ${quote(CLI)} study exec ${quote(spec_)} "$RUN_ID"`,
         '',

@@ -22,6 +22,10 @@ export interface StudySpec {
   seeds: number[]; // training seeds
   options: Partial<FinetuneArgs>; // any other finetune option, the same for every run
   tunedFrom: string | null; // a selection study: each loss runs at the setting it chose (instead of the multipliers)
+  // CPU threads per run (OMP_NUM_THREADS), whatever executes it. Thread counts split float sums
+  // differently, and over a run of many iterations the difference grows like another seed's: fix
+  // it for numbers that reproduce. Null: the executor's choice (local: the cores divided among --jobs).
+  threads: number | null;
 }
 
 /** The learning-rate and R1-gamma multipliers a loss runs with. */
@@ -46,7 +50,21 @@ export interface StudyRun {
   args: FinetuneArgs;
 }
 
-const KEYS = ['network', 'data', 'out', 'kimg', 'snapKimg', 'metrics', 'losses', 'lrMultipliers', 'gammaMultipliers', 'seeds', 'options', 'tunedFrom'];
+const KEYS = [
+  'network',
+  'data',
+  'out',
+  'kimg',
+  'snapKimg',
+  'metrics',
+  'losses',
+  'lrMultipliers',
+  'gammaMultipliers',
+  'seeds',
+  'options',
+  'tunedFrom',
+  'threads',
+];
 
 /** Reads and checks a spec; every refusal is one line naming the key. Paths become absolute. */
 export async function readStudySpec(file: string): Promise<StudySpec> {
@@ -108,6 +126,8 @@ export async function readStudySpec(file: string): Promise<StudySpec> {
     'metricsNum',
     'inception',
   ];
+  if (s.threads !== undefined && !(Number.isInteger(s.threads) && (s.threads as number) >= 1))
+    bad('threads', 'must be a whole number of CPU threads per run, 1 or more');
   if (s.tunedFrom !== undefined) {
     if (typeof s.tunedFrom !== 'string' || !s.tunedFrom) bad('tunedFrom', 'must be the path of the selection study spec');
     for (const k of ['lrMultipliers', 'gammaMultipliers'])
@@ -134,6 +154,7 @@ export async function readStudySpec(file: string): Promise<StudySpec> {
     seeds: list('seeds', (v) => Number.isInteger(v) && v >= 0, 'must be a list of whole numbers >= 0 (at least 2 for statistics)'),
     options: options as Partial<FinetuneArgs>,
     tunedFrom: typeof s.tunedFrom === 'string' ? path.resolve(dir, s.tunedFrom) : null,
+    threads: (s.threads as number | undefined) ?? null,
   };
 }
 

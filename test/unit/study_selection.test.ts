@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { frechetDistanceExtrapolated, frechetDistanceFromFeatures } from '../../src/metrics/fid.js';
 import { Rng } from '../../src/rng.js';
+import { runThreads } from '../../src/study/local.js';
 import { failureFile } from '../../src/study/runs.js';
 import { scoreSettings, studyRuns } from '../../src/study/selection.js';
 import { expandRuns, readStudySpec } from '../../src/study/spec.js';
@@ -143,4 +144,27 @@ test('Fréchet distance extrapolated to infinitely many samples: the small-sampl
     assert.ok(bias > 0.03, `the plain distance at ${nGen} samples is biased upward (${plain} vs ${truth})`);
     assert.ok(Math.abs(inf - truth) < bias / 4, `extrapolated ${inf} is near the truth ${truth} (plain ${plain})`);
   }
+});
+
+test("threads: a spec fixes each run's CPU threads whatever the executor; a bad value is one line", async () => {
+  const dir = await studyDir();
+  const fixed = await readStudySpec(await writeSpec(dir, 'fixed.json', { out: 'a', seeds: [0, 1], threads: 2 }));
+  assert.equal(runThreads(fixed, 1), '2');
+  assert.equal(runThreads(fixed, 2), '2', 'two jobs at once do not change it');
+  const free = await readStudySpec(await writeSpec(dir, 'free.json', { out: 'b', seeds: [0, 1] }));
+  assert.equal(free.threads, null);
+  const saved = process.env.OMP_NUM_THREADS;
+  try {
+    delete process.env.OMP_NUM_THREADS;
+    assert.equal(runThreads(free, 2), String(Math.max(1, Math.floor(os.availableParallelism() / 2))), 'the cores divided among the jobs');
+    process.env.OMP_NUM_THREADS = '3';
+    assert.equal(runThreads(free, 2), '3', 'else the environment');
+  } finally {
+    if (saved === undefined) delete process.env.OMP_NUM_THREADS;
+    else process.env.OMP_NUM_THREADS = saved;
+  }
+  await assert.rejects(
+    readStudySpec(await writeSpec(dir, 'bad.json', { out: 'c', seeds: [0, 1], threads: 0 })),
+    /"threads" must be a whole number of CPU threads per run, 1 or more/,
+  );
 });
