@@ -109,6 +109,9 @@ async function trainingLoop(ctx: RunContext, hooks: RunHooks): Promise<RunResult
     await trainer.step(reals, genC);
     tf.dispose([reals.img, reals.c, genC].filter((t) => t !== null) as tf.Tensor[]);
     iterations++;
+    // The first iteration carries one-time costs (kernel selection, shader compilation on a GPU):
+    // say when it is done, so that a slow start is not mistaken for a hang.
+    if (iterations === 1) ctx.log(`first iteration done in ${((now() - clock.startTime) / 1000).toFixed(1)} s (one-time setup included)`);
     if (hooks.progress) {
       const sec = (now() - clock.startTime) / 1000;
       const rate = (trainer.curNimg - clock.fromNimg) / Math.max(sec, 1e-9);

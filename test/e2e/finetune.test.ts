@@ -404,8 +404,9 @@ describe('finetune control', () => {
     Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} took over ${ms / 1000} s`)), ms))]);
 
   test('SIGINT mid-tick stops within an iteration, with a snapshot', async () => {
-    const r = await spawnRun('sigint-midtick', ['--tick', '100'], /started:/);
-    await new Promise((res) => setTimeout(res, 1500));
+    // Waits for the first iteration: a stop before it leaves no run (tested below), and a
+    // fixed delay raced it on a loaded machine.
+    const r = await spawnRun('sigint-midtick', ['--tick', '100'], /first iteration done/);
     r.child.kill('SIGINT');
     assert.equal(await within(r.exited, 60_000, 'stopping after SIGINT'), 0, r.io.err);
     const res = JSON.parse(r.io.out.trim());
@@ -415,8 +416,9 @@ describe('finetune control', () => {
   });
 
   test('two SIGINTs still exit with a snapshot (a second Ctrl-C used to exit 130 and lose the run)', async () => {
-    const r = await spawnRun('sigint-twice', ['--tick', '100'], /started:/);
-    await new Promise((res) => setTimeout(res, 1500));
+    // Waits for the first iteration: a stop before it leaves no run (tested below), and a
+    // fixed delay raced it on a loaded machine.
+    const r = await spawnRun('sigint-twice', ['--tick', '100'], /first iteration done/);
     r.child.kill('SIGINT');
     await within(
       new Promise<void>((resolve) => {
