@@ -173,7 +173,7 @@ export async function writeArmReport(runs: ArmRun[], o: ArmOptions, about: strin
   const lines = [
     `Classifier arm (${about}): ${o.epochs} epochs, learning rate chosen per loss from ${o.lrs.join(', ')} on the validation split (seed ${o.selectSeed}), then ${o.seeds.length} fresh seeds; top-1 accuracy on the test split.`,
     '',
-    '| loss | lr | final accuracy mean ± sd | median | epochs to reach ' + `${o.target}` + ' (per seed) |',
+    `| loss | lr | final accuracy mean ± sd | median | epochs to reach ${o.target} (per seed) |`,
     '|---|---:|---:|---:|---|',
   ];
   for (const loss of losses) {
