@@ -143,7 +143,17 @@ export async function writeStudyReport(spec: StudySpec, runs: StudyRun[], log: (
     const table = formatStudyTable({ cells, tests, variants, metric, kernelMetric, finalKimg, seeds, failed, selection, spread });
     await write('table.md', `${table}\n`);
     const result: StudyResult = { cells, finalKimg, tests, points, missing, failed, selection, spread, files };
-    await write('results.json', `${JSON.stringify({ spec, ...result, files: undefined }, null, 2)}\n`);
+    // Paths relative to the study folder, so that a results file committed anywhere names no machine.
+    const rel = (p: string) => path.relative(spec.out, p) || '.';
+    const portable = {
+      ...spec,
+      network: rel(spec.network),
+      data: rel(spec.data),
+      out: '.',
+      tunedFrom: spec.tunedFrom && rel(spec.tunedFrom),
+      metrics: { ...spec.metrics, ...(spec.metrics.inception ? { inception: rel(spec.metrics.inception) } : {}) },
+    };
+    await write('results.json', `${JSON.stringify({ spec: portable, ...result, files: undefined }, null, 2)}\n`);
     const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>study: ${escapeHtml(path.basename(spec.out))}</title>

@@ -137,4 +137,8 @@ test('report: the table, statistics against logistic, curves, the per-seed strip
   const results = JSON.parse(await fs.readFile(path.join(out, 'results.json'), 'utf8'));
   assert.equal(results.finalKimg, 0.016);
   assert.equal(results.points.length, 4 * 3, 'kimg 0 and two snapshots per run');
+  // A results file is committed: its paths are relative to the study folder, naming no machine.
+  assert.equal(results.spec.out, '.');
+  assert.ok(!path.isAbsolute(results.spec.network) && !path.isAbsolute(results.spec.data), JSON.stringify(results.spec));
+  assert.equal(path.resolve(out, results.spec.data), path.resolve(path.dirname(specFile), JSON.parse(await fs.readFile(specFile, 'utf8')).data));
 });
