@@ -4,8 +4,12 @@
 // stylegan2-ada-pytorch (a checkout, on Debian's python3-torch) on the same machine through
 // scripts/dev/peer-bench.py, alternating rounds of ours and of the peer, and prints both medians and
 // their ratio; no peer figure is ever hard-coded.
-//   npm run bench -- [--config tiny16|bench32|bench64|emoji32] [--batch N] [--aug P] [--rounds 5] [--iters 3]
-//                    [--peer DIR] [--python python3] [--no-inception] [--json] [--backend B]
+// On a GPU (--backend webgpu) it reports the GPU memory the backend holds, and --peer-device cuda runs
+// the peer on PyTorch CUDA (its peak allocated and reserved memory beside ours).
+//   npm run bench -- [--config tiny16|bench32|bench64|emoji32|paper256] [--batch N] [--aug P] [--rounds 5]
+//                    [--iters 3] [--peer DIR] [--peer-device cpu|cuda] [--python python3] [--no-inception]
+//                    [--json] [--backend B] [--profile]
+//   --profile: one iteration's kernels (how many run, the bytes each kind writes) instead of timings
 //   npm run bench -- gemm [--rounds 5]        (GEMM GFLOP/s; scripts/dev/bench-gemm.ts)
 import { arg } from '../lib/args.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -32,14 +36,14 @@ interface BenchConfig {
   styleMixing: number;
 }
 
-const net = (z: number, res: number, cbase: number, cmax: number, mbstd = 4): Pick<BenchConfig, 'G' | 'D'> => ({
+const net = (z: number, res: number, cbase: number, cmax: number, mbstd = 4, mappingLayers = 2): Pick<BenchConfig, 'G' | 'D'> => ({
   G: {
     z_dim: z,
     c_dim: 0,
     w_dim: z,
     img_resolution: res,
     img_channels: 3,
-    mapping_kwargs: { num_layers: 2 },
+    mapping_kwargs: { num_layers: mappingLayers },
     synthesis_kwargs: { channel_base: cbase, channel_max: cmax, conv_clamp: 256 },
   },
   D: { c_dim: 0, img_resolution: res, img_channels: 3, channel_base: cbase, channel_max: cmax, conv_clamp: 256, epilogue_kwargs: { mbstd_group_size: mbstd } },
@@ -54,7 +58,17 @@ const CONFIGS: Record<string, BenchConfig> = {
   // The architecture pretrained/emoji32.safetensors had up to the 797.65-kimg network (64 channels);
   // the bundled network now has 128 channels, as bench32 (with z = w = 64 and minibatch-std group 32).
   emoji32: { ...net(64, 32, 2048, 64), batch: 16, r1Gamma: 0.0128, plWeight: 2, styleMixing: 0.9 },
+  // Upstream's paper256 configuration (train.py --cfg paper256: channel base 16384, max 512, 8
+  // mapping layers, minibatch-std group 8, R1 gamma 1): the GPU-sized network.
+  paper256: { ...net(512, 256, 16384, 512, 8, 8), batch: 16, r1Gamma: 1, plWeight: 2, styleMixing: 0.9 },
 };
+
+/** The GPU memory the backend holds (webgpu: its buffer pool, which keeps what it once allocated), in MB; null off the GPU. */
+function gpuMB(): number | null {
+  const m = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number; numBytesInGPU?: number };
+  const bytes = m.numBytesAllocatedInGPU ?? m.numBytesInGPU;
+  return bytes === undefined ? null : Math.round(bytes / 2 ** 20);
+}
 
 /** FID Inception-v3 throughput on random-valued weights of the real shapes (timing only). */
 async function inceptionSpeed(reps: number): Promise<number> {
@@ -170,6 +184,8 @@ function median(a: number[]): number {
 
 interface RoundResult {
   phasesMs: Record<string, number>;
+  gpuMB?: number | null; // after the round: ours, the backend's GPU buffers; the peer, CUDA's peak reserved
+  gpuAllocatedMB?: number | null; // the peer on CUDA: peak allocated
   augmentsPerIter?: number; // ours: augmentation passes per timed iteration (0 without --aug)
   gInferMs: number;
   inceptionMs?: number;
@@ -179,7 +195,11 @@ interface RoundResult {
 async function oursRunner(
   cfg: BenchConfig,
   augP: number | null,
-): Promise<{ run: (iters: number, inception: boolean) => Promise<RoundResult>; dispose: () => void }> {
+): Promise<{
+  run: (iters: number, inception: boolean) => Promise<RoundResult>;
+  profile: () => Promise<{ dispatches: number; outputMB: number; kernels: { name: string; count: number; outputMB: number }[] }>;
+  dispose: () => void;
+}> {
   const rng = new Rng(0);
   const G = new Generator(cfg.G, rng);
   const D = new Discriminator(cfg.D, rng);
@@ -241,7 +261,29 @@ async function oursRunner(
         img.dispose();
         times.push(performance.now() - t0);
       }
-      return { phasesMs, augmentsPerIter, gInferMs: median(times), ...(inception ? { inceptionMs: 16000 / (await inceptionSpeed(Math.max(iters, 2))) } : {}) };
+      return {
+        phasesMs,
+        augmentsPerIter,
+        gpuMB: gpuMB(),
+        gInferMs: median(times),
+        ...(inception ? { inceptionMs: 16000 / (await inceptionSpeed(Math.max(iters, 2))) } : {}),
+      };
+    },
+    /** The kernels one whole iteration (every phase) dispatches: per kernel name, how many and the bytes they write. */
+    async profile() {
+      const p = await tf.profile(async () => {
+        trainer.batchIdx = 0;
+        await trainer.step(reals, null);
+      });
+      const byName = new Map<string, { count: number; outputMB: number }>();
+      for (const k of p.kernels) {
+        const e = byName.get(k.name) ?? { count: 0, outputMB: 0 };
+        e.count++;
+        e.outputMB += (k.outputShapes ?? []).reduce((a, sh) => a + (sh ?? []).reduce((x, y) => x * y, 1) * 4, 0) / 2 ** 20;
+        byName.set(k.name, e);
+      }
+      const kernels = [...byName].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.outputMB - a.outputMB);
+      return { dispatches: p.kernels.length, outputMB: kernels.reduce((a, k) => a + k.outputMB, 0), kernels };
     },
     dispose() {
       trainer.dispose();
@@ -253,6 +295,8 @@ async function oursRunner(
   };
 }
 
+type PeerRound = RoundResult & { torch: string; threads: number; gpu?: string; customOps?: boolean };
+
 /** The peer: scripts/dev/peer-bench.py over an upstream checkout, kept running between rounds. */
 function peerRunner(
   checkout: string,
@@ -260,7 +304,8 @@ function peerRunner(
   cfg: BenchConfig,
   augP: number | null,
   inception: boolean,
-): { run: (iters: number) => Promise<RoundResult & { torch: string; threads: number }>; close: () => void } {
+  device: 'cpu' | 'cuda',
+): { run: (iters: number) => Promise<PeerRound>; close: () => void } {
   const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'scripts', 'dev', 'peer-bench.py');
   // The same thread count as our OpenMP kernels: OMP_NUM_THREADS, else every core.
   const threads = Number(process.env.OMP_NUM_THREADS) || os.availableParallelism();
@@ -275,6 +320,7 @@ function peerRunner(
     augment_p: augP,
     threads,
     inception,
+    device,
   };
   const child: ChildProcessWithoutNullStreams = spawn(python, [script, checkout, JSON.stringify(peerCfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -334,12 +380,30 @@ async function main() {
   const json = process.argv.includes('--json');
   const withInception = !process.argv.includes('--no-inception');
   const peerDir = arg('peer');
+  const peerDevice = arg('peer-device', 'cpu');
+  if (peerDevice !== 'cpu' && peerDevice !== 'cuda') throw new Error(`--peer-device takes cpu or cuda (got '${peerDevice}')`);
   const backend = await initBackend(arg('backend', process.env.STYLEGAN_RLO_BACKEND ?? 'auto'), !json);
 
   const ours = await oursRunner(cfg, augP);
-  const peer = peerDir ? peerRunner(peerDir, arg('python', 'python3')!, cfg, augP, withInception) : null;
+  if (process.argv.includes('--profile')) {
+    // What decides a memory-bound op's cost on a GPU: how many kernels run and the bytes they write.
+    const prof = await ours.profile();
+    ours.dispose();
+    if (json) console.log(JSON.stringify({ config: name, batch: cfg.batch, backend: backend.description, ...prof }, null, 2));
+    else {
+      console.log(
+        `config ${name}, batch ${cfg.batch}, one iteration with every phase; ${backend.description}: ${prof.dispatches} kernels, ${prof.outputMB.toFixed(1)} MB written`,
+      );
+      console.log('| kernel | runs | MB written | share of bytes |');
+      console.log('|---|---:|---:|---:|');
+      for (const k of prof.kernels.slice(0, 25))
+        console.log(`| ${k.name} | ${k.count} | ${k.outputMB.toFixed(1)} | ${((100 * k.outputMB) / prof.outputMB).toFixed(1)}% |`);
+    }
+    return;
+  }
+  const peer = peerDir ? peerRunner(peerDir, arg('python', 'python3')!, cfg, augP, withInception, peerDevice) : null;
   const oursRounds: RoundResult[] = [];
-  const peerRounds: (RoundResult & { torch: string; threads: number })[] = [];
+  const peerRounds: PeerRound[] = [];
   try {
     for (let r = 0; r < rounds; r++) {
       // Alternate which side goes first, so that a drift in machine load hits both alike.
@@ -358,7 +422,13 @@ async function main() {
     const phases = Object.keys(rs[0].phasesMs);
     const phasesMs = Object.fromEntries(phases.map((p) => [p, median(rs.map((x) => x.phasesMs[p]))]));
     const inc = rs.filter((x) => x.inceptionMs !== undefined).map((x) => x.inceptionMs!);
+    const most = (k: 'gpuMB' | 'gpuAllocatedMB') => {
+      const v = rs.map((x) => x[k]).filter((m): m is number => typeof m === 'number');
+      return v.length ? Math.max(...v) : null;
+    };
     return {
+      gpuMB: most('gpuMB'),
+      gpuAllocatedMB: most('gpuAllocatedMB'),
       phasesMs,
       msPerIter: median(rs.map((x) => perIter(x.phasesMs))),
       gInferImgPerSec: median(rs.map((x) => cfg.batch / (x.gInferMs / 1000))),
@@ -378,7 +448,11 @@ async function main() {
     peer: p
       ? {
           ...p,
-          what: `stylegan2-ada-pytorch on torch ${peerRounds[0].torch}, ${peerRounds[0].threads} threads`,
+          what: `stylegan2-ada-pytorch on torch ${peerRounds[0].torch}, ${
+            peerDevice === 'cuda'
+              ? `CUDA (${peerRounds[0].gpu}; upstream's fused CUDA ops ${peerRounds[0].customOps ? 'built' : 'not built, so its reference ops'})`
+              : `${peerRounds[0].threads} threads`
+          }`,
           secPerKimg: (p.msPerIter / 1000) * (1000 / cfg.batch),
         }
       : null,
@@ -399,6 +473,7 @@ async function main() {
   row('iteration (Gmain + Dmain + Greg/4 + Dreg/16)', o.msPerIter, p?.msPerIter, 'ms');
   row('G inference', o.gInferImgPerSec, p?.gInferImgPerSec, 'img/s');
   if (o.inceptionImgPerSec !== null) row('Inception-v3 features (299x299, batch 16)', o.inceptionImgPerSec, p?.inceptionImgPerSec, 'img/s');
+  if (o.gpuMB !== null) row('GPU memory (ours: buffers held; PyTorch: peak reserved)', o.gpuMB, p?.gpuMB, 'MB');
   console.log(`ours: ${result.ours.secPerKimg.toFixed(1)} sec/kimg${p ? `; PyTorch ${result.peer!.secPerKimg.toFixed(1)} sec/kimg` : ''}`);
 }
 

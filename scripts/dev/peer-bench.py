@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch peer of `npm run bench -- --peer DIR`: times upstream stylegan2-ada-pytorch's training
-phases on the CPU with the networks and settings that bench.ts gives it, as upstream's
+phases on the CPU (or, with "device": "cuda", on PyTorch CUDA as upstream's training_loop.py sets it
+up: cuDNN benchmark on, TF32 off; each timing synchronized; peak memory reported) with the networks and settings that bench.ts gives it, as upstream's
 training_loop.py runs them (requires_grad on the phase's module only, accumulate_gradients,
 nan_to_num, Adam step; with augment_p, upstream's bgc AugmentPipe at that fixed p, which needs
 scipy), plus G inference and (when torchvision is present) Inception-v3 features.
@@ -33,6 +34,10 @@ def use_grid_sample_gradfix_on_new_torch(torch, gradfix):
 
 def main():
     checkout, cfg = sys.argv[1], json.loads(sys.argv[2])
+    # The answers go to the real stdout; anything upstream prints (its CUDA plugin builds announce
+    # themselves with print) goes to stderr, so that it cannot be taken for an answer.
+    answers = sys.stdout
+    sys.stdout = sys.stderr
     sys.path.insert(0, checkout)
     import numpy as np
     import torch
@@ -47,14 +52,19 @@ def main():
         use_grid_sample_gradfix_on_new_torch(torch, grid_sample_gradfix)
 
     torch.manual_seed(0)
-    device = torch.device('cpu')
-    G = Generator(**cfg['G']).train().requires_grad_(False)
-    D = Discriminator(**cfg['D']).train().requires_grad_(False)
+    device = torch.device(cfg.get('device', 'cpu'))
+    cuda = device.type == 'cuda'
+    if cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    G = Generator(**cfg['G']).train().requires_grad_(False).to(device)
+    D = Discriminator(**cfg['D']).train().requires_grad_(False).to(device)
     augment_pipe = None
     if cfg.get('augment_p') is not None:
         from training.augment import AugmentPipe
         bgc = dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
-        augment_pipe = AugmentPipe(**bgc).train().requires_grad_(False)
+        augment_pipe = AugmentPipe(**bgc).train().requires_grad_(False).to(device)
         augment_pipe.p.copy_(torch.as_tensor(cfg['augment_p']))
     loss = StyleGAN2Loss(device=device, G_mapping=G.mapping, G_synthesis=G.synthesis, D=D, augment_pipe=augment_pipe,
                          style_mixing_prob=cfg['style_mixing'], r1_gamma=cfg['r1_gamma'], pl_weight=cfg['pl_weight'])
@@ -69,12 +79,12 @@ def main():
         phases = [p for p in phases if p[0] != 'Dreg']
 
     batch, res, ch = cfg['batch'], cfg['G']['img_resolution'], cfg['G']['img_channels']
-    real_img = torch.rand([batch, ch, res, res]) * 2 - 1
-    real_c = torch.zeros([batch, cfg['G']['c_dim']])
-    gen_c = torch.zeros([batch, cfg['G']['c_dim']])
+    real_img = torch.rand([batch, ch, res, res], device=device) * 2 - 1
+    real_c = torch.zeros([batch, cfg['G']['c_dim']], device=device)
+    gen_c = torch.zeros([batch, cfg['G']['c_dim']], device=device)
 
     def run_phase(name, module, opt, gain):
-        gen_z = torch.randn([batch, G.z_dim])
+        gen_z = torch.randn([batch, G.z_dim], device=device)
         opt.zero_grad(set_to_none=True)
         module.requires_grad_(True)
         loss.accumulate_gradients(phase=name, real_img=real_img, real_c=real_c, gen_z=gen_z, gen_c=gen_c, sync=True, gain=gain)
@@ -84,20 +94,25 @@ def main():
                 misc.nan_to_num(param.grad, nan=0, posinf=1e5, neginf=-1e5, out=param.grad)
         opt.step()
 
-    z = torch.randn([batch, G.z_dim])
+    z = torch.randn([batch, G.z_dim], device=device)
     inception = None
     if cfg.get('inception'):
         try:
             import torchvision
             inception = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False).eval()
             inception.fc = torch.nn.Identity()  # pool3 features, as the FID network
-            x299 = torch.rand([16, 3, 299, 299]) * 2 - 1
+            inception = inception.to(device)
+            x299 = torch.rand([16, 3, 299, 299], device=device) * 2 - 1
         except ImportError:
             inception = None
 
     def timed(f):
+        if cuda:
+            torch.cuda.synchronize(device)
         t0 = time.perf_counter()
         f()
+        if cuda:
+            torch.cuda.synchronize(device)
         return (time.perf_counter() - t0) * 1000
 
     for name, module, opt, gain in phases:  # warm-up
@@ -108,6 +123,11 @@ def main():
             continue
         iters = int(parts[1])
         out = {'phasesMs': {}, 'torch': torch.__version__, 'threads': torch.get_num_threads()}
+        if cuda:
+            from torch_utils.ops import bias_act, upfirdn2d
+            out['gpu'] = torch.cuda.get_device_name(device)
+            # Whether upstream's fused CUDA kernels built (else it runs its slower reference ops).
+            out['customOps'] = bias_act._plugin is not None and upfirdn2d._plugin is not None
         for name, module, opt, gain in phases:
             out['phasesMs'][name] = float(np.median([timed(lambda: run_phase(name, module, opt, gain)) for _ in range(iters)]))
         with torch.no_grad():
@@ -116,7 +136,10 @@ def main():
             if inception is not None:
                 inception(x299)
                 out['inceptionMs'] = float(np.median([timed(lambda: inception(x299)) for _ in range(max(iters, 2))]))
-        print(json.dumps(out), flush=True)
+        if cuda:
+            out['gpuMB'] = round(torch.cuda.max_memory_reserved(device) / 2**20)
+            out['gpuAllocatedMB'] = round(torch.cuda.max_memory_allocated(device) / 2**20)
+        print(json.dumps(out), file=answers, flush=True)
 
 
 if __name__ == '__main__':

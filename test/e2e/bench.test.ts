@@ -24,6 +24,25 @@ describe('npm run bench', () => {
     assert.equal(out.ours.inceptionImgPerSec, null);
   });
 
+  test('--profile lists the kernels of one iteration: how many of each ran and the bytes they wrote', () => {
+    const r = bench('--config', 'tiny16', '--profile', '--json', '--no-inception');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    const ks = out.kernels as { name: string; count: number; outputMB: number }[];
+    assert.equal(
+      ks.reduce((a, k) => a + k.count, 0),
+      out.dispatches,
+    );
+    assert.ok(Math.abs(ks.reduce((a, k) => a + k.outputMB, 0) - out.outputMB) < 1e-9 * out.outputMB);
+    for (let i = 1; i < ks.length; i++) assert.ok(ks[i - 1].outputMB >= ks[i].outputMB, 'largest writers first');
+    // Every phase ran: convolutions forward and backward, the fused bias/activation.
+    for (const k of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'])
+      assert.ok(
+        ks.some((x) => x.name === k),
+        `${k} in ${ks.map((x) => x.name)}`,
+      );
+  });
+
   test("--batch replaces the config's batch size, and sec/kimg follows it", () => {
     const r = bench('--config', 'tiny16', '--batch', '8', '--rounds', '1', '--iters', '1', '--no-inception', '--json');
     assert.equal(r.status, 0, r.stderr);
