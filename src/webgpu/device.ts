@@ -9,6 +9,8 @@ import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import type { TfjsWebGpu } from './kernels/contracts.js';
+import { registerWebGpuKernels } from './kernels/register_all.js';
 
 export interface WebGpuInfo {
   description: string; // for the one-line backend report
@@ -82,7 +84,8 @@ export async function startWebGpu(allowSoftware: boolean): Promise<WebGpuInfo | 
   const software = info.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture} ${info.description}`);
   if (software && !allowSoftware) return null;
   const tfjsWebgpu = '@tensorflow/tfjs-backend-webgpu'; // optional, like webgpu
-  await import(tfjsWebgpu); // registers 'webgpu' now that navigator.gpu exists
+  const webgpu = (await import(tfjsWebgpu)) as TfjsWebGpu; // registers 'webgpu' now that navigator.gpu exists
+  registerWebGpuKernels(webgpu);
   if (!(await tf.setBackend('webgpu').catch(() => false))) throw new Error('backend webgpu failed to initialize a GPU device (see the lines above for why)');
   const backend = tf.backend() as unknown as { device: GPUDevice; read: (id: object) => Promise<unknown>; readSync: (id: object) => unknown };
   device = backend.device;

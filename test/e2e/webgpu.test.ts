@@ -26,6 +26,8 @@ import { AugmentPipe } from '../../src/train/augment.js';
 import { UPSTREAM_CONSTANTS } from '../../src/train/defaults.js';
 import { rooted } from '../../src/losses/objectives.js';
 import { Rng } from '../../src/rng.js';
+import { biasAct } from '../../src/ops/bias_act.js';
+import { BIAS_ACT_KERNEL } from '../../src/ops/kernel_names.js';
 
 const unavailable = await webgpuUnavailable();
 after(releaseWebGpu);
@@ -130,6 +132,43 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
     const direct = tf.tidy(() => tf.addN(parts()));
     await assert.rejects(direct.data(), /AddNPackedProgram/);
     direct.dispose();
+  });
+
+  test('bias_act runs as our WGSL kernel (one pass per output) and equals the composite ops: every activation, with and without bias and clamp, NaN kept', async () => {
+    assert.ok(tf.getKernel(BIAS_ACT_KERNEL, 'webgpu'), 'RloBiasAct is registered on webgpu');
+    const rng = new Rng('bias-act-webgpu');
+    const shape = [2, 3, 3, 8];
+    const xv = rng.normalArray(2 * 3 * 3 * 8).map((v) => v * 2);
+    xv[5] = Number.NaN;
+    xv[6] = 0; // the activation's kink
+    const bv = rng.normalArray(8).map((v) => v * 0.5);
+    for (const act of ['linear', 'relu', 'lrelu'] as const)
+      for (const clamp of [null, 0.7])
+        for (const withBias of [true, false]) {
+          // The value and the gradient (dy = 1: the mask) of the op, where a gradient is taken.
+          const f = () =>
+            tf.tidy(() => {
+              const x = tf.tensor4d(xv, shape as [number, number, number, number]);
+              const b = withBias ? tf.tensor1d(bv) : null;
+              const y = biasAct(x, b, { act, clamp });
+              const g = tf.grad((xi: tf.Tensor) => biasAct(xi, b, { act, clamp }).sum())(x);
+              return tf.concat([y.reshape([-1]), g.reshape([-1])]);
+            });
+          const { gpu, cpu } = await onBoth(f);
+          const what = `${act}, clamp ${clamp}, ${withBias ? 'bias' : 'no bias'}`;
+          for (let i = 0; i < cpu.length; i++) {
+            if (Number.isNaN(cpu[i])) assert.ok(Number.isNaN(gpu[i]), `${what}: element ${i} is NaN on cpu-js, ${gpu[i]} on webgpu`);
+            else assert.ok(Math.abs(gpu[i] - cpu[i]) <= 1e-6 * (1 + Math.abs(cpu[i])), `${what}: element ${i}: ${gpu[i]} vs ${cpu[i]}`);
+          }
+        }
+    // The kernel replaces the composite: under a gradient tape, two passes of RloBiasAct's programs
+    // and none of the composite's compare/select/clip kernels.
+    const x = tf.randomNormal([4, 16]);
+    const prof = await tf.profile(() => tf.tidy(() => tf.grad((xi: tf.Tensor) => biasAct(xi, null, { act: 'lrelu', clamp: 1 }).sum())(x)));
+    x.dispose();
+    const names = prof.kernels.map((k) => k.name);
+    assert.ok(names.includes(BIAS_ACT_KERNEL), names.join(', '));
+    for (const composite of ['Greater', 'Select', 'ClipByValue', 'LessEqual']) assert.ok(!names.includes(composite), `${composite} ran: ${names.join(', ')}`);
   });
 
   test('generate --backend webgpu writes the images cpu writes (within 1 level of 255)', async () => {
