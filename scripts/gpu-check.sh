@@ -59,7 +59,7 @@ bundle() {
   cp "$root/scripts/dev/peer-bench.py" "$p/scripts/dev/"
   cp -r "$root/samples" "$p/"
   cp "$root/pretrained/emoji32.safetensors" "$root/pretrained/emoji-features.safetensors" "$root/pretrained/"*.md "$root/pretrained/manifest.json" "$p/pretrained/"
-  cp "$root/test/fixtures/tiny16.safetensors" "$root/test/fixtures/tiny16.json" "$root/test/fixtures/training_loop.safetensors" "$p/test/fixtures/"
+  cp "$root/test/fixtures/tiny16.safetensors" "$root/test/fixtures/tiny16.json" "$root"/test/fixtures/training_loop*.safetensors "$p/test/fixtures/"
   [ ! -d "$root/build/Release" ] || cp -r "$root/build/Release" "$p/build/"
   # Production dependencies, pruned to linux-x64: no sources, maps, typings, docs or other platforms.
   (cd "$root" && npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2 | sed "s|^$root/||" | sort -u) > "$stage/deps"
@@ -127,11 +127,13 @@ nvidia_icd() {
   echo "gpu-check: NVIDIA Vulkan driver $lib (ICD file written: the system has none)" >&2
 }
 
+WORK="" # the unpacked bundle, removed at exit
 run() {
   local node=node project upstream_args=() work=""
   if [ -f "$HERE/payload.tar.xz" ]; then
     work="$(mktemp -d "${TMPDIR:-/tmp}/rlo-gpu-check-XXXXXX")"
-    trap 'rm -rf "$work"' EXIT
+    WORK="$work"
+    trap 'rm -rf "$WORK"' EXIT
     echo "gpu-check: unpacking into $work" >&2
     xz -dc "$HERE/payload.tar.xz" | tar -xf - -C "$work"
     node="$work/node/bin/node"

@@ -90,11 +90,20 @@ async function parity(limitS: number): Promise<StepResult> {
   const files = ['unit/parity.test.js', 'unit/training_loop.test.js'].map((f) => path.join('dist', 'test', f));
   const r = await runNode(['--import', './dist/test/setup.js', '--test', '--test-reporter=tap', '--test-name-pattern=webgpu', ...files], limitS);
   const count = (k: string) => Number(new RegExp(`^# ${k} (\\d+)`, 'm').exec(r.out)?.[1] ?? Number.NaN);
-  const failed = [...r.out.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1]).filter((n) => /webgpu|match/.test(n));
+  const failed = [...r.out.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1]).filter((n) => !/# SKIP/.test(n));
+  // TAP puts a failure's message in a YAML block: `error: 'text'` or `error: |-` then the text.
+  const why = /^\s*error: (?:\|-?\s*\n\s*)?'?(.+?)'?$/m.exec(r.out)?.[1];
   const pass = count('pass'),
     fail = count('fail');
   const ok = r.code === 0 && fail === 0 && pass > 0;
-  return { ok, seconds: r.seconds, pass, fail, failed, ...(ok ? {} : { error: failure(r, limitS) }) };
+  return {
+    ok,
+    seconds: r.seconds,
+    pass,
+    fail,
+    failed,
+    ...(ok ? {} : { error: why && !r.timedOut ? `${failed[0] ?? 'a test'} failed: ${why}` : failure(r, limitS) }),
+  };
 }
 
 /** One bench configuration, ours against the peer when there is one. */

@@ -20,7 +20,7 @@ const check = (...args: string[]) =>
 
 describe('scripts/gpu-check.sh', () => {
   test('runs every step on the adapter here (SwiftShader: tiny shapes) and writes one complete JSON', { skip: unavailable ?? false }, async () => {
-    const dir = await tempDir('gpu-check');
+    const dir = await tempDir('gpu-check-test');
     const out = path.join(dir, 'check.json');
     const r = check('--quick', '--out', out, '--budget', '1200');
     assert.equal(r.status, 0, r.stderr);
@@ -42,7 +42,7 @@ describe('scripts/gpu-check.sh', () => {
   });
 
   test('an existing --out is refused in one line (no overwrite)', async () => {
-    const dir = await tempDir('gpu-check-out');
+    const dir = await tempDir('gpu-check-test-out');
     const out = path.join(dir, 'check.json');
     await fs.writeFile(out, 'mine');
     const r = check('--out', out);
