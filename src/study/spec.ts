@@ -224,8 +224,9 @@ export async function expandRuns(spec: StudySpec, tuned?: Map<string, Setting>):
  * seeds of every loss to compare (the spec's order, loss by loss, would finish one loss first).
  */
 export function executionOrder(spec: StudySpec, runs: StudyRun[]): StudyRun[] {
-  const key = (r: StudyRun) => [spec.seeds.indexOf(r.seed), spec.lrMultipliers.indexOf(r.lrMult), spec.gammaMultipliers.indexOf(r.gammaMult)];
-  // (A tuned study has one setting per loss: the seed alone orders it.)
+  // A tuned study has one setting per loss, not from its multiplier lists: the seed alone orders it.
+  const at = (list: number[], x: number) => (spec.tunedFrom ? 0 : list.indexOf(x));
+  const key = (r: StudyRun) => [spec.seeds.indexOf(r.seed), at(spec.lrMultipliers, r.lrMult), at(spec.gammaMultipliers, r.gammaMult)];
   return runs
     .map((r, i) => ({ r, i, k: key(r) }))
     .sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.k[2] - b.k[2] || a.i - b.i)

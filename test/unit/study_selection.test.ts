@@ -15,7 +15,7 @@ import { Rng } from '../../src/rng.js';
 import { runThreads } from '../../src/study/local.js';
 import { failureFile } from '../../src/study/runs.js';
 import { scoreSettings, studyRuns } from '../../src/study/selection.js';
-import { expandRuns, readStudySpec } from '../../src/study/spec.js';
+import { executionOrder, expandRuns, readStudySpec } from '../../src/study/spec.js';
 
 const BASE = {
   network: 'net.safetensors',
@@ -91,6 +91,15 @@ test('selection: each loss takes the setting with the lowest mean kernel distanc
   assert.equal(confirm[0].args.gamma, 10);
   assert.equal(confirm[3].args.gamma, 1);
   assert.match(confirm[3].variant, /^rooted k=2 \(lr x0\.5\)$/);
+  // Executors start seed by seed, each loss in the spec's order within a seed: a tuned setting is
+  // in no multiplier list, and must not reorder the losses (it put rooted lr x2 before logistic).
+  const confirmSpec = await readStudySpec(confirmFile);
+  const run = (id: string, seed: number, lrMult: number, gammaMult: number) => ({ ...confirm[0], id, seed, lrMult, gammaMult });
+  const tunedRuns = [run('logistic-s0', 0, 1, 1), run('logistic-s1', 1, 1, 1), run('rooted-s0', 0, 2, 10), run('rooted-s1', 1, 2, 10)];
+  assert.deepEqual(
+    executionOrder(confirmSpec, tunedRuns).map((r) => r.id),
+    ['logistic-s0', 'rooted-s0', 'logistic-s1', 'rooted-s1'],
+  );
 });
 
 test('selection refusals: unfinished selection, a reused seed, other data, multipliers beside tunedFrom', async () => {
