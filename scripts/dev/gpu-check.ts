@@ -46,7 +46,10 @@ function runNode(
 ): Promise<{ code: number | null; out: string; err: string; timedOut: boolean; seconds: number }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // Without NODE_TEST_CONTEXT: under a test runner (npm test), a nested `node --test` would
+    // otherwise skip its files with a warning and exit 0.
+    const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     running.add(child.pid!);
     let out = '',
       err = '',
@@ -88,7 +91,11 @@ async function adapter(limitS: number): Promise<StepResult & { description?: str
 /** The parity suites on webgpu (node's test runner, TAP: the pass and fail counts and the failed tests' names). */
 async function parity(limitS: number): Promise<StepResult> {
   const files = ['unit/parity.test.js', 'unit/training_loop.test.js'].map((f) => path.join('dist', 'test', f));
-  const r = await runNode(['--import', './dist/test/setup.js', '--test', '--test-reporter=tap', '--test-name-pattern=webgpu', ...files], limitS);
+  // The suites pick webgpu by name; their other setup runs on the tests' default backend (cpu),
+  // whatever STYLEGAN_RLO_BACKEND the check was started with.
+  const r = await runNode(['--import', './dist/test/setup.js', '--test', '--test-reporter=tap', '--test-name-pattern=webgpu', ...files], limitS, {
+    STYLEGAN_RLO_BACKEND: 'cpu',
+  });
   const count = (k: string) => Number(new RegExp(`^# ${k} (\\d+)`, 'm').exec(r.out)?.[1] ?? Number.NaN);
   const failed = [...r.out.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1]).filter((n) => !/# SKIP/.test(n));
   // TAP puts a failure's message in a YAML block: `error: 'text'` or `error: |-` then the text.

@@ -15,8 +15,7 @@ import { tempDir } from '../train_helpers.js';
 const unavailable = await webgpuUnavailable();
 after(releaseWebGpu);
 
-const check = (...args: string[]) =>
-  spawnSync('bash', ['scripts/gpu-check.sh', ...args], { encoding: 'utf8', timeout: 1_500_000, env: { ...process.env, STYLEGAN_RLO_BACKEND: 'webgpu' } });
+const check = (...args: string[]) => spawnSync('bash', ['scripts/gpu-check.sh', ...args], { encoding: 'utf8', timeout: 1_500_000 });
 
 describe('scripts/gpu-check.sh', () => {
   test('runs every step on the adapter here (SwiftShader: tiny shapes) and writes one complete JSON', { skip: unavailable ?? false }, async () => {
