@@ -94,6 +94,14 @@ describe('npm run bench', () => {
     assert.match(lines[0], /tiny16/);
   });
 
+  test('--peer-device other than cpu or cuda is one line saying what it takes', () => {
+    const r = bench('--config', 'tiny16', '--rounds', '1', '--peer-device', 'gpu');
+    assert.notEqual(r.status, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /--peer-device takes cpu or cuda \(got 'gpu'\)/);
+  });
+
   describe('gemm', { skip: nativeAddon() ? false : `native addon not loaded (${nativeStatus().detail})` }, () => {
     test('--only selects rows; each engine has GFLOP/s, and ours/oneDNN where oneDNN is installed', () => {
       const r = bench('gemm', '--rounds', '2', '--ms', '2', '--settle', '0', '--only', 'mapping FC', '--json');

@@ -51,6 +51,15 @@ describe('scripts/gpu-check.sh', () => {
     assert.equal(await fs.readFile(out, 'utf8'), 'mine');
   });
 
+  test('a --budget that is not a positive number of seconds is refused in one line', async () => {
+    const out = path.join(await tempDir('gpu-check-test-budget'), 'check.json');
+    const r = check('--out', out, '--budget', '0');
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /--budget takes seconds > 0 \(got '0'\)/);
+    await assert.rejects(fs.stat(out), 'nothing written');
+  });
+
   for (const [what, args, why] of [
     ['a folder that is not empty', ['bundle', 'test'], /test exists and is not empty; name a new folder/],
     [
