@@ -6,8 +6,9 @@
 // then --seeds fresh seeds report test accuracy after every epoch. The training vendors' images
 // are split by file into train 70% / validation 15% / test 15% (fixed, by a hash of the file name).
 // Every run is kept in OUT/runs/<id>.json as it finishes: running again skips finished runs.
-//   npm run classifier-arm -- [--out runs/classifier-arm] [--epochs 10] [--seeds 5] [--k 2]
-//        [--lrs 0.0003,0.001,0.003] [--target 0.5] [--packages DIR]
+// --dataset fashion-mnist repeats the arm on a standard dataset (fashion_mnist.ts).
+//   npm run classifier-arm -- [--dataset emoji|fashion-mnist] [--out runs/classifier-arm]
+//        [--epochs 10] [--seeds 5] [--k 2] [--lrs 0.0003,0.001,0.003] [--target 0.5|0.8] [--packages DIR]
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -23,15 +24,11 @@ import { aggregate, bootstrapDiffCI, median, welch } from '../../src/metrics/stu
 import { stripPlotSvg, studyPlotSvg } from '../../src/report/plots.js';
 import { Rng } from '../../src/rng.js';
 import { arg } from '../lib/args.js';
-import { augment, collect, emojiPackages, loadImages, RES, TRAIN, topK } from '../emoji/emoji_data.js';
+import { augment, collect, emojiPackages, loadImages, packageDir, RES, TRAIN, topK } from '../emoji/emoji_data.js';
+import { FASHION_MNIST_PACKAGE, loadFashionMnist, type SplitImages } from './fashion_mnist.js';
 
 /** Labelled 32x32 RGB images, split three ways. */
-export interface ArmData {
-  classes: number;
-  train: { images: Uint8Array[]; labels: number[] };
-  val: { images: Uint8Array[]; labels: number[] };
-  test: { images: Uint8Array[]; labels: number[] };
-}
+export type ArmData = SplitImages;
 
 export interface ArmOptions {
   out: string;
@@ -66,6 +63,7 @@ export async function trainClassifier(
   epochs: number,
   evalOn: 'val' | 'test',
   batch = 64,
+  progress?: (line: string) => void,
 ): Promise<Omit<ArmRun, 'id' | 'role'>> {
   const net = new EmojiNet({ ...DEFAULT_EMOJI_NET, classes: Array.from({ length: data.classes }, (_, i) => `c${i}`) }, undefined, seed);
   const opt = tf.train.adam(lr);
@@ -115,6 +113,9 @@ export async function trainClassifier(
       }
       trainLoss.push(sum / Math.max(1, steps));
       accuracy.push(await evaluate(data[evalOn]));
+      progress?.(
+        `epoch ${epoch + 1}/${epochs}: train loss ${trainLoss.at(-1)!.toFixed(4)}, ${evalOn} top-1 ${accuracy.at(-1)!.toFixed(3)} (${Math.round((performance.now() - t0) / 1000)} s)`,
+      );
     }
   } finally {
     net.dispose();
@@ -141,7 +142,11 @@ export async function classifierArm(data: ArmData, o: ArmOptions, log: (l: strin
       return kept;
     }
     log(`classifier arm: ${id}`);
-    const r: ArmRun = { id, role, ...(await trainClassifier(data, loss, lr, seed, o.epochs, role === 'select' ? 'val' : 'test', o.batch)) };
+    const r: ArmRun = {
+      id,
+      role,
+      ...(await trainClassifier(data, loss, lr, seed, o.epochs, role === 'select' ? 'val' : 'test', o.batch, (l) => log(`classifier arm: ${id}: ${l}`))),
+    };
     await writeFileAtomic(file, `${JSON.stringify(r)}\n`, { overwrite: true });
     log(`classifier arm: ${id}: accuracy ${r.accuracy.map((a) => a.toFixed(3)).join(' ')} (${r.seconds} s)`);
     runs.push(r);
@@ -240,20 +245,9 @@ function splitOf(file: string): 'train' | 'val' | 'test' {
   return h < 0.7 ? 'train' : h < 0.85 ? 'val' : 'test';
 }
 
-async function main() {
-  const out = path.resolve(arg('out', path.join('runs', 'classifier-arm')));
-  const epochs = Number(arg('epochs', '10')),
-    nSeeds = Number(arg('seeds', '5')),
-    k = Number(arg('k', '2')),
-    target = Number(arg('target', '0.5'));
-  const lrs = arg('lrs', '0.0003,0.001,0.003').split(',').map(Number);
-  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs ${arg('epochs', '')}: give a whole number of epochs, 1 or more`);
-  if (!(Number.isInteger(nSeeds) && nSeeds >= 2)) throw new Error(`--seeds ${arg('seeds', '')}: give at least 2 confirmation seeds`);
-  if (!lrs.length || !lrs.every((v) => v > 0)) throw new Error(`--lrs ${arg('lrs', '')}: give learning rates > 0, e.g. 0.0003,0.001,0.003`);
-  const backend = await initBackend(process.env.STYLEGAN_RLO_BACKEND ?? 'auto', true);
-  const samples = (await collect(await emojiPackages(arg('packages') ?? path.join(os.tmpdir(), 'stylegan-rlo-emoji-packages')))).filter((s) =>
-    TRAIN.includes(s.vendor),
-  );
+/** The emoji classifier's data: the three training vendors, split by file name. */
+async function emojiArmData(packages: string): Promise<{ data: ArmData; about: string }> {
+  const samples = (await collect(await emojiPackages(packages))).filter((s) => TRAIN.includes(s.vendor));
   const classes = [...new Set(samples.map((s) => s.label))].sort();
   const idx = new Map(classes.map((c, i) => [c, i]));
   const images = await loadImages(samples);
@@ -263,7 +257,37 @@ async function main() {
     part.images.push(images.get(s)!);
     part.labels.push(idx.get(s.label)!);
   }
-  const about = `emoji classifier, ${classes.length} classes, ${data.train.images.length}/${data.val.images.length}/${data.test.images.length} train/val/test images, ${backend.description}`;
+  return { data, about: `emoji classifier, ${classes.length} classes` };
+}
+
+const DATASETS = {
+  emoji: { out: 'classifier-arm', target: 0.5, load: emojiArmData },
+  'fashion-mnist': {
+    out: 'classifier-arm-fashion-mnist',
+    target: 0.8,
+    load: async (packages: string) => ({
+      data: await loadFashionMnist(await packageDir(FASHION_MNIST_PACKAGE, packages), { train: 600, val: 150, test: 400 }),
+      about: 'Fashion-MNIST (fixed subset: 600/150/400 of each class), 10 classes',
+    }),
+  },
+} as const;
+
+async function main() {
+  const dataset = arg('dataset', 'emoji') as keyof typeof DATASETS;
+  if (!Object.hasOwn(DATASETS, dataset)) throw new Error(`--dataset ${dataset}: give one of ${Object.keys(DATASETS).join(', ')}`);
+  const d = DATASETS[dataset];
+  const out = path.resolve(arg('out', path.join('runs', d.out)));
+  const epochs = Number(arg('epochs', '10')),
+    nSeeds = Number(arg('seeds', '5')),
+    k = Number(arg('k', '2')),
+    target = Number(arg('target', String(d.target)));
+  const lrs = arg('lrs', '0.0003,0.001,0.003').split(',').map(Number);
+  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs ${arg('epochs', '')}: give a whole number of epochs, 1 or more`);
+  if (!(Number.isInteger(nSeeds) && nSeeds >= 2)) throw new Error(`--seeds ${arg('seeds', '')}: give at least 2 confirmation seeds`);
+  if (!lrs.length || !lrs.every((v) => v > 0)) throw new Error(`--lrs ${arg('lrs', '')}: give learning rates > 0, e.g. 0.0003,0.001,0.003`);
+  const backend = await initBackend(process.env.STYLEGAN_RLO_BACKEND ?? 'auto', true);
+  const { data, about: what } = await d.load(arg('packages') ?? path.join(os.tmpdir(), 'stylegan-rlo-emoji-packages'));
+  const about = `${what}, ${data.train.images.length}/${data.val.images.length}/${data.test.images.length} train/val/test images, ${backend.description}`;
   const o: ArmOptions = {
     out,
     epochs,

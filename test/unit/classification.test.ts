@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { classificationLoss, classifierLoss } from '../../src/losses/classification.js';
 import { type ArmData, type ArmOptions, classifierArm, writeArmReport } from '../../scripts/studies/classifier-arm.js';
+import { fashionToRgb, loadFashionMnist } from '../../scripts/studies/fashion_mnist.js';
 import { testBackend } from '../helpers.js';
 
 const LOGITS = [
@@ -138,4 +139,39 @@ test('the arm on a tiny task: a rate chosen per loss, fresh seeds confirmed, fin
   for (const f of ['table.md', 'results.json', 'accuracy.svg', 'accuracy.png', 'strip.svg', 'strip.png']) await fs.stat(path.join(out, f));
   assert.match(await fs.readFile(path.join(out, 'accuracy.svg'), 'utf8'), />epoch</);
   await fs.rm(out, { recursive: true });
+});
+
+test('Fashion-MNIST: the package read as 32x32 RGB (inverted, white border), a fixed split per class; a missing or short package is one line', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'rlo-fashion-'));
+  const clothes = path.join(root, 'src', 'clothes');
+  await fs.mkdir(clothes, { recursive: true });
+  // Class c, image i: every pixel is (c * 10 + i) % 256, and pixel 0 of each is 255; class 0 has an empty row as the package does.
+  for (let c = 0; c < 10; c++) {
+    const rows: number[][] = Array.from({ length: 6 }, (_, i) => Array.from({ length: 784 }, (_, p) => (p === 0 ? 255 : (c * 10 + i) % 256)));
+    if (c === 0) rows.splice(2, 0, []);
+    await fs.writeFile(path.join(clothes, `${c}.json`), JSON.stringify({ data: rows }));
+  }
+  const per = { train: 3, val: 1, test: 2 };
+  const a = await loadFashionMnist(root, per);
+  assert.equal(a.classes, 10);
+  assert.deepEqual([a.train.images.length, a.val.images.length, a.test.images.length], [30, 10, 20]);
+  assert.deepEqual(a.train.labels.slice(0, 6), [0, 0, 0, 1, 1, 1]);
+  const seen = new Set<number>();
+  for (const split of [a.train, a.val, a.test])
+    split.images.forEach((im, j) => {
+      assert.equal(im.length, 32 * 32 * 3);
+      assert.equal(im[0], 255, 'the 2-px border is white');
+      assert.equal(im[(2 * 32 + 2) * 3], 0, 'the first pixel (255) inverted');
+      const v = 255 - im[(10 * 32 + 10) * 3 + 1];
+      assert.equal(Math.floor(v / 10), split.labels[j], 'the image of its class');
+      seen.add(v);
+    });
+  assert.equal(seen.size, 60, 'every kept image once: the empty row skipped, no image in two splits');
+  const b = await loadFashionMnist(root, per);
+  assert.deepEqual(b.test.images, a.test.images, 'the same split every time');
+  await assert.rejects(loadFashionMnist(root, { train: 5, val: 1, test: 1 }), /^Error: .*0\.json: 6 images, the subset needs 7 per class$/);
+  await fs.rm(path.join(clothes, '3.json'));
+  await assert.rejects(loadFashionMnist(root, per), /3\.json: not found; give --packages/);
+  assert.deepEqual(Array.from(fashionToRgb(new Array(784).fill(0)).subarray(0, 3)), [255, 255, 255]);
+  await fs.rm(root, { recursive: true });
 });
