@@ -1,13 +1,14 @@
 // The ADA pipeline: identity at p = 0, exact pixel-blitting transforms through the wavelet
 // resampling, color transforms, and gradients (adjoint identity, second order) through it all.
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AugmentPipe, type DrawSource, gridSampleBilinear, reflectPad } from '../../src/train/augment.js';
 import { Rng } from '../../src/rng.js';
-import { assertClose, assertNoLeak, FIXTURES, testBackend } from '../helpers.js';
+import { assertClose, assertNoLeak, FIXTURES, testBackend, webgpuUnavailable } from '../helpers.js';
+import { releaseWebGpu } from '../../src/webgpu/device.js';
 
 interface AugCase {
   name: string;
@@ -22,6 +23,56 @@ const augmentRef: { cases: AugCase[] } = JSON.parse(readFileSync(path.join(FIXTU
 import { randomArray } from '../reference_ops.js';
 
 before(() => testBackend());
+
+/**
+ * Replays upstream's recorded draws through our pipe and compares the images. Tolerance
+ * 2e-4 + 1e-3|e|: float32 resampling through two 12-tap wavelet filters and a 4x4 color matrix,
+ * in another order.
+ */
+async function upstreamCase(c: AugCase): Promise<void> {
+  let k = 0;
+  const next = (kind: string, n: number) => {
+    const [dk, vals] = c.draws[k++];
+    assert.equal(dk, kind, `draw ${k - 1} kind`);
+    assert.equal(vals.length, n, `draw ${k - 1} size`);
+    return vals;
+  };
+  const src: DrawSource = { rand: (n) => next('u', n), randn: (n) => next('n', n) };
+  const [n, ch, h, w] = c.shape;
+  const y = tf.tidy(() => {
+    const x = tf.tensor4d(c.x, [n, ch, h, w]).transpose([0, 2, 3, 1]) as tf.Tensor4D;
+    return new AugmentPipe(c.pipe, c.p).apply(x, src).transpose([0, 3, 1, 2]);
+  });
+  assert.equal(k, c.draws.length, 'every upstream draw consumed');
+  const got = await y.data();
+  y.dispose();
+  assertClose(c.name, got, c.y, 2e-4, 1e-3);
+}
+
+/** The pipe with fixed draws is affine in x: <x, J^T r> must equal <J x, r>; its second-order gradient is finite. */
+async function adjointCase(): Promise<void> {
+  const [lhs, rhs, ggSum, ggShape, rShape] = tf.tidy(() => {
+    const x = img(2, 8, 3, 9);
+    const pipe = new AugmentPipe('bgc', 1);
+    // The same draws on every call: a fixed linear map plus an offset (color translation).
+    const f = (xi: tf.Tensor) => pipe.apply(xi as tf.Tensor4D, new Rng(11)).sub(pipe.apply(tf.zerosLike(xi) as tf.Tensor4D, new Rng(11)));
+    const y0 = f(x);
+    const r = tf.tensor(randomArray(y0.size, 12), y0.shape);
+    const g = tf.grad((xi: tf.Tensor) => f(xi).mul(r).sum())(x);
+    const gg = tf.grad((rr: tf.Tensor) =>
+      tf
+        .grad((xi: tf.Tensor) => f(xi).mul(rr).sum())(x)
+        .square()
+        .sum(),
+    )(r);
+    return [x.mul(g).sum(), y0.mul(r).sum(), gg.sum(), gg.shape, r.shape] as const;
+  });
+  const [a, b, s] = await Promise.all([lhs.data(), rhs.data(), ggSum.data()]);
+  tf.dispose([lhs, rhs, ggSum]);
+  assertClose('adjoint', [a[0]], [b[0]], 1e-3, 1e-4);
+  assert.deepEqual(ggShape, rShape);
+  assert.ok(Number.isFinite(s[0]));
+}
 const img = (n: number, s: number, c = 3, seed = 1) => tf.tensor4d(randomArray(n * s * s * c, seed), [n, s, s, c]);
 
 describe('augment', () => {
@@ -32,28 +83,8 @@ describe('augment', () => {
   });
 
   // Upstream's AugmentPipe with its torch.rand/randn draws recorded (test/fixtures/README.md):
-  // replaying the same draws must give the same images. Tolerance 2e-4 + 1e-3|e|: float32
-  // resampling through two 12-tap wavelet filters and a 4x4 color matrix, in another order.
-  for (const c of augmentRef.cases) {
-    test(`matches upstream AugmentPipe: ${c.name} (pipe ${c.pipe}, p ${c.p})`, () => {
-      let k = 0;
-      const next = (kind: string, n: number) => {
-        const [dk, vals] = c.draws[k++];
-        assert.equal(dk, kind, `draw ${k - 1} kind`);
-        assert.equal(vals.length, n, `draw ${k - 1} size`);
-        return vals;
-      };
-      const src: DrawSource = { rand: (n) => next('u', n), randn: (n) => next('n', n) };
-      const [n, ch, h, w] = c.shape;
-      tf.tidy(() => {
-        const x = tf.tensor4d(c.x, [n, ch, h, w]).transpose([0, 2, 3, 1]) as tf.Tensor4D;
-        const y = new AugmentPipe(c.pipe, c.p).apply(x, src);
-        assert.equal(k, c.draws.length, 'every upstream draw consumed');
-        const got = y.transpose([0, 3, 1, 2]).dataSync();
-        assertClose(c.name, got, c.y, 2e-4, 1e-3);
-      });
-    });
-  }
+  // replaying the same draws must give the same images.
+  for (const c of augmentRef.cases) test(`matches upstream AugmentPipe: ${c.name} (pipe ${c.pipe}, p ${c.p})`, () => upstreamCase(c));
 
   test('brightness adds one offset per sample; contrast scales', () => {
     tf.tidy(() => {
@@ -80,26 +111,7 @@ describe('augment', () => {
     });
   });
 
-  test('gradients: adjoint identity through the whole bgc pipeline, and second order runs', () => {
-    tf.tidy(() => {
-      const x = img(2, 8, 3, 9);
-      const pipe = new AugmentPipe('bgc', 1);
-      // The same draws on every call: a fixed linear map plus an offset (color translation).
-      const f = (xi: tf.Tensor) => pipe.apply(xi as tf.Tensor4D, new Rng(11)).sub(pipe.apply(tf.zerosLike(xi) as tf.Tensor4D, new Rng(11)));
-      const y0 = f(x);
-      const r = tf.tensor(randomArray(y0.size, 12), y0.shape);
-      const g = tf.grad((xi: tf.Tensor) => f(xi).mul(r).sum())(x);
-      assertClose('adjoint', [x.mul(g).sum().dataSync()[0]], [y0.mul(r).sum().dataSync()[0]], 1e-3, 1e-4);
-      const gg = tf.grad((rr: tf.Tensor) =>
-        tf
-          .grad((xi: tf.Tensor) => f(xi).mul(rr).sum())(x)
-          .square()
-          .sum(),
-      )(r);
-      assert.deepEqual(gg.shape, r.shape);
-      assert.ok(Number.isFinite(gg.sum().dataSync()[0]));
-    });
-  });
+  test('gradients: adjoint identity through the whole bgc pipeline, and second order runs', adjointCase);
 
   test('reflectPad matches torch reflect semantics; identity grid sample is the identity', () => {
     tf.tidy(() => {
@@ -124,5 +136,27 @@ describe('augment', () => {
     await assertNoLeak('AugmentPipe.apply', () => new AugmentPipe('bgc', 0.7).apply(x, new Rng(1)).dispose());
     x.dispose();
     assert.throws(() => new AugmentPipe('bgcfnc'), /unknown augmentation pipeline 'bgcfnc'/);
+  });
+});
+
+// The same upstream replays and gradients on webgpu where it starts (SwiftShader without a GPU;
+// CI makes sure it does: webgpu.test.ts), and no tensors left behind there.
+describe('augment on webgpu', { skip: (await webgpuUnavailable()) ?? false }, () => {
+  let prev = '';
+  before(async () => {
+    prev = tf.getBackend();
+    assert.ok(await tf.setBackend('webgpu'));
+    assert.equal(tf.getBackend(), 'webgpu');
+  });
+  after(async () => {
+    await tf.setBackend(prev);
+    await releaseWebGpu();
+  });
+  for (const c of augmentRef.cases) test(`matches upstream AugmentPipe: ${c.name} (pipe ${c.pipe}, p ${c.p})`, () => upstreamCase(c));
+  test('gradients: adjoint identity through the whole bgc pipeline, and second order runs', adjointCase);
+  test('no leaks', async () => {
+    const x = img(2, 8);
+    await assertNoLeak('AugmentPipe.apply on webgpu', () => new AugmentPipe('bgc', 0.7).apply(x, new Rng(1)).dispose());
+    x.dispose();
   });
 });
