@@ -1,12 +1,12 @@
 // Test only, loaded with `node --import` into a CLI process: plants a GPU device error in a command
-// that would otherwise run correctly. Every rank-4 pad on the webgpu backend runs as the rank-5
-// pad that tfjs' webgpu backend cannot compile (the shader fails to build, the pad returns zeros,
-// and only the device's uncapturederror event says so), which is what upfirdn2d did before its
-// zero insertion became two rank-4 pads. The command must fail in one line, not write wrong images.
-import * as tf from '@tensorflow/tfjs';
-
-const pad = tf.Tensor.prototype.pad;
-tf.Tensor.prototype.pad = function (this: tf.Tensor, paddings: Array<[number, number]>, constantValue?: number) {
-  if (tf.getBackend() !== 'webgpu' || this.rank !== 4) return pad.call(this, paddings as never, constantValue) as never;
-  return tf.tidy(() => pad.call(this.expandDims(0), [[0, 0], ...paddings] as never, constantValue).squeeze([0])) as never;
-} as typeof pad;
+// that would otherwise run correctly. The WGSL of our upfirdn2d kernel (src/webgpu/kernels/) is
+// made not to compile, at Dawn's createShaderModule, so its pipeline is invalid, every dispatch of
+// it does nothing and the output stays zeros; only the device's uncapturederror event says so. That
+// is how tfjs' own rank-5/6 pad failed before upfirdn2d's zero insertion became two rank-4 pads.
+// The command must fail in one line, not write wrong images.
+const { globals } = (await import('webgpu')) as unknown as { globals: { GPUDevice: { prototype: { createShaderModule: (d: { code: string }) => unknown } } } };
+const proto = globals.GPUDevice.prototype;
+const create = proto.createShaderModule;
+proto.createShaderModule = function (this: unknown, d: { code: string }) {
+  return create.call(this, d.code.includes('uniforms.upx') ? { ...d, code: `${d.code}\n  this does not compile;` } : d);
+};

@@ -27,7 +27,8 @@ import { UPSTREAM_CONSTANTS } from '../../src/train/defaults.js';
 import { rooted } from '../../src/losses/objectives.js';
 import { Rng } from '../../src/rng.js';
 import { biasAct } from '../../src/ops/bias_act.js';
-import { BIAS_ACT_KERNEL } from '../../src/ops/kernel_names.js';
+import { adamUpdate } from '../../src/ops/adam_update.js';
+import { ADAM_UPDATE_KERNEL, BIAS_ACT_KERNEL, UPFIRDN2D_KERNEL } from '../../src/ops/kernel_names.js';
 
 const unavailable = await webgpuUnavailable();
 after(releaseWebGpu);
@@ -78,7 +79,7 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
       [0, 1],
       [0, 0],
     ]);
-    await assert.rejects(p.data(), /^Error: webgpu: a GPU command failed in the PadProgram GPU kernel: .*its results would be wrong/);
+    await assert.rejects(p.data(), /^Error: webgpu: a GPU command failed in the UpFirDn2dProgram GPU kernel: .*its results would be wrong/);
     tf.dispose([x, p]);
     // The error is reported once; the device works on.
     const y = tf.add(tf.ones([3]), 1);
@@ -94,18 +95,25 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
       );
     const z = await onBoth(() => tf.tidy(() => insertZeros(x(), 2, 3)));
     assert.deepEqual(Array.from(z.gpu), Array.from(z.cpu));
-    const up = await onBoth(() => tf.tidy(() => upfirdn2d(x(), setupFilter([1, 3, 3, 1]), { up: 2, padding: [2, 1, 2, 1], gain: 4 })));
-    assert.ok(maxDiff(up.gpu, up.cpu) < 1e-5, `upsample: ${maxDiff(up.gpu, up.cpu)}`);
-    const grad = await onBoth(() =>
-      tf.tidy(() =>
-        tf.grad((t: tf.Tensor) =>
-          upfirdn2d(t as tf.Tensor4D, setupFilter([1, 3, 3, 1]), { down: 2, padding: 1 })
-            .square()
-            .sum(),
-        )(x()),
-      ),
-    );
-    assert.ok(maxDiff(grad.gpu, grad.cpu) < 1e-5, `downsample gradient (an upsampling): ${maxDiff(grad.gpu, grad.cpu)}`);
+    // The composite path (the one a backend without RloUpFirDn2d runs): our kernel set aside.
+    const kernel = tf.getKernel(UPFIRDN2D_KERNEL, 'webgpu')!;
+    tf.unregisterKernel(UPFIRDN2D_KERNEL, 'webgpu');
+    try {
+      const up = await onBoth(() => tf.tidy(() => upfirdn2d(x(), setupFilter([1, 3, 3, 1]), { up: 2, padding: [2, 1, 2, 1], gain: 4 })));
+      assert.ok(maxDiff(up.gpu, up.cpu) < 1e-5, `upsample: ${maxDiff(up.gpu, up.cpu)}`);
+      const grad = await onBoth(() =>
+        tf.tidy(() =>
+          tf.grad((t: tf.Tensor) =>
+            upfirdn2d(t as tf.Tensor4D, setupFilter([1, 3, 3, 1]), { down: 2, padding: 1 })
+              .square()
+              .sum(),
+          )(x()),
+        ),
+      );
+      assert.ok(maxDiff(grad.gpu, grad.cpu) < 1e-5, `downsample gradient (an upsampling): ${maxDiff(grad.gpu, grad.cpu)}`);
+    } finally {
+      tf.registerKernel(kernel);
+    }
     // What the workaround avoids: the same zero insertion as one pad of a rank-6 view.
     const [n, h, w, c] = [2, 3, 5, 4];
     const six = tf.tidy(() =>
@@ -169,6 +177,122 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
     const names = prof.kernels.map((k) => k.name);
     assert.ok(names.includes(BIAS_ACT_KERNEL), names.join(', '));
     for (const composite of ['Greater', 'Select', 'ClipByValue', 'LessEqual']) assert.ok(!names.includes(composite), `${composite} ran: ${names.join(', ')}`);
+  });
+
+  test('upfirdn2d runs as our WGSL kernel (one pass) and equals the composite ops: up, down, both, crops, asymmetric factors, first and second gradients', async () => {
+    assert.ok(tf.getKernel(UPFIRDN2D_KERNEL, 'webgpu'), 'RloUpFirDn2d is registered on webgpu');
+    const rng = new Rng('upfirdn2d-webgpu');
+    const xv = rng.normalArray(2 * 7 * 6 * 3);
+    const x = () => tf.tensor4d(xv, [2, 7, 6, 3]);
+    const f4 = setupFilter([1, 3, 3, 1]);
+    const cases: [string, Parameters<typeof upfirdn2d>[1], Parameters<typeof upfirdn2d>[2]][] = [
+      ['upsample2d', f4, { up: 2, padding: [2, 1, 2, 1], gain: 4 }],
+      ['downsample2d', f4, { down: 2, padding: 1 }],
+      ['up 3 x, 2 y; down 2 x, 1 y; flip', setupFilter([1, 2, 5, 2]), { up: [3, 2], down: [2, 1], padding: [1, 2, 0, 3], flipFilter: true }],
+      ['negative padding (a crop)', f4, { padding: [-1, 1, 2, -2] }],
+      ['a 1-D filter, 5 taps', setupFilter([[1, 4, 6, 4, 1]]), { padding: [2, 2, 0, 0], gain: 0.5 }],
+      ['no filter, down 3', null, { down: 3 }],
+    ];
+    for (const [what, f, opts] of cases) {
+      // The value, the gradient (weighted by a fixed dy) and a second-order term, on both backends.
+      const both: Float32Array[] = [];
+      for (const b of ['webgpu', 'cpu-js']) {
+        await tf.setBackend(b);
+        const r = new Rng(`upfirdn2d-dy-${what}`);
+        const t = tf.tidy(() => {
+          const xi = x();
+          const y = upfirdn2d(xi, f, opts);
+          const w = tf.tensor(r.normalArray(y.size), y.shape);
+          const g = tf.grad((t2: tf.Tensor) =>
+            upfirdn2d(t2 as tf.Tensor4D, f, opts)
+              .mul(w)
+              .sum(),
+          )(xi);
+          const gg = tf.grad((ww: tf.Tensor) =>
+            tf
+              .grad((t2: tf.Tensor) =>
+                upfirdn2d(t2 as tf.Tensor4D, f, opts)
+                  .mul(ww)
+                  .sum(),
+              )(xi)
+              .square()
+              .sum(),
+          )(w);
+          return tf.concat([y.reshape([-1]), g.reshape([-1]), gg.reshape([-1])]);
+        });
+        both.push((await t.data()) as Float32Array);
+        t.dispose();
+      }
+      await tf.setBackend('webgpu');
+      assert.equal(both[0].length, both[1].length);
+      for (let i = 0; i < both[1].length; i++)
+        assert.ok(Math.abs(both[0][i] - both[1][i]) <= 2e-6 * (1 + Math.abs(both[1][i])), `${what}: element ${i}: ${both[0][i]} vs ${both[1][i]}`);
+    }
+    // The kernel replaces the composite: no pads, depthwise convolution or strided slice.
+    const xs = x();
+    const prof = await tf.profile(() =>
+      tf.tidy(() => tf.grad((t: tf.Tensor) => upfirdn2d(t as tf.Tensor4D, f4, { up: 2, padding: [2, 1, 2, 1], gain: 4 }).sum())(xs)),
+    );
+    xs.dispose();
+    const names = prof.kernels.map((k) => k.name);
+    assert.equal(names.filter((n) => n === UPFIRDN2D_KERNEL).length, 2, names.join(', '));
+    for (const composite of ['PadV2', 'DepthwiseConv2dNative', 'StridedSlice']) assert.ok(!names.includes(composite), `${composite} ran: ${names.join(', ')}`);
+  });
+
+  test('the Adam step runs as our WGSL kernel and equals the composite ops: first steps and late ones, beta1 0 and 0.9, a skipped step keeps every value', async () => {
+    assert.ok(tf.getKernel(ADAM_UPDATE_KERNEL, 'webgpu'), 'RloAdamUpdate is registered on webgpu');
+    const rng = new Rng('adam-webgpu');
+    const n = 1000;
+    const [pv, mv, vv, gv] = [rng.normalArray(n), rng.normalArray(n).map((v) => v * 0.1), rng.normalArray(n).map((v) => v * v * 0.01), rng.normalArray(n)];
+    gv[7] = 0;
+    for (const [beta1, t, apply] of [
+      [0, 1, true],
+      [0.9, 1, true],
+      [0, 37, true],
+      [0.9, 2500, true],
+      [0.9, 3, false],
+    ] as const) {
+      const step = () =>
+        tf.tidy(() => {
+          const s = adamUpdate(tf.tensor1d(pv), tf.tensor1d(mv), tf.tensor1d(vv), tf.tensor1d(gv), tf.scalar(t), tf.scalar(apply, 'bool'), {
+            lr: 0.0025,
+            beta1,
+            beta2: 0.99,
+            eps: 1e-8,
+          });
+          return tf.concat([s.p, s.m, s.v]);
+        });
+      const { gpu, cpu } = await onBoth(step);
+      const what = `beta1 ${beta1}, t ${t}, apply ${apply}`;
+      // The moments to float32 rounding; the step p' - p to 2e-5 of itself: its bias corrections
+      // take WGSL's pow (a few ulp of beta^t, which 1 - beta^t magnifies at early steps; tfjs'
+      // own Pow on webgpu is no closer), where cpu-js rounds a double pow once.
+      for (let i = n; i < cpu.length; i++)
+        assert.ok(Math.abs(gpu[i] - cpu[i]) <= 1e-6 * (1e-6 + Math.abs(cpu[i])), `${what}: moment element ${i}: ${gpu[i]} vs ${cpu[i]}`);
+      for (let i = 0; i < n; i++) {
+        const dg = gpu[i] - Math.fround(pv[i]),
+          dc = cpu[i] - Math.fround(pv[i]);
+        assert.ok(Math.abs(dg - dc) <= 2e-5 * Math.abs(dc) + 1e-6 * Math.abs(cpu[i]), `${what}: step of element ${i}: ${dg} vs ${dc}`);
+      }
+      if (!apply) assert.deepEqual(Array.from(gpu), [...pv, ...mv, ...vv].map(Math.fround), `${what}: p, m and v kept`);
+    }
+    const prof = await tf.profile(() =>
+      tf.tidy(() => {
+        const s = adamUpdate(tf.tensor1d(pv), tf.tensor1d(mv), tf.tensor1d(vv), tf.tensor1d(gv), tf.scalar(2), tf.scalar(true, 'bool'), {
+          lr: 0.0025,
+          beta1: 0,
+          beta2: 0.99,
+          eps: 1e-8,
+        });
+        return [s.p, s.m, s.v];
+      }),
+    );
+    const names = prof.kernels.map((k) => k.name);
+    assert.deepEqual(
+      names.filter((k) => !['RloAdamUpdate'].includes(k) && !k.startsWith('Identity')),
+      [],
+      names.join(', '),
+    );
   });
 
   test('generate --backend webgpu writes the images cpu writes (within 1 level of 255)', async () => {
@@ -266,7 +390,7 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
     );
     assert.equal(r.status, 1, r.stderr);
     const lines = r.stderr.trim().split('\n');
-    assert.match(lines.at(-1)!, /^stylegan-rlo: webgpu: a GPU command failed in the PadProgram GPU kernel: .*its results would be wrong/);
+    assert.match(lines.at(-1)!, /^stylegan-rlo: webgpu: a GPU command failed in the UpFirDn2dProgram GPU kernel: .*its results would be wrong/);
     assert.equal(lines.filter((l) => l.startsWith('stylegan-rlo:')).length, 1);
     assert.deepEqual(await fs.readdir(path.join(dir, 'out')).catch(() => []), []);
   });

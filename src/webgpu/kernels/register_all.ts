@@ -5,10 +5,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { BIAS_ACT_KERNEL } from '../../ops/kernel_names.js';
 import type { TfjsWebGpu } from './contracts.js';
+import { registerAdamUpdateWebGpu } from './adam_update.js';
 import { registerBiasActWebGpu } from './bias_act.js';
+import { registerUpFirDn2dWebGpu } from './upfirdn2d.js';
 
 /** Once per process (the backend may start again after a release). */
 export function registerWebGpuKernels(webgpu: TfjsWebGpu): void {
   if (tf.getKernel(BIAS_ACT_KERNEL, 'webgpu')) return;
-  for (const register of [registerBiasActWebGpu]) register(webgpu);
+  for (const register of [registerBiasActWebGpu, registerUpFirDn2dWebGpu, registerAdamUpdateWebGpu]) register(webgpu);
 }
