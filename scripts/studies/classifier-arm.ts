@@ -8,7 +8,7 @@
 // Every run is kept in OUT/runs/<id>.json as it finishes: running again skips finished runs.
 // --dataset fashion-mnist repeats the arm on a standard dataset (fashion_mnist.ts).
 //   npm run classifier-arm -- [--dataset emoji|fashion-mnist] [--out runs/classifier-arm]
-//        [--epochs 10] [--seeds 5] [--k 2] [--lrs 0.0003,0.001,0.003] [--target 0.5|0.8] [--packages DIR]
+//        [--epochs 10] [--seeds 5] [--k 2] [--lrs 0.0003,0.001,0.003,0.01] [--target 0.5|0.8] [--packages DIR]
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -281,7 +281,7 @@ async function main() {
     nSeeds = Number(arg('seeds', '5')),
     k = Number(arg('k', '2')),
     target = Number(arg('target', String(d.target)));
-  const lrs = arg('lrs', '0.0003,0.001,0.003').split(',').map(Number);
+  const lrs = arg('lrs', '0.0003,0.001,0.003,0.01').split(',').map(Number);
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new Error(`--epochs ${arg('epochs', '')}: give a whole number of epochs, 1 or more`);
   if (!(Number.isInteger(nSeeds) && nSeeds >= 2)) throw new Error(`--seeds ${arg('seeds', '')}: give at least 2 confirmation seeds`);
   if (!lrs.length || !lrs.every((v) => v > 0)) throw new Error(`--lrs ${arg('lrs', '')}: give learning rates > 0, e.g. 0.0003,0.001,0.003`);
