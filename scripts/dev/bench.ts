@@ -197,7 +197,7 @@ async function oursRunner(
   augP: number | null,
 ): Promise<{
   run: (iters: number, inception: boolean) => Promise<RoundResult>;
-  profile: () => Promise<{ dispatches: number; outputMB: number; kernels: { name: string; count: number; outputMB: number }[] }>;
+  profile: () => Promise<{ dispatches: number; outputMB: number; peakMB: number; kernels: { name: string; count: number; outputMB: number }[] }>;
   dispose: () => void;
 }> {
   const rng = new Rng(0);
@@ -283,7 +283,8 @@ async function oursRunner(
         byName.set(k.name, e);
       }
       const kernels = [...byName].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.outputMB - a.outputMB);
-      return { dispatches: p.kernels.length, outputMB: kernels.reduce((a, k) => a + k.outputMB, 0), kernels };
+      // peakMB: the most tensor memory alive at once (any backend; webgpu's buffer pool holds at least this).
+      return { dispatches: p.kernels.length, outputMB: kernels.reduce((a, k) => a + k.outputMB, 0), peakMB: p.peakBytes / 2 ** 20, kernels };
     },
     dispose() {
       trainer.dispose();
@@ -392,7 +393,7 @@ async function main() {
     if (json) console.log(JSON.stringify({ config: name, batch: cfg.batch, backend: backend.description, ...prof }, null, 2));
     else {
       console.log(
-        `config ${name}, batch ${cfg.batch}, one iteration with every phase; ${backend.description}: ${prof.dispatches} kernels, ${prof.outputMB.toFixed(1)} MB written`,
+        `config ${name}, batch ${cfg.batch}, one iteration with every phase; ${backend.description}: ${prof.dispatches} kernels, ${prof.outputMB.toFixed(1)} MB written, peak tensor memory ${prof.peakMB.toFixed(1)} MB`,
       );
       console.log('| kernel | runs | MB written | share of bytes |');
       console.log('|---|---:|---:|---:|');

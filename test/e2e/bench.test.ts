@@ -24,7 +24,7 @@ describe('npm run bench', () => {
     assert.equal(out.ours.inceptionImgPerSec, null);
   });
 
-  test('--profile lists the kernels of one iteration: how many of each ran and the bytes they wrote', () => {
+  test('--profile lists the kernels of one iteration: how many of each ran, the bytes they wrote, the peak of tensor memory', () => {
     const r = bench('--config', 'tiny16', '--profile', '--json', '--no-inception');
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
@@ -35,6 +35,8 @@ describe('npm run bench', () => {
     );
     assert.ok(Math.abs(ks.reduce((a, k) => a + k.outputMB, 0) - out.outputMB) < 1e-9 * out.outputMB);
     for (let i = 1; i < ks.length; i++) assert.ok(ks[i - 1].outputMB >= ks[i].outputMB, 'largest writers first');
+    // The peak of live tensor memory: at least the parameters of G, D and G_ema (tiny16: over 0.1 MB), at most all that was written.
+    assert.ok(out.peakMB > 0.1 && out.peakMB < out.outputMB, `peak ${out.peakMB} MB of ${out.outputMB} MB written`);
     // Every phase ran: convolutions forward and backward, the fused bias/activation.
     for (const k of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'])
       assert.ok(
