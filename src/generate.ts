@@ -6,19 +6,20 @@ import type { Generator } from './networks/generator.js';
 import type { NoiseMode } from './networks/synthesis.js';
 import { NumpyRandomState } from './numpy_random.js';
 import { Rng } from './rng.js';
+import { OptionError } from './files/option_error.js';
 
 /** "0-3,7,10-11" -> [0, 1, 2, 3, 7, 10, 11]. */
 export function parseRange(s: string, what = 'seeds'): number[] {
   const out: number[] = [];
   for (const part of String(s).split(',')) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (!m) throw new Error(`--${what} '${s}': expected numbers and ranges like 0-63 or 1,5,9`);
+    if (!m) throw new OptionError((o) => `${o(what)} '${s}': expected numbers and ranges like 0-63 or 1,5,9`);
     const a = Number(m[1]),
       b = m[2] !== undefined ? Number(m[2]) : a;
     // numpy's RandomState (whose z we reproduce) takes seeds below 2^32.
-    if (b > 0xffffffff) throw new Error(`--${what} '${s}': seeds must be below 2^32 (4294967296)`);
-    if (b < a) throw new Error(`--${what} '${s}': range ${a}-${b} is empty`);
-    if (b - a > 1_000_000) throw new Error(`--${what} '${s}': range too large`);
+    if (b > 0xffffffff) throw new OptionError((o) => `${o(what)} '${s}': seeds must be below 2^32 (4294967296)`);
+    if (b < a) throw new OptionError((o) => `${o(what)} '${s}': range ${a}-${b} is empty`);
+    if (b - a > 1_000_000) throw new OptionError((o) => `${o(what)} '${s}': range too large`);
     for (let i = a; i <= b; i++) out.push(i);
   }
   return out;
@@ -52,11 +53,13 @@ export function toUint8Generate(data: ArrayLike<number>): Uint8Array {
 
 function labels(G: Generator, n: number, classIdx: number | null | undefined): tf.Tensor2D | null {
   if (G.cDim === 0) {
-    if (classIdx !== null && classIdx !== undefined) process.stderr.write('warning: --class is ignored for an unconditional network\n');
+    if (classIdx !== null && classIdx !== undefined) process.stderr.write('warning: the class is ignored for an unconditional network\n');
     return null;
   }
-  if (classIdx === null || classIdx === undefined) throw new Error(`this network is conditional (${G.cDim} classes): give --class 0..${G.cDim - 1}`);
-  if (!Number.isInteger(classIdx) || classIdx < 0 || classIdx >= G.cDim) throw new Error(`--class ${classIdx} is out of range 0..${G.cDim - 1}`);
+  if (classIdx === null || classIdx === undefined)
+    throw new OptionError((o) => `this network is conditional (${G.cDim} classes): give ${o('class')} 0..${G.cDim - 1}`);
+  if (!Number.isInteger(classIdx) || classIdx < 0 || classIdx >= G.cDim)
+    throw new OptionError((o) => `${o('class')} ${classIdx} is out of range 0..${G.cDim - 1}`);
   return tf.tidy(() => tf.oneHot(tf.fill([n], classIdx, 'int32') as tf.Tensor1D, G.cDim).cast('float32') as tf.Tensor2D);
 }
 
@@ -98,7 +101,7 @@ export async function styleMix(
   colStyles: number[],
   o: GenerateOptions = {},
 ): Promise<{ rows: Uint8Array[]; cols: Uint8Array[]; cells: Uint8Array[][] }> {
-  for (const s of colStyles) if (s < 0 || s >= G.numWs) throw new Error(`--styles: layer ${s} is out of range 0..${G.numWs - 1}`);
+  for (const s of colStyles) if (s < 0 || s >= G.numWs) throw new OptionError((o) => `${o('styles')}: layer ${s} is out of range 0..${G.numWs - 1}`);
   const all = [...new Set([...rowSeeds, ...colSeeds])];
   const wsAll = tf.tidy(() =>
     G.mapZ(seedLatents(all, G.zDim), labels(G, all.length, o.classIdx), {

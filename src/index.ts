@@ -2,6 +2,7 @@
 export { initBackend, activeBackend, BACKEND_CHOICES } from './backend.js';
 export type { BackendChoice, BackendInfo } from './backend.js';
 export { Rng } from './rng.js';
+export { OptionError, type OptionName } from './files/option_error.js';
 export type { GeneratorConfig, DiscriminatorConfig, MappingKwargs, SynthesisKwargs } from './networks/config.js';
 export { resolveGeneratorConfig, resolveDiscriminatorConfig } from './networks/config.js';
 export { Generator } from './networks/generator.js';

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import type { Generator } from './networks/generator.js';
 import { seedLatents, toUint8Generate } from './generate.js';
+import { OptionError } from './files/option_error.js';
 
 export interface WalkOptions {
   space?: 'z' | 'w'; // slerp in z (default) or lerp in w
@@ -63,7 +64,7 @@ async function render(G: Generator, ws: tf.Tensor3D[], batch: number): Promise<U
 /** The frames (uint8 HWC) of a walk through `seeds`. */
 export async function latentWalk(G: Generator, seeds: number[], o: WalkOptions = {}): Promise<Uint8Array[]> {
   if (seeds.length < 2) throw new Error(`a walk needs at least 2 seeds, got ${seeds.length}`);
-  if (G.cDim > 0) throw new Error('latent walks of conditional networks are not supported yet; use generate --class');
+  if (G.cDim > 0) throw new Error('latent walks of conditional networks are not supported yet; use generate, which takes a class');
   const fps = o.framesPerSeed ?? 30,
     loop = o.loop ?? true,
     psi = o.truncationPsi ?? 1;
@@ -95,7 +96,7 @@ export async function latentWalk(G: Generator, seeds: number[], o: WalkOptions =
 
 /** Frames of truncation psi going from `from` to `to` (inclusive) for one seed. */
 export async function truncationSweep(G: Generator, seed: number, from: number, to: number, frames: number, batch = 8): Promise<Uint8Array[]> {
-  if (!(Number.isInteger(frames) && frames >= 2)) throw new Error(`--frames ${frames}: a sweep needs at least 2 frames`);
+  if (!(Number.isInteger(frames) && frames >= 2)) throw new OptionError((o) => `${o('frames')} ${frames}: a sweep needs at least 2 frames`);
   if (G.cDim > 0) throw new Error('truncation sweeps of conditional networks are not supported yet');
   const z = seedLatents([seed], G.zDim);
   const ws = Array.from({ length: frames }, (_, i) => tf.tidy(() => G.mapZ(z, null, { truncation_psi: from + ((to - from) * i) / (frames - 1) })));

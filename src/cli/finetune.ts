@@ -3,7 +3,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { SingleBar, Presets } from 'cli-progress';
 import { finetune, type TrainingProgress } from '../train/run.js';
 import type { FinetuneArgs } from '../records.js';
-import { argsFromFlags, FINETUNE_OPTIONS } from '../train/option_table.js';
+import { argsFromFlags, FINETUNE_OPTIONS, flagOf } from '../train/option_table.js';
+import { OptionError } from '../files/option_error.js';
 import { BACKEND_OPTION } from './shared_options.js';
 import { resolveNetworkArg } from './network_arg.js';
 
@@ -96,9 +97,10 @@ export const finetuneCommand: CommandModule<object, Args> = {
       loading = false;
     };
     const r = await finetune(args, { shouldStop: () => signals > 0, urgentStop: () => signals > 1, log, progress, creatingRunDir })
-      .catch((e: Error) => {
+      .catch((e: unknown) => {
         // --lr sets both learning rates: an error about either names the flag the user typed.
-        if (a.lr !== undefined) for (const k of ['glr', 'dlr']) if (a[k] === undefined) e.message = e.message.replace(`--${k} `, '--lr ');
+        const viaLr = (k: string) => a.lr !== undefined && (k === 'glr' || k === 'dlr') && a[k] === undefined;
+        if (e instanceof OptionError) throw Object.assign(new Error(e.words((k) => (viaLr(k) ? '--lr' : flagOf(k)))), { stack: e.stack });
         throw e;
       })
       .finally(() => bar?.stop());

@@ -58,7 +58,7 @@ export const generateCommand: CommandModule<object, Args> = {
       .example('$0 generate --network ffhq.pkl --seeds 0-3 --trunc 0.7 --outdir out', 'Truncated samples')
       .example('$0 generate --network emoji32 --style-mix --rows 0-3 --cols 10-13 --styles 0-3 --outdir mix', 'Style mixing') as unknown as Argv<Args>,
   handler: async (a: ArgumentsCamelCase<Args>) => {
-    await checkOutputFolder(a.outdir, '--outdir');
+    await checkOutputFolder(a.outdir, 'outdir');
     await initBackend(a.backend);
     const net = await loadNetwork(await resolveNetworkArg(a.network));
     const G = buildGenerator(net);
@@ -70,7 +70,7 @@ export const generateCommand: CommandModule<object, Args> = {
     if (a.class !== undefined && !(Number.isInteger(a.class) && a.class >= 0)) throw new Error(`--class ${a.class}: give a class index >= 0`);
     const opts = { truncationPsi: a.trunc, truncationCutoff: cutoff ?? null, noiseMode: a['noise-mode'], classIdx: a.class ?? null };
     if (a.grid) checkGrid(parseGrid(a.grid), res);
-    if (a['style-mix']) checkGrid([parseRange(a.cols, 'cols').length + 1, parseRange(a.rows, 'rows').length + 1], res, '--rows/--cols');
+    if (a['style-mix']) checkGrid([parseRange(a.cols, 'cols').length + 1, parseRange(a.rows, 'rows').length + 1], res, ['rows', 'cols']);
     await fs.mkdir(a.outdir, { recursive: true });
     const written: string[] = [];
     try {
@@ -127,7 +127,7 @@ export const generateCommand: CommandModule<object, Args> = {
       }
     } catch (e) {
       const m = (e as Error).message;
-      throw new Error(m.includes('already exists') ? `${m.split(';')[0]}; use --force to replace, or another --outdir` : m);
+      throw m.includes('already exists') ? new Error(`${m.split(';')[0]}; use --force to replace, or another --outdir`) : e;
     } finally {
       G.dispose();
     }

@@ -68,7 +68,7 @@ export const interpolateCommand: CommandModule<object, Args> = {
     if (!(Number.isInteger(a.scale) && a.scale >= 1 && a.scale <= 16)) throw new Error(`--scale ${a.scale}: give a whole number from 1 to 16`);
     if (!Number.isFinite(a.trunc)) throw new Error(`--trunc ${a.trunc}: give a number`);
     if (existsSync(a.out) && !a.force) throw new Error(`${a.out} already exists; use --force to replace it`);
-    await checkOutputFolder(path.dirname(path.resolve(a.out)), '--out');
+    await checkOutputFolder(path.dirname(path.resolve(a.out)), 'out');
     if (a['frames-dir']) await checkOutputFolder(a['frames-dir'], '--frames-dir');
     const seeds = parseRange(a.seeds);
     const [cols, rows] = a.grid ? parseGrid(a.grid) : [1, 1];

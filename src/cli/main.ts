@@ -10,14 +10,16 @@ import { generateCommand } from './generate.js';
 import { interpolateCommand } from './interpolate.js';
 import { compareCommand, fidCommand } from './metrics_cmds.js';
 import { studyCommand } from './study.js';
+import { messageNaming } from '../files/option_error.js';
+import { flagOf } from '../train/option_table.js';
 
 export class UsageError extends Error {}
 
-/** Prints one line for a failure and exits non-zero; stacks only with STYLEGAN_RLO_DEBUG=1. */
+/** Prints one line for a failure, options named by their flags, and exits non-zero; stacks only with STYLEGAN_RLO_DEBUG=1. */
 export function fail(e: unknown): never {
   const err = e as Error;
   if (process.env.STYLEGAN_RLO_DEBUG === '1' && err?.stack) process.stderr.write(`${err.stack}\n`);
-  const msg = (err?.message ?? String(e))
+  const msg = messageNaming(e, flagOf)
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)

@@ -166,7 +166,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       ) as unknown as Argv<CompareArgs>,
   handler: async (a: ArgumentsCamelCase<CompareArgs>) => {
     if (!(Number.isInteger(a.num) && a.num >= 2)) throw new Error(`--num ${a.num}: give a whole number of at least 2 generated images`);
-    await checkOutputFolder(a.out, '--out');
+    await checkOutputFolder(a.out, 'out');
     await initBackend(a.backend);
     const net = await loadFeatureNetwork({ kind: a.features, protocol: a.protocol, inception: a.inception ?? null, emoji: a['emoji-features'] ?? null });
     try {

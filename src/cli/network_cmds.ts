@@ -53,7 +53,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     if (bad.length || !parts.length) throw new Error(`--networks ${a.networks}: choose from G, D, G_ema`);
     const source = await resolveNetworkArg(a.source);
     const info = await convertNetwork(source, a.dest, a.force, parts as ('G' | 'D' | 'G_ema')[]).catch((e: Error) => {
-      throw new Error(e.message.includes('already exists') ? `${a.dest} already exists; use --force to replace it` : e.message);
+      throw e.message.includes('already exists') ? new Error(`${a.dest} already exists; use --force to replace it`) : e;
     });
     process.stdout.write(`${source} -> ${a.dest}\n${formatInfo(info)}\n`);
   },

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../files/atomic.js';
 import { type FilePath, imageSource } from '../files/inputs.js';
+import { OptionError } from '../files/option_error.js';
 
 export type ResizeFilter = 'lanczos3' | 'lanczos2' | 'cubic' | 'mitchell' | 'linear' | 'nearest';
 export const RESIZE_FILTERS: ResizeFilter[] = ['lanczos3', 'lanczos2', 'cubic', 'mitchell', 'linear', 'nearest'];
@@ -60,11 +61,12 @@ export async function writePng(file: string, pixels: Uint8Array, width: number, 
 export const MAX_GRID_SIDE = 16384;
 
 /** Refuses a COLSxROWS grid of `res`-pixel images whose picture would exceed MAX_GRID_SIDE a side. */
-export function checkGrid([cols, rows]: [number, number], res: number, option = '--grid'): void {
+export function checkGrid([cols, rows]: [number, number], res: number, keys: string[] = ['grid']): void {
   if (cols * res > MAX_GRID_SIDE || rows * res > MAX_GRID_SIDE) {
     const most = Math.max(1, Math.floor(MAX_GRID_SIDE / res));
-    throw new Error(
-      `${option} ${cols}x${rows} of ${res}px images makes a ${cols * res}x${rows * res} picture; keep it within ${MAX_GRID_SIDE} px a side (up to ${most}x${most} at ${res}px)`,
+    throw new OptionError(
+      (o) =>
+        `${keys.map(o).join('/')} ${cols}x${rows} of ${res}px images makes a ${cols * res}x${rows * res} picture; keep it within ${MAX_GRID_SIDE} px a side (up to ${most}x${most} at ${res}px)`,
     );
   }
 }

@@ -2,6 +2,7 @@
 // end), with errors that name the file and say what is wrong.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { OptionError } from './option_error.js';
 
 /**
  * A file's path: a string where its bytes are UTF-8, else the raw bytes (Linux file names need not
@@ -64,17 +65,17 @@ export async function readRegularFile(file: string, what = 'file'): Promise<Buff
 
 /**
  * Checks, before any work, that `dir` is or can become a folder: it and its nearest existing
- * ancestor must be folders. Nothing is created. `option` names it in errors ("--outdir").
+ * ancestor must be folders. Nothing is created. `key` is the option that names it ("outdir").
  */
-export async function checkOutputFolder(dir: string, option: string): Promise<void> {
+export async function checkOutputFolder(dir: string, key: string): Promise<void> {
   let p = path.resolve(dir);
   for (;;) {
     const st = await fs.stat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? null : Promise.reject(e)));
     if (st && !st.isDirectory()) {
-      throw new Error(
+      throw new OptionError((o) =>
         p === path.resolve(dir)
-          ? `${option} ${dir} is a file, not a folder; choose another ${option}`
-          : `${option} ${dir} lies under ${p}, which is a file; choose another ${option}`,
+          ? `${o(key)} ${dir} is a file, not a folder; choose another ${o(key)}`
+          : `${o(key)} ${dir} lies under ${p}, which is a file; choose another ${o(key)}`,
       );
     }
     if (st) return;
@@ -94,6 +95,6 @@ export async function checkNoOverwrite(dir: string, names: string[], force: bool
         () => false,
       )
     )
-      throw new Error(`${path.join(dir, n)} already exists; add --force to replace it, or choose another folder`);
+      throw new OptionError((o) => `${path.join(dir, n)} already exists; add ${o('force')} to replace it, or choose another folder`);
   }
 }

@@ -11,6 +11,7 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../files/cache_dir.js';
+import { OptionError } from '../files/option_error.js';
 
 export interface ManifestEntry {
   name: string;
@@ -261,8 +262,9 @@ async function downloadOnce(url: string, part: string, x: Expect, o: FetchOption
 function networkError(e: NodeJS.ErrnoException, url: string, dest: string): Error {
   const code = e.code ?? '';
   if (['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET'].includes(code)) {
-    return new Error(
-      `cannot download ${redactUrl(url)} (${code}: offline or unreachable); download it where you have access and pass the file with --network, or place it at ${dest}`,
+    return new OptionError(
+      (o) =>
+        `cannot download ${redactUrl(url)} (${code}: offline or unreachable); download it where you have access and pass the file with ${o('network')}, or place it at ${dest}`,
     );
   }
   return new Error(e.message.split(url).join(redactUrl(url)));
@@ -375,7 +377,8 @@ export async function fetchNetwork(nameOrUrl: string, o: FetchOptions = {}): Pro
           (s) => s.size,
           () => 0,
         );
-        throw new Error(`${err.message}${have ? ` (${have} bytes kept in ${part}; run fetch again to resume)` : ''}`);
+        const kept = have ? ` (${have} bytes kept in ${part}; run fetch again to resume)` : '';
+        throw err instanceof OptionError ? new OptionError((o) => `${err.words(o)}${kept}`) : new Error(`${err.message}${kept}`);
       }
       log(`download interrupted (${err.message}); resuming, attempt ${a + 1} of ${attempts}`);
     }

@@ -15,6 +15,7 @@ import { toUint8Generate } from '../generate.js';
 import { frechetDistanceExtrapolated, frechetDistanceFromFeatures, kernelInceptionDistance, kidSubsets } from './fid.js';
 import { type FidProtocol, InceptionV3 } from './inception.js';
 import { type FeatureNetwork, inceptionFeatureNetwork } from './features.js';
+import { OptionError } from '../files/option_error.js';
 
 export const FEATURE_DIM = 2048; // Inception's
 
@@ -116,7 +117,8 @@ export interface GeneratorSampling {
 export async function generatorFeatures(source: FeatureSource, G: Generator, s: GeneratorSampling, o: ExtractOptions = {}): Promise<Features> {
   const net = asNetwork(source, o.protocol);
   const dim = net.dim;
-  if (!(Number.isInteger(s.num) && s.num >= 2)) throw new Error(`--num ${s.num}: ${net.distanceName} needs a whole number of at least 2 images`);
+  if (!(Number.isInteger(s.num) && s.num >= 2))
+    throw new OptionError((o) => `${o('num')} ${s.num}: ${net.distanceName} needs a whole number of at least 2 images`);
   const batch = o.batch ?? 16;
   const rng = new Rng(`fid-${s.seed ?? 0}`);
   const out = new Float32Array(s.num * dim);

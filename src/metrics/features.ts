@@ -13,6 +13,7 @@ import { type FilePath, imageSource } from '../files/inputs.js';
 import { EmojiNet } from './emoji_net.js';
 import { type FidProtocol, imageFeatures, InceptionV3, toRgb } from './inception.js';
 import { loadInceptionWeights } from './weights.js';
+import { OptionError } from '../files/option_error.js';
 
 export const FEATURE_KINDS = ['inception', 'emoji'] as const;
 export type FeatureKind = (typeof FEATURE_KINDS)[number];
@@ -110,5 +111,5 @@ export async function loadFeatureNetwork(o: FeatureNetworkOptions): Promise<Feat
       .slice(0, 16);
     return emojiFeatureNetwork(net, id);
   }
-  throw new Error(`--features ${String(o.kind)}: choose one of ${FEATURE_KINDS.join(', ')}`);
+  throw new OptionError((n) => `${n('features')} ${String(o.kind)}: choose one of ${FEATURE_KINDS.join(', ')}`);
 }

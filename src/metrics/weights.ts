@@ -8,6 +8,7 @@ import { readTorchFile, TorchTensor } from '../formats/torch.js';
 import { parseSafetensors } from '../formats/safetensors.js';
 import { readRegularFile } from '../files/inputs.js';
 import { cacheDir } from '../files/cache_dir.js';
+import { OptionError } from '../files/option_error.js';
 
 export const INCEPTION_FILE = 'pt_inception-2015-12-05-6726825d.pth';
 export const INCEPTION_URL = `https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/${INCEPTION_FILE}`;
@@ -23,8 +24,9 @@ export async function loadInceptionWeights(file: string | null = null): Promise<
     buf = await readRegularFile(p, 'Inception weights');
   } catch (e) {
     if (existsSync(p)) throw e;
-    throw new Error(
-      `FID needs the Inception weights ${INCEPTION_FILE} (pytorch-fid's, 91 MB) at ${p}: download ${INCEPTION_URL} and pass it with --inception <file> or put it there`,
+    throw new OptionError(
+      (o) =>
+        `FID needs the Inception weights ${INCEPTION_FILE} (pytorch-fid's, 91 MB) at ${p}: download ${INCEPTION_URL} and pass it with ${o('inception')} <file> or put it there`,
     );
   }
   // A safetensors state dict (e.g. converted weights) is accepted too.

@@ -24,6 +24,7 @@
 import type { DiscriminatorConfig, GeneratorConfig, ResolvedDiscriminatorConfig } from './config.js';
 import { channelsAt, resolveDiscriminatorConfig, resolveGeneratorConfig } from './config.js';
 import type { NamedArray } from './params.js';
+import { OptionError } from '../files/option_error.js';
 
 export interface WidenTarget {
   channelBase: number;
@@ -47,8 +48,9 @@ export function widenedKwargs(
       const was = channelsAt(base, max, res);
       const now = channelsAt(t.channelBase, t.channelMax, res);
       if (now < was)
-        throw new Error(
-          `--cbase ${t.channelBase} --cmax ${t.channelMax} would give ${now} channels at ${res}x${res}, fewer than ${who}'s ${was}; widening only adds channels`,
+        throw new OptionError(
+          (o) =>
+            `${o('cfg.cbase')} ${t.channelBase} ${o('cfg.cmax')} ${t.channelMax} would give ${now} channels at ${res}x${res}, fewer than ${who}'s ${was}; widening only adds channels`,
         );
       if (now > was) grows = true;
     }
@@ -64,7 +66,10 @@ export function widenedKwargs(
     D_kwargs = { ...D, channel_base: t.channelBase, channel_max: t.channelMax, ...(cmap_dim !== undefined ? { cmap_dim } : {}) };
     resolveDiscriminatorConfig(D_kwargs);
   }
-  if (!grows) throw new Error(`--cbase ${t.channelBase} --cmax ${t.channelMax} give the network the channels it already has; nothing to widen`);
+  if (!grows)
+    throw new OptionError(
+      (o) => `${o('cfg.cbase')} ${t.channelBase} ${o('cfg.cmax')} ${t.channelMax} give the network the channels it already has; nothing to widen`,
+    );
   return { G_kwargs, D_kwargs };
 }
 

@@ -10,6 +10,7 @@ import { type CompareRow, formatTable, toCsv } from '../metrics/compare.js';
 import { aggregate } from '../metrics/study.js';
 import { escapeHtml } from './html.js';
 import { plotSvg, studyPlotSvg } from './plots.js';
+import { OptionError } from '../files/option_error.js';
 
 const variantOf = (r: CompareRow) => `${r.loss}${r.k !== null ? ` k=${r.k}` : ''}`;
 
@@ -59,7 +60,7 @@ ${comparisonPlotSvg(rows).replace(/^<svg /, '<svg class="plot" ')}
 `;
   const file = path.join(outDir, 'compare.html');
   await writeFileAtomic(file, html, { overwrite: force }).catch((e: Error) => {
-    throw new Error(e.message.includes('already exists') ? `${file} already exists; use --force or another --out` : e.message);
+    throw e.message.includes('already exists') ? new OptionError((o) => `${file} already exists; use ${o('force')} or another ${o('out')}`) : e;
   });
   return file;
 }
@@ -79,7 +80,7 @@ export async function writeComparison(rows: CompareRow[], outDir: string, force 
   for (const [name, data] of files) {
     const f = path.join(outDir, name);
     await writeFileAtomic(f, data, { overwrite: force }).catch((e: Error) => {
-      throw new Error(e.message.includes('already exists') ? `${f} already exists; use --force or another --out` : e.message);
+      throw e.message.includes('already exists') ? new OptionError((o) => `${f} already exists; use ${o('force')} or another ${o('out')}`) : e;
     });
     written.push(f);
   }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { executionOrder, type StudyRun, type StudySpec } from './spec.js';
 import { runState } from './runs.js';
+import { OptionError } from '../files/option_error.js';
 
 export interface SlurmOptions {
   partition?: string;
@@ -32,7 +33,7 @@ async function sbatch(args: string[]): Promise<string> {
     return stdout.trim().split(';')[0];
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string };
-    if (err.code === 'ENOENT') throw new Error('sbatch not found: run this on a Slurm login node, or use --executor local');
+    if (err.code === 'ENOENT') throw new OptionError((o) => `sbatch not found: run this on a Slurm login node, or use ${o('executor')} local`);
     throw new Error(`sbatch failed: ${(err.stderr ?? err.message).trim().split('\n').at(-1)}`);
   }
 }

@@ -6,6 +6,7 @@ import { RESIZE_FILTERS } from '../data/images.js';
 import { AUGPIPES } from './augment.js';
 import type { FinetuneArgs, TrainingOptions } from '../records.js';
 import { DEFAULTS as D, SCRATCH_DEFAULTS as S } from './defaults.js';
+import { OptionError } from '../files/option_error.js';
 
 /** How a resumed run treats an option: 'yes' it may change in place, 'branch' only in a branch, 'no' never. */
 export type OnResume = 'yes' | 'branch' | 'no';
@@ -26,7 +27,7 @@ export interface FinetuneOption {
 /** COLSxROWS, e.g. 8x4. */
 export function parseGrid(s: string): [number, number] {
   const m = /^(\d+)x(\d+)$/.exec(s);
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`--grid ${s}: expected COLSxROWS, e.g. 8x4`);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new OptionError((o) => `${o('grid')} ${s}: expected COLSxROWS, e.g. 8x4`);
   return [Number(m[1]), Number(m[2])];
 }
 
@@ -293,9 +294,9 @@ export const FINETUNE_OPTIONS: readonly FinetuneOption[] = [
 
 const byKey = new Map(FINETUNE_OPTIONS.map((o) => [o.key as string, o]));
 
-/** The flag of a library key ('batchGpu' -> '--batch-gpu'). */
+/** The flag of a library key ('batchGpu' -> '--batch-gpu'; a key of no finetune option, e.g. 'styleMix', -> '--style-mix'). */
 export function flagOf(key: string): string {
-  return `--${byKey.get(key)?.flag ?? key}`;
+  return `--${byKey.get(key)?.flag ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 /** Library keys a resumed run may change in place, and in a branch. */

@@ -4,11 +4,12 @@
 // The CLI, the scripts and the tests all go through these functions; none repeats a default.
 import type { FinetuneArgs, TrainingOptions } from '../records.js';
 import { DEFAULTS, SCRATCH_DEFAULTS, UPSTREAM_CONSTANTS } from './defaults.js';
-import { ARG_TO_OPTION, BRANCH_CHANGEABLE, flagOf, RESUME_CHANGEABLE } from './option_table.js';
+import { ARG_TO_OPTION, BRANCH_CHANGEABLE, RESUME_CHANGEABLE } from './option_table.js';
 import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import { widenedKwargs } from '../networks/widen.js';
 import { logistic, rooted } from '../losses/objectives.js';
 import type { TrainerOptions } from './trainer.js';
+import { OptionError, type OptionName } from '../files/option_error.js';
 
 const definedEntries = (o: object) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
@@ -16,8 +17,9 @@ const definedEntries = (o: object) => Object.fromEntries(Object.entries(o).filte
 function withMbstd(D: DiscriminatorConfig, group: number | undefined): DiscriminatorConfig {
   if (group === undefined) return D;
   if (!(Number.isInteger(group) && group >= 1 && group <= 4096))
-    throw new Error(
-      `--mbstd ${JSON.stringify(group)} is invalid: the minibatch-stddev group size must be a whole number from 1 to 4096 (upstream uses 4, its cifar config 32)`,
+    throw new OptionError(
+      (o) =>
+        `${o('mbstd')} ${JSON.stringify(group)} is invalid: the minibatch-stddev group size must be a whole number from 1 to 4096 (upstream uses 4, its cifar config 32)`,
     );
   return { ...D, epilogue_kwargs: { ...(D.epilogue_kwargs ?? {}), mbstd_group_size: group } };
 }
@@ -61,8 +63,9 @@ export function resolveTrainingOptions(
   const d = DEFAULTS;
   const scratch = Object.keys(definedEntries(args.cfg ?? {}));
   if (start && scratch.length)
-    throw new Error(
-      `--${scratch[0]} is a from-scratch architecture option; fine-tuning keeps the network's architecture: drop --${scratch[0]} (or drop --network to train from scratch)`,
+    throw new OptionError(
+      (o) =>
+        `${o(`cfg.${scratch[0]}`)} is a from-scratch architecture option; fine-tuning keeps the network's architecture: drop ${o(`cfg.${scratch[0]}`)} (or drop ${o('network')} to train from scratch)`,
     );
   const sc = start ? null : scratchConfigs(args.cfg);
   const G_kwargs = start ? start.G_kwargs : sc!.G;
@@ -111,18 +114,19 @@ export function resolveTrainingOptions(
   return resolvedOptions;
 }
 
-/** The flags a resumed run may change in place, for messages: --kimg, --snap, --tick, --data, --backend and --inception. */
-const IN_PLACE_FLAGS = (() => {
+/** The options a resumed run may change in place, for messages: kimg, snap, tick, data, backend and inception. */
+const inPlace = (o: OptionName) => {
   const schedFirst = ['kimg', 'snap', 'tick']; // the schedule first, then where things are
   const keys = RESUME_CHANGEABLE.filter((k) => k !== 'resume' && k !== 'runDir');
-  const f = [...schedFirst.filter((k) => keys.includes(k)), ...keys.filter((k) => !schedFirst.includes(k))].map(flagOf);
+  const f = [...schedFirst.filter((k) => keys.includes(k)), ...keys.filter((k) => !schedFirst.includes(k))].map(o);
   return `${f.slice(0, -1).join(', ')} and ${f.at(-1)}`;
-})();
+};
 
 /** The refusal of a setting that only a branch may change; `was` is the run's value, as " (the run has ...)". */
-const notInPlace = (flag: string, was: string) =>
-  new Error(
-    `--resume continues a run with its own settings; --${flag} cannot change in place${was}: branch with --run-dir NEW_DIR to continue with other settings`,
+const notInPlace = (key: string, was: string) =>
+  new OptionError(
+    (o) =>
+      `${o('resume')} continues a run with its own settings; ${o(key)} cannot change in place${was}: branch with ${o('runDir')} NEW_DIR to continue with other settings`,
   );
 
 /**
@@ -145,10 +149,14 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
         .filter(([, v]) => v !== undefined)
         .map(([k]) => k);
       const fixed = given.filter((k) => k !== 'cbase' && k !== 'cmax');
-      if (fixed.length) throw new Error(`--resume continues a run with its own settings; --${fixed[0]} (a from-scratch architecture option) cannot change`);
+      if (fixed.length)
+        throw new OptionError(
+          (o) => `${o('resume')} continues a run with its own settings; ${o(`cfg.${fixed[0]}`)} (a from-scratch architecture option) cannot change`,
+        );
       if (given.length && !branching)
-        throw new Error(
-          `--resume continues a run with its own settings; --${given[0]} cannot change in place: branch with --run-dir NEW_DIR to widen the networks`,
+        throw new OptionError(
+          (o) =>
+            `${o('resume')} continues a run with its own settings; ${o(`cfg.${given[0]}`)} cannot change in place: branch with ${o('runDir')} NEW_DIR to widen the networks`,
         );
       if (given.length) widen = { cbase: cfg.cbase, cmax: cfg.cmax };
       continue;
@@ -168,9 +176,10 @@ export function resumeTrainingOptions(saved: TrainingOptions, args: FinetuneArgs
       changed[opt] = [saved[opt], value];
       continue;
     }
-    if (branchable) throw notInPlace(flagOf(arg).slice(2), was);
-    throw new Error(
-      `--resume continues a run with its own settings; ${flagOf(arg)} cannot change${was}: only ${IN_PLACE_FLAGS} can, and a branch (--run-dir) also ${BRANCH_CHANGEABLE.map(flagOf).join(', ')}, --mbstd, and --cbase/--cmax to widen the networks`,
+    if (branchable) throw notInPlace(arg, was);
+    throw new OptionError(
+      (o) =>
+        `${o('resume')} continues a run with its own settings; ${o(arg)} cannot change${was}: only ${inPlace(o)} can, and a branch (${o('runDir')}) also ${BRANCH_CHANGEABLE.map(o).join(', ')}, ${o('mbstd')}, and ${o('cfg.cbase')}/${o('cfg.cmax')} to widen the networks`,
     );
   }
   // A new batch that the run split into one step (the default) stays one step.
@@ -237,8 +246,8 @@ export function trainerOptions(resolvedOptions: TrainingOptions): TrainerOptions
 
 export function validateOptions(resolvedOptions: TrainingOptions): void {
   // A number as the user typed it (NaN, Infinity; JSON would print them as null).
-  const bad = (name: string, v: unknown, want: string): never => {
-    throw new Error(`--${name} ${typeof v === 'number' ? String(v) : JSON.stringify(v)} is invalid: ${want}`);
+  const bad = (key: string, v: unknown, want: string | ((o: OptionName) => string)): never => {
+    throw new OptionError((o) => `${o(key)} ${typeof v === 'number' ? String(v) : JSON.stringify(v)} is invalid: ${typeof want === 'string' ? want : want(o)}`);
   };
   if (!(resolvedOptions.k > 0 && Number.isFinite(resolvedOptions.k))) bad('k', resolvedOptions.k, 'the rooted objective needs k > 0');
   // k (1 + e^-l)^(1/k): below ~0.05 the power overflows float32 for ordinary logits; above ~1e4 the
@@ -248,11 +257,11 @@ export function validateOptions(resolvedOptions: TrainingOptions): void {
   if (!(Number.isInteger(resolvedOptions.seed) && resolvedOptions.seed >= 0 && resolvedOptions.seed <= 0xffffffff))
     bad('seed', resolvedOptions.seed, 'must be a whole number from 0 to 4294967295');
   if (!(resolvedOptions.adaKimg > 0 && Number.isFinite(resolvedOptions.adaKimg)))
-    bad('ada-kimg', resolvedOptions.adaKimg, 'must be > 0 (kimg for augment p to go from 0 to 1)');
+    bad('adaKimg', resolvedOptions.adaKimg, 'must be > 0 (kimg for augment p to go from 0 to 1)');
   if (!(resolvedOptions.kimg > 0 && Number.isFinite(resolvedOptions.kimg))) bad('kimg', resolvedOptions.kimg, 'must be > 0');
   if (!(Number.isInteger(resolvedOptions.batch) && resolvedOptions.batch >= 1)) bad('batch', resolvedOptions.batch, 'must be a positive integer');
   if (!(Number.isInteger(resolvedOptions.batchGpu) && resolvedOptions.batchGpu >= 1 && resolvedOptions.batch % resolvedOptions.batchGpu === 0))
-    bad('batch-gpu', resolvedOptions.batchGpu, `must divide --batch ${resolvedOptions.batch}`);
+    bad('batchGpu', resolvedOptions.batchGpu, (o) => `must divide ${o('batch')} ${resolvedOptions.batch}`);
   for (const [n, v] of [
     ['glr', resolvedOptions.glr],
     ['dlr', resolvedOptions.dlr],
@@ -260,11 +269,11 @@ export function validateOptions(resolvedOptions: TrainingOptions): void {
     if (!(v > 0 && Number.isFinite(v))) bad(n, v, 'must be a finite number > 0');
   for (const [n, v] of [
     ['gamma', resolvedOptions.gamma],
-    ['pl-weight', resolvedOptions.plWeight],
+    ['plWeight', resolvedOptions.plWeight],
     ['ema', resolvedOptions.emaKimg],
   ] as const)
     if (!(v >= 0 && Number.isFinite(v))) bad(n, v, 'must be a finite number >= 0');
-  if (!(resolvedOptions.styleMixing >= 0 && resolvedOptions.styleMixing <= 1)) bad('style-mixing', resolvedOptions.styleMixing, 'must be in [0, 1]');
+  if (!(resolvedOptions.styleMixing >= 0 && resolvedOptions.styleMixing <= 1)) bad('styleMixing', resolvedOptions.styleMixing, 'must be in [0, 1]');
   if (!(resolvedOptions.p >= 0 && resolvedOptions.p <= 1)) bad('p', resolvedOptions.p, 'must be in [0, 1]');
   if (!(resolvedOptions.target > 0 && resolvedOptions.target < 1)) bad('target', resolvedOptions.target, 'must be in (0, 1)');
   if (!(resolvedOptions.tickKimg > 0 && Number.isFinite(resolvedOptions.tickKimg))) bad('tick', resolvedOptions.tickKimg, 'must be a finite number > 0');
@@ -272,9 +281,9 @@ export function validateOptions(resolvedOptions: TrainingOptions): void {
   if (!(Number.isInteger(resolvedOptions.freezed) && resolvedOptions.freezed >= 0)) bad('freezed', resolvedOptions.freezed, 'must be an integer >= 0');
   for (const m of resolvedOptions.metrics) if (m !== 'fid' && m !== 'fed') bad('metrics', m, 'choose fid (Inception) or fed (the bundled emoji network)');
   if (!(Number.isInteger(resolvedOptions.metricsNum) && resolvedOptions.metricsNum >= 2))
-    bad('metrics-num', resolvedOptions.metricsNum, 'must be an integer >= 2');
+    bad('metricsNum', resolvedOptions.metricsNum, 'must be an integer >= 2');
   const mb = resolveDiscriminatorConfig(resolvedOptions.D_kwargs).epilogue_kwargs.mbstd_group_size; // null: the whole batch
   if (mb !== null && resolvedOptions.batchGpu % Math.min(mb, resolvedOptions.batchGpu) !== 0) {
-    bad('batch-gpu', resolvedOptions.batchGpu, `must be a multiple of the minibatch-stddev group size ${mb}`);
+    bad('batchGpu', resolvedOptions.batchGpu, `must be a multiple of the minibatch-stddev group size ${mb}`);
   }
 }

@@ -27,6 +27,7 @@ import { resolveTrainingOptions, resumeTrainingOptions, trainerOptions } from '.
 import type { TrainingOptions } from '../records.js';
 import { checkResumeInPlace, makeNamedRunDir, nextRunDir, resolveResume, tidyForResume } from './run_dir.js';
 import { Trainer } from './trainer.js';
+import { OptionError } from '../files/option_error.js';
 
 /** Everything a running training loop holds; made by prepareRun, released by dispose(). */
 export interface RunContext {
@@ -70,16 +71,17 @@ export async function prepareRun(args: FinetuneArgs, hooks: PrepareHooks): Promi
   const backendChoice = args.backend ?? process.env.STYLEGAN_RLO_BACKEND ?? 'auto';
   // Refused before anything is loaded or created: wasm has no filter-gradient kernel.
   if (backendChoice === 'wasm')
-    throw new Error('--backend wasm cannot train (tfjs-backend-wasm has no Conv2DBackpropFilter); use cpu, or tensorflow-gpu on a GPU');
+    throw new OptionError((o) => `${o('backend')} wasm cannot train (tfjs-backend-wasm has no Conv2DBackpropFilter); use cpu, or tensorflow-gpu on a GPU`);
   if (args.runDir) {
     if (await exists(args.runDir)) {
-      throw new Error(
-        `run directory ${args.runDir} already exists; ${args.resume ? '' : `use --resume ${args.runDir} to continue it, or `}choose another --run-dir`,
+      throw new OptionError(
+        (o) =>
+          `run directory ${args.runDir} already exists; ${args.resume ? '' : `use ${o('resume')} ${args.runDir} to continue it, or `}choose another ${o('runDir')}`,
       );
     }
-    await checkOutputFolder(args.runDir, '--run-dir');
+    await checkOutputFolder(args.runDir, 'runDir');
   } else if (!args.resume || !(await isRunDirectory(await resumeFolder(args.resume)))) {
-    await checkOutputFolder(args.outdir ?? DEFAULTS.outdir, '--outdir');
+    await checkOutputFolder(args.outdir ?? DEFAULTS.outdir, 'outdir');
   }
 
   // ---- the run directory to resume is locked before anything in it is read
@@ -120,10 +122,10 @@ async function prepareLocked(
     resumeFile = await resolveResume(args.resume);
     net = await loadNetwork(resumeFile);
     const tr = trainingStateOf(net.training, resumeFile);
-    if (!tr) throw new Error(`--resume ${resumeFile}: this checkpoint has no training state (it was exported, not snapshotted by finetune)`);
+    if (!tr) throw new OptionError((o) => `${o('resume')} ${resumeFile}: this checkpoint has no training state (it was exported, not snapshotted by finetune)`);
     saved = tr;
     if (target?.kind === 'in-place') await checkResumeInPlace(resumeFile, tr.trainer.curNimg / 1000);
-    if (args.data && path.resolve(args.data) !== path.resolve(tr.options.data)) log(`resume: using --data ${args.data} instead of ${tr.options.data}`);
+    if (args.data && path.resolve(args.data) !== path.resolve(tr.options.data)) log(`resume: using the data folder ${args.data} instead of ${tr.options.data}`);
     // Continued in a new run directory: --outdir says where that goes, and changes no setting.
     const newDir = target?.kind === 'new';
     options = resumeTrainingOptions(
@@ -318,7 +320,7 @@ async function writeOptions(options: TrainingOptions): Promise<void> {
 /** The folder of what --resume names: a run directory itself, or the folder of a snapshot file. */
 async function resumeFolder(p: string): Promise<string> {
   const st = await fs.stat(p).catch(() => null);
-  if (!st) throw new Error(`--resume ${p} does not exist`);
+  if (!st) throw new OptionError((o) => `${o('resume')} ${p} does not exist`);
   return st.isDirectory() ? p : path.dirname(p);
 }
 

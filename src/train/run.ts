@@ -11,6 +11,7 @@ import { prepareRun, type RunContext } from './prepare.js';
 import { writeRunReport } from '../report/run_page.js';
 import { evaluateMissingMetrics, evaluateSnapshot, lastGoodSnapshot, redrawMissingGrids, writeGrid, writeRealsGrid, writeSnapshot } from './snapshot.js';
 import { recordTick, type TickClock } from './tick.js';
+import { OptionError } from '../files/option_error.js';
 
 export interface RunHooks {
   log?: (line: string) => void; // Progress lines (default: stderr).
@@ -132,8 +133,9 @@ async function trainingLoop(ctx: RunContext, hooks: RunHooks): Promise<RunResult
     const t = await recordTick(ctx, clock, now(), totalNimg);
     if (t.diverged) {
       await snapshot();
-      throw new Error(
-        `training diverged: ${t.skippedTick} steps with non-finite losses or gradients in the last tick; try a lower --glr/--dlr or a higher --gamma (snapshot saved in ${runDir})`,
+      throw new OptionError(
+        (o) =>
+          `training diverged: ${t.skippedTick} steps with non-finite losses or gradients in the last tick; try a lower ${o('glr')}/${o('dlr')} or a higher ${o('gamma')} (snapshot saved in ${runDir})`,
       );
     }
     ctx.tick++;

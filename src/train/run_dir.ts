@@ -5,14 +5,15 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { isRecordFile, latestSnapshot, listSnapshots } from '../io/run_layout.js';
 import { processAlive } from '../io/run_lock.js';
+import { OptionError } from '../files/option_error.js';
 
 /** The latest snapshot of a run directory, or the file itself. */
 export async function resolveResume(p: string): Promise<string> {
   const st = await fs.stat(p).catch(() => null);
-  if (!st) throw new Error(`--resume ${p} does not exist`);
+  if (!st) throw new OptionError((o) => `${o('resume')} ${p} does not exist`);
   if (!st.isDirectory()) return p;
   const latest = await latestSnapshot(p);
-  if (!latest) throw new Error(`--resume ${p}: the run directory has no network-snapshot-*.safetensors to resume from`);
+  if (!latest) throw new OptionError((o) => `${o('resume')} ${p}: the run directory has no network-snapshot-*.safetensors to resume from`);
   return latest;
 }
 
@@ -64,9 +65,11 @@ export async function makeNamedRunDir(dir: string, resumeHint: boolean): Promise
   await fs.mkdir(path.dirname(path.resolve(dir)), { recursive: true });
   await fs.mkdir(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'EEXIST') {
-      throw new Error(`run directory ${dir} already exists; ${resumeHint ? `use --resume ${dir} to continue it, or ` : ''}choose another --run-dir`);
+      throw new OptionError(
+        (o) => `run directory ${dir} already exists; ${resumeHint ? `use ${o('resume')} ${dir} to continue it, or ` : ''}choose another ${o('runDir')}`,
+      );
     }
-    if (e.code === 'ENOTDIR') throw new Error(`--run-dir ${dir}: a parent of it is a file; choose another --run-dir`);
+    if (e.code === 'ENOTDIR') throw new OptionError((o) => `${o('runDir')} ${dir}: a parent of it is a file; choose another ${o('runDir')}`);
     throw e;
   });
 }
@@ -79,9 +82,10 @@ export async function checkResumeInPlace(snapshot: string, kimg: number): Promis
   const later = (await listSnapshots(path.dirname(snapshot))).filter((s) => s.kimg > kimg + 1e-9);
   if (later.length) {
     const last = later[later.length - 1];
-    throw new Error(
-      `--resume ${snapshot}: the run directory already has ${later.length} later snapshot(s), up to kimg ${last.kimg.toFixed(3)}; ` +
-        `resume the run directory to continue from the latest, or add --run-dir NEW_DIR to branch from this one`,
+    throw new OptionError(
+      (o) =>
+        `${o('resume')} ${snapshot}: the run directory already has ${later.length} later snapshot(s), up to kimg ${last.kimg.toFixed(3)}; ` +
+        `resume the run directory to continue from the latest, or add ${o('runDir')} NEW_DIR to branch from this one`,
     );
   }
 }

@@ -110,7 +110,7 @@ describe('compare', () => {
       return false;
     };
     assert.ok(hasColor(PLOT_COLORS[0]) && hasColor(PLOT_COLORS[1]), 'one line color per run');
-    await assert.rejects(writeComparison(rows, out), /compare\.csv already exists; use --force/);
+    await assert.rejects(writeComparison(rows, out), /compare\.csv already exists; use options\.force/);
   });
 
   test('finetune --metrics fid records the FID that compare reports', async () => {

@@ -109,7 +109,7 @@ describe('fetch', () => {
     const off = await manifest(dir, { url: `http://127.0.0.1:${port}/x.pkl`, sha256: null });
     await assert.rejects(
       fetchNetwork('tiny', { manifest: off, cache: dir, log: () => {} }),
-      /cannot download .* \(ECONNREFUSED: offline or unreachable\); download it where you have access and pass the file with --network/,
+      /cannot download .* \(ECONNREFUSED: offline or unreachable\); download it where you have access and pass the file with options\.network/,
     );
     await assert.rejects(fetchNetwork('nope', { manifest: off, cache: dir }), /unknown network 'nope'; known: tiny/);
   });

@@ -553,13 +553,13 @@ describe('finetune bad input', () => {
     const rd = path.join(dir, 'exists');
     await fs.mkdir(rd, { recursive: true });
     await fs.writeFile(path.join(rd, 'keep.txt'), 'user data');
-    await assert.rejects(finetune(base({ runDir: rd }), quiet), /already exists; use --resume/);
+    await assert.rejects(finetune(base({ runDir: rd }), quiet), /already exists; use options\.resume/);
     assert.equal(await fs.readFile(path.join(rd, 'keep.txt'), 'utf8'), 'user data');
   });
 
   test('invalid options name the option', async () => {
-    await assert.rejects(finetune(base({ k: 0 }), quiet), /--k 0 is invalid/);
-    await assert.rejects(finetune(base({ batch: 4, batchGpu: 3 }), quiet), /--batch-gpu 3 is invalid/);
+    await assert.rejects(finetune(base({ k: 0 }), quiet), /options\.k 0 is invalid/);
+    await assert.rejects(finetune(base({ batch: 4, batchGpu: 3 }), quiet), /options\.batchGpu 3 is invalid: must divide options\.batch 4/);
     await assert.rejects(finetune(base({ network: path.join(dir, 'data', 'img000.png') }), quiet), /not a network file/);
   });
 });

@@ -86,8 +86,8 @@ describe('generate', () => {
       },
       new Rng(1),
     );
-    await assert.rejects(generateImages(C, [0]), /conditional \(3 classes\): give --class 0\.\.2/);
-    await assert.rejects(generateImages(C, [0], { classIdx: 3 }), /--class 3 is out of range 0\.\.2/);
+    await assert.rejects(generateImages(C, [0]), /conditional \(3 classes\): give options\.class 0\.\.2/);
+    await assert.rejects(generateImages(C, [0], { classIdx: 3 }), /options\.class 3 is out of range 0\.\.2/);
     const [a] = await generateImages(C, [0], { classIdx: 0 });
     const [b] = await generateImages(C, [0], { classIdx: 2 });
     assert.notDeepEqual(a, b);

@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { conditionalCheckpoint, tinyTrainingFixture } from '../train_helpers.js';
 import { parseRange } from '../../src/generate.js';
 import { testBackend } from '../helpers.js';
+import { OptionError } from '../../src/files/option_error.js';
+import { flagOf } from '../../src/train/option_table.js';
 
 let dir: string, ckpt: string, data: string;
 before(async () => {
@@ -157,7 +159,7 @@ test('options resolve in one library function: defaults, derived values, and the
   const { epilogue_kwargs: _, ...noEpilogue } = sc.D;
   assert.throws(
     () => resolveTrainingOptions({ data: 'd', batch: 6 }, { G_kwargs: sc.G, D_kwargs: noEpilogue }, 'cpu'),
-    /--batch-gpu 6 is invalid: must be a multiple of the minibatch-stddev group size 4/,
+    /options\.batchGpu 6 is invalid: must be a multiple of the minibatch-stddev group size 4/,
   );
   const wholeBatch = { ...sc.D, epilogue_kwargs: { mbstd_group_size: null } };
   assert.equal(resolveTrainingOptions({ data: 'd', batch: 6 }, { G_kwargs: sc.G, D_kwargs: wholeBatch }, 'cpu').batchGpu, 6);
@@ -172,32 +174,49 @@ test('options resolve in one library function: defaults, derived values, and the
   for (const bad of [0, 2.5, -4])
     assert.throws(
       () => resolveTrainingOptions({ data: 'd', mbstd: bad }, null, 'cpu'),
-      /^Error: --mbstd -?[0-9.]+ is invalid: .*a whole number from 1 to 4096/,
+      /^OptionError: options\.mbstd -?[0-9.]+ is invalid: .*a whole number from 1 to 4096/,
     );
   assert.throws(
     () => resolveTrainingOptions({ data: 'd', batch: 12, mbstd: 8 }, null, 'cpu'),
-    /--batch-gpu 12 is invalid: must be a multiple of the minibatch-stddev group size 8/,
+    /options\.batchGpu 12 is invalid: must be a multiple of the minibatch-stddev group size 8/,
   );
   assert.throws(
     () => resolveTrainingOptions({ data: 'd', cfg: { cmax: 64 } }, { G_kwargs: sc.G, D_kwargs: sc.D }, 'cpu'),
-    /^Error: --cmax is a from-scratch architecture option; fine-tuning keeps the network's architecture: drop --cmax/,
+    /^OptionError: options\.cfg\.cmax is a from-scratch architecture option; fine-tuning keeps the network's architecture: drop options\.cfg\.cmax/,
   );
   // Resume: the schedule may change, the same value is accepted, anything else is refused.
   const r = resumeTrainingOptions(o, { data: '', batch: 8, kimg: 20, tick: 2 }, 'rd', 'cpu', 3);
   assert.deepEqual([r.kimg, r.tickKimg, r.batch, r.runDir, r.branches], [20, 2, 8, 'rd', undefined]);
-  assert.throws(
-    () => resumeTrainingOptions(o, { data: '', seed: 7 }, 'rd', 'cpu', 3),
-    /--seed cannot change \(the run has 0\): only --kimg.*a branch \(--run-dir\) also --loss, --k, --batch, --batch-gpu, .*--style-mixing.*, and --cbase\/--cmax to widen the networks$/,
+  // The library names options by key; the CLI words the same error with flags.
+  const seedError = (() => {
+    try {
+      resumeTrainingOptions(o, { data: '', seed: 7 }, 'rd', 'cpu', 3);
+    } catch (e) {
+      return e as OptionError;
+    }
+    assert.fail('a changed seed was accepted');
+  })();
+  assert.ok(seedError instanceof OptionError);
+  assert.match(
+    seedError.message,
+    /options\.seed cannot change \(the run has 0\): only options\.kimg.*a branch \(options\.runDir\) also options\.loss, options\.k, options\.batch, options\.batchGpu, .*options\.styleMixing.*, and options\.cfg\.cbase\/options\.cfg\.cmax to widen the networks$/,
+  );
+  assert.match(
+    seedError.words(flagOf),
+    /^--resume continues a run with its own settings; --seed cannot change \(the run has 0\): only --kimg.*a branch \(--run-dir\) also --loss, --k, --batch, --batch-gpu, .*--style-mixing.*, and --cbase\/--cmax to widen the networks$/,
   );
   assert.throws(
     () => resumeTrainingOptions(o, { data: '', batch: 4 }, 'rd', 'cpu', 3),
-    /--batch cannot change in place \(the run has 8\): branch with --run-dir NEW_DIR/,
+    /options\.batch cannot change in place \(the run has 8\): branch with options\.runDir NEW_DIR/,
   );
   assert.throws(
     () => resumeTrainingOptions(o, { data: '', styleMixing: 0 }, 'rd', 'cpu', 3),
-    /--style-mixing cannot change in place \(the run has 0\.9\): branch with --run-dir NEW_DIR/,
+    /options\.styleMixing cannot change in place \(the run has 0\.9\): branch with options\.runDir NEW_DIR/,
   );
-  assert.throws(() => resumeTrainingOptions(o, { data: '', cfg: { res: 64 } }, 'rd', 'cpu', 3), /--res \(a from-scratch architecture option\) cannot change/);
+  assert.throws(
+    () => resumeTrainingOptions(o, { data: '', cfg: { res: 64 } }, 'rd', 'cpu', 3),
+    /options\.cfg\.res \(a from-scratch architecture option\) cannot change/,
+  );
   // A branch may change the objective, the batch and the regularization, and records what changed
   // and where; a second branch keeps the first one's record. The augmentation pipeline stays refused.
   const b = resumeTrainingOptions(o, { data: '', runDir: 'b1', styleMixing: 0, loss: 'logistic', ema: (8 / 32) * 10 }, 'b1', 'cpu', 3);
@@ -211,7 +230,10 @@ test('options resolve in one library function: defaults, derived values, and the
       ['b1', 5, ['gamma']],
     ],
   );
-  assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'b3', augpipe: 'bg' }, 'b3', 'cpu', 3), /--augpipe cannot change \(the run has "bgc"\)/);
+  assert.throws(
+    () => resumeTrainingOptions(o, { data: '', runDir: 'b3', augpipe: 'bg' }, 'b3', 'cpu', 3),
+    /options\.augpipe cannot change \(the run has "bgc"\)/,
+  );
   // A branch may change D's minibatch-stddev group (recorded); in place only to the same value.
   const bm = resumeTrainingOptions(o, { data: '', runDir: 'bm', mbstd: 8 }, 'bm', 'cpu', 3);
   assert.deepEqual([bm.D_kwargs.epilogue_kwargs?.mbstd_group_size, bm.branches?.[0].changed], [8, { mbstd: [4, 8] }]);
@@ -219,9 +241,9 @@ test('options resolve in one library function: defaults, derived values, and the
   assert.equal(resumeTrainingOptions(o, { data: '', mbstd: 4 }, 'rd', 'cpu', 3).branches, undefined);
   assert.throws(
     () => resumeTrainingOptions(o, { data: '', mbstd: 8 }, 'rd', 'cpu', 3),
-    /--mbstd cannot change in place \(the run has 4\): branch with --run-dir/,
+    /options\.mbstd cannot change in place \(the run has 4\): branch with options\.runDir/,
   );
-  assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'bm2', mbstd: 0 }, 'bm2', 'cpu', 3), /--mbstd 0 is invalid/);
+  assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'bm2', mbstd: 0 }, 'bm2', 'cpu', 3), /options\.mbstd 0 is invalid/);
   // A new batch takes the one-step split with it, unless --batch-gpu says otherwise.
   const b4 = resumeTrainingOptions(o, { data: '', runDir: 'b4', batch: 16 }, 'b4', 'cpu', 3);
   assert.deepEqual([b4.batch, b4.batchGpu, b4.branches?.[0].changed], [16, 16, { batch: [8, 16], batchGpu: [8, 16] }]);
@@ -229,9 +251,12 @@ test('options resolve in one library function: defaults, derived values, and the
   assert.deepEqual([b5.batch, b5.batchGpu, b5.branches?.[0].changed], [16, 8, { batch: [8, 16] }]);
   assert.throws(
     () => resumeTrainingOptions(o, { data: '', runDir: 'b6', batch: 6 }, 'b6', 'cpu', 3),
-    /--batch-gpu 6 is invalid: must be a multiple of the minibatch-stddev group size 4/,
+    /options\.batchGpu 6 is invalid: must be a multiple of the minibatch-stddev group size 4/,
   );
-  assert.throws(() => resumeTrainingOptions(o, { data: '', runDir: 'b3', styleMixing: 2 }, 'b3', 'cpu', 3), /--style-mixing 2 is invalid: must be in \[0, 1\]/);
+  assert.throws(
+    () => resumeTrainingOptions(o, { data: '', runDir: 'b3', styleMixing: 2 }, 'b3', 'cpu', 3),
+    /options\.styleMixing 2 is invalid: must be in \[0, 1\]/,
+  );
   // No command module reads process.argv (the rule lives in the library, not in the CLI).
   const { readdirSync, readFileSync } = await import('node:fs');
   const cliDir = path.resolve('src/cli');

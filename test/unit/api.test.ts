@@ -3,6 +3,9 @@
 // mapping, synthesis, discriminator, a phase loss and its gradients in upstream names.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as lib from '../../src/index.js';
 
@@ -118,6 +121,26 @@ test('the package root exports every name the README documents', () => {
     'bootstrapDiffCI',
     'adamUpdate',
     'cacheDir',
+    'OptionError',
   ];
   for (const n of documented) assert.equal(typeof (lib as Record<string, unknown>)[n], 'function', n);
+});
+
+test("an option's error names it by key, and words itself with the CLI's flags or any names", async () => {
+  const outdir = await fs.mkdtemp(path.join(os.tmpdir(), 'rlo-option-error-'));
+  const err = await lib
+    .finetune({ data: 'samples', network: 'pretrained/emoji32.safetensors', outdir, batch: 4, batchGpu: 3, kimg: 0.001 })
+    .catch((e: unknown) => e);
+  assert.deepEqual(await fs.readdir(outdir), [], 'refused before a run directory was made');
+  await fs.rm(outdir, { recursive: true });
+  assert.ok(err instanceof lib.OptionError, String(err));
+  assert.equal(err.message, 'options.batchGpu 3 is invalid: must divide options.batch 4');
+  assert.equal(
+    err.words((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`),
+    '--batch-gpu 3 is invalid: must divide --batch 4',
+  );
+  assert.equal(
+    err.words((k) => `<${k}>`),
+    '<batchGpu> 3 is invalid: must divide <batch> 4',
+  );
 });
