@@ -8,7 +8,7 @@
 // Every run is kept in OUT/runs/<id>.json as it finishes: running again skips finished runs.
 // --dataset fashion-mnist repeats the arm on a standard dataset (fashion_mnist.ts).
 //   npm run classifier-arm -- [--dataset emoji|fashion-mnist] [--out runs/classifier-arm]
-//        [--epochs 10] [--seeds 5] [--k 2] [--lrs 0.0003,0.001,0.003,0.01] [--target 0.5|0.8] [--packages DIR]
+//        [--epochs 10] [--seeds 5] [--k 2] [--lrs 0.0003,0.001,0.003,0.01] [--target 0.3|0.8] [--packages DIR]
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -175,39 +175,50 @@ export async function writeArmReport(runs: ArmRun[], o: ArmOptions, about: strin
     return i < 0 ? Number.POSITIVE_INFINITY : i + 1;
   };
   const finals = (loss: string) => confirm.filter((r) => r.loss === loss).map((r) => r.accuracy.at(-1)!);
+  // Convergence speed without a threshold: the mean test accuracy over the epochs (the area under
+  // the accuracy curve, per epoch), which is higher for a loss that gets there sooner.
+  const areas = (loss: string) => confirm.filter((r) => r.loss === loss).map((r) => r.accuracy.reduce((a, b) => a + b, 0) / r.accuracy.length);
+  const meanSd = (v: number[]) => {
+    const m = v.reduce((a, b) => a + b, 0) / v.length;
+    const sd = v.length > 1 ? Math.sqrt(v.reduce((a, x) => a + (x - m) ** 2, 0) / (v.length - 1)) : 0;
+    return `${fmt(m)} ± ${fmt(sd)}`;
+  };
   const lines = [
     `Classifier arm (${about}): ${o.epochs} epochs, learning rate chosen per loss from ${o.lrs.join(', ')} on the validation split (seed ${o.selectSeed}), then ${o.seeds.length} fresh seeds; top-1 accuracy on the test split.`,
     '',
-    `| loss | lr | final accuracy mean ± sd | median | epochs to reach ${o.target} (per seed) |`,
-    '|---|---:|---:|---:|---|',
+    `| loss | lr | final accuracy mean ± sd | median | mean accuracy over the epochs | epochs to reach ${o.target} (per seed) |`,
+    '|---|---:|---:|---:|---:|---|',
   ];
   for (const loss of losses) {
     const rs = confirm.filter((r) => r.loss === loss);
     if (!rs.length) continue;
     const f = finals(loss);
-    const m = f.reduce((a, b) => a + b, 0) / f.length;
-    const sd = f.length > 1 ? Math.sqrt(f.reduce((a, v) => a + (v - m) ** 2, 0) / (f.length - 1)) : 0;
     lines.push(
-      `| ${loss} | ${rs[0].lr} | ${fmt(m)} ± ${fmt(sd)} | ${fmt(median(f))} | ${rs.map((r) => (Number.isFinite(epochsTo(r)) ? epochsTo(r) : 'never')).join(', ')} |`,
+      `| ${loss} | ${rs[0].lr} | ${meanSd(f)} | ${fmt(median(f))} | ${meanSd(areas(loss))} | ${rs.map((r) => (Number.isFinite(epochsTo(r)) ? epochsTo(r) : 'never')).join(', ')} |`,
     );
   }
-  const ce = finals(losses[0]);
-  const tests = losses.slice(1).flatMap((loss) => {
-    const f = finals(loss);
-    if (f.length < 2 || ce.length < 2) return [];
-    const w = welch(f, ce),
-      ci = bootstrapDiffCI(f, ce);
-    return [`| ${loss} | ${fmt(w.diff)} | ${fmt(w.t, 2)} (${fmt(w.df, 1)}) | ${fmt(w.p)} | [${fmt(ci[0])}, ${fmt(ci[1])}] |`];
-  });
-  if (tests.length)
-    lines.push(
-      '',
-      `Final test accuracy minus ${losses[0]}'s (Welch's t, bootstrap 95% CI):`,
-      '',
-      '| loss | diff | t (df) | p | 95% CI |',
-      '|---|---:|---:|---:|---:|',
-      ...tests,
-    );
+  for (const [what, of] of [
+    ['Final test accuracy', finals],
+    ['Mean test accuracy over the epochs', areas],
+  ] as const) {
+    const base = of(losses[0]);
+    const tests = losses.slice(1).flatMap((loss) => {
+      const f = of(loss);
+      if (f.length < 2 || base.length < 2) return [];
+      const w = welch(f, base),
+        ci = bootstrapDiffCI(f, base);
+      return [`| ${loss} | ${fmt(w.diff)} | ${fmt(w.t, 2)} (${fmt(w.df, 1)}) | ${fmt(w.p)} | [${fmt(ci[0])}, ${fmt(ci[1])}] |`];
+    });
+    if (tests.length)
+      lines.push(
+        '',
+        `${what} minus ${losses[0]}'s (Welch's t, bootstrap 95% CI):`,
+        '',
+        '| loss | diff | t (df) | p | 95% CI |',
+        '|---|---:|---:|---:|---:|',
+        ...tests,
+      );
+  }
   lines.push(
     '',
     'Selection (final validation accuracy per learning rate):',
@@ -261,7 +272,7 @@ async function emojiArmData(packages: string): Promise<{ data: ArmData; about: s
 }
 
 const DATASETS = {
-  emoji: { out: 'classifier-arm', target: 0.5, load: emojiArmData },
+  emoji: { out: 'classifier-arm', target: 0.3, load: emojiArmData },
   'fashion-mnist': {
     out: 'classifier-arm-fashion-mnist',
     target: 0.8,

@@ -135,7 +135,12 @@ test('the arm on a tiny task: a rate chosen per loss, fresh seeds confirmed, fin
     runs.map((r) => r.accuracy),
   );
   const table = await writeArmReport(runs2, o, 'synthetic squares');
-  assert.match(table, /^\| rooted k=2 \| [\d.e-]+ \| [\d.]+ ± [\d.]+ \| [\d.]+ \| /m);
+  assert.match(table, /^\| rooted k=2 \| [\d.e-]+ \| [\d.]+ ± [\d.]+ \| [\d.]+ \| [\d.]+ ± [\d.]+ \| /m);
+  // Convergence speed as the mean accuracy over the epochs, compared like the final accuracy.
+  const ce = runs2.filter((r) => r.role === 'confirm' && r.loss === 'cross-entropy');
+  const area = (ce.reduce((a, r) => a + (r.accuracy[0] + r.accuracy[1]) / 2, 0) / ce.length).toFixed(3);
+  assert.match(table, new RegExp(`^\\| cross-entropy \\| [\\d.e-]+ \\| [\\d.]+ ± [\\d.]+ \\| [\\d.]+ \\| ${area.replace('.', '\\.')} ± `, 'm'));
+  assert.match(table, /Mean test accuracy over the epochs minus cross-entropy's \(Welch's t, bootstrap 95% CI\)/);
   for (const f of ['table.md', 'results.json', 'accuracy.svg', 'accuracy.png', 'strip.svg', 'strip.png']) await fs.stat(path.join(out, f));
   assert.match(await fs.readFile(path.join(out, 'accuracy.svg'), 'utf8'), />epoch</);
   await fs.rm(out, { recursive: true });
