@@ -99,9 +99,21 @@ function titledFrame(width: number, height: number, m: { l: number; r: number; t
   ];
 }
 
-/** SVG: mean of the metric per variant against kimg, with a ±1 sd band over seeds. */
-export function studyPlotSvg(cells: StudyCell[], metric: string, subtitle: string, width = 720, height = 420, xLabel = 'kimg of fine-tuning'): string {
-  const variants = [...new Set(cells.map((c) => c.variant))];
+/**
+ * SVG: mean of the metric per variant against kimg, with a ±1 sd band over seeds. `order` gives the
+ * variants' order (their colours and legend), as a strip plot of the same study takes it.
+ */
+export function studyPlotSvg(
+  cells: StudyCell[],
+  metric: string,
+  subtitle: string,
+  width = 720,
+  height = 420,
+  xLabel = 'kimg of fine-tuning',
+  order: string[] = [],
+): string {
+  const present = new Set(cells.map((c) => c.variant));
+  const variants = [...new Set([...order.filter((v) => present.has(v)), ...present])];
   const legendW = Math.max(...variants.map((v) => textWidth(v))) + 30;
   const m = { l: 60, r: 20 + legendW, t: 34, b: 45 };
   const W = width + legendW;
@@ -120,10 +132,12 @@ export function studyPlotSvg(cells: StudyCell[], metric: string, subtitle: strin
     `<text x="${(W - m.r + m.l) / 2}" y="${height - 10}" text-anchor="middle">${escapeHtml(xLabel)}</text>`,
   ];
   const decimals = (span: number) => Math.min(6, Math.max(0, Math.ceil(-Math.log10(span / 4)) + 1));
+  // Whole-numbered x (epochs) keeps whole-numbered ticks, each at its own place.
+  const whole = xs.every(Number.isInteger) && x1 - x0 >= 4;
   for (let i = 0; i <= 4; i++) {
-    const xv = x0 + ((x1 - x0) * i) / 4,
+    const xv = whole ? Math.round(x0 + ((x1 - x0) * i) / 4) : x0 + ((x1 - x0) * i) / 4,
       yv = y0 + ((y1 - y0) * i) / 4;
-    parts.push(`<text x="${X(xv)}" y="${height - m.b + 16}" text-anchor="middle">${xv.toFixed(decimals(x1 - x0))}</text>`);
+    parts.push(`<text x="${X(xv)}" y="${height - m.b + 16}" text-anchor="middle">${whole ? String(xv) : xv.toFixed(decimals(x1 - x0))}</text>`);
     parts.push(`<text x="${m.l - 6}" y="${Y(yv) + 4}" text-anchor="end">${yv.toFixed(decimals(y1 - y0))}</text>`);
   }
   variants.forEach((v, i) => {

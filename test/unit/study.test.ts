@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aggregate, bootstrapDiffCI, incompleteBeta, studentTwoSidedP, welch } from '../../src/metrics/study.js';
-import { studyPlotSvg } from '../../src/report/plots.js';
+import { PLOT_COLORS, studyPlotSvg } from '../../src/report/plots.js';
 
 const near = (a: number, e: number, tol: number, what: string) => assert.ok(Math.abs(a - e) <= tol, `${what}: ${a} vs ${e}`);
 
@@ -61,6 +61,21 @@ test('aggregate: mean ± sample sd per variant and kimg; the plot has one band p
   const svg = studyPlotSvg([...cells, ...cells.map((c) => ({ ...c, kimg: 2 }))], 'FED', 'test');
   assert.equal((svg.match(/<polygon /g) ?? []).length, 2);
   assert.equal((svg.match(/<polyline /g) ?? []).length, 2);
+  // The order given (a strip plot's) decides colours and legend; whole-numbered x keeps whole ticks.
+  const legend = (t: string) =>
+    [...t.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="12" height="12" fill="([^"]+)"\/>\s*<text [^>]*>([^<]+)</g)].map((m) => [m[2], m[1]]);
+  assert.deepEqual(legend(svg), [
+    ['logistic', PLOT_COLORS[0]],
+    ['rooted k=2', PLOT_COLORS[1]],
+  ]);
+  const epochs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].flatMap((e) => cells.map((c) => ({ ...c, kimg: e })));
+  const ordered = studyPlotSvg(epochs, 'accuracy', 'test', 720, 420, 'epoch', ['rooted k=2', 'logistic']);
+  assert.deepEqual(legend(ordered), [
+    ['rooted k=2', PLOT_COLORS[0]],
+    ['logistic', PLOT_COLORS[1]],
+  ]);
+  const ticks = [...ordered.matchAll(/text-anchor="middle">([^<]+)</g)].map((m) => m[1]).filter((t) => t !== 'epoch' && !t.startsWith('accuracy'));
+  assert.deepEqual(ticks, ['1', '3', '6', '8', '10']);
 });
 
 test("docs/study.md's measured study is the committed one (docs/study/table.md), not an older run's", async () => {
