@@ -233,7 +233,8 @@ export async function writeArmReport(runs: ArmRun[], o: ArmOptions, about: strin
   const table = lines.join('\n');
   const write = (name: string, text: string | Buffer) => writeFileAtomic(path.join(o.out, name), text, { overwrite: true });
   await write('table.md', `${table}\n`);
-  await write('results.json', `${JSON.stringify({ options: o, about, runs }, null, 2)}\n`);
+  // The output folder as given from where the arm ran (no machine's absolute path in a committed file).
+  await write('results.json', `${JSON.stringify({ options: { ...o, out: path.relative(process.cwd(), o.out) || '.' }, about, runs }, null, 2)}\n`);
   const cells = aggregate(confirm.flatMap((r) => r.accuracy.map((a, e) => ({ variant: r.loss, seed: r.seed, kimg: e + 1, value: a, kernel: null }))));
   if (cells.length) {
     const svg = studyPlotSvg(cells, 'test top-1 accuracy', about, 720, 420, 'epoch', losses); // the strip plot's order and colours

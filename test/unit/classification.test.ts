@@ -142,6 +142,9 @@ test('the arm on a tiny task: a rate chosen per loss, fresh seeds confirmed, fin
   assert.match(table, new RegExp(`^\\| cross-entropy \\| [\\d.e-]+ \\| [\\d.]+ ± [\\d.]+ \\| [\\d.]+ \\| ${area.replace('.', '\\.')} ± `, 'm'));
   assert.match(table, /Mean test accuracy over the epochs minus cross-entropy's \(Welch's t, bootstrap 95% CI\)/);
   for (const f of ['table.md', 'results.json', 'accuracy.svg', 'accuracy.png', 'strip.svg', 'strip.png']) await fs.stat(path.join(out, f));
+  const results = JSON.parse(await fs.readFile(path.join(out, 'results.json'), 'utf8'));
+  assert.equal(results.options.out, path.relative(process.cwd(), out), 'the output folder relative to where the arm ran');
+  assert.equal(results.runs.length, runs2.length);
   assert.match(await fs.readFile(path.join(out, 'accuracy.svg'), 'utf8'), />epoch</);
   await fs.rm(out, { recursive: true });
 });
