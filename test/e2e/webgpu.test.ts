@@ -79,7 +79,7 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
       [0, 1],
       [0, 0],
     ]);
-    await assert.rejects(p.data(), /^Error: webgpu: a GPU command failed in the UpFirDn2dProgram GPU kernel: .*its results would be wrong/);
+    await assert.rejects(p.data(), /^Error: webgpu: a GPU command failed in the PadProgram GPU kernel: .*its results would be wrong/);
     tf.dispose([x, p]);
     // The error is reported once; the device works on.
     const y = tf.add(tf.ones([3]), 1);
