@@ -1,9 +1,12 @@
 // Shared test helpers: fixtures, tolerance checks, layout conversions.
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
+import { releaseWebGpu } from '../src/webgpu/device.js';
 import { readSafetensors, type StTensor } from '../src/formats/safetensors.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
@@ -31,6 +34,23 @@ export function webgpuUnavailable(): Promise<string | null> {
     }
   })();
   return webgpu;
+}
+
+/**
+ * Hooks for a describe block whose tests run on webgpu: switch to it before them; after them switch
+ * back and release the device (or Node cannot exit). Skip the block with webgpuUnavailable().
+ */
+export function runOnWebGpu(): void {
+  let prev = '';
+  before(async () => {
+    prev = tf.getBackend();
+    assert.ok(await tf.setBackend('webgpu'));
+    assert.equal(tf.getBackend(), 'webgpu');
+  });
+  after(async () => {
+    await tf.setBackend(prev);
+    await releaseWebGpu();
+  });
 }
 
 let ready: Promise<unknown> | null = null;

@@ -1,14 +1,13 @@
 // The ADA pipeline: identity at p = 0, exact pixel-blitting transforms through the wavelet
 // resampling, color transforms, and gradients (adjoint identity, second order) through it all.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AugmentPipe, type DrawSource, gridSampleBilinear, reflectPad } from '../../src/train/augment.js';
 import { Rng } from '../../src/rng.js';
-import { assertClose, assertNoLeak, FIXTURES, testBackend, webgpuUnavailable } from '../helpers.js';
-import { releaseWebGpu } from '../../src/webgpu/device.js';
+import { assertClose, assertNoLeak, FIXTURES, testBackend, runOnWebGpu, webgpuUnavailable } from '../helpers.js';
 
 interface AugCase {
   name: string;
@@ -142,16 +141,7 @@ describe('augment', () => {
 // The same upstream replays and gradients on webgpu where it starts (SwiftShader without a GPU;
 // CI makes sure it does: webgpu.test.ts), and no tensors left behind there.
 describe('augment on webgpu', { skip: (await webgpuUnavailable()) ?? false }, () => {
-  let prev = '';
-  before(async () => {
-    prev = tf.getBackend();
-    assert.ok(await tf.setBackend('webgpu'));
-    assert.equal(tf.getBackend(), 'webgpu');
-  });
-  after(async () => {
-    await tf.setBackend(prev);
-    await releaseWebGpu();
-  });
+  runOnWebGpu();
   for (const c of augmentRef.cases) test(`matches upstream AugmentPipe: ${c.name} (pipe ${c.pipe}, p ${c.p})`, () => upstreamCase(c));
   test('gradients: adjoint identity through the whole bgc pipeline, and second order runs', adjointCase);
   test('no leaks', async () => {

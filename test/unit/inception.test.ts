@@ -3,7 +3,7 @@
 // intermediates and features for both protocols (atol 1e-3 + rtol 1e-3, as the issue states:
 // float32-vs-float64 forward differences are ~1e-6 while the smallest preprocessing or
 // architecture mistake moves features by >1e-2), FID/KID formula values (1e-6 relative).
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -12,8 +12,7 @@ import { imageFeatures, InceptionV3, pytorchFidInput, tf1Resize } from '../../sr
 import { featureStats, frechetDistance, frechetDistanceFromFeatures, kernelInceptionDistance } from '../../src/metrics/fid.js';
 import { traceSqrtProduct } from '../../src/metrics/linalg.js';
 import { readSafetensors, type StTensor } from '../../src/formats/safetensors.js';
-import { assertClose, assertNoLeak, FIXTURES, testBackend, webgpuUnavailable } from '../helpers.js';
-import { releaseWebGpu } from '../../src/webgpu/device.js';
+import { assertClose, assertNoLeak, FIXTURES, testBackend, runOnWebGpu, webgpuUnavailable } from '../helpers.js';
 import { fixtureStateDict, fnv1a32 } from '../inception_fixture.js';
 
 const DIR = path.join(FIXTURES, 'inception');
@@ -111,16 +110,7 @@ describe('Inception features (atol 1e-3 + rtol 1e-3)', () => {
 // The features on webgpu where it starts (SwiftShader without a GPU, where Inception at 299x299 is
 // slow: one protocol, one 32x32 image), and no tensors left behind there.
 describe('Inception features on webgpu (atol 1e-3 + rtol 1e-3)', { skip: (await webgpuUnavailable()) ?? false }, () => {
-  let prev = '';
-  before(async () => {
-    prev = tf.getBackend();
-    assert.ok(await tf.setBackend('webgpu'));
-    assert.equal(tf.getBackend(), 'webgpu');
-  });
-  after(async () => {
-    await tf.setBackend(prev);
-    await releaseWebGpu();
-  });
+  runOnWebGpu();
   test('nvidia protocol, a 32x32 image; no leaks', async () => {
     const gpuNet = new InceptionV3(fixtureStateDict());
     try {

@@ -5,21 +5,17 @@
 // from the device, so a skipped non-finite step still needs no read-back. The arithmetic is the
 // composite's (src/ops/adam_update.ts), in its float32 order.
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs, type AdamUpdateInputs } from '../../ops/kernel_names.js';
 import type { TfjsWebGpu } from './contracts.js';
+import { FlatProgram } from './flat_program.js';
 
 type Which = 'p' | 'm' | 'v';
 const INPUTS: Record<Which, string[]> = { p: ['p', 'm', 'v', 'g', 't', 'apply'], m: ['m', 'g', 'apply'], v: ['v', 'g', 'apply'] };
 
-class AdamUpdateProgram implements WebGPUProgram {
-  outputShape: number[];
+class AdamUpdateProgram extends FlatProgram {
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
   variableNames: string[];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
   uniforms = 'lr : f32, beta1 : f32, beta2 : f32, eps : f32, oneMinusBeta1 : f32, oneMinusBeta2 : f32,';
 
   constructor(
@@ -27,9 +23,7 @@ class AdamUpdateProgram implements WebGPUProgram {
     shape: number[],
     private readonly which: Which,
   ) {
-    this.outputShape = shape;
-    this.dispatchLayout = webgpu.webgpu_util.flatDispatchLayout(shape);
-    this.dispatch = webgpu.webgpu_util.computeDispatch(this.dispatchLayout, shape, this.workgroupSize);
+    super(webgpu, shape);
     this.shaderKey = `rloAdamUpdate_${which}`;
     // Only what this output reads: a binding the shader does not use is dropped from its layout.
     this.variableNames = INPUTS[which];

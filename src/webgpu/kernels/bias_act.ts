@@ -5,21 +5,17 @@
 // output whatever the clamp, and the mask the composite gives it, so that a diverging run is
 // still seen as diverging.
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { BIAS_ACT_KERNEL, type BiasActKernelAttrs } from '../../ops/kernel_names.js';
 import type { TfjsWebGpu } from './contracts.js';
+import { FlatProgram } from './flat_program.js';
 
 type Which = 'y' | 'mask';
 
 /** One output of bias_act over the flat tensor; the channel of element i is i % channels. */
-class BiasActProgram implements WebGPUProgram {
-  outputShape: number[];
+class BiasActProgram extends FlatProgram {
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
   variableNames: string[];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
   uniforms = 'channels : i32, alpha : f32, gain : f32, clampTo : f32,';
 
   constructor(
@@ -30,10 +26,8 @@ class BiasActProgram implements WebGPUProgram {
     private readonly clamped: boolean,
     private readonly which: Which,
   ) {
-    this.outputShape = shape;
+    super(webgpu, shape);
     this.variableNames = hasBias ? ['x', 'b'] : ['x'];
-    this.dispatchLayout = webgpu.webgpu_util.flatDispatchLayout(shape);
-    this.dispatch = webgpu.webgpu_util.computeDispatch(this.dispatchLayout, shape, this.workgroupSize);
     this.shaderKey = `rloBiasAct_${which}_${act}_${hasBias ? 'b' : ''}_${clamped ? 'c' : ''}`;
   }
 

@@ -6,25 +6,15 @@
 // padded input), as native/fir.c computes it. The gradient is another upfirdn2d
 // (src/ops/upfirdn2d.ts), so this one kernel runs forward and backward.
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { UPFIRDN2D_KERNEL, type UpFirDn2dKernelAttrs } from '../../ops/kernel_names.js';
 import type { TfjsWebGpu } from './contracts.js';
+import { FlatProgram } from './flat_program.js';
 
-class UpFirDn2dProgram implements WebGPUProgram {
-  outputShape: number[];
+class UpFirDn2dProgram extends FlatProgram {
   shaderKey = 'rloUpFirDn2d';
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
   variableNames = ['x', 'taps'];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
   uniforms = 'h : i32, w : i32, c : i32, oh : i32, ow : i32, fh : i32, fw : i32, upx : i32, upy : i32, downx : i32, downy : i32, padx0 : i32, pady0 : i32,';
-
-  constructor(webgpu: TfjsWebGpu, outShape: number[]) {
-    this.outputShape = outShape;
-    this.dispatchLayout = webgpu.webgpu_util.flatDispatchLayout(outShape);
-    this.dispatch = webgpu.webgpu_util.computeDispatch(this.dispatchLayout, outShape, this.workgroupSize);
-  }
 
   getUserCode(): string {
     return `
