@@ -237,7 +237,7 @@ export async function writeArmReport(runs: ArmRun[], o: ArmOptions, about: strin
   await write('results.json', `${JSON.stringify({ options: { ...o, out: path.relative(process.cwd(), o.out) || '.' }, about, runs }, null, 2)}\n`);
   const cells = aggregate(confirm.flatMap((r) => r.accuracy.map((a, e) => ({ variant: r.loss, seed: r.seed, kimg: e + 1, value: a, kernel: null }))));
   if (cells.length) {
-    const svg = studyPlotSvg(cells, 'test top-1 accuracy', about, 720, 420, 'epoch', losses); // the strip plot's order and colours
+    const svg = studyPlotSvg(cells, 'test top-1 accuracy', about, { xLabel: 'epoch', order: losses }); // the strip plot's order and colours
     await write('accuracy.svg', svg);
     await write('accuracy.png', await sharp(Buffer.from(svg)).png().toBuffer());
     const strip = stripPlotSvg(

@@ -107,10 +107,7 @@ export function studyPlotSvg(
   cells: StudyCell[],
   metric: string,
   subtitle: string,
-  width = 720,
-  height = 420,
-  xLabel = 'kimg of fine-tuning',
-  order: string[] = [],
+  { width = 720, height = 420, xLabel = 'kimg of fine-tuning', order = [] as string[] } = {},
 ): string {
   const present = new Set(cells.map((c) => c.variant));
   const variants = [...new Set([...order.filter((v) => present.has(v)), ...present])];

@@ -125,15 +125,7 @@ export async function writeStudyReport(spec: StudySpec, runs: StudyRun[], log: (
       [metric, false],
     ] as const) {
       const c = useKernel ? cells.map((x) => ({ ...x, mean: x.kernelMean ?? Number.NaN, sd: x.kernelSd ?? Number.NaN })) : cells;
-      const svg = studyPlotSvg(
-        c,
-        name,
-        subtitle,
-        undefined,
-        undefined,
-        undefined,
-        variants.map((v) => v.variant),
-      );
+      const svg = studyPlotSvg(c, name, subtitle, { order: variants.map((v) => v.variant) });
       await write(`${name.toLowerCase()}.svg`, svg);
       await write(`${name.toLowerCase()}.png`, await sharp(Buffer.from(svg)).png().toBuffer());
     }

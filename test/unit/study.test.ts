@@ -69,7 +69,7 @@ test('aggregate: mean ± sample sd per variant and kimg; the plot has one band p
     ['rooted k=2', PLOT_COLORS[1]],
   ]);
   const epochs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].flatMap((e) => cells.map((c) => ({ ...c, kimg: e })));
-  const ordered = studyPlotSvg(epochs, 'accuracy', 'test', 720, 420, 'epoch', ['rooted k=2', 'logistic']);
+  const ordered = studyPlotSvg(epochs, 'accuracy', 'test', { xLabel: 'epoch', order: ['rooted k=2', 'logistic'] });
   assert.deepEqual(legend(ordered), [
     ['rooted k=2', PLOT_COLORS[0]],
     ['logistic', PLOT_COLORS[1]],
