@@ -25,7 +25,7 @@ import { describeBranchChanges } from '../report/html.js';
 import { DEFAULTS } from './defaults.js';
 import { resolveTrainingOptions, resumeTrainingOptions, trainerOptions } from './options.js';
 import type { TrainingOptions } from '../records.js';
-import { checkResumeInPlace, makeNamedRunDir, nextRunDir, resolveResume, tidyForResume } from './run_dir.js';
+import { checkResumeInPlace, makeNamedRunDir, nextRunDir, resolveResume, runDirTaken, tidyForResume } from './run_dir.js';
 import { Trainer } from './trainer.js';
 import { OptionError } from '../files/option_error.js';
 
@@ -73,12 +73,7 @@ export async function prepareRun(args: FinetuneArgs, hooks: PrepareHooks): Promi
   if (backendChoice === 'wasm')
     throw new OptionError((o) => `${o('backend')} wasm cannot train (tfjs-backend-wasm has no Conv2DBackpropFilter); use cpu, or tensorflow-gpu on a GPU`);
   if (args.runDir) {
-    if (await exists(args.runDir)) {
-      throw new OptionError(
-        (o) =>
-          `run directory ${args.runDir} already exists; ${args.resume ? '' : `use ${o('resume')} ${args.runDir} to continue it, or `}choose another ${o('runDir')}`,
-      );
-    }
+    if (await exists(args.runDir)) throw runDirTaken(args.runDir, !args.resume);
     await checkOutputFolder(args.runDir, 'runDir');
   } else if (!args.resume || !(await isRunDirectory(await resumeFolder(args.resume)))) {
     await checkOutputFolder(args.outdir ?? DEFAULTS.outdir, 'outdir');

@@ -7,6 +7,13 @@ import { isRecordFile, latestSnapshot, listSnapshots } from '../io/run_layout.js
 import { processAlive } from '../io/run_lock.js';
 import { OptionError } from '../files/option_error.js';
 
+/** The refusal of a run directory that already exists; `resumeHint` adds how to continue it. */
+export function runDirTaken(dir: string, resumeHint: boolean): OptionError {
+  return new OptionError(
+    (o) => `run directory ${dir} already exists; ${resumeHint ? `use ${o('resume')} ${dir} to continue it, or ` : ''}choose another ${o('runDir')}`,
+  );
+}
+
 /** The latest snapshot of a run directory, or the file itself. */
 export async function resolveResume(p: string): Promise<string> {
   const st = await fs.stat(p).catch(() => null);
@@ -65,9 +72,7 @@ export async function makeNamedRunDir(dir: string, resumeHint: boolean): Promise
   await fs.mkdir(path.dirname(path.resolve(dir)), { recursive: true });
   await fs.mkdir(dir).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'EEXIST') {
-      throw new OptionError(
-        (o) => `run directory ${dir} already exists; ${resumeHint ? `use ${o('resume')} ${dir} to continue it, or ` : ''}choose another ${o('runDir')}`,
-      );
+      throw runDirTaken(dir, resumeHint);
     }
     if (e.code === 'ENOTDIR') throw new OptionError((o) => `${o('runDir')} ${dir}: a parent of it is a file; choose another ${o('runDir')}`);
     throw e;
