@@ -87,7 +87,7 @@ export async function prepareRun(args: FinetuneArgs, hooks: PrepareHooks): Promi
     target = args.runDir ? { kind: 'branch', dir: args.runDir } : (await isRunDirectory(folder)) ? { kind: 'in-place', dir: folder } : { kind: 'new' };
     if (target.kind === 'in-place') lock = await lockRunDir(folder, `resume ${args.resume}`);
   }
-  const parts: { net?: LoadedNetwork | null; metricNets: FeatureNetwork[] } = { metricNets: [] };
+  const parts: { metricNets: FeatureNetwork[] } = { metricNets: [] };
   try {
     return await prepareLocked(args, hooks, backendChoice, target, lock, parts);
   } catch (e) {
@@ -107,44 +107,120 @@ async function prepareLocked(
 ): Promise<RunContext | null> {
   const log = hooks.log;
   const backend = await initBackend(backendChoice, false);
-
-  // ---- options and starting point
-  let net: LoadedNetwork | null = null;
-  let saved: TrainingState | null = null;
-  let resumeFile = '';
-  let options: TrainingOptions;
-  if (args.resume) {
-    resumeFile = await resolveResume(args.resume);
-    net = await loadNetwork(resumeFile);
-    const tr = trainingStateOf(net.training, resumeFile);
-    if (!tr) throw new OptionError((o) => `${o('resume')} ${resumeFile}: this checkpoint has no training state (it was exported, not snapshotted by finetune)`);
-    saved = tr;
-    if (target?.kind === 'in-place') await checkResumeInPlace(resumeFile, tr.trainer.curNimg / 1000);
-    if (args.data && path.resolve(args.data) !== path.resolve(tr.options.data)) log(`resume: using the data folder ${args.data} instead of ${tr.options.data}`);
-    // Continued in a new run directory: --outdir says where that goes, and changes no setting.
-    const newDir = target?.kind === 'new';
-    options = resumeTrainingOptions(
-      tr.options,
-      newDir ? { ...args, outdir: undefined } : args,
-      args.runDir ?? path.dirname(resumeFile),
-      backend.description,
-      tr.trainer.curNimg / 1000,
-    );
-    if (newDir) options.outdir = args.outdir ?? DEFAULTS.outdir;
-    // A branch with --cbase/--cmax continues with wider networks that compute what these did.
-    if (options.G_kwargs !== tr.options.G_kwargs)
-      net = await widenLoadedNetwork(net, { G_kwargs: options.G_kwargs, D_kwargs: options.D_kwargs }, new Rng(`widen-${options.seed}`));
-  } else {
-    if (args.network) net = await loadNetwork(args.network);
-    if (net && !net.D_kwargs) throw new Error(`${args.network}: has no discriminator; fine-tuning needs a network that includes D`);
-    options = resolveTrainingOptions(args, net ? { G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs! } : null, backend.description);
-  }
+  const start = await startingPoint(args, target, backend, log);
+  const { options, saved } = start;
   checkGrid(options.grid, options.G_kwargs.img_resolution);
   // Metric networks load before any training: missing weights fail here, not at the first snapshot.
   for (const m of options.metrics)
     parts.metricNets.push(await loadFeatureNetwork(m === 'fid' ? { kind: 'inception', protocol: 'nvidia', inception: options.inception } : { kind: 'emoji' }));
+  // Data before the run directory: a bad folder must not leave an empty run behind.
+  const dataset = await loadData(options, log);
+  const nets = buildTrainer(start, dataset, log);
+  const gridRng = new Rng(`grid-${options.seed}`);
+  const gridN = options.grid[0] * options.grid[1];
+  const grid = { z: gridRng.normal([gridN, options.G_kwargs.z_dim]) as tf.Tensor2D, c: dataset.randomLabels(gridN, gridRng) };
+  const disposeNets = () => {
+    for (const n of parts.metricNets) n.dispose();
+    nets.trainer.dispose();
+    nets.G.dispose();
+    nets.D.dispose();
+    nets.Gema.dispose();
+    grid.z.dispose();
+    grid.c?.dispose();
+  };
 
-  // ---- data (before creating the run directory: a bad folder must not leave an empty run behind)
+  // The run directory: created (and locked) only now that everything loaded.
+  if (hooks.shouldStop?.()) {
+    disposeNets();
+    await heldLock?.release();
+    log('stopped before training started: no run directory was created');
+    return null;
+  }
+  hooks.creatingRunDir?.();
+  const place = { lock: heldLock, createdRunDir: false };
+  try {
+    await openRunDirectory(args, target, start, nets.trainer.curNimg / 1000, place, log);
+  } catch (e) {
+    disposeNets();
+    if (place.createdRunDir) await fs.rm(options.runDir, { recursive: true, force: true });
+    throw e;
+  }
+
+  const logFile = path.join(options.runDir, RUN_FILES.log);
+  const say = async (line: string) => {
+    log(line);
+    await fs.appendFile(logFile, `${line}\n`);
+  };
+  await say(`backend: ${backend.description}`);
+  const origin = options.network ? `from ${options.network}` : 'from scratch';
+  await say(
+    `${saved ? `resumed at kimg ${(nets.trainer.curNimg / 1000).toFixed(3)} (the run started ${origin})` : `started: ${origin}`}, ${dataset.report.used} images from ${options.data}${options.mirror ? ' (+ x-flips)' : ''}, loss ${options.loss === 'rooted' ? `rooted k=${options.k}` : 'logistic'}, ${options.kimg} kimg, batch ${options.batch}`,
+  );
+  // Every file left out of the data, in log.txt (stderr had the count and the first).
+  const skipped = dataset.report.skipped;
+  if (skipped.length) await fs.appendFile(logFile, skipped.map((s) => `skipped: ${s.file}: ${s.reason}\n`).join(''));
+  const runLock = place.lock!;
+  return {
+    options,
+    backend,
+    saved,
+    dataset,
+    ...nets,
+    metricNets: parts.metricNets,
+    grid,
+    createdRunDir: place.createdRunDir,
+    lock: runLock,
+    log,
+    say,
+    dispose: async () => {
+      disposeNets();
+      await runLock.release();
+    },
+  };
+}
+
+/** Where training starts: the resolved options, and the network (and its training state) to start from. */
+interface StartingPoint {
+  options: TrainingOptions;
+  net: LoadedNetwork | null; // null: from scratch
+  saved: TrainingState | null; // the snapshot's state when resuming
+  resumeFile: string; // the snapshot resumed ('' for a new run)
+}
+
+/** The options of a new run, or a snapshot's options with the changes a resume may make. */
+async function startingPoint(args: FinetuneArgs, target: ResumeTarget | null, backend: BackendInfo, log: (line: string) => void): Promise<StartingPoint> {
+  if (!args.resume) {
+    const net = args.network ? await loadNetwork(args.network) : null;
+    if (net && !net.D_kwargs) throw new Error(`${args.network}: has no discriminator; fine-tuning needs a network that includes D`);
+    const options = resolveTrainingOptions(args, net ? { G_kwargs: net.G_kwargs, D_kwargs: net.D_kwargs! } : null, backend.description);
+    return { options, net, saved: null, resumeFile: '' };
+  }
+  const resumeFile = await resolveResume(args.resume);
+  let net = await loadNetwork(resumeFile);
+  const saved = trainingStateOf(net.training, resumeFile);
+  if (!saved)
+    throw new OptionError((o) => `${o('resume')} ${resumeFile}: this checkpoint has no training state (it was exported, not snapshotted by finetune)`);
+  if (target?.kind === 'in-place') await checkResumeInPlace(resumeFile, saved.trainer.curNimg / 1000);
+  if (args.data && path.resolve(args.data) !== path.resolve(saved.options.data))
+    log(`resume: using the data folder ${args.data} instead of ${saved.options.data}`);
+  // Continued in a new run directory: --outdir says where that goes, and changes no setting.
+  const newDir = target?.kind === 'new';
+  const options = resumeTrainingOptions(
+    saved.options,
+    newDir ? { ...args, outdir: undefined } : args,
+    args.runDir ?? path.dirname(resumeFile),
+    backend.description,
+    saved.trainer.curNimg / 1000,
+  );
+  if (newDir) options.outdir = args.outdir ?? DEFAULTS.outdir;
+  // A branch with --cbase/--cmax continues with wider networks that compute what these did.
+  if (options.G_kwargs !== saved.options.G_kwargs)
+    net = await widenLoadedNetwork(net, { G_kwargs: options.G_kwargs, D_kwargs: options.D_kwargs }, new Rng(`widen-${options.seed}`));
+  return { options, net, saved, resumeFile };
+}
+
+/** The training images at the networks' resolution and channels; skipped files are warned about. */
+async function loadData(options: TrainingOptions, log: (line: string) => void): Promise<ImageDataset> {
   const G_kwargs = options.G_kwargs;
   if (G_kwargs.img_channels !== 1 && G_kwargs.img_channels !== 3)
     throw new Error(`networks with ${G_kwargs.img_channels} channels cannot be trained on image files (1 or 3 channels)`);
@@ -159,8 +235,11 @@ async function prepareLocked(
   const skipped = dataset.report.skipped;
   if (skipped.length)
     log(`warning: ${describeSkipped(skipped)} in ${options.data} (first: ${skipped[0].file}: ${skipped[0].reason}; all are listed in log.txt)`);
+  return dataset;
+}
 
-  // ---- networks and trainer
+/** The networks, the augmentation pipe and the trainer; a resume restores their state and the data order. */
+function buildTrainer({ options, net, saved }: StartingPoint, dataset: ImageDataset, log: (line: string) => void) {
   const rng = saved ? new Rng(options.seed, saved.rng) : new Rng(options.seed);
   let G: Generator, D: Discriminator, Gema: Generator;
   if (net) {
@@ -191,111 +270,60 @@ async function prepareLocked(
     tick = saved.tick;
     tickStartNimg = saved.tickStartNimg;
   }
-  const gridRng = new Rng(`grid-${options.seed}`);
-  const gridN = options.grid[0] * options.grid[1];
-  const grid = { z: gridRng.normal([gridN, G_kwargs.z_dim]) as tf.Tensor2D, c: dataset.randomLabels(gridN, gridRng) };
-  const disposeNets = () => {
-    for (const n of parts.metricNets) n.dispose();
-    trainer.dispose();
-    G.dispose();
-    D.dispose();
-    Gema.dispose();
-    grid.z.dispose();
-    grid.c?.dispose();
-  };
+  return { rng, G, D, Gema, augment, trainer, tick, tickStartNimg };
+}
 
-  // ---- the run directory: created (and locked) only now that everything loaded
-  if (hooks.shouldStop?.()) {
-    disposeNets();
-    await heldLock?.release();
-    log('stopped before training started: no run directory was created');
-    return null;
-  }
-  hooks.creatingRunDir?.();
-  let lock = heldLock;
-  let createdRunDir = false;
-  try {
-    if (target?.kind === 'in-place') {
-      const tidy = await tidyForResume(options.runDir, trainer.curNimg / 1000);
-      log(
-        `resuming ${options.runDir} at kimg ${(trainer.curNimg / 1000).toFixed(3)}${tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : ''}`,
-      );
-    } else if (target?.kind === 'branch') {
-      // A branch: a new run directory that starts with the history up to this snapshot.
-      await makeNamedRunDir(target.dir, false);
-      createdRunDir = true;
-      lock = await lockRunDir(target.dir, 'branch into it');
-      const from = path.dirname(resumeFile);
-      for (const f of await fs.readdir(from)) if (isHistoryFile(f)) await fs.copyFile(path.join(from, f), path.join(target.dir, f));
-      await writeOptions(options);
-      const tidy = await tidyForResume(options.runDir, trainer.curNimg / 1000);
-      const newBranch = (options.branches?.length ?? 0) > (saved!.options.branches?.length ?? 0) ? options.branches!.at(-1)! : null;
-      log(
-        `branching ${from} into ${options.runDir} at kimg ${(trainer.curNimg / 1000).toFixed(3)}` +
-          (tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : '') +
-          (newBranch ? `; changed: ${describeBranchChanges(newBranch.changed)}` : ''),
-      );
+/**
+ * Makes the run directory ready: an in-place resume tidies it back to the snapshot, a branch copies
+ * its history into a new one, a new run gets a new one. `place` records the lock and whether a
+ * directory was created (so that a failure here can remove it).
+ */
+async function openRunDirectory(
+  args: FinetuneArgs,
+  target: ResumeTarget | null,
+  { options, saved, resumeFile }: StartingPoint,
+  kimg: number,
+  place: { lock: RunLock | null; createdRunDir: boolean },
+  log: (line: string) => void,
+): Promise<void> {
+  if (target?.kind === 'in-place') {
+    const tidy = await tidyForResume(options.runDir, kimg);
+    log(
+      `resuming ${options.runDir} at kimg ${kimg.toFixed(3)}${tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : ''}`,
+    );
+  } else if (target?.kind === 'branch') {
+    // A branch: a new run directory that starts with the history up to this snapshot.
+    await makeNamedRunDir(target.dir, false);
+    place.createdRunDir = true;
+    place.lock = await lockRunDir(target.dir, 'branch into it');
+    const from = path.dirname(resumeFile);
+    for (const f of await fs.readdir(from)) if (isHistoryFile(f)) await fs.copyFile(path.join(from, f), path.join(target.dir, f));
+    await writeOptions(options);
+    const tidy = await tidyForResume(options.runDir, kimg);
+    const newBranch = (options.branches?.length ?? 0) > (saved!.options.branches?.length ?? 0) ? options.branches!.at(-1)! : null;
+    log(
+      `branching ${from} into ${options.runDir} at kimg ${kimg.toFixed(3)}` +
+        (tidy.droppedRows ? ` (dropped ${tidy.droppedRows} log rows written after that snapshot)` : '') +
+        (newBranch ? `; changed: ${describeBranchChanges(newBranch.changed)}` : ''),
+    );
+  } else {
+    // A new run, or a snapshot resumed from a folder that is not a run directory (its files
+    // are the user's, not a run's records: they are left alone).
+    if (args.runDir && !args.resume) {
+      await makeNamedRunDir(args.runDir, true);
+      options.runDir = args.runDir;
     } else {
-      // A new run, or a snapshot resumed from a folder that is not a run directory (its files
-      // are the user's, not a run's records: they are left alone).
-      if (args.runDir && !args.resume) {
-        await makeNamedRunDir(args.runDir, true);
-        options.runDir = args.runDir;
-      } else {
-        const desc = `${path.basename(path.resolve(options.data))}-${options.loss}${options.loss === 'rooted' ? `-k${options.k}` : ''}`;
-        options.runDir = await nextRunDir(options.outdir, desc);
-      }
-      createdRunDir = true;
-      lock = await lockRunDir(options.runDir, 'train in it');
-      await writeOptions(options);
-      if (saved)
-        log(
-          `resuming ${resumeFile} in a new run directory ${options.runDir}: ${path.dirname(resumeFile)} is not a run directory (no ${RUN_FILES.options}), so nothing in it is changed`,
-        );
+      const desc = `${path.basename(path.resolve(options.data))}-${options.loss}${options.loss === 'rooted' ? `-k${options.k}` : ''}`;
+      options.runDir = await nextRunDir(options.outdir, desc);
     }
-  } catch (e) {
-    disposeNets();
-    if (createdRunDir) await fs.rm(options.runDir, { recursive: true, force: true });
-    throw e;
+    place.createdRunDir = true;
+    place.lock = await lockRunDir(options.runDir, 'train in it');
+    await writeOptions(options);
+    if (saved)
+      log(
+        `resuming ${resumeFile} in a new run directory ${options.runDir}: ${path.dirname(resumeFile)} is not a run directory (no ${RUN_FILES.options}), so nothing in it is changed`,
+      );
   }
-
-  const logFile = path.join(options.runDir, RUN_FILES.log);
-  const say = async (line: string) => {
-    log(line);
-    await fs.appendFile(logFile, `${line}\n`);
-  };
-  await say(`backend: ${backend.description}`);
-  const origin = options.network ? `from ${options.network}` : 'from scratch';
-  await say(
-    `${saved ? `resumed at kimg ${(trainer.curNimg / 1000).toFixed(3)} (the run started ${origin})` : `started: ${origin}`}, ${dataset.report.used} images from ${options.data}${options.mirror ? ' (+ x-flips)' : ''}, loss ${options.loss === 'rooted' ? `rooted k=${options.k}` : 'logistic'}, ${options.kimg} kimg, batch ${options.batch}`,
-  );
-  // Every file left out of the data, in log.txt (stderr had the count and the first).
-  if (skipped.length) await fs.appendFile(logFile, skipped.map((s) => `skipped: ${s.file}: ${s.reason}\n`).join(''));
-  const runLock = lock!;
-  return {
-    options,
-    backend,
-    saved,
-    dataset,
-    rng,
-    G,
-    D,
-    Gema,
-    augment,
-    trainer,
-    metricNets: parts.metricNets,
-    grid,
-    tick,
-    tickStartNimg,
-    createdRunDir,
-    lock: runLock,
-    log,
-    say,
-    dispose: async () => {
-      disposeNets();
-      await runLock.release();
-    },
-  };
 }
 
 /** "2 unreadable image files and 1 other entry": what the data folder's skipped entries were. */
