@@ -276,7 +276,10 @@ async function oursRunner(
         await trainer.step(reals, null);
       });
       const byName = new Map<string, { count: number; outputMB: number }>();
-      for (const k of p.kernels) {
+      // tf.profile also records each custom gradient's call ('backward', 'unnamed scope'): not a
+      // kernel, its work is in the kernels it ran, counted on their own.
+      const backend = tf.getBackend();
+      for (const k of p.kernels.filter((r) => tf.getKernel(r.name, backend))) {
         const e = byName.get(k.name) ?? { count: 0, outputMB: 0 };
         e.count++;
         e.outputMB += (k.outputShapes ?? []).reduce((a, sh) => a + (sh ?? []).reduce((x, y) => x * y, 1) * 4, 0) / 2 ** 20;
@@ -284,7 +287,12 @@ async function oursRunner(
       }
       const kernels = [...byName].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.outputMB - a.outputMB);
       // peakMB: the most tensor memory alive at once (any backend; webgpu's buffer pool holds at least this).
-      return { dispatches: p.kernels.length, outputMB: kernels.reduce((a, k) => a + k.outputMB, 0), peakMB: p.peakBytes / 2 ** 20, kernels };
+      return {
+        dispatches: kernels.reduce((a, k) => a + k.count, 0),
+        outputMB: kernels.reduce((a, k) => a + k.outputMB, 0),
+        peakMB: p.peakBytes / 2 ** 20,
+        kernels,
+      };
     },
     dispose() {
       trainer.dispose();
