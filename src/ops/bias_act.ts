@@ -1,10 +1,20 @@
 // Bias + activation + gain + clamp (upstream torch_utils/ops/bias_act.py) over the last axis.
 //
-// The piecewise-linear activations get a custom gradient whose backward pass multiplies by a
-// mask computed in the forward pass (a constant to the tape), as upstream's CUDA op does: its
-// own gradient is then the same multiplication, so R1 and path-length regularization can
-// differentiate through it. tfjs' built-in leakyRelu gradient cannot be differentiated again.
-import { type Activation, BIAS_ACT_KERNEL, type BiasActKernelAttrs, type BiasActKernelInputs } from './kernel_names.js';
+// The piecewise-linear activations get a custom gradient whose backward pass multiplies by the
+// activation's slope, a constant to the tape, as upstream's CUDA op does: its own gradient is
+// then the same multiplication, so R1 and path-length regularization can differentiate through
+// it. tfjs' built-in leakyRelu gradient cannot be differentiated again. The slope is a mask
+// computed in the forward pass, or, where the backend has the gradient kernel (webgpu), read
+// from the output in the backward pass, as upstream's CUDA op reads it: one tensor fewer kept.
+import {
+  type Activation,
+  BIAS_ACT_GRAD_KERNEL,
+  BIAS_ACT_KERNEL,
+  type BiasActGradKernelAttrs,
+  type BiasActGradKernelInputs,
+  type BiasActKernelAttrs,
+  type BiasActKernelInputs,
+} from './kernel_names.js';
 import * as tf from '@tensorflow/tfjs';
 import { customOp } from './custom_op.js';
 import { runCustomKernel } from './kernel_contract.js';
@@ -100,6 +110,21 @@ export function biasAct(x: tf.Tensor, b: tf.Tensor | null, opts: BiasActOptions 
   }
   const reduceAxes = Array.from({ length: x.rank - 1 }, (_, i) => i);
 
+  if (gain > 0 && tf.getKernel(BIAS_ACT_GRAD_KERNEL, tf.getBackend())) {
+    const attrs = { act, alpha, gain, clamp };
+    const fromOutput = customOp(([xi, bi], save) => {
+      const y = runBiasActKernel(xi, bi ?? null, { ...attrs, withMask: false })[0];
+      save([y]);
+      return {
+        value: y,
+        gradFunc: (dy, [ys]) => {
+          const dx = biasActGrad(dy, ys, attrs);
+          return bi ? [dx, dx.sum(reduceAxes)] : dx;
+        },
+      };
+    });
+    return tf.tidy(() => (b === null ? fromOutput(x) : fromOutput(x, b)));
+  }
   const op = customOp(([xi, bi], save) => {
     const { y, mask } = forward(xi, bi ?? null);
     save([mask]);
@@ -112,4 +137,13 @@ export function biasAct(x: tf.Tensor, b: tf.Tensor | null, opts: BiasActOptions 
     };
   });
   return tf.tidy(() => (b === null ? op(x) : op(x, b)));
+}
+
+/** dy times the slope of bias_act at its output y: linear in dy, so its gradient is itself applied to the incoming gradient (y a constant). */
+function biasActGrad(dy: tf.Tensor, y: tf.Tensor, attrs: BiasActGradKernelAttrs): tf.Tensor {
+  const op = customOp(([d]) => ({
+    value: runCustomKernel<BiasActGradKernelInputs, BiasActGradKernelAttrs>(BIAS_ACT_GRAD_KERNEL, { dy: d, y }, attrs)[0],
+    gradFunc: (ddx) => biasActGrad(ddx, y, attrs),
+  }));
+  return op(dy);
 }

@@ -20,6 +20,18 @@ export interface BiasActKernelAttrs {
   withMask: boolean;
 }
 
+/**
+ * bias_act's gradient read from its output, as upstream's CUDA backward (bias_act.cu, grad mode 1):
+ * dx = dy * slope(y), zero where |y| >= clamp. A backend that has it keeps y for the backward pass
+ * instead of a mask. Only for gain > 0 (where y > 0 exactly when x + b > 0).
+ */
+export const BIAS_ACT_GRAD_KERNEL = 'RloBiasActGrad';
+export interface BiasActGradKernelInputs {
+  dy: tf.Tensor;
+  y: tf.Tensor;
+}
+export type BiasActGradKernelAttrs = Omit<BiasActKernelAttrs, 'withMask'>;
+
 /** Upsample, FIR filter, downsample in one pass (upstream upfirdn2d.py). */
 export const UPFIRDN2D_KERNEL = 'RloUpFirDn2d';
 export interface UpFirDn2dKernelInputs {

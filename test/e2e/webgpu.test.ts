@@ -28,7 +28,7 @@ import { rooted } from '../../src/losses/objectives.js';
 import { Rng } from '../../src/rng.js';
 import { biasAct } from '../../src/ops/bias_act.js';
 import { adamUpdate } from '../../src/ops/adam_update.js';
-import { ADAM_UPDATE_KERNEL, BIAS_ACT_KERNEL, UPFIRDN2D_KERNEL } from '../../src/ops/kernel_names.js';
+import { ADAM_UPDATE_KERNEL, BIAS_ACT_GRAD_KERNEL, BIAS_ACT_KERNEL, UPFIRDN2D_KERNEL } from '../../src/ops/kernel_names.js';
 
 const unavailable = await webgpuUnavailable();
 after(releaseWebGpu);
@@ -150,17 +150,22 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
     xv[5] = Number.NaN;
     xv[6] = 0; // the activation's kink
     const bv = rng.normalArray(8).map((v) => v * 0.5);
+    const dv = rng.normalArray(xv.length),
+      rv = rng.normalArray(xv.length);
     for (const act of ['linear', 'relu', 'lrelu'] as const)
       for (const clamp of [null, 0.7])
         for (const withBias of [true, false]) {
-          // The value and the gradient (dy = 1: the mask) of the op, where a gradient is taken.
+          // The value, the gradient (dy = 1: the slope) and the gradient of the gradient with
+          // respect to dy (R1 and path length take it: the slope again, applied to r).
           const f = () =>
             tf.tidy(() => {
               const x = tf.tensor4d(xv, shape as [number, number, number, number]);
               const b = withBias ? tf.tensor1d(bv) : null;
               const y = biasAct(x, b, { act, clamp });
               const g = tf.grad((xi: tf.Tensor) => biasAct(xi, b, { act, clamp }).sum())(x);
-              return tf.concat([y.reshape([-1]), g.reshape([-1])]);
+              const vjp = (dy: tf.Tensor) => tf.grad((xi: tf.Tensor) => biasAct(xi, b, { act, clamp }).mul(dy).sum())(x);
+              const gg = tf.grad((dy: tf.Tensor) => vjp(dy).mul(tf.tensor1d(rv).reshape(shape)).sum())(tf.tensor1d(dv).reshape(shape));
+              return tf.concat([y.reshape([-1]), g.reshape([-1]), gg.reshape([-1])]);
             });
           const { gpu, cpu } = await onBoth(f);
           const what = `${act}, clamp ${clamp}, ${withBias ? 'bias' : 'no bias'}`;
@@ -169,14 +174,26 @@ describe('webgpu backend', { skip: unavailable ?? false }, () => {
             else assert.ok(Math.abs(gpu[i] - cpu[i]) <= 1e-6 * (1 + Math.abs(cpu[i])), `${what}: element ${i}: ${gpu[i]} vs ${cpu[i]}`);
           }
         }
-    // The kernel replaces the composite: under a gradient tape, two passes of RloBiasAct's programs
-    // and none of the composite's compare/select/clip kernels.
+    // The kernels replace the composite: under a gradient tape, one pass forward (no mask is made
+    // or kept: the backward pass reads the output), one backward, and none of the composite's
+    // compare/select/clip kernels.
     const x = tf.randomNormal([4, 16]);
     const prof = await tf.profile(() => tf.tidy(() => tf.grad((xi: tf.Tensor) => biasAct(xi, null, { act: 'lrelu', clamp: 1 }).sum())(x)));
     x.dispose();
     const names = prof.kernels.map((k) => k.name);
-    assert.ok(names.includes(BIAS_ACT_KERNEL), names.join(', '));
+    assert.deepEqual(
+      names.filter((n) => n.startsWith('RloBiasAct')),
+      [BIAS_ACT_KERNEL, BIAS_ACT_GRAD_KERNEL],
+      names.join(', '),
+    );
     for (const composite of ['Greater', 'Select', 'ClipByValue', 'LessEqual']) assert.ok(!names.includes(composite), `${composite} ran: ${names.join(', ')}`);
+    // At the clamp itself the gradient is zero, as upstream's CUDA op (which reads the output) has
+    // it; the composite, as upstream's reference implementation (torch.clamp), passes it there.
+    const atClamp = await onBoth(() =>
+      tf.tidy(() => tf.grad((xi: tf.Tensor) => biasAct(xi, null, { act: 'linear', clamp: 0.5, gain: 1 }).sum())(tf.tensor1d([0.5, -0.5, 0.25, 2]))),
+    );
+    assert.deepEqual(Array.from(atClamp.gpu), [0, 0, 1, 0]);
+    assert.deepEqual(Array.from(atClamp.cpu), [1, 1, 1, 0]);
   });
 
   test('upfirdn2d runs as our WGSL kernel (one pass) and equals the composite ops: up, down, both, crops, asymmetric factors, first and second gradients', async () => {
