@@ -25,7 +25,7 @@ import { describeBranchChanges } from '../report/html.js';
 import { DEFAULTS } from './defaults.js';
 import { resolveTrainingOptions, resumeTrainingOptions, trainerOptions } from './options.js';
 import type { TrainingOptions } from '../records.js';
-import { checkResumeInPlace, makeNamedRunDir, nextRunDir, resolveResume, runDirTaken, tidyForResume } from './run_dir.js';
+import { checkResumeInPlace, makeNamedRunDir, nextRunDir, resolveResume, resumeFolder, runDirTaken, tidyForResume } from './run_dir.js';
 import { Trainer } from './trainer.js';
 import { OptionError } from '../files/option_error.js';
 
@@ -338,13 +338,6 @@ function describeSkipped(skipped: { reason: string }[]): string {
 
 async function writeOptions(options: TrainingOptions): Promise<void> {
   await writeFileAtomic(path.join(options.runDir, RUN_FILES.options), `${JSON.stringify(options, null, 2)}\n`, { overwrite: true });
-}
-
-/** The folder of what --resume names: a run directory itself, or the folder of a snapshot file. */
-async function resumeFolder(p: string): Promise<string> {
-  const st = await fs.stat(p).catch(() => null);
-  if (!st) throw new OptionError((o) => `${o('resume')} ${p} does not exist`);
-  return st.isDirectory() ? p : path.dirname(p);
 }
 
 async function exists(p: string): Promise<boolean> {

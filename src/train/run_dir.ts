@@ -14,11 +14,21 @@ export function runDirTaken(dir: string, resumeHint: boolean): OptionError {
   );
 }
 
-/** The latest snapshot of a run directory, or the file itself. */
-export async function resolveResume(p: string): Promise<string> {
+/** What a resume names: a run directory, or a snapshot file; refused when it does not exist. */
+async function resumeTarget(p: string): Promise<{ isDirectory(): boolean }> {
   const st = await fs.stat(p).catch(() => null);
   if (!st) throw new OptionError((o) => `${o('resume')} ${p} does not exist`);
-  if (!st.isDirectory()) return p;
+  return st;
+}
+
+/** The folder of what a resume names: a run directory itself, or the folder of a snapshot file. */
+export async function resumeFolder(p: string): Promise<string> {
+  return (await resumeTarget(p)).isDirectory() ? p : path.dirname(p);
+}
+
+/** The latest snapshot of a run directory, or the file itself. */
+export async function resolveResume(p: string): Promise<string> {
+  if (!(await resumeTarget(p)).isDirectory()) return p;
   const latest = await latestSnapshot(p);
   if (!latest) throw new OptionError((o) => `${o('resume')} ${p}: the run directory has no network-snapshot-*.safetensors to resume from`);
   return latest;
