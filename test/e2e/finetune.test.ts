@@ -557,6 +557,14 @@ describe('finetune bad input', () => {
     assert.equal(await fs.readFile(path.join(rd, 'keep.txt'), 'utf8'), 'user data');
   });
 
+  test('a resume that names nothing is refused, in place or into a branch, and nothing is created', async () => {
+    const gone = path.join(dir, 'no-such-run');
+    await assert.rejects(finetune(base({ resume: gone }), quiet), new RegExp(`^OptionError: options\\.resume ${gone} does not exist$`));
+    const branch = path.join(dir, 'branch-of-nothing');
+    await assert.rejects(finetune(base({ resume: gone, runDir: branch }), quiet), /options\.resume .* does not exist/);
+    await assert.rejects(fs.stat(branch), 'no branch directory');
+  });
+
   test('invalid options name the option', async () => {
     await assert.rejects(finetune(base({ k: 0 }), quiet), /options\.k 0 is invalid/);
     await assert.rejects(finetune(base({ batch: 4, batchGpu: 3 }), quiet), /options\.batchGpu 3 is invalid: must divide options\.batch 4/);
