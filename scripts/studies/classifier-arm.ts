@@ -166,8 +166,12 @@ export async function classifierArm(data: ArmData, o: ArmOptions, log: (l: strin
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 
-/** The arm's report: table.md, results.json, accuracy.svg|png (test accuracy by epoch), strip.svg|png. */
-export async function writeArmReport(runs: ArmRun[], o: ArmOptions, about: string): Promise<string> {
+/**
+ * The arm's report: table.md, results.json, accuracy.svg|png (test accuracy by epoch), strip.svg|png.
+ * `data` says what the data is (the plots' subtitle); `machine`, what it ran on (table and results).
+ */
+export async function writeArmReport(runs: ArmRun[], o: ArmOptions, data: string, machine = ''): Promise<string> {
+  const about = machine ? `${data}, ${machine}` : data;
   const confirm = runs.filter((r) => r.role === 'confirm');
   const losses = o.losses.map(classificationLossName);
   const epochsTo = (r: ArmRun) => {
@@ -237,7 +241,7 @@ export async function writeArmReport(runs: ArmRun[], o: ArmOptions, about: strin
   await write('results.json', `${JSON.stringify({ options: { ...o, out: path.relative(process.cwd(), o.out) || '.' }, about, runs }, null, 2)}\n`);
   const cells = aggregate(confirm.flatMap((r) => r.accuracy.map((a, e) => ({ variant: r.loss, seed: r.seed, kimg: e + 1, value: a, kernel: null }))));
   if (cells.length) {
-    const svg = studyPlotSvg(cells, 'test top-1 accuracy', about, { xLabel: 'epoch', order: losses }); // the strip plot's order and colours
+    const svg = studyPlotSvg(cells, 'test top-1 accuracy', data, { xLabel: 'epoch', order: losses }); // the strip plot's order and colours
     await write('accuracy.svg', svg);
     await write('accuracy.png', await sharp(Buffer.from(svg)).png().toBuffer());
     const strip = stripPlotSvg(
@@ -299,7 +303,7 @@ async function main() {
   if (!lrs.length || !lrs.every((v) => v > 0)) throw new Error(`--lrs ${arg('lrs', '')}: give learning rates > 0, e.g. 0.0003,0.001,0.003`);
   const backend = await initBackend(process.env.STYLEGAN_RLO_BACKEND ?? 'auto', true);
   const { data, about: what } = await d.load(arg('packages') ?? path.join(os.tmpdir(), 'stylegan-rlo-emoji-packages'));
-  const about = `${what}, ${data.train.images.length}/${data.val.images.length}/${data.test.images.length} train/val/test images, ${backend.description}`;
+  const about = `${what}, ${data.train.images.length}/${data.val.images.length}/${data.test.images.length} train/val/test images`;
   const o: ArmOptions = {
     out,
     epochs,
@@ -310,7 +314,7 @@ async function main() {
     target,
   };
   const runs = await classifierArm(data, o, (l) => process.stderr.write(`${l}\n`));
-  process.stdout.write(`${await writeArmReport(runs, o, about)}\n`);
+  process.stdout.write(`${await writeArmReport(runs, o, about, backend.description)}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
