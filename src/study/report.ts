@@ -118,8 +118,8 @@ export async function writeStudyReport(spec: StudySpec, runs: StudyRun[], log: (
     };
     const metric = net.distanceName,
       kernelMetric = net.kernelName;
-    const seeds = spec.seeds.length;
-    const subtitle = `fine-tuning ${path.basename(spec.network)} on ${path.basename(spec.data)}/, ${seeds} seed${seeds > 1 ? 's' : ''}, ${spec.metrics.num} generated images per point`;
+    const seeds = seedsWithRecords(points, variants, spec.seeds.length);
+    const subtitle = `fine-tuning ${path.basename(spec.network)} on ${path.basename(spec.data)}/, ${seeds}, ${spec.metrics.num} generated images per point`;
     for (const [name, useKernel] of [
       [kernelMetric, true],
       [metric, false],
@@ -174,6 +174,16 @@ ${strip}
   }
 }
 
+/** "8 seeds" when every variant has records of all the spec's seeds, else how many of them have ("1 of 8 seeds ..."). */
+export function seedsWithRecords(points: StudyPoint[], variants: { variant: string }[], inSpec: number): string {
+  // Every run has the starting network's point at kimg 0; a run's own records come after it.
+  const n = variants.map((v) => new Set(points.filter((p) => p.variant === v.variant && p.kimg > 0).map((p) => p.seed)).size);
+  const lo = Math.min(...n),
+    hi = Math.max(...n);
+  const all = `${inSpec} seed${inSpec > 1 ? 's' : ''}`;
+  return lo === inSpec && hi === inSpec ? all : `${lo === hi ? lo : `${lo}-${hi}`} of ${all} (the others have no records yet)`;
+}
+
 /** The report's tables, as Markdown: the kernel distance (primary) by kimg, every statistic at the end, the tests, the selection. */
 export function formatStudyTable(o: {
   cells: StudyCell[];
@@ -182,23 +192,30 @@ export function formatStudyTable(o: {
   metric: string;
   kernelMetric: string;
   finalKimg: number;
-  seeds: number;
+  seeds: string; // "8 seeds", or "1 of 8 seeds (...)" while runs have no records yet
   failed?: StudyResult['failed'];
   selection?: SettingScore[] | null;
   spread?: MetricSpread;
 }): string {
   const { cells, tests, variants, metric, kernelMetric, finalKimg, seeds } = o;
   const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
-  const pm = (m: number | null, s: number | null) => (m === null ? '-' : `${f(m)} ± ${f(s)}`);
+  // One run has no sd: its value alone.
+  const pm = (m: number | null, s: number | null, n = 2) => (m === null ? '-' : n < 2 ? f(m) : `${f(m)} ± ${f(s)}`);
   const kimgs = [...new Set(cells.map((c) => c.kimg))].sort((a, b) => a - b);
   const cell = (v: string, k: number) => cells.find((x) => x.variant === v && x.kimg === k);
   const lines = [
-    `${kernelMetric} (the primary metric; mean ± sd over ${seeds} seed${seeds > 1 ? 's' : ''}; lower is better) by kimg of fine-tuning:`,
+    `${kernelMetric} (the primary metric; mean ± sd over ${seeds}; lower is better) by kimg of fine-tuning:`,
     '',
     `| variant | ${kimgs.map((k) => `${k} kimg`).join(' | ')} |`,
     `|---|${kimgs.map(() => '---:').join('|')}|`,
     ...variants.map(
-      (v) => `| ${v.variant} | ${kimgs.map((k) => pm(cell(v.variant, k)?.kernelMean ?? null, cell(v.variant, k)?.kernelSd ?? null)).join(' | ')} |`,
+      (v) =>
+        `| ${v.variant} | ${kimgs
+          .map((k) => {
+            const c = cell(v.variant, k);
+            return pm(c?.kernelMean ?? null, c?.kernelSd ?? null, c?.n);
+          })
+          .join(' | ')} |`,
     ),
     '',
     `At ${finalKimg} kimg (${metric}∞: the ${metric} extrapolated to infinitely many generated images):`,
@@ -208,7 +225,7 @@ export function formatStudyTable(o: {
     ...variants.map((v) => {
       const c = cell(v.variant, finalKimg);
       const nFailed = (o.failed ?? []).filter((x) => x.variant === v.variant).length;
-      return `| ${v.variant} | ${c?.n ?? 0} | ${pm(c?.kernelMean ?? null, c?.kernelSd ?? null)} | ${f(c?.kernelMedian)} | ${pm(c?.infMean ?? null, c?.infSd ?? null)} | ${c ? pm(c.mean, c.sd) : '-'} | ${nFailed} |`;
+      return `| ${v.variant} | ${c?.n ?? 0} | ${pm(c?.kernelMean ?? null, c?.kernelSd ?? null, c?.n)} | ${f(c?.kernelMedian)} | ${pm(c?.infMean ?? null, c?.infSd ?? null, c?.n)} | ${c ? pm(c.mean, c.sd, c.n) : '-'} | ${nFailed} |`;
     }),
   ];
   if (o.spread)

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aggregate, bootstrapDiffCI, incompleteBeta, studentTwoSidedP, welch } from '../../src/metrics/study.js';
 import { PLOT_COLORS, studyPlotSvg } from '../../src/report/plots.js';
+import { formatStudyTable, seedsWithRecords } from '../../src/study/report.js';
 
 const near = (a: number, e: number, tol: number, what: string) => assert.ok(Math.abs(a - e) <= tol, `${what}: ${a} vs ${e}`);
 
@@ -87,4 +88,30 @@ test("docs/study.md's measured study is the committed one (docs/study/table.md),
   for (const row of rows) assert.ok(readme.includes(row), `docs/study.md lacks docs/study/table.md's line: ${row}`);
   const { seeds } = JSON.parse(readFileSync('docs/study/results.json', 'utf8'));
   assert.match(readme, new RegExp(`FED \\(mean ± sd over ${seeds} seeds`));
+});
+
+test('a report made while runs are missing says how many seeds it has, and one run shows no sd', () => {
+  const start = (variant: string, seed: number) => ({ variant, seed, kimg: 0, value: 300, inf: null, kernel: 2000 });
+  const variants = [{ variant: 'logistic' }, { variant: 'rooted k=2' }];
+  // Every run has the starting point at kimg 0; only seed 0 of each has records of its own.
+  const partial = [0, 1, 2].flatMap((seed) => variants.map((v) => start(v.variant, seed)));
+  partial.push({ variant: 'logistic', seed: 0, kimg: 1, value: 200, inf: null, kernel: 100 });
+  partial.push({ variant: 'rooted k=2', seed: 0, kimg: 1, value: 210, inf: null, kernel: 90 });
+  assert.equal(seedsWithRecords(partial, variants, 3), '1 of 3 seeds (the others have no records yet)');
+  partial.push({ variant: 'rooted k=2', seed: 1, kimg: 1, value: 220, inf: null, kernel: 95 });
+  assert.equal(seedsWithRecords(partial, variants, 3), '1-2 of 3 seeds (the others have no records yet)');
+  const full = [0, 1].flatMap((seed) => variants.flatMap((v) => [start(v.variant, seed), { ...start(v.variant, seed), kimg: 1, kernel: 50 + seed }]));
+  assert.equal(seedsWithRecords(full, variants, 2), '2 seeds');
+  const table = formatStudyTable({
+    cells: aggregate(partial),
+    tests: [],
+    variants,
+    metric: 'FED',
+    kernelMetric: 'KED',
+    finalKimg: 1,
+    seeds: seedsWithRecords(partial, variants, 3),
+  });
+  assert.match(table, /mean ± sd over 1-2 of 3 seeds \(the others have no records yet\)/);
+  assert.match(table, /\| logistic \| 1 \| 100\.00 \| 100\.00 \|/, 'one run: its value, no ± 0.00');
+  assert.match(table, /\| rooted k=2 \| 2 \| 92\.50 ± 3\.54 \|/);
 });
