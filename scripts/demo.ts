@@ -1,6 +1,7 @@
 // `npm start`: the main job on the embedded default. Fine-tunes the bundled pretrained emoji
 // network on samples/ (a category held out from pre-training) with the rooted objective, k = 2,
-// for a short CPU-sized run, and says where the grids are.
+// for a short CPU-sized run, and says where the grids are. DEMO_KIMG sets the length, DEMO_OUTDIR
+// where its run directory goes (default: runs/ in the repository).
 import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,7 @@ async function main() {
   const r = await finetune({
     network,
     data,
-    outdir: path.join(root, 'runs'),
+    outdir: process.env.DEMO_OUTDIR ?? path.join(root, 'runs'),
     loss: 'rooted',
     k: 2,
     kimg,
