@@ -52,7 +52,13 @@ export function metricFileName(distanceName: string): string {
 
 /** Whether a file name is a metric record (metric-*.jsonl). */
 export function isMetricFile(name: string): boolean {
-  return /^metric-\w+\.jsonl$/.test(name);
+  return metricOfFile(name) !== null;
+}
+
+/** The metric a record file holds, as its records name it (metric-fed.jsonl: 'FED'), or null for any other name. */
+export function metricOfFile(name: string): string | null {
+  const m = /^metric-(\w+)\.jsonl$/.exec(name);
+  return m ? m[1].toUpperCase() : null;
 }
 
 /** The per-tick and per-snapshot record files, whose rows carry a kimg. */

@@ -11,6 +11,7 @@ import { aggregate } from '../metrics/study.js';
 import { escapeHtml } from './html.js';
 import { plotSvg, studyPlotSvg } from './plots.js';
 import { OptionError } from '../files/option_error.js';
+import { fakesKimg } from '../io/run_layout.js';
 
 const variantOf = (r: CompareRow) => `${r.loss}${r.k !== null ? ` k=${r.k}` : ''}`;
 
@@ -30,7 +31,7 @@ export function comparisonPlotSvg(rows: CompareRow[]): string {
 export async function writeComparisonHtml(rows: CompareRow[], runDirs: string[], outDir: string, force = false): Promise<string> {
   const grids: string[] = [];
   for (const dir of runDirs) {
-    const files = (await fs.readdir(dir)).filter((f) => /^fakes\d+\.\d+\.png$/.test(f)).sort((a, b) => Number(a.slice(5, -4)) - Number(b.slice(5, -4)));
+    const files = (await fs.readdir(dir)).filter((f) => fakesKimg(f) !== null).sort((a, b) => fakesKimg(a)! - fakesKimg(b)!);
     const last = files[files.length - 1];
     const r = rows.find((x) => x.run === path.basename(dir));
     const caption = `${escapeHtml(path.basename(dir))}${r ? ` (${escapeHtml(variantOf(r))})` : ''}${last ? `, kimg ${Number(last.slice(5, -4)).toFixed(3)}` : ''}`;

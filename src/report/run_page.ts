@@ -7,6 +7,7 @@ import type { BranchRecord } from '../records.js';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
+import { fakesKimg, isMetricFile, metricOfFile, RUN_FILES, snapshotKimg } from '../io/run_layout.js';
 import { describeBranchChanges, escapeHtml } from './html.js';
 import { lineChartSvg, type Series } from './plots.js';
 
@@ -24,12 +25,10 @@ async function readJsonl(file: string): Promise<Record<string, unknown>[]> {
     });
 }
 
-const kimgOfGrid = (f: string) => Number(/^fakes(\d+\.\d+)\.png$/.exec(f)?.[1] ?? NaN);
-
 /** Writes `runDir/index.html` from what the run directory holds now; returns its path. */
 export async function writeRunReport(runDir: string): Promise<string> {
-  const opts = JSON.parse(await fs.readFile(path.join(runDir, 'training_options.json'), 'utf8').catch(() => '{}')) as Record<string, unknown>;
-  const stats = await readJsonl(path.join(runDir, 'stats.jsonl'));
+  const opts = JSON.parse(await fs.readFile(path.join(runDir, RUN_FILES.options), 'utf8').catch(() => '{}')) as Record<string, unknown>;
+  const stats = await readJsonl(path.join(runDir, RUN_FILES.stats));
   const files = await fs.readdir(runDir);
   const series = (pairs: [string, string][]): Series[] =>
     pairs
@@ -63,25 +62,23 @@ export async function writeRunReport(runDir: string): Promise<string> {
     lineChartSvg('Augmentation p', series([['augment p', 'augment_p']])),
     lineChartSvg('Speed', series([['sec/kimg', 'sec_per_kimg']])),
   ];
-  for (const f of files.filter((x) => /^metric-\w+\.jsonl$/.test(x)).sort()) {
+  for (const f of files.filter(isMetricFile).sort()) {
     const recs = await readJsonl(path.join(runDir, f));
-    const name = String(recs[0]?.metric ?? f.replace(/^metric-|\.jsonl$/g, '').toUpperCase());
+    const name = String(recs[0]?.metric ?? metricOfFile(f));
     charts.push(
       lineChartSvg(`${name} (${recs[0]?.num ?? '?'} generated images)`, [
         { name, points: recs.map((r) => [Number(r.kimg), Number(r.value ?? r.fid)] as [number, number]) },
       ]),
     );
   }
-  const grids = files.filter((f) => /^fakes\d+\.\d+\.png$/.test(f)).sort((a, b) => kimgOfGrid(a) - kimgOfGrid(b));
-  if (files.includes('fakes_init.png')) grids.unshift('fakes_init.png');
+  const grids = files.filter((f) => fakesKimg(f) !== null).sort((a, b) => fakesKimg(a)! - fakesKimg(b)!);
+  if (files.includes(RUN_FILES.fakesInit)) grids.unshift(RUN_FILES.fakesInit);
   const uri = async (f: string) => `data:image/png;base64,${(await fs.readFile(path.join(runDir, f))).toString('base64')}`;
   const gridData = await Promise.all(
-    grids.map(async (f) => ({ label: f === 'fakes_init.png' ? 'start' : `kimg ${kimgOfGrid(f).toFixed(3)}`, src: await uri(f) })),
+    grids.map(async (f) => ({ label: f === RUN_FILES.fakesInit ? 'start' : `kimg ${fakesKimg(f)!.toFixed(3)}`, src: await uri(f) })),
   );
-  const reals = files.includes('reals.png') ? await uri('reals.png') : null;
-  const snaps = files
-    .filter((f) => /^network-snapshot-.*\.safetensors$/.test(f))
-    .sort((a, b) => Number(/(\d+\.\d+)/.exec(a)![1]) - Number(/(\d+\.\d+)/.exec(b)![1]));
+  const reals = files.includes(RUN_FILES.reals) ? await uri(RUN_FILES.reals) : null;
+  const snaps = files.filter((f) => snapshotKimg(f) !== null).sort((a, b) => snapshotKimg(a)! - snapshotKimg(b)!);
   const last = stats[stats.length - 1];
   const title = `${path.basename(runDir)}: ${opts.loss === 'rooted' ? `rooted k=${String(opts.k)}` : String(opts.loss ?? '?')}`;
   const branches = Array.isArray(opts.branches) ? (opts.branches as BranchRecord[]) : [];
@@ -132,7 +129,7 @@ ${reals ? `<h2>Training images</h2><div class="grid"><img alt="training images" 
     .map((k) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(JSON.stringify(opts[k]))}</td></tr>`)
     .join('')}</table>
 ${branches.map((b) => `<p>Branched from <code>${escapeHtml(b.from)}</code> at kimg ${b.kimg.toFixed(3)}: ${escapeHtml(describeBranchChanges(b.changed))}</p>`).join('\n')}
-<p class="muted">All options: <code>training_options.json</code>; per tick: <code>stats.jsonl</code>.</p>
+<p class="muted">All options: <code>${RUN_FILES.options}</code>; per tick: <code>${RUN_FILES.stats}</code>.</p>
 ${gridData.map((g) => `<template class="g" data-src="${g.src}"></template>`).join('\n')}
 <script>
 const grids = ${JSON.stringify(gridData.map((g) => g.label))};
@@ -147,7 +144,7 @@ if (slider) {
 </script>
 </body></html>
 `;
-  const file = path.join(runDir, 'index.html');
+  const file = path.join(runDir, RUN_FILES.report);
   await writeFileAtomic(file, html, { overwrite: true });
   return file;
 }
