@@ -47,71 +47,50 @@ export function internalShape(spec: ParamSpec): number[] {
   }
 }
 
-/** Upstream layout -> internal layout. */
-export function toInternal(spec: ParamSpec, a: Float32Array): Float32Array {
+/**
+ * For each element of the internal layout, its index in upstream's layout (null where the layouts
+ * agree): the one place that knows how a layout is permuted, both ways.
+ */
+function upstreamIndex(spec: ParamSpec): Uint32Array | null {
   const s = spec.shape;
-  const out = new Float32Array(a.length);
+  if (spec.layout === 'raw') return null;
+  const idx = new Uint32Array(prod(s));
   if (spec.layout === 'fc') {
     const [o, i] = s;
-    for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) out[c * o + r] = a[r * i + c];
+    for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) idx[c * o + r] = r * i + c;
   } else if (spec.layout === 'fc_chw') {
     const [o] = s;
     const [C, H, W] = spec.chw!;
-    for (let r = 0; r < o; r++) {
+    for (let r = 0; r < o; r++)
       for (let c = 0; c < C; c++)
-        for (let y = 0; y < H; y++)
-          for (let x = 0; x < W; x++) {
-            out[((y * W + x) * C + c) * o + r] = a[r * C * H * W + (c * H + y) * W + x];
-          }
-    }
+        for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) idx[((y * W + x) * C + c) * o + r] = r * C * H * W + (c * H + y) * W + x;
   } else if (spec.layout === 'conv') {
     const [O, I, kh, kw] = s;
     for (let oo = 0; oo < O; oo++)
       for (let ii = 0; ii < I; ii++)
-        for (let y = 0; y < kh; y++)
-          for (let x = 0; x < kw; x++) {
-            out[((y * kw + x) * I + ii) * O + oo] = a[((oo * I + ii) * kh + y) * kw + x];
-          }
-  } else if (spec.layout === 'chw') {
-    const [C, H, W] = s;
-    for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[(y * W + x) * C + c] = a[(c * H + y) * W + x];
+        for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) idx[((y * kw + x) * I + ii) * O + oo] = ((oo * I + ii) * kh + y) * kw + x;
   } else {
-    out.set(a);
+    const [C, H, W] = s;
+    for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) idx[(y * W + x) * C + c] = (c * H + y) * W + x;
   }
+  return idx;
+}
+
+/** Upstream layout -> internal layout. */
+export function toInternal(spec: ParamSpec, a: Float32Array): Float32Array {
+  const idx = upstreamIndex(spec);
+  if (!idx) return a.slice();
+  const out = new Float32Array(a.length);
+  for (let n = 0; n < idx.length; n++) out[n] = a[idx[n]];
   return out;
 }
 
 /** Internal layout -> upstream layout. */
 export function toUpstream(spec: ParamSpec, a: Float32Array): Float32Array {
-  const s = spec.shape;
+  const idx = upstreamIndex(spec);
+  if (!idx) return a.slice();
   const out = new Float32Array(a.length);
-  if (spec.layout === 'fc') {
-    const [o, i] = s;
-    for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) out[r * i + c] = a[c * o + r];
-  } else if (spec.layout === 'fc_chw') {
-    const [o] = s;
-    const [C, H, W] = spec.chw!;
-    for (let r = 0; r < o; r++) {
-      for (let c = 0; c < C; c++)
-        for (let y = 0; y < H; y++)
-          for (let x = 0; x < W; x++) {
-            out[r * C * H * W + (c * H + y) * W + x] = a[((y * W + x) * C + c) * o + r];
-          }
-    }
-  } else if (spec.layout === 'conv') {
-    const [O, I, kh, kw] = s;
-    for (let oo = 0; oo < O; oo++)
-      for (let ii = 0; ii < I; ii++)
-        for (let y = 0; y < kh; y++)
-          for (let x = 0; x < kw; x++) {
-            out[((oo * I + ii) * kh + y) * kw + x] = a[((y * kw + x) * I + ii) * O + oo];
-          }
-  } else if (spec.layout === 'chw') {
-    const [C, H, W] = s;
-    for (let c = 0; c < C; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) out[(c * H + y) * W + x] = a[(y * W + x) * C + c];
-  } else {
-    out.set(a);
-  }
+  for (let n = 0; n < idx.length; n++) out[idx[n]] = a[n];
   return out;
 }
 
