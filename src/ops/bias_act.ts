@@ -110,28 +110,17 @@ export function biasAct(x: tf.Tensor, b: tf.Tensor | null, opts: BiasActOptions 
   }
   const reduceAxes = Array.from({ length: x.rank - 1 }, (_, i) => i);
 
-  if (gain > 0 && tf.getKernel(BIAS_ACT_GRAD_KERNEL, tf.getBackend())) {
-    const attrs = { act, alpha, gain, clamp };
-    const fromOutput = customOp(([xi, bi], save) => {
-      const y = runBiasActKernel(xi, bi ?? null, { ...attrs, withMask: false })[0];
-      save([y]);
-      return {
-        value: y,
-        gradFunc: (dy, [ys]) => {
-          const dx = biasActGrad(dy, ys, attrs);
-          return bi ? [dx, dx.sum(reduceAxes)] : dx;
-        },
-      };
-    });
-    return tf.tidy(() => (b === null ? fromOutput(x) : fromOutput(x, b)));
-  }
+  // Where the backend has the gradient kernel, the backward pass reads the slope from y (kept
+  // instead of a mask); only with a positive gain, where y > 0 exactly when x + b > 0.
+  const attrs = { act, alpha, gain, clamp };
+  const fromOutput = gain > 0 && tf.getKernel(BIAS_ACT_GRAD_KERNEL, tf.getBackend()) !== undefined;
   const op = customOp(([xi, bi], save) => {
-    const { y, mask } = forward(xi, bi ?? null);
-    save([mask]);
+    const { y, mask } = fromOutput ? { y: runBiasActKernel(xi, bi ?? null, { ...attrs, withMask: false })[0], mask: null } : forward(xi, bi ?? null);
+    save([mask ?? y]);
     return {
       value: y,
-      gradFunc: (dy, saved) => {
-        const dx = dy.mul(saved[0]);
+      gradFunc: (dy, [kept]) => {
+        const dx = fromOutput ? biasActGrad(dy, kept, attrs) : dy.mul(kept);
         return bi ? [dx, dx.sum(reduceAxes)] : dx;
       },
     };
