@@ -75,18 +75,21 @@ export async function prepareRun(args: FinetuneArgs, hooks: PrepareHooks): Promi
   if (args.runDir) {
     if (await exists(args.runDir)) throw runDirTaken(args.runDir, !args.resume);
     await checkOutputFolder(args.runDir, 'runDir');
-  } else if (!args.resume || !(await isRunDirectory(await resumeFolder(args.resume)))) {
-    await checkOutputFolder(args.outdir ?? DEFAULTS.outdir, 'outdir');
   }
+  // Where a resumed run continues: a branch (--run-dir), in place (a run directory), or new.
+  const folder = args.resume ? await resumeFolder(args.resume) : null;
+  const target: ResumeTarget | null =
+    folder === null
+      ? null
+      : args.runDir
+        ? { kind: 'branch', dir: args.runDir }
+        : (await isRunDirectory(folder))
+          ? { kind: 'in-place', dir: folder }
+          : { kind: 'new' };
+  if (!args.runDir && target?.kind !== 'in-place') await checkOutputFolder(args.outdir ?? DEFAULTS.outdir, 'outdir');
 
   // ---- the run directory to resume is locked before anything in it is read
-  let lock: RunLock | null = null;
-  let target: ResumeTarget | null = null;
-  if (args.resume) {
-    const folder = await resumeFolder(args.resume);
-    target = args.runDir ? { kind: 'branch', dir: args.runDir } : (await isRunDirectory(folder)) ? { kind: 'in-place', dir: folder } : { kind: 'new' };
-    if (target.kind === 'in-place') lock = await lockRunDir(folder, `resume ${args.resume}`);
-  }
+  const lock = target?.kind === 'in-place' ? await lockRunDir(target.dir, `resume ${args.resume}`) : null;
   const parts: { metricNets: FeatureNetwork[] } = { metricNets: [] };
   try {
     return await prepareLocked(args, hooks, backendChoice, target, lock, parts);
