@@ -34,7 +34,7 @@ export async function writeComparisonHtml(rows: CompareRow[], runDirs: string[],
     const files = (await fs.readdir(dir)).filter((f) => fakesKimg(f) !== null).sort((a, b) => fakesKimg(a)! - fakesKimg(b)!);
     const last = files[files.length - 1];
     const r = rows.find((x) => x.run === path.basename(dir));
-    const caption = `${escapeHtml(path.basename(dir))}${r ? ` (${escapeHtml(variantOf(r))})` : ''}${last ? `, kimg ${Number(last.slice(5, -4)).toFixed(3)}` : ''}`;
+    const caption = `${escapeHtml(path.basename(dir))}${r ? ` (${escapeHtml(variantOf(r))})` : ''}${last ? `, kimg ${fakesKimg(last)!.toFixed(3)}` : ''}`;
     grids.push(
       last
         ? `<figure><img alt="${caption}" src="data:image/png;base64,${(await fs.readFile(path.join(dir, last))).toString('base64')}"><figcaption>${caption}</figcaption></figure>`
