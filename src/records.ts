@@ -1,8 +1,8 @@
 // The record types every layer shares, in one types-only module: what a run records
-// (training_options.json), what a snapshot holds to resume exactly, and what every network reader
-// returns. Readers check a file's shape before trusting it (io/training_state.ts); nothing here runs.
+// (training_options.json), what a snapshot holds to resume exactly, what every network reader
+// returns, down to a stored tensor's record. Readers check a file's shape before trusting it
+// (io/training_state.ts); nothing here runs.
 import type { ResizeFilter } from './data/images.js';
-import type { StTensor } from './formats/safetensors.js';
 import type { DiscriminatorConfig, GeneratorConfig } from './networks/config.js';
 import type { NamedArray } from './networks/params.js';
 import type { RngState } from './rng.js';
@@ -76,6 +76,14 @@ export interface TrainingState {
   adaSigns: { sum: number; n: number };
   tick: number;
   tickStartNimg: number;
+}
+
+/** A tensor as a safetensors file (and so a checkpoint) stores it: dtype, shape, flat data. */
+export type DType = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'I8' | 'BOOL';
+export interface StTensor {
+  dtype: DType;
+  shape: number[];
+  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 }
 
 export type NetworkFormat = 'checkpoint' | 'pytorch-pickle' | 'tensorflow-pickle';

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { releaseWebGpu } from '../src/webgpu/device.js';
-import { readSafetensors, type StTensor } from '../src/formats/safetensors.js';
+import { readSafetensors } from '../src/formats/safetensors.js';
+import type { StTensor } from '../src/records.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
 

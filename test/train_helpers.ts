@@ -9,7 +9,7 @@ import { Discriminator } from '../src/networks/discriminator.js';
 import { saveCheckpoint } from '../src/formats/checkpoint.js';
 import { FIXTURES, loadTiny16, stateDict } from './helpers.js';
 import type { DiscriminatorConfig, GeneratorConfig } from '../src/networks/config.js';
-import type { StTensor } from '../src/formats/safetensors.js';
+import type { StTensor } from '../src/records.js';
 
 export async function tempDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), `rlo-${prefix}-`));

@@ -6,7 +6,8 @@
 import type { TrainingState } from '../records.js';
 import { type DiscriminatorConfig, type GeneratorConfig, resolveDiscriminatorConfig, resolveGeneratorConfig } from '../networks/config.js';
 import type { NamedArray, ParamStore } from '../networks/params.js';
-import { parseSafetensors, serializeSafetensors, type StTensor } from './safetensors.js';
+import type { StTensor } from '../records.js';
+import { parseSafetensors, serializeSafetensors } from './safetensors.js';
 import { writeFileAtomic } from '../files/atomic.js';
 
 export const CHECKPOINT_FORMAT = 'stylegan-rlo';

@@ -1,14 +1,8 @@
 import { writeFileAtomic } from '../files/atomic.js';
 import { readRegularFile } from '../files/inputs.js';
+import type { DType, StTensor } from '../records.js';
 
-export type DType = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'I8' | 'BOOL';
 const DTYPE_SIZE: Record<DType, number> = { F32: 4, F64: 8, I32: 4, I64: 8, U8: 1, I8: 1, BOOL: 1 };
-
-export interface StTensor {
-  dtype: DType;
-  shape: number[];
-  data: Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
-}
 
 export interface StFile {
   tensors: Map<string, StTensor>;

@@ -6,7 +6,7 @@ import type { DiscriminatorConfig, GeneratorConfig } from '../networks/config.js
 import type { NamedArray } from '../networks/params.js';
 import { widenTensors } from '../networks/widen.js';
 import type { Rng } from '../rng.js';
-import type { StTensor } from '../formats/safetensors.js';
+import type { StTensor } from '../records.js';
 import { Generator } from '../networks/generator.js';
 import { Discriminator } from '../networks/discriminator.js';
 import { isCheckpointBuffer, parseCheckpoint, section } from '../formats/checkpoint.js';

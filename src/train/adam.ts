@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { adamUpdate } from '../ops/adam_update.js';
 import { section } from '../formats/checkpoint.js';
-import type { StTensor } from '../formats/safetensors.js';
+import type { StTensor } from '../records.js';
 import { type NamedArray, ParamStore } from '../networks/params.js';
 
 export interface AdamOptions {

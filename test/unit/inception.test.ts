@@ -11,7 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import { imageFeatures, InceptionV3, pytorchFidInput, tf1Resize } from '../../src/metrics/inception.js';
 import { featureStats, frechetDistance, frechetDistanceFromFeatures, kernelInceptionDistance } from '../../src/metrics/fid.js';
 import { traceSqrtProduct } from '../../src/metrics/linalg.js';
-import { readSafetensors, type StTensor } from '../../src/formats/safetensors.js';
+import { readSafetensors } from '../../src/formats/safetensors.js';
+import type { StTensor } from '../../src/records.js';
 import { assertClose, assertNoLeak, FIXTURES, testBackend, runOnWebGpu, webgpuUnavailable } from '../helpers.js';
 import { fixtureStateDict, fnv1a32 } from '../inception_fixture.js';
 

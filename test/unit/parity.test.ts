@@ -11,7 +11,7 @@ import { logistic, type Objective, rooted } from '../../src/losses/objectives.js
 import { disposeGradients, gradientsToUpstream, paramGradients } from '../../src/losses/gradients.js';
 import { assertClose, loadTiny16, nchwToNhwc, nhwcToNchwArray, stateDict, testBackend, webgpuUnavailable } from '../helpers.js';
 import { releaseWebGpu } from '../../src/webgpu/device.js';
-import type { StTensor } from '../../src/formats/safetensors.js';
+import type { StTensor } from '../../src/records.js';
 import type { ParamStore } from '../../src/networks/params.js';
 
 const FWD = { atol: 1e-4, rtol: 1e-4 };

@@ -11,7 +11,7 @@ import { Discriminator } from '../../src/networks/discriminator.js';
 import type { NamedArray, ParamStore } from '../../src/networks/params.js';
 import { widenedKwargs } from '../../src/networks/widen.js';
 import { buildDiscriminator, buildGenerator, widenLoadedNetwork } from '../../src/io/network.js';
-import type { StTensor } from '../../src/formats/safetensors.js';
+import type { StTensor } from '../../src/records.js';
 import { Rng } from '../../src/rng.js';
 import { assertNoLeak, testBackend } from '../helpers.js';
 
