@@ -1,6 +1,7 @@
 // Gradients of a scalar loss w.r.t. a network's trainable parameters, keyed by upstream name.
 import * as tf from '@tensorflow/tfjs';
 import type { NamedArray, ParamStore } from '../networks/params.js';
+import { variableGrads } from '../ops/gradients.js';
 
 export interface ParamGradients {
   value: tf.Scalar; // The loss.
@@ -9,11 +10,12 @@ export interface ParamGradients {
 
 /**
  * Evaluates `loss` and its gradient w.r.t. every trainable variable of `store`. Variables of other
- * networks that `loss` touches are held constant. The caller owns (and disposes) the result.
+ * networks that `loss` touches are held constant. The caller owns (and disposes) the result. The
+ * backward pass releases each tensor once used (ops/gradients.ts), unlike tf.variableGrads.
  */
 export function paramGradients(store: ParamStore, loss: () => tf.Scalar): ParamGradients {
   const vars = store.trainableVariables();
-  const { value, grads } = tf.variableGrads(loss, vars);
+  const { value, grads } = tf.tidy(() => variableGrads(loss, vars));
   const out = new Map<string, tf.Tensor>();
   for (const v of vars) {
     // A parameter the loss does not depend on gets a zero gradient (upstream leaves it None).

@@ -1,6 +1,7 @@
 // R1 and path-length regularization (upstream training/loss.py), both second-order: the penalty
 // is a function of a gradient, and training differentiates it again w.r.t. the parameters.
 import * as tf from '@tensorflow/tfjs';
+import { grad } from '../ops/gradients.js';
 import { stopGradient } from '../ops/stop_gradient.js';
 
 /**
@@ -9,7 +10,7 @@ import { stopGradient } from '../ops/stop_gradient.js';
  */
 export function r1Penalty(logitsOf: (reals: tf.Tensor4D) => tf.Tensor, reals: tf.Tensor4D): tf.Tensor1D {
   return tf.tidy(() => {
-    const g = tf.grad((x: tf.Tensor) => logitsOf(x as tf.Tensor4D).sum())(reals);
+    const g = grad((x: tf.Tensor) => logitsOf(x as tf.Tensor4D).sum())(reals);
     return g.square().sum([1, 2, 3]) as tf.Tensor1D;
   });
 }
@@ -35,7 +36,7 @@ export function pathLengthPenalty(
   holdMeanConstant = false,
 ): PathLengthResult {
   return tf.tidy(() => {
-    const plGrads = tf.grad((w: tf.Tensor) => {
+    const plGrads = grad((w: tf.Tensor) => {
       const img = synth(w as tf.Tensor3D);
       return img.mul(typeof plNoise === 'function' ? plNoise(img) : plNoise).sum();
     })(ws);

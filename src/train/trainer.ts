@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Discriminator } from '../networks/discriminator.js';
 import type { Generator } from '../networks/generator.js';
 import type { Objective } from '../losses/objectives.js';
+import { paramGradients } from '../losses/gradients.js';
 import { dLogits, dMainLoss, gMainLoss, type LogitsFn, plRegLoss, r1RegLoss, synthesizer } from '../losses/phases.js';
 import type { ParamStore } from '../networks/params.js';
 import type { Rng } from '../rng.js';
@@ -132,12 +133,8 @@ export class Trainer {
         // Dmain's fakes come from G outside the gradient tape: G is not trained in that phase, and
         // recording its forward pass would only cost time and memory.
         const fakes = phase.name === 'Dmain' ? tf.tidy(() => this.runG(z, c).img) : null;
-        const { value, grads } = tf.tidy(() =>
-          tf.variableGrads(() => this.phaseLoss(phase.name, z, c, realImg, realC, fakes).mul(gain) as tf.Scalar, store.trainableVariables()),
-        );
+        const { value, grads: named } = paramGradients(store, () => this.phaseLoss(phase.name, z, c, realImg, realC, fakes).mul(gain) as tf.Scalar);
         tf.dispose([z, c, realImg, realC, fakes].filter((t): t is tf.Tensor => t !== null));
-        const named = new Map<string, tf.Tensor>();
-        for (const v of store.trainableVariables()) named.set(store.nameOf(v), grads[v.name] ?? tf.zerosLike(v));
         const ok = tf.tidy(() => tf.logicalAnd(okAll, tf.logicalAnd(finite(value), allFinite([...named.values()]))));
         okAll.dispose();
         okAll = ok;
