@@ -1,7 +1,7 @@
 // Discriminator (upstream DiscriminatorBlock, DiscriminatorEpilogue, Discriminator), NHWC.
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../ops/kernel_names.js';
-import { minibatchStd } from '../ops/misc.js';
+import { minibatchStd, tidyPair } from '../ops/misc.js';
 import { downsample2d, type Filter } from '../ops/upfirdn2d.js';
 import { type Architecture, channelsAt, type DiscriminatorConfig, type ResolvedDiscriminatorConfig, resolveDiscriminatorConfig } from './config.js';
 import { Conv2dLayer, FullyConnectedLayer, registerFilter } from './layers.js';
@@ -57,6 +57,10 @@ export class DiscriminatorBlock {
   }
 
   apply(x: tf.Tensor4D | null, img: tf.Tensor4D | null): [tf.Tensor4D, tf.Tensor4D | null] {
+    return tidyPair(() => this.run(x, img));
+  }
+
+  private run(x: tf.Tensor4D | null, img: tf.Tensor4D | null): [tf.Tensor4D, tf.Tensor4D | null] {
     let h = x;
     let im = img;
     if (this.inChannels === 0 || this.architecture === 'skip') {

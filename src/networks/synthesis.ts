@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Activation } from '../ops/kernel_names.js';
 import { ACTIVATIONS, biasAct } from '../ops/bias_act.js';
+import { tidyPair } from '../ops/misc.js';
 import { modulatedConv2d } from '../ops/modulated_conv2d.js';
 import { type Filter, upsample2d } from '../ops/upfirdn2d.js';
 import type { Rng } from '../rng.js';
@@ -193,6 +194,10 @@ export class SynthesisBlock {
 
   /** ws: this block's num_conv + num_torgb latents, each [N, w_dim]. */
   apply(x: tf.Tensor4D | null, img: tf.Tensor4D | null, ws: tf.Tensor2D[], opts: SynthesisForwardOptions): [tf.Tensor4D, tf.Tensor4D | null] {
+    return tidyPair(() => this.run(x, img, ws, opts));
+  }
+
+  private run(x: tf.Tensor4D | null, img: tf.Tensor4D | null, ws: tf.Tensor2D[], opts: SynthesisForwardOptions): [tf.Tensor4D, tf.Tensor4D | null] {
     let wi = 0;
     const n = ws[0].shape[0];
     let h: tf.Tensor4D;

@@ -1,6 +1,16 @@
 // Small network ops from upstream training/networks.py, NHWC.
 import * as tf from '@tensorflow/tfjs';
 
+/**
+ * tf.tidy for a network block that returns a pair, one of which may be null (tfjs' tidy keeps the
+ * tensors and skips nulls; its types admit none). A block in its own tidy releases what it made and
+ * no gradient needs when it returns, not when the whole network's pass ends: without it a forward
+ * pass holds every intermediate of the network at once.
+ */
+export function tidyPair<A extends tf.Tensor, B extends tf.Tensor | null>(f: () => [A, B]): [A, B] {
+  return tf.tidy(f as unknown as () => tf.TensorContainer) as unknown as [A, B];
+}
+
 /** x * rsqrt(mean(x^2, axis) + eps): upstream normalize_2nd_moment (dim 1 of [N, F]). */
 export function normalize2ndMoment(x: tf.Tensor, axis = 1, eps = 1e-8): tf.Tensor {
   return tf.tidy(() => x.mul(x.square().mean(axis, true).add(eps).rsqrt()));
