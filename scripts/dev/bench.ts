@@ -8,10 +8,13 @@
 // the peer on PyTorch CUDA (its peak allocated and reserved memory beside ours).
 //   npm run bench -- [--config tiny16|bench32|bench64|emoji32|paper256] [--batch N] [--aug P] [--rounds 5]
 //                    [--iters 3] [--peer DIR] [--peer-device cpu|cuda] [--python python3] [--no-inception]
-//                    [--json] [--backend B] [--profile]
+//                    [--json] [--backend B] [--profile | --memory]
 //   --profile: one iteration's kernels (how many run, the bytes each kind writes) instead of timings
+//   --memory: each phase's peak memory (ours: tensor buffers; the peer's: CUDA allocated, or on the
+//             CPU its peak resident size) instead of timings
 //   npm run bench -- gemm [--rounds 5]        (GEMM GFLOP/s; scripts/dev/bench-gemm.ts)
 import { arg } from '../lib/args.js';
+import { bufferPeak } from '../lib/buffer_peak.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import * as os from 'node:os';
@@ -198,6 +201,7 @@ async function oursRunner(
 ): Promise<{
   run: (iters: number, inception: boolean) => Promise<RoundResult>;
   profile: () => Promise<{ dispatches: number; outputMB: number; peakMB: number; kernels: { name: string; count: number; outputMB: number }[] }>;
+  memory: () => Promise<{ baselineMB: number; phasesMB: Record<string, number> }>;
   dispose: () => void;
 }> {
   const rng = new Rng(0);
@@ -271,10 +275,12 @@ async function oursRunner(
     },
     /** The kernels one whole iteration (every phase) dispatches: per kernel name, how many and the bytes they write. */
     async profile() {
-      const p = await tf.profile(async () => {
-        trainer.batchIdx = 0;
-        await trainer.step(reals, null);
-      });
+      const { result: p, peakAboveBase } = await bufferPeak(() =>
+        tf.profile(async () => {
+          trainer.batchIdx = 0;
+          await trainer.step(reals, null);
+        }),
+      );
       const byName = new Map<string, { count: number; outputMB: number }>();
       // tf.profile also records each custom gradient's call ('backward', 'unnamed scope'): not a
       // kernel, its work is in the kernels it ran, counted on their own.
@@ -286,13 +292,26 @@ async function oursRunner(
         byName.set(k.name, e);
       }
       const kernels = [...byName].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.outputMB - a.outputMB);
-      // peakMB: the most tensor memory alive at once (any backend; webgpu's buffer pool holds at least this).
+      // peakMB: the most tensor buffer memory alive at once (any backend; webgpu's buffer pool holds
+      // at least this), the networks, Adam moments and reals included.
       return {
         dispatches: kernels.reduce((a, k) => a + k.count, 0),
         outputMB: kernels.reduce((a, k) => a + k.outputMB, 0),
-        peakMB: p.peakBytes / 2 ** 20,
+        peakMB: (tf.memory().numBytes + peakAboveBase) / 2 ** 20,
         kernels,
       };
+    },
+    /** Per phase, run alone: the most buffer memory alive at once above what lives between iterations. */
+    async memory() {
+      const all = trainer.phases;
+      const phasesMB: Record<string, number> = {};
+      for (const phase of all.filter((p) => p.active)) {
+        Object.defineProperty(trainer, 'phases', { configurable: true, get: () => all.map((p) => ({ ...p, active: p.name === phase.name })) });
+        trainer.batchIdx = 0;
+        phasesMB[phase.name] = (await bufferPeak(() => trainer.step(reals, null))).peakAboveBase / 2 ** 20;
+      }
+      delete (trainer as { phases?: unknown }).phases;
+      return { baselineMB: tf.memory().numBytes / 2 ** 20, phasesMB };
     },
     dispose() {
       trainer.dispose();
@@ -305,6 +324,7 @@ async function oursRunner(
 }
 
 type PeerRound = RoundResult & { torch: string; threads: number; gpu?: string; customOps?: boolean };
+type PeerMemory = { phasesMB: Record<string, number>; torch: string; how: string };
 
 /** The peer: scripts/dev/peer-bench.py over an upstream checkout, kept running between rounds. */
 function peerRunner(
@@ -314,7 +334,8 @@ function peerRunner(
   augP: number | null,
   inception: boolean,
   device: 'cpu' | 'cuda',
-): { run: (iters: number) => Promise<PeerRound>; close: () => void } {
+  env: Record<string, string> = {},
+): { run: (iters: number) => Promise<PeerRound>; memory: () => Promise<PeerMemory>; close: () => void } {
   const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'scripts', 'dev', 'peer-bench.py');
   // The same thread count as our OpenMP kernels: OMP_NUM_THREADS, else every core.
   const threads = Number(process.env.OMP_NUM_THREADS) || os.availableParallelism();
@@ -331,7 +352,10 @@ function peerRunner(
     inception,
     device,
   };
-  const child: ChildProcessWithoutNullStreams = spawn(python, [script, checkout, JSON.stringify(peerCfg)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcessWithoutNullStreams = spawn(python, [script, checkout, JSON.stringify(peerCfg)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += String(d);
@@ -349,15 +373,17 @@ function peerRunner(
     }),
   );
   exited.catch(() => undefined);
+  const ask = (line: string) =>
+    Promise.race([
+      exited,
+      new Promise<string>((resolve) => {
+        pending.push(resolve);
+        child.stdin.write(`${line}\n`);
+      }),
+    ]).then((l) => JSON.parse(l));
   return {
-    run: (iters) =>
-      Promise.race([
-        exited,
-        new Promise<string>((resolve) => {
-          pending.push(resolve);
-          child.stdin.write(`run ${iters}\n`);
-        }),
-      ]).then((l) => JSON.parse(l)),
+    run: (iters) => ask(`run ${iters}`),
+    memory: () => ask('memory'),
     close: () => {
       child.stdin.end();
       child.kill();
@@ -407,6 +433,35 @@ async function main() {
       console.log('|---|---:|---:|---:|');
       for (const k of prof.kernels.slice(0, 25))
         console.log(`| ${k.name} | ${k.count} | ${k.outputMB.toFixed(1)} | ${((100 * k.outputMB) / prof.outputMB).toFixed(1)}% |`);
+    }
+    return;
+  }
+  if (process.argv.includes('--memory')) {
+    const mem = await ours.memory();
+    ours.dispose();
+    // On the CPU the peer's figure is its resident size, which counts freed memory only where glibc
+    // returns it to the system: a fixed mmap threshold makes every large tensor its own mapping.
+    const env: Record<string, string> = peerDevice === 'cpu' ? { MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '0' } : {};
+    const peer = peerDir ? peerRunner(peerDir, arg('python', 'python3')!, cfg, augP, false, peerDevice, env) : null;
+    let peerMem: PeerMemory | null = null;
+    try {
+      peerMem = peer ? await peer.memory() : null;
+    } finally {
+      peer?.close();
+    }
+    if (json) {
+      console.log(JSON.stringify({ config: name, batch: cfg.batch, backend: backend.description, ours: mem, peer: peerMem }, null, 2));
+      return;
+    }
+    const mbText = (mb: number) => `${mb.toFixed(mb >= 100 ? 0 : 1)} MB`;
+    console.log(
+      `config ${name}, batch ${cfg.batch}: each phase's peak memory above what lives between iterations (ours ${mbText(mem.baselineMB)}: networks, G_ema, Adam moments, reals); ours: tensor buffers, ${backend.description}${peerMem ? `; PyTorch ${peerMem.torch} on ${peerDevice}: ${peerMem.how}` : ''}`,
+    );
+    console.log('| phase | ours | PyTorch | ours/PyTorch |');
+    console.log('|---|---:|---:|---:|');
+    for (const [phase, mb] of Object.entries(mem.phasesMB)) {
+      const theirs = peerMem?.phasesMB[phase];
+      console.log(`| ${phase} | ${mbText(mb)} | ${theirs != null ? mbText(theirs) : '-'} | ${theirs ? (mb / theirs).toFixed(2) : '-'} |`);
     }
     return;
   }

@@ -1,8 +1,9 @@
 // The prepared GPU check (scripts/gpu-check.sh runs it, from the repository or from the bundle that
 // `gpu-check.sh bundle` makes): on the webgpu backend it runs (a) the tiny16 and training-loop
 // parity suites, (b) the training-iteration bench at 64 and 256 px, batch 16 and 32, ours and
-// upstream stylegan2-ada-pytorch on PyTorch CUDA alternating in one run, (c) a short fine-tune of
-// the bundled network that writes a grid; and writes everything into one JSON. Each step has a
+// upstream stylegan2-ada-pytorch on PyTorch CUDA alternating in one run, (c) each training phase's
+// peak memory at 256 px batch 16, ours and upstream's, (d) a short fine-tune of the bundled network
+// that writes a grid; and writes everything into one JSON. Each step has a
 // time limit inside a total budget, so that the check ends in time whatever hangs; a step that
 // fails or runs out of time is recorded with its reason and the check goes on.
 // On a software adapter (SwiftShader: no GPU) or with --quick, it runs the same steps on tiny shapes.
@@ -137,6 +138,28 @@ async function bench(config: string, batch: number, peer: string[], limitS: numb
   };
 }
 
+/** Each phase's peak memory at one configuration: ours (tensor buffers) and the peer's (CUDA allocated). */
+async function memory(config: string, batch: number, peer: string[], limitS: number): Promise<StepResult> {
+  const r = await runNode(
+    ['dist/scripts/dev/bench.js', '--config', config, '--batch', String(batch), '--backend', 'webgpu', '--memory', '--json', ...peer],
+    limitS,
+  );
+  if (r.code !== 0) return { ok: false, seconds: r.seconds, config, batch, error: failure(r, limitS) };
+  const m = JSON.parse(r.out);
+  const most = (phasesMB: Record<string, number>) => Math.max(...Object.values(phasesMB));
+  return {
+    ok: true,
+    seconds: r.seconds,
+    config,
+    batch,
+    phasesMB: m.ours.phasesMB,
+    peerPhasesMB: m.peer?.phasesMB ?? null,
+    // The phase that needs most decides whether a batch fits.
+    oursOverPeer: m.peer ? most(m.ours.phasesMB) / most(m.peer.phasesMB) : null,
+    result: m,
+  };
+}
+
 /** A short fine-tune of the bundled network on samples/: its speed and the files it wrote. */
 async function finetune(work: string, quick: boolean, limitS: number): Promise<StepResult> {
   const rd = path.join(work, 'finetune');
@@ -235,8 +258,9 @@ async function main() {
       ];
   const benches: StepResult[] = [];
   for (const [config, batch] of configs) {
-    // Keep a minute for the fine-tune; share the rest among the configurations still to run.
-    const limit = (left() - 60) / (configs.length - benches.length);
+    // Keep a minute for the fine-tune and two for the memory step; share the rest among the
+    // configurations still to run.
+    const limit = (left() - 180) / (configs.length - benches.length);
     say(`bench ${config} batch ${batch}`);
     benches.push(
       limit < 20
@@ -247,10 +271,15 @@ async function main() {
     await save();
   }
 
+  const [memConfig, memBatch] = quick ? ['tiny16', 4] : ['paper256', 16];
+  say(`memory ${memConfig} batch ${memBatch}`);
+  result.memory = left() < 80 ? { ok: false, seconds: 0, error: 'skipped: out of time' } : await memory(memConfig, memBatch, peer, Math.min(120, left() - 60));
+  await save();
+
   say('fine-tune');
   result.finetune = left() < 20 ? { ok: false, seconds: 0, error: 'skipped: out of time' } : await finetune(work, quick, left());
   await fs.rm(work, { recursive: true, force: true });
-  const steps = [result.parity, ...benches, result.finetune] as StepResult[];
+  const steps = [result.parity, ...benches, result.memory, result.finetune] as StepResult[];
   result.ok = steps.every((s) => s.ok);
   await save();
   say(

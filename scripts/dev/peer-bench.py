@@ -4,7 +4,8 @@ phases on the CPU (or, with "device": "cuda", on PyTorch CUDA as upstream's trai
 up: cuDNN benchmark on, TF32 off; each timing synchronized; peak memory reported) with the networks and settings that bench.ts gives it, as upstream's
 training_loop.py runs them (requires_grad on the phase's module only, accumulate_gradients,
 nan_to_num, Adam step; with augment_p, upstream's bgc AugmentPipe at that fixed p, which needs
-scipy), plus G inference and (when torchvision is present) Inception-v3 features.
+scipy), plus G inference and (when torchvision is present) Inception-v3 features; or, for the line
+"memory", each phase's peak memory.
 
     python3 scripts/dev/peer-bench.py UPSTREAM_CHECKOUT CONFIG_JSON
 
@@ -30,6 +31,42 @@ def use_grid_sample_gradfix_on_new_torch(torch, gradfix):
         return grad_input, grad_grid
     gradfix._should_use_custom_op = lambda: gradfix.enabled
     gradfix._GridSample2dBackward.forward = staticmethod(backward_forward)
+
+
+def proc_status_mb(key):
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def phase_memory(torch, device, phases, run_phase):
+    """Per phase, run alone: the most memory it holds at once above what lives before it. On CUDA,
+    the caching allocator's peak of allocated bytes; on the CPU, the process's peak resident size
+    (VmHWM, reset through /proc/self/clear_refs) above its resident size before the phase, which is
+    the tensors' only where freed memory goes back to the system: bench.ts starts this peer with
+    glibc's mmap threshold fixed at 64 KiB for that."""
+    import gc
+    out = {'phasesMB': {}, 'torch': torch.__version__}
+    cuda = device.type == 'cuda'
+    out['how'] = 'peak allocated CUDA memory' if cuda else 'peak resident memory (VmHWM)'
+    for name, module, opt, gain in phases:
+        gc.collect()
+        if cuda:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            base = torch.cuda.memory_allocated(device)
+            run_phase(name, module, opt, gain)
+            torch.cuda.synchronize(device)
+            out['phasesMB'][name] = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+        else:
+            base = proc_status_mb('VmRSS')
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')
+            run_phase(name, module, opt, gain)
+            out['phasesMB'][name] = proc_status_mb('VmHWM') - base
+    return out
 
 
 def main():
@@ -119,6 +156,9 @@ def main():
         run_phase(name, module, opt, gain)
     for line in sys.stdin:
         parts = line.split()
+        if parts and parts[0] == 'memory':
+            print(json.dumps(phase_memory(torch, device, phases, run_phase)), file=answers, flush=True)
+            continue
         if not parts or parts[0] != 'run':
             continue
         iters = int(parts[1])

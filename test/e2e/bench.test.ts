@@ -45,6 +45,19 @@ describe('npm run bench', () => {
       );
   });
 
+  test('--memory gives each phase its peak of tensor buffer memory above what lives between iterations', () => {
+    const r = bench('--config', 'tiny16', '--memory', '--json');
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.peer, null);
+    // Between iterations: G, D, G_ema, the Adam moments and the reals (tiny16: over 0.1 MB).
+    assert.ok(out.ours.baselineMB > 0.1, JSON.stringify(out.ours));
+    assert.deepEqual(Object.keys(out.ours.phasesMB), ['Gmain', 'Greg', 'Dmain', 'Dreg']);
+    // A phase holds at least the gradients of the network it trains (tiny16: G or D, over 0.1 MB),
+    // and a tiny network's phase nowhere near 100 MB.
+    for (const mb of Object.values(out.ours.phasesMB) as number[]) assert.ok(mb > 0.1 && mb < 100, JSON.stringify(out.ours.phasesMB));
+  });
+
   test("--batch replaces the config's batch size, and sec/kimg follows it", () => {
     const r = bench('--config', 'tiny16', '--batch', '8', '--rounds', '1', '--iters', '1', '--no-inception', '--json');
     assert.equal(r.status, 0, r.stderr);

@@ -35,6 +35,8 @@ describe('scripts/gpu-check.sh', () => {
     assert.ok(b.msPerIter > 0 && b.result.ours.phasesMs.Dreg > 0, JSON.stringify(b));
     assert.match(b.result.backend, /^webgpu/);
     assert.ok(b.gpuMB > 0, 'the GPU memory the backend holds');
+    assert.equal(j.memory.ok, true, j.memory.error);
+    for (const phase of ['Gmain', 'Greg', 'Dmain', 'Dreg']) assert.ok(j.memory.phasesMB[phase] > 0, JSON.stringify(j.memory));
     assert.equal(j.finetune.ok, true, j.finetune.error);
     assert.ok(j.finetune.grids.length > 0 && j.finetune.snapshot);
     assert.ok(j.finetune.secPerKimg > 0);
