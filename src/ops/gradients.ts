@@ -2,8 +2,8 @@
 // tfjs' own (engine.gradients) keeps every tensor of the backward pass until it ends: each node's
 // output gradient after the node has used it, each partial gradient after it was added up, and each
 // tensor the forward pass saved for the backward one. So its peak is the forward pass's saved
-// tensors plus every gradient of the graph at once (measured at 256 px: 2.2-4.3x PyTorch's peak per
-// phase, docs/benchmarks.md). Here a gradient is released as soon as its node has used it, and in a
+// tensors plus every gradient of the graph at once (at 256 px, 1.8-3.1x PyTorch's peak per phase;
+// docs/benchmarks.md, Memory). Here a gradient is released as soon as its node has used it, and in a
 // first-order pass (the outermost gradient; an inner one, as R1's and path length's, must keep its
 // tape for the outer pass) a node's saved tensors as soon as its gradient is computed. The tape is
 // tfjs' own (what the engine recorded while `f` ran): the same nodes and gradient functions, in
