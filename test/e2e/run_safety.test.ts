@@ -3,7 +3,7 @@
 // that names its holder and that a crashed holder does not leave stuck); a full disk leaves no
 // temporary file and names what was lost; a grid a kill left unwritten is redrawn on resume;
 // non-finite numbers are refused; data folders with FIFOs, non-UTF-8 names and symlinks.
-import { CLI, cli } from '../cli_helper.js';
+import { CLI, cli, untilMapped } from '../cli_helper.js';
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -308,7 +308,11 @@ describe('inputs checked before work starts', () => {
     child.stderr.on('data', (x) => {
       err += x;
     });
-    await new Promise((r) => setTimeout(r, 1500));
+    // Once the backend has started (its native kernels load then, after the command installed its
+    // signal handlers; a fixed delay raced node's start-up on a loaded machine), and a moment more,
+    // into the data loading.
+    await untilMapped(child.pid!, '/rlo_native.node');
+    await new Promise((r) => setTimeout(r, 500));
     const t0 = Date.now();
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.on('exit', r));
