@@ -417,6 +417,8 @@ async function main() {
   const peerDir = arg('peer');
   const peerDevice = arg('peer-device', 'cpu');
   if (peerDevice !== 'cpu' && peerDevice !== 'cuda') throw new Error(`--peer-device takes cpu or cuda (got '${peerDevice}')`);
+  if (process.argv.includes('--profile') && process.argv.includes('--memory'))
+    throw new Error('--profile (kernels and bytes written) and --memory (peak memory per phase) are separate runs; give one');
   const backend = await initBackend(arg('backend', process.env.STYLEGAN_RLO_BACKEND ?? 'auto'), !json);
 
   const ours = await oursRunner(cfg, augP);

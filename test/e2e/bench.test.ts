@@ -58,6 +58,13 @@ describe('npm run bench', () => {
     for (const mb of Object.values(out.ours.phasesMB) as number[]) assert.ok(mb > 0.1 && mb < 100, JSON.stringify(out.ours.phasesMB));
   });
 
+  test('--profile with --memory is one line saying to give one', () => {
+    const r = bench('--config', 'tiny16', '--profile', '--memory');
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^bench: --profile .* and --memory .* are separate runs; give one$/m);
+  });
+
   test("--batch replaces the config's batch size, and sec/kimg follows it", () => {
     const r = bench('--config', 'tiny16', '--batch', '8', '--rounds', '1', '--iters', '1', '--no-inception', '--json');
     assert.equal(r.status, 0, r.stderr);
