@@ -4,7 +4,7 @@ import { initBackend } from '../backend.js';
 import { runLocal } from '../study/local.js';
 import { submitSlurm } from '../study/slurm.js';
 import { writeStudyReport } from '../study/report.js';
-import { executeRun, runState } from '../study/runs.js';
+import { executeRun, keepRecords, runState } from '../study/runs.js';
 import { studyRuns } from '../study/selection.js';
 import { readStudySpec, type StudyRun, type StudySpec } from '../study/spec.js';
 import { BACKEND_OPTION } from './shared_options.js';
@@ -28,6 +28,12 @@ const log = (l: string) => {
 async function load(file: string): Promise<{ spec: StudySpec; runs: StudyRun[] }> {
   const spec = await readStudySpec(file);
   return { spec, runs: await studyRuns(spec, log) };
+}
+
+/** Records the finished runs that have none yet (finished before records were kept, or by a stopped executor). */
+async function keepFinished(spec: StudySpec, runs: StudyRun[]): Promise<void> {
+  const n = await keepRecords(spec, runs);
+  if (n) log(`study: kept the records of ${n} finished run(s) in ${spec.records}`);
 }
 
 async function printStatus(spec: StudySpec, runs: StudyRun[], json: boolean): Promise<void> {
@@ -96,6 +102,7 @@ export const studyCommand: CommandModule<object, Args> = {
           if (mp !== undefined && !(Number.isInteger(mp) && mp >= 1)) throw new Error(`--max-parallel ${mp}: give a whole number of array tasks, 1 or more`);
           if (a.backend) process.env.STYLEGAN_RLO_BACKEND = a.backend;
           const { spec: s, runs } = await load(a.spec);
+          await keepFinished(s, runs);
           if (a.executor === 'slurm') {
             const sub = await submitSlurm(a.spec, s, runs, { partition: a.partition, maxParallel: mp, sbatchArgs: a['sbatch-arg'] }, log);
             process.stdout.write(`${JSON.stringify(sub)}\n`);
@@ -130,6 +137,7 @@ export const studyCommand: CommandModule<object, Args> = {
         handler: async (a: ArgumentsCamelCase<Args>) => {
           await initBackend(a.backend);
           const { spec: s, runs } = await load(a.spec);
+          await keepFinished(s, runs);
           const r = await writeStudyReport(s, runs, log);
           if (r.missing.length) log(`study: ${r.missing.length} run(s) have no records yet: ${r.missing.join(', ')}`);
           process.stdout.write(`${await (await import('node:fs')).promises.readFile(`${s.out}/table.md`, 'utf8')}\nwrote ${r.files.join(', ')}\n`);

@@ -150,6 +150,7 @@ export async function writeStudyReport(spec: StudySpec, runs: StudyRun[], log: (
       network: rel(spec.network),
       data: rel(spec.data),
       out: '.',
+      records: rel(spec.records),
       tunedFrom: spec.tunedFrom && rel(spec.tunedFrom),
       metrics: { ...spec.metrics, ...(spec.metrics.inception ? { inception: rel(spec.metrics.inception) } : {}) },
     };

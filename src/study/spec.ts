@@ -13,6 +13,9 @@ export interface StudySpec {
   network: string; // a network file (paths are relative to the spec's folder)
   data: string; // the image folder
   out: string; // the study folder: runs/, status/ and the report
+  // Each finished run's record (its end and its metric records, a few KB), kept apart from the run
+  // directories so that it can be committed: a run with a record is finished wherever it ran.
+  records: string;
   kimg: number; // each run's length
   snapKimg: number; // kimg between evaluated snapshots
   metrics: { features: 'emoji' | 'inception'; num: number; inception?: string };
@@ -21,7 +24,7 @@ export interface StudySpec {
   gammaMultipliers: number[]; // of the R1 gamma (the options' gamma, else upstream's default for the network)
   seeds: number[]; // training seeds
   options: Partial<FinetuneArgs>; // any other finetune option, the same for every run
-  tunedFrom: string | null; // a selection study: each loss runs at the setting it chose (instead of the multipliers)
+  tunedFrom: string | null; // a selection study (its spec or its report's results.json): each loss runs at the setting it chose (instead of the multipliers)
   // CPU threads per run (OMP_NUM_THREADS), whatever executes it. Thread counts split float sums
   // differently, and over a run of many iterations the difference grows like another seed's: fix
   // it for numbers that reproduce. Null: the executor's choice (local: the cores divided among --jobs).
@@ -54,6 +57,7 @@ const KEYS = [
   'network',
   'data',
   'out',
+  'records',
   'kimg',
   'snapKimg',
   'metrics',
@@ -129,7 +133,7 @@ export async function readStudySpec(file: string): Promise<StudySpec> {
   if (s.threads !== undefined && !(Number.isInteger(s.threads) && (s.threads as number) >= 1))
     bad('threads', 'must be a whole number of CPU threads per run, 1 or more');
   if (s.tunedFrom !== undefined) {
-    if (typeof s.tunedFrom !== 'string' || !s.tunedFrom) bad('tunedFrom', 'must be the path of the selection study spec');
+    if (typeof s.tunedFrom !== 'string' || !s.tunedFrom) bad('tunedFrom', "must be the path of the selection study's spec or of its report's results.json");
     for (const k of ['lrMultipliers', 'gammaMultipliers'])
       if (s[k] !== undefined) bad(k, 'cannot be given with "tunedFrom" (each loss runs at the setting its selection chose)');
   }
@@ -141,6 +145,7 @@ export async function readStudySpec(file: string): Promise<StudySpec> {
     network: str('network'),
     data: str('data'),
     out: str('out'),
+    records: s.records === undefined ? path.resolve(dir, s.out as string, 'records') : str('records'),
     kimg: pos('kimg', s.kimg),
     snapKimg: pos('snapKimg', s.snapKimg ?? 0.5),
     metrics: {

@@ -94,6 +94,7 @@ test("a study as a Slurm job array: the local executor's numbers, cancel and res
   const id = 'rooted-k2-lr1-g1-s1';
   const reference = await values('slurm', id);
   await fs.rm(path.join(dir, 'slurm', 'runs', id), { recursive: true });
+  await fs.rm(path.join(dir, 'slurm', 'records', `${id}.json`)); // a run with a record is finished
   const again = JSON.parse(cli('study', 'run', slurmSpec, '--executor', 'slurm').stdout) as { arrayJob: string; reportJob: string; runs: string[] };
   assert.deepEqual(again.runs, [id], 'only the unfinished run is submitted');
   const runDir = path.join(dir, 'slurm', 'runs', id);

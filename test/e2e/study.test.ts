@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { finetune } from '../../src/train/run.js';
 import { expandRuns, readStudySpec } from '../../src/study/spec.js';
 import { lockRunDir } from '../../src/io/run_lock.js';
+import { recordFile } from '../../src/study/runs.js';
 import { listSnapshots } from '../../src/io/run_layout.js';
 import { tinyTrainingFixture } from '../train_helpers.js';
 import { testBackend } from '../helpers.js';
@@ -80,10 +81,19 @@ test('plan, run (two at a time), status, run again (nothing to do); the numbers 
   );
   const again = cli('study', 'run', specFile);
   assert.match(again.stderr, /study: 0 ran, 4 skipped, 0 failed/);
-  // The same run started by hand, in this process with another thread count: the same numbers
-  // (to 1e-5 relative: float sums over other thread splits differ in their last bits).
+  // Each finished run left its record (what outlives the run directory): its end and its metric records.
   const spec = await readStudySpec(specFile);
   const runs = await expandRuns(spec);
+  for (const x of runs) {
+    const rec = JSON.parse(await fs.readFile(recordFile(spec, x.id), 'utf8'));
+    assert.deepEqual([rec.id, rec.state, rec.kimg], [x.id, 'done', 0.016]);
+    assert.equal(rec.detail, `done: ${x.id} (kimg 0.016)`, 'no path of this machine');
+    assert.equal(rec.backends.length, 1, 'one start');
+    assert.match(rec.backends[0], /^cpu/, 'what computed it');
+    assert.deepEqual(rec.metrics, await metricValues(x.runDir));
+  }
+  // The same run started by hand, in this process with another thread count: the same numbers
+  // (to 1e-5 relative: float sums over other thread splits differ in their last bits).
   const r = runs.find((x) => x.id === 'rooted-k2-lr1-g1-s1')!;
   const byHand = await finetune({ ...r.args, runDir: path.join(dir, 'by-hand') }, { log: () => {} });
   const [a, b] = [await metricValues(r.runDir), await metricValues(byHand.runDir)];
@@ -100,12 +110,17 @@ test('a run killed mid-way resumes from its last snapshot and ends with the numb
   const runs = await expandRuns(spec);
   const r = runs.find((x) => x.id === 'logistic-lr1-g1-s1')!;
   const finished = await metricValues(r.runDir);
+  // To run a finished run again: delete its run directory and its record.
   await fs.rm(r.runDir, { recursive: true });
+  await fs.rm(recordFile(spec, r.id));
   // SIGKILL once the first snapshot is there.
   const child = spawn(process.execPath, [CLI, 'study', 'exec', specFile, r.id], { stdio: 'ignore', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
-  while (!(await listSnapshots(r.runDir).catch(() => [])).length) await new Promise((res) => setTimeout(res, 50));
+  let exited: number | null | undefined;
+  const exit = new Promise((res) => child.on('exit', (code) => res((exited = code))));
+  while (exited === undefined && !(await listSnapshots(r.runDir).catch(() => [])).length) await new Promise((res) => setTimeout(res, 50));
+  assert.equal(exited, undefined, 'the run started again (it did not end before its first snapshot)');
   child.kill('SIGKILL');
-  await new Promise((res) => child.on('exit', res));
+  await exit;
   const mid = JSON.parse(cli('study', 'status', specFile, '--json').stdout).find((s: { id: string }) => s.id === r.id);
   assert.ok(mid.state === 'stopped' || mid.state === 'done', JSON.stringify(mid));
   // Another executor holds a run: it is left alone.

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { frechetDistanceExtrapolated, frechetDistanceFromFeatures } from '../../src/metrics/fid.js';
 import { Rng } from '../../src/rng.js';
 import { runThreads } from '../../src/study/local.js';
-import { failureFile } from '../../src/study/runs.js';
+import { failureFile, keepRecords, readMetricRecords, recordFile, runState } from '../../src/study/runs.js';
 import { scoreSettings, studyRuns } from '../../src/study/selection.js';
 import { executionOrder, expandRuns, readStudySpec } from '../../src/study/spec.js';
 
@@ -121,6 +121,77 @@ test('selection refusals: unfinished selection, a reused seed, other data, multi
   await assert.rejects(studyRuns(await readStudySpec(other)), /its data differs from its selection study's/);
   const both = await writeSpec(dir, 'both.json', { out: 'c4', tunedFrom: 'select.json', seeds: [0, 1], lrMultipliers: [1] });
   await assert.rejects(readStudySpec(both), /"lrMultipliers" cannot be given with "tunedFrom"/);
+});
+
+test('records: a finished run is finished without its run directory; a confirmation tunes from the selection report committed', async () => {
+  const dir = await studyDir();
+  const sel = await readStudySpec(await writeSpec(dir, 'select.json', { out: 'select', lrMultipliers: [1, 2], seeds: [100, 101] }));
+  assert.equal(sel.records, path.join(dir, 'select', 'records'), 'OUT/records unless the spec names a folder');
+  const runs = await expandRuns(sel);
+  for (const [i, r] of runs.entries()) await finishRun(r.runDir, 10 + i);
+  // One diverged (a result), one stopped at a snapshot and one crashed (not results): no record for those two.
+  const [diverged, stopped, crashed] = [runs[1], runs[2], runs[3]];
+  await fs.writeFile(path.join(diverged.runDir, 'log.txt'), 'started\n');
+  await fs.mkdir(path.dirname(failureFile(sel, diverged.id)), { recursive: true });
+  await fs.writeFile(failureFile(sel, diverged.id), 'training diverged: 4 steps with non-finite losses\n');
+  await fs.writeFile(path.join(stopped.runDir, 'log.txt'), 'started\n');
+  await fs.writeFile(path.join(crashed.runDir, 'log.txt'), 'started\n');
+  await fs.writeFile(failureFile(sel, crashed.id), 'out of memory\n');
+  const before = await Promise.all(runs.map((r) => runState(sel, r)));
+  const metricsBefore = await Promise.all(runs.map((r) => readMetricRecords(sel, r, () => {})));
+  assert.equal(await keepRecords(sel, runs), runs.length - 2);
+  assert.equal(await keepRecords(sel, runs), 0, 'each record once');
+  await fs.stat(recordFile(sel, diverged.id));
+  await assert.rejects(fs.stat(recordFile(sel, crashed.id)), /ENOENT/);
+  // The machine is gone: run directories and status with it; the records stay (they are committed).
+  await fs.rm(path.join(dir, 'select', 'runs'), { recursive: true });
+  await fs.rm(path.join(dir, 'select', 'status'), { recursive: true });
+  const after = await Promise.all(runs.map((r) => runState(sel, r)));
+  for (const [i, r] of runs.entries()) {
+    if (r === stopped || r === crashed) assert.equal(after[i].state, 'pending', r.id);
+    else assert.deepEqual(after[i], before[i], r.id);
+    if (r !== stopped && r !== crashed) assert.deepEqual(await readMetricRecords(sel, r, () => {}), metricsBefore[i]);
+  }
+  assert.equal(after[1].state, 'failed');
+  for (const r of [stopped, crashed]) await finishRun(r.runDir, 50);
+  const scores = await scoreSettings(sel, runs);
+  assert.deepEqual(
+    scores.filter((x) => x.chosen).map((x) => [x.loss, x.lrMult]),
+    [
+      ['logistic', 2],
+      ['rooted k=2', 1],
+    ],
+    'logistic lr x1 ranks last (a run diverged)',
+  );
+  // A record cut short is one line naming it and what to do.
+  await fs.writeFile(recordFile(sel, runs[0].id), '{"id": "log');
+  await assert.rejects(runState(sel, runs[0]), /is not a run record \(cut or edited\?\); delete it and run the study again/);
+  await fs.rm(recordFile(sel, runs[0].id));
+  await finishRun(runs[0].runDir, 10);
+
+  // The selection's report (its results.json, committed elsewhere) stands in for its runs.
+  const report = path.join(dir, 'committed', 'results.json');
+  await fs.mkdir(path.dirname(report));
+  const portable = { ...JSON.parse(await fs.readFile(path.join(dir, 'select.json'), 'utf8')), network: '../net.safetensors', data: '../data', out: '.' };
+  await fs.writeFile(report, JSON.stringify({ spec: portable, missing: [], selection: scores }));
+  const fromSpec = await studyRuns(await readStudySpec(await writeSpec(dir, 'c-spec.json', { out: 'c1', tunedFrom: 'select.json', seeds: [0, 1] })));
+  const fromReport = await studyRuns(
+    await readStudySpec(await writeSpec(dir, 'c-report.json', { out: 'c1', tunedFrom: 'committed/results.json', seeds: [0, 1] })),
+  );
+  assert.deepEqual(
+    fromReport.map((r) => [r.id, r.args.glr, r.args.gamma]),
+    fromSpec.map((r) => [r.id, r.args.glr, r.args.gamma]),
+  );
+  assert.equal(fromReport[0].id, 'logistic-lr2-g1-s0');
+  for (const [change, want] of [
+    [{ missing: ['logistic-lr1-g1-s100'] }, /reports a selection with 1 run\(s\) without a result \(e\.g\. logistic-lr1-g1-s100\); finish the selection/],
+    [{ selection: null }, /is not the report of a finished selection study \(it chose no settings\)/],
+    [{ spec: { ...portable, seeds: [1] } }, /seed 1 is also a selection seed/],
+    [{ spec: { ...portable, data: '../other' } }, /its data differs from its selection study's/],
+  ] as const) {
+    await fs.writeFile(report, JSON.stringify({ ...{ spec: portable, missing: [], selection: scores }, ...change }));
+    await assert.rejects(studyRuns(await readStudySpec(path.join(dir, 'c-report.json'))), want);
+  }
 });
 
 test('Fréchet distance extrapolated to infinitely many samples: the small-sample bias goes, the true distance stays', () => {
