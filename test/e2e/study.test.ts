@@ -116,7 +116,12 @@ test('a run killed mid-way resumes from its last snapshot and ends with the numb
   // SIGKILL once the first snapshot is there.
   const child = spawn(process.execPath, [CLI, 'study', 'exec', specFile, r.id], { stdio: 'ignore', env: { ...process.env, STYLEGAN_RLO_BACKEND: 'cpu' } });
   let exited: number | null | undefined;
-  const exit = new Promise((res) => child.on('exit', (code) => res((exited = code))));
+  const exit = new Promise((res) =>
+    child.on('exit', (code) => {
+      exited = code;
+      res(code);
+    }),
+  );
   while (exited === undefined && !(await listSnapshots(r.runDir).catch(() => [])).length) await new Promise((res) => setTimeout(res, 50));
   assert.equal(exited, undefined, 'the run started again (it did not end before its first snapshot)');
   child.kill('SIGKILL');
