@@ -48,11 +48,15 @@ export function recordFile(spec: StudySpec, id: string): string {
 async function readRecord(spec: StudySpec, id: string): Promise<RunRecord | null> {
   const text = await fs.readFile(recordFile(spec, id), 'utf8').catch(() => null);
   if (text === null) return null;
+  let rec: Partial<RunRecord> | null = null;
   try {
-    return JSON.parse(text) as RunRecord;
+    rec = JSON.parse(text);
   } catch {
-    throw new Error(`${recordFile(spec, id)} is not a run record (cut or edited?); delete it and run the study again to redo ${id}`);
+    // Refused below.
   }
+  if (rec?.id !== id || (rec.state !== 'done' && rec.state !== 'failed') || typeof rec.kimg !== 'number' || !Array.isArray(rec.metrics))
+    throw new Error(`${recordFile(spec, id)} is not a run record of ${id} (cut or edited?); delete it and run the study again to redo ${id}`);
+  return rec as RunRecord;
 }
 
 export async function runState(spec: StudySpec, run: StudyRun): Promise<RunState> {

@@ -163,9 +163,12 @@ test('records: a finished run is finished without its run directory; a confirmat
     ],
     'logistic lr x1 ranks last (a run diverged)',
   );
-  // A record cut short is one line naming it and what to do.
-  await fs.writeFile(recordFile(sel, runs[0].id), '{"id": "log');
-  await assert.rejects(runState(sel, runs[0]), /is not a run record \(cut or edited\?\); delete it and run the study again/);
+  // A record cut short, or another run's, is one line naming it and what to do.
+  const good = await fs.readFile(recordFile(sel, runs[0].id), 'utf8');
+  for (const bad of [good.slice(0, 40), good.replace(runs[0].id, runs[4].id), JSON.stringify({ ...JSON.parse(good), metrics: 3 }), 'null']) {
+    await fs.writeFile(recordFile(sel, runs[0].id), bad);
+    await assert.rejects(runState(sel, runs[0]), /is not a run record of logistic-lr1-g1-s100 \(cut or edited\?\); delete it and run the study again/);
+  }
   await fs.rm(recordFile(sel, runs[0].id));
   await finishRun(runs[0].runDir, 10);
 
