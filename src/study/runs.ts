@@ -9,7 +9,9 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../files/atomic.js';
 import { latestSnapshot, listSnapshots, metricFileName, RUN_FILES } from '../io/run_layout.js';
 import { runDirHolder } from '../io/run_lock.js';
+import { DEFAULTS } from '../train/defaults.js';
 import { finetune, type RunHooks } from '../train/run.js';
+import { tickSchedule } from '../train/tick.js';
 import type { StudyRun, StudySpec } from './spec.js';
 
 export type RunStateName = 'pending' | 'running' | 'done' | 'stopped' | 'failed';
@@ -136,11 +138,24 @@ export interface MetricRecord {
   num: number;
 }
 
-/** A run's metric records of the study's protocol (feature network file, number of images): its record's when it has one, else its run directory's. */
+/** The kimg of a study run's evaluations: its tick ends (the last is the run's end). */
+export function evaluationSchedule(spec: StudySpec, run: StudyRun): number[] {
+  return tickSchedule(run.args.batch ?? DEFAULTS.batch, spec.snapKimg, spec.kimg);
+}
+
+/**
+ * A run's metric records of the study's protocol (feature network file, number of images) on its
+ * evaluation schedule: its record's when it has one, else its run directory's. A snapshot written
+ * when the run was stopped part way (and evaluated, as every snapshot is) is off the schedule that
+ * every other run shares, and left out.
+ */
 export async function readMetricRecords(spec: StudySpec, run: StudyRun, log: (l: string) => void, featuresId?: string): Promise<MetricRecord[]> {
   const record = await readRecord(spec, run.id);
   const all = record ? record.metrics : await readMetricFile(spec, run, log);
-  return all.filter((x) => x.num === spec.metrics.num && (featuresId === undefined || x.features === featuresId));
+  const schedule = evaluationSchedule(spec, run);
+  return all.filter(
+    (x) => x.num === spec.metrics.num && (featuresId === undefined || x.features === featuresId) && schedule.some((k) => Math.abs(k - x.kimg) < 1e-9),
+  );
 }
 
 /** Every record of a run directory's metric file; cut lines are skipped with a warning. */

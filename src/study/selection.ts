@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { expandRuns, lossLabel, readStudySpec, type Setting, type StudyRun, type StudySpec } from './spec.js';
-import { DIVERGED, readMetricRecords, runState } from './runs.js';
+import { DIVERGED, evaluationSchedule, readMetricRecords, runState } from './runs.js';
 
 export interface SettingScore extends Setting {
   loss: string; // "rooted k=2"
@@ -29,7 +29,9 @@ export async function scoreSettings(spec: StudySpec, runs: StudyRun[], log: (l: 
       g.failed++;
       continue;
     }
-    const last = (await readMetricRecords(spec, r, log)).find((x) => Math.abs(x.kimg - spec.kimg) < 1e-6);
+    // The run's end: the first multiple of the batch at or past the study's kimg.
+    const end = evaluationSchedule(spec, r).at(-1)!;
+    const last = (await readMetricRecords(spec, r, log)).find((x) => Math.abs(x.kimg - end) < 1e-9);
     if (st.state !== 'done' || !last || last.kernel === null) unfinished.push(r.id);
     else g.values.push(last.kernel);
   }

@@ -10,7 +10,7 @@ import type { FinetuneArgs } from '../records.js';
 import { prepareRun, type RunContext } from './prepare.js';
 import { writeRunReport } from '../report/run_page.js';
 import { evaluateMissingMetrics, evaluateSnapshot, lastGoodSnapshot, redrawMissingGrids, writeGrid, writeRealsGrid, writeSnapshot } from './snapshot.js';
-import { recordTick, type TickClock } from './tick.js';
+import { recordTick, type TickClock, tickEnds } from './tick.js';
 import { OptionError } from '../files/option_error.js';
 
 export interface RunHooks {
@@ -129,7 +129,7 @@ async function trainingLoop(ctx: RunContext, hooks: RunHooks): Promise<RunResult
     await new Promise((resolve) => setImmediate(resolve));
 
     const done = trainer.curNimg >= totalNimg;
-    if (!done && trainer.curNimg < ctx.tickStartNimg + options.tickKimg * 1000) continue;
+    if (!done && !tickEnds(trainer.curNimg, ctx.tickStartNimg, options.tickKimg)) continue;
     const t = await recordTick(ctx, clock, now(), totalNimg);
     if (t.diverged) {
       await snapshot();

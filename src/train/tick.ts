@@ -19,6 +19,27 @@ export interface TickResult {
   skippedTick: number;
 }
 
+/** Whether an iteration that brought the run to nimg ends the tick that started at startNimg (upstream: tickKimg or more since). */
+export const tickEnds = (nimg: number, startNimg: number, tickKimg: number): boolean => nimg >= startNimg + tickKimg * 1000;
+
+/**
+ * The kimg at the end of every tick of a run that is not stopped on the way (each snapshot's, with
+ * a snapshot every tick): the last is the run's end, the first multiple of the batch at or past kimg.
+ * A resumed run keeps this schedule; a stop adds a snapshot off it.
+ */
+export function tickSchedule(batch: number, tickKimg: number, kimg: number): number[] {
+  const total = Math.round(kimg * 1000);
+  const ends: number[] = [];
+  for (let nimg = 0, start = 0; nimg < total; ) {
+    nimg += batch;
+    if (nimg >= total || tickEnds(nimg, start, tickKimg)) {
+      ends.push(nimg / 1000);
+      start = nimg;
+    }
+  }
+  return ends;
+}
+
 /** Writes the tick's stats record and log line; says whether the run diverged. */
 export async function recordTick(ctx: RunContext, clock: TickClock, now: number, totalNimg: number): Promise<TickResult> {
   const { trainer, augment, options } = ctx;

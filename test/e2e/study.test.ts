@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { finetune } from '../../src/train/run.js';
 import { expandRuns, readStudySpec } from '../../src/study/spec.js';
 import { lockRunDir } from '../../src/io/run_lock.js';
-import { recordFile } from '../../src/study/runs.js';
+import { evaluationSchedule, recordFile } from '../../src/study/runs.js';
 import { listSnapshots } from '../../src/io/run_layout.js';
 import { tinyTrainingFixture } from '../train_helpers.js';
 import { testBackend } from '../helpers.js';
@@ -97,7 +97,11 @@ test('plan, run (two at a time), status, run again (nothing to do); the numbers 
   const r = runs.find((x) => x.id === 'rooted-k2-lr1-g1-s1')!;
   const byHand = await finetune({ ...r.args, runDir: path.join(dir, 'by-hand') }, { log: () => {} });
   const [a, b] = [await metricValues(r.runDir), await metricValues(byHand.runDir)];
-  assert.equal(a.length, 2);
+  assert.deepEqual(
+    a.map((x) => x.kimg),
+    evaluationSchedule(spec, r),
+    "a run's evaluations are its study's schedule",
+  );
   assert.deepEqual(
     a.map((x) => x.kimg),
     b.map((x) => x.kimg),

@@ -13,7 +13,8 @@ import * as path from 'node:path';
 import { frechetDistanceExtrapolated, frechetDistanceFromFeatures } from '../../src/metrics/fid.js';
 import { Rng } from '../../src/rng.js';
 import { runThreads } from '../../src/study/local.js';
-import { failureFile, keepRecords, readMetricRecords, recordFile, runState } from '../../src/study/runs.js';
+import { evaluationSchedule, failureFile, keepRecords, readMetricRecords, recordFile, runState } from '../../src/study/runs.js';
+import { tickSchedule } from '../../src/train/tick.js';
 import { scoreSettings, studyRuns } from '../../src/study/selection.js';
 import { executionOrder, expandRuns, readStudySpec } from '../../src/study/spec.js';
 
@@ -21,10 +22,10 @@ const BASE = {
   network: 'net.safetensors',
   data: 'data',
   kimg: 1,
-  snapKimg: 1,
+  snapKimg: 0.5,
   metrics: { features: 'emoji', num: 100 },
   losses: [{ loss: 'logistic' }, { loss: 'rooted', k: 2 }],
-  options: { gamma: 1 },
+  options: { gamma: 1, batch: 4 }, // evaluations at 0.5 and 1 kimg
 };
 
 async function studyDir(): Promise<string> {
@@ -195,6 +196,52 @@ test('records: a finished run is finished without its run directory; a confirmat
     await fs.writeFile(report, JSON.stringify({ ...{ spec: portable, missing: [], selection: scores }, ...change }));
     await assert.rejects(studyRuns(await readStudySpec(path.join(dir, 'c-report.json'))), want);
   }
+});
+
+test("a study's evaluation schedule: every tick end, the last the run's end; a stop snapshot's record is off it and left out", async () => {
+  assert.deepEqual(tickSchedule(16, 1, 4), [1.008, 2.016, 3.024, 4]);
+  assert.deepEqual(tickSchedule(16, 1, 1), [1.008], 'a run ends at the first multiple of the batch at or past its kimg');
+  assert.deepEqual(tickSchedule(4, 0.008, 0.016), [0.008, 0.016]);
+  assert.deepEqual(tickSchedule(16, 0.5, 1.2), [0.512, 1.024, 1.2]);
+  const dir = await studyDir();
+  const spec = await readStudySpec(await writeSpec(dir, 'sched.json', { out: 'sched', seeds: [0, 1] }));
+  const runs = await expandRuns(spec);
+  assert.deepEqual(evaluationSchedule(spec, runs[0]), [0.5, 1]);
+  for (const r of runs) await finishRun(r.runDir, 10);
+  // Stopped at 0.62 kimg and resumed: that snapshot was evaluated too.
+  const rec = (kimg: number) => JSON.stringify({ kimg, value: 1, valueInf: 1, kernel: 1, features: 'emoji', num: 100 });
+  const file = path.join(runs[0].runDir, 'metric-fed.jsonl');
+  const lines = (await fs.readFile(file, 'utf8')).trim().split('\n');
+  await fs.writeFile(file, `${[lines[0], rec(0.62), lines[1]].join('\n')}\n`);
+  assert.deepEqual(
+    (await readMetricRecords(spec, runs[0], () => {})).map((x) => x.kimg),
+    [0.5, 1],
+  );
+  await keepRecords(spec, runs);
+  assert.equal(JSON.parse(await fs.readFile(recordFile(spec, runs[0].id), 'utf8')).metrics.length, 3, 'the record keeps every evaluation');
+  assert.deepEqual(
+    (await readMetricRecords(spec, runs[0], () => {})).map((x) => x.kimg),
+    [0.5, 1],
+  );
+  // A selection whose kimg is no multiple of the batch scores each run at its end (1.008 kimg here).
+  const odd = await readStudySpec(
+    await writeSpec(dir, 'odd.json', { out: 'odd', seeds: [5], lrMultipliers: [1, 2], snapKimg: 1, options: { gamma: 1, batch: 16 } }),
+  );
+  for (const r of await expandRuns(odd)) {
+    await fs.mkdir(r.runDir, { recursive: true });
+    await fs.writeFile(path.join(r.runDir, 'log.txt'), 'started\ndone: 1.008 kimg\n');
+    await fs.writeFile(
+      path.join(r.runDir, 'metric-fed.jsonl'),
+      `${JSON.stringify({ kimg: 1.008, value: 1, kernel: r.lrMult, features: 'emoji', num: 100 })}\n`,
+    );
+  }
+  assert.deepEqual(
+    (await scoreSettings(odd, await expandRuns(odd))).filter((x) => x.chosen).map((x) => [x.loss, x.lrMult]),
+    [
+      ['logistic', 1],
+      ['rooted k=2', 1],
+    ],
+  );
 });
 
 test('Fréchet distance extrapolated to infinitely many samples: the small-sample bias goes, the true distance stays', () => {
