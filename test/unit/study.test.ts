@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { aggregate, bootstrapDiffCI, incompleteBeta, studentTwoSidedP, welch } from '../../src/metrics/study.js';
 import { PLOT_COLORS, studyPlotSvg } from '../../src/report/plots.js';
 import { formatStudyTable, seedsWithRecords } from '../../src/study/report.js';
+import { readMetricRecords } from '../../src/study/runs.js';
+import { studyRuns } from '../../src/study/selection.js';
+import { readStudySpec } from '../../src/study/spec.js';
 
 const near = (a: number, e: number, tol: number, what: string) => assert.ok(Math.abs(a - e) <= tol, `${what}: ${a} vs ${e}`);
 
@@ -88,6 +91,35 @@ test("docs/study.md's measured study is the committed one (docs/study/table.md),
   for (const row of rows) assert.ok(readme.includes(row), `docs/study.md lacks docs/study/table.md's line: ${row}`);
   const { seeds } = JSON.parse(readFileSync('docs/study/results.json', 'utf8'));
   assert.match(readme, new RegExp(`FED \\(mean ± sd over ${seeds} seeds`));
+});
+
+test("docs/study.md's tuned confirmation is the committed one: its results.json is what the committed records give, and the page quotes its table", async () => {
+  const { readFileSync } = await import('node:fs');
+  const dir = 'docs/study/fair-gan-confirm';
+  const results = JSON.parse(readFileSync(`${dir}/results.json`, 'utf8')) as {
+    missing: string[];
+    points: { variant: string; seed: number; kimg: number; value: number; kernel: number | null }[];
+  };
+  assert.deepEqual(results.missing, [], 'every run has records');
+  const spec = await readStudySpec('docs/study-specs/fair-gan-confirm.json');
+  const runs = await studyRuns(spec);
+  assert.equal(runs.length, 32);
+  let compared = 0;
+  for (const r of runs) {
+    const recs = await readMetricRecords(spec, r, () => {});
+    assert.equal(recs.length, 4, `${r.id}: its four scheduled evaluations`);
+    for (const x of recs) {
+      const p = results.points.find((q) => q.variant === r.variant && q.seed === r.seed && q.kimg === x.kimg);
+      assert.deepEqual([p?.value, p?.kernel], [x.value, x.kernel], `${r.id} at ${x.kimg} kimg`);
+      compared++;
+    }
+  }
+  assert.equal(compared, 32 * 4);
+  const page = readFileSync('docs/study.md', 'utf8');
+  const table = readFileSync(`${dir}/table.md`, 'utf8');
+  const rows = table.split('\n').filter((l) => /^\| (logistic|rooted)/.test(l));
+  assert.ok(rows.length >= 8, `${dir}/table.md has the by-kimg and the tests tables`);
+  for (const row of rows) assert.ok(page.includes(row), `docs/study.md lacks ${dir}/table.md's line: ${row}`);
 });
 
 test('a report made while runs are missing says how many seeds it has, and one run shows no sd', () => {
