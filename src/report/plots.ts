@@ -236,7 +236,11 @@ export function stripPlotSvg(groups: { variant: string; values: number[] }[], me
     parts.push(
       `<line x1="${(cx - slot * 0.3).toFixed(1)}" y1="${Y(mean).toFixed(1)}" x2="${(cx + slot * 0.3).toFixed(1)}" y2="${Y(mean).toFixed(1)}" stroke="black" stroke-width="2"/>`,
     );
-    parts.push(`<text x="${cx.toFixed(1)}" y="${height - m.b + 18}" text-anchor="middle">${escapeHtml(g.variant)}</text>`);
+    // A tuned variant's setting goes on a second line ("rooted k=4" / "(lr x2, gamma x10)"): on one,
+    // neighbouring labels ran into each other.
+    const [name, setting] = g.variant.split(/ (?=\()/);
+    const line = (text: string, dy: number) => `<tspan x="${cx.toFixed(1)}" dy="${dy}">${escapeHtml(text)}</tspan>`;
+    parts.push(`<text x="${cx.toFixed(1)}" y="${height - m.b + 18}" text-anchor="middle">${line(name, 0)}${setting ? line(setting, 16) : ''}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');

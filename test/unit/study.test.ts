@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { aggregate, bootstrapDiffCI, incompleteBeta, studentTwoSidedP, welch } from '../../src/metrics/study.js';
-import { PLOT_COLORS, studyPlotSvg } from '../../src/report/plots.js';
+import { PLOT_COLORS, stripPlotSvg, studyPlotSvg } from '../../src/report/plots.js';
 import { formatStudyTable, seedsWithRecords } from '../../src/study/report.js';
 import { readMetricRecords } from '../../src/study/runs.js';
 import { studyRuns } from '../../src/study/selection.js';
@@ -120,6 +120,29 @@ test("docs/study.md's tuned confirmation is the committed one: its results.json 
   const rows = table.split('\n').filter((l) => /^\| (logistic|rooted)/.test(l));
   assert.ok(rows.length >= 8, `${dir}/table.md has the by-kimg and the tests tables`);
   for (const row of rows) assert.ok(page.includes(row), `docs/study.md lacks ${dir}/table.md's line: ${row}`);
+});
+
+test("the strip plot puts a tuned variant's setting on a second line under its name", () => {
+  const svg = stripPlotSvg(
+    [
+      { variant: 'logistic', values: [1, 2] },
+      { variant: 'rooted k=4 (lr x2, gamma x10)', values: [3, 4] },
+      { variant: 'a<b', values: [5] },
+    ],
+    'KED',
+    'sub',
+  );
+  const labels = [...svg.matchAll(/<text [^>]*>((?:<tspan [^>]*>[^<]*<\/tspan>)+)<\/text>/g)].map((m) =>
+    [...m[1].matchAll(/dy="(\d+)">([^<]*)</g)].map((t) => [t[1], t[2]]),
+  );
+  assert.deepEqual(labels, [
+    [['0', 'logistic']],
+    [
+      ['0', 'rooted k=4'],
+      ['16', '(lr x2, gamma x10)'],
+    ],
+    [['0', 'a&lt;b']],
+  ]);
 });
 
 test('a report made while runs are missing says how many seeds it has, and one run shows no sd', () => {
